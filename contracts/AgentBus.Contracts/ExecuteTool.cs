@@ -1,0 +1,14 @@
+using System.Text.Json;
+
+namespace AgentBus.Contracts;
+
+/// <summary>Sent by the policy service only, to the queue of exactly one tool.</summary>
+public sealed record ExecuteTool(
+    string ActionId,
+    string RunId,
+    string AgentId,
+    string Tool,
+    JsonElement Arguments,
+    string ArgumentsHash,
+    string? IdempotencyKey,
+    DateTimeOffset AuthorizedAt);

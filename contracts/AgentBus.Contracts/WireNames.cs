@@ -1,0 +1,39 @@
+namespace AgentBus.Contracts;
+
+/// <summary>
+/// The RabbitMQ names an agent or service must agree on. contracts/README.md documents the same
+/// names for agents written in other languages; a test keeps the two in step.
+/// </summary>
+public static class WireNames
+{
+    public const string DefaultVirtualHost = "agentbus";
+
+    public const string ContentType = "application/json";
+
+    /// <summary>Fanout exchange agents publish <see cref="ActionProposed"/> to.</summary>
+    public const string ProposalsExchange = "agentbus.proposals";
+
+    /// <summary>Topic exchange every agent-facing event reaches, routed by agent id.</summary>
+    public const string RepliesExchange = "agentbus.replies";
+
+    /// <summary>Direct exchange routed by tool name; only the policy service may write to it.</summary>
+    public const string ExecuteToolExchange = "agentbus.commands.execute-tool";
+
+    public const string ActionDecidedExchange = "agentbus.events.action-decided";
+    public const string ActionSucceededExchange = "agentbus.events.action-succeeded";
+    public const string ActionFailedExchange = "agentbus.events.action-failed";
+
+    public const string PolicyProposalsQueue = "agentbus.policy.proposals";
+    public const string ProjectionsQueue = "agentbus.projections";
+
+    public const string AgentReplyQueuePrefix = "agentbus.agent.";
+    public const string ToolQueuePrefix = "agentbus.tool.";
+
+    /// <summary>Exchanges whose events are also delivered to the agent they concern.</summary>
+    public static IReadOnlyList<string> AgentFacingEventExchanges { get; } =
+        [ActionDecidedExchange, ActionSucceededExchange, ActionFailedExchange];
+
+    public static string AgentReplyQueue(string agentId) => AgentReplyQueuePrefix + agentId;
+
+    public static string ToolQueue(string tool) => ToolQueuePrefix + tool;
+}
