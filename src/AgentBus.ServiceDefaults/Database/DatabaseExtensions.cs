@@ -1,0 +1,40 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AgentBus.ServiceDefaults.Database;
+
+public static class DatabaseExtensions
+{
+    public static IHostApplicationBuilder AddAgentBusDatabase(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddValidatedOptions<DatabaseOptions>(DatabaseOptions.Section);
+        builder.Services.AddSingleton(services =>
+        {
+            var options = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            var dataSource = new NpgsqlDataSourceBuilder(options.ConnectionString);
+            dataSource.UseLoggerFactory(services.GetRequiredService<ILoggerFactory>());
+            return dataSource.Build();
+        });
+        // Registered before the bus so consumers never start against an old schema.
+        builder.Services.AddHostedService<MigrateOnStart>();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"]);
+        return builder;
+    }
+
+    sealed class MigrateOnStart(IOptions<DatabaseOptions> options, ILogger<MigrateOnStart> logger) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            if (!options.Value.ApplyMigrations)
+                return;
+            var applied = await DatabaseMigrator.ApplyAsync(options.Value.ConnectionString, logger, cancellationToken);
+            if (applied.Count > 0)
+                logger.LogInformation("Applied {Count} database migrations", applied.Count);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,38 @@
+using AgentBus.Contracts;
+using MassTransit;
+using RabbitMQ.Client;
+
+namespace AgentBus.ServiceDefaults.Messaging;
+
+/// <summary>
+/// Names and routing for every message on the bus, in one place. `agentbus broker apply` declares
+/// every shared exchange and binding; services only publish to them (publish topology excluded, so
+/// MassTransit does not redeclare them) and so need write rights there, never configure rights.
+/// Agent-facing events go to topic exchanges routed by agent id: one publish reaches the
+/// projections and the agent's own reply queue. Commands go to a direct exchange routed by tool
+/// name, which lands each one on exactly that tool's queue.
+/// </summary>
+public static class BusTopology
+{
+    public static void Configure(IRabbitMqBusFactoryConfigurator cfg)
+    {
+        Exchange<ActionProposed>(cfg, WireNames.ProposalsExchange, ExchangeType.Fanout);
+        Exchange<ExecuteTool>(cfg, WireNames.ExecuteToolExchange, ExchangeType.Direct, m => m.Tool);
+        Exchange<ActionDecided>(cfg, WireNames.ActionDecidedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ActionSucceeded>(cfg, WireNames.ActionSucceededExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ActionFailed>(cfg, WireNames.ActionFailedExchange, ExchangeType.Topic, m => m.AgentId);
+    }
+
+    static void Exchange<T>(IRabbitMqBusFactoryConfigurator cfg, string exchange, string type, Func<T, string>? routingKey = null)
+        where T : class
+    {
+        cfg.Message<T>(m => m.SetEntityName(exchange));
+        cfg.Publish<T>(p =>
+        {
+            p.ExchangeType = type;
+            p.Exclude = true;
+        });
+        if (routingKey is not null)
+            cfg.Send<T>(s => s.UseRoutingKeyFormatter(context => routingKey(context.Message)));
+    }
+}

@@ -1,0 +1,23 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace AgentBus.ServiceDefaults.Messaging;
+
+/// <summary>
+/// Message ids derived from what the message is about, so that redoing a step after a crash
+/// (a redelivered proposal, a retried publish) emits the same id and idempotent consumers drop the
+/// repeat instead of recording it twice.
+/// </summary>
+public static class MessageIds
+{
+    public static Guid For(string subject, string step)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes($"agentbus\n{step}\n{subject}"), hash);
+        var bytes = hash[..16];
+        // RFC 9562 version 8 (custom) with the RFC 4122 variant, so the value is a well-formed UUID.
+        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80);
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+        return new Guid(bytes, bigEndian: true);
+    }
+}

@@ -1,0 +1,64 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace AgentBus.ServiceDefaults.Messaging;
+
+public static class MessagingExtensions
+{
+    /// <summary>
+    /// One MassTransit bus on RabbitMQ with the project's conventions: plain JSON on the wire, our
+    /// exchange names, publisher confirms, bounded retries and a per-message timeout (a refused
+    /// publish would otherwise retry forever), and no usage telemetry (these hosts are offline).
+    /// </summary>
+    public static IHostApplicationBuilder AddAgentBusMessaging(
+        this IHostApplicationBuilder builder, string defaultBrokerUser, Action<IBusRegistrationConfigurator> register)
+    {
+        builder.AddDefaultSettings([new($"{RabbitMqOptions.Section}:{nameof(RabbitMqOptions.Username)}", defaultBrokerUser)]);
+        builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section, RabbitMqOptions.Problems);
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(options =>
+        {
+            options.WaitUntilStarted = true;
+            options.StartTimeout = TimeSpan.FromSeconds(60);
+            options.StopTimeout = TimeSpan.FromSeconds(30);
+        });
+
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.DisableUsageTelemetry();
+            bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
+            {
+                var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
+                endpoint.PublishFaults = false;
+                endpoint.UseMessageRetry(retry => retry.Exponential(5,
+                    TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)));
+                endpoint.UseTimeout(timeout => timeout.Timeout = options.PublishTimeout);
+            });
+
+            register(bus);
+
+            bus.UsingRabbitMq((context, cfg) =>
+            {
+                var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
+                cfg.Host(options.Host, (ushort)options.Port, options.VirtualHost, builder.Environment.ApplicationName, host =>
+                {
+                    host.Username(options.Username);
+                    host.Password(options.ResolvePassword());
+                    host.PublisherConfirmation = true;
+                    host.RequestedConnectionTimeout(TimeSpan.FromSeconds(10));
+                });
+
+                cfg.ClearSerialization();
+                cfg.UseRawJsonSerializer(RawSerializerOptions.AddTransportHeaders, isDefault: true);
+                BusTopology.Configure(cfg);
+                cfg.ConfigureSend(send => send.UseExecute(AmqpMessageType.Set));
+                cfg.ConfigurePublish(publish => publish.UseExecute(AmqpMessageType.Set));
+
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+
+        return builder;
+    }
+}

@@ -1,0 +1,44 @@
+using MassTransit.Logging;
+using MassTransit.Monitoring;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace AgentBus.ServiceDefaults.Telemetry;
+
+public static class TelemetryExtensions
+{
+    /// <summary>
+    /// Traces and metrics from MassTransit and AgentBus; exported over OTLP only when
+    /// OTEL_EXPORTER_OTLP_ENDPOINT is set, so an offline host never tries to reach a collector.
+    /// </summary>
+    public static IHostApplicationBuilder AddAgentBusTelemetry(this IHostApplicationBuilder builder, string serviceName)
+    {
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(serviceName, serviceNamespace: "agentbus"))
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(DiagnosticHeaders.DefaultListenerName, AgentBusTelemetry.Name)
+                    .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health"))
+                    .AddHttpClientInstrumentation();
+            })
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(InstrumentationOptions.MeterName, AgentBusTelemetry.Name)
+                    .AddAspNetCoreInstrumentation()
+                    .AddHttpClientInstrumentation()
+                    .AddRuntimeInstrumentation();
+            });
+
+        if (otlp)
+            telemetry.UseOtlpExporter();
+
+        return builder;
+    }
+}
