@@ -1,0 +1,49 @@
+using System.Text.Json;
+using AgentBus.Contracts;
+using FluentValidation;
+
+namespace AgentBus.Policy.Engine;
+
+/// <summary>The envelope rules every proposal must meet before any policy rule looks at it.</summary>
+public sealed class ProposalValidator : AbstractValidator<ActionProposed>
+{
+    public const int MaxRunIdLength = 128;
+    public const int MaxIdempotencyKeyLength = 200;
+    public const int MaxIntentLength = 2000;
+
+    public ProposalValidator()
+    {
+        ClassLevelCascadeMode = CascadeMode.Stop;
+        RuleLevelCascadeMode = CascadeMode.Stop;
+
+        RuleFor(p => p.ActionId).NotEmpty().WithName("actionId").WithErrorCode(ReasonCodes.MissingField)
+            .Must(id => Guid.TryParseExact(id, "D", out _)).WithErrorCode(ReasonCodes.InvalidField)
+            .WithMessage("'actionId' must be a UUID such as 0193e3c2-6f1a-7c3b-9d4e-2a1b3c4d5e6f.");
+        RuleFor(p => p.AgentId).NotEmpty().WithName("agentId").WithErrorCode(ReasonCodes.MissingField)
+            .Matches(Names.Pattern).WithErrorCode(ReasonCodes.InvalidField).WithMessage(Names.Rule("agentId"));
+        RuleFor(p => p.RunId).NotEmpty().WithName("runId").WithErrorCode(ReasonCodes.MissingField)
+            .MaximumLength(MaxRunIdLength).WithErrorCode(ReasonCodes.InvalidField)
+            .Matches("^[A-Za-z0-9][A-Za-z0-9._:-]*$").WithErrorCode(ReasonCodes.InvalidField)
+            .WithMessage($"'runId' must be 1-{MaxRunIdLength} letters, digits, '.', '_', ':' or '-', starting with a letter or digit.");
+        RuleFor(p => p.Tool).NotEmpty().WithName("tool").WithErrorCode(ReasonCodes.MissingField)
+            .Matches(Names.Pattern).WithErrorCode(ReasonCodes.InvalidField).WithMessage(Names.Rule("tool"));
+        RuleFor(p => p.Arguments.ValueKind).NotEqual(JsonValueKind.Undefined).WithName("arguments")
+            .WithErrorCode(ReasonCodes.MissingField).WithMessage("'arguments' is required.")
+            .Equal(JsonValueKind.Object).WithErrorCode(ReasonCodes.InvalidFieldType).WithMessage("'arguments' must be a JSON object.");
+        RuleFor(p => p.IdempotencyKey).MaximumLength(MaxIdempotencyKeyLength).WithName("idempotencyKey")
+            .WithErrorCode(ReasonCodes.InvalidField);
+        RuleFor(p => p.Intent).MaximumLength(MaxIntentLength).WithName("intent").WithErrorCode(ReasonCodes.InvalidField);
+    }
+}
+
+/// <summary>Agent ids and tool names double as RabbitMQ user and queue names, hence the narrow alphabet.</summary>
+public static class Names
+{
+    public const string Pattern = "^[a-z0-9][a-z0-9._-]{0,63}$";
+
+    /// <summary>Service users are named agentbus-…; an agent with such an id could pose as one.</summary>
+    public const string ReservedPrefix = "agentbus-";
+
+    public static string Rule(string field) =>
+        $"'{field}' must be 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.";
+}
