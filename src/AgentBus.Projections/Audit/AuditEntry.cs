@@ -1,0 +1,47 @@
+using System.Text.Json;
+using AgentBus.Contracts;
+
+namespace AgentBus.Projections.Audit;
+
+/// <summary>One event as the audit log keeps it, plus what it changes in its run's summary.</summary>
+public sealed record AuditEntry(
+    Guid EventId,
+    string EventType,
+    string? ActionId,
+    string? RunId,
+    string? AgentId,
+    string? Tool,
+    string Outcome,
+    string? ReasonCode,
+    string Payload,
+    DateTimeOffset OccurredAt,
+    RunChange Change)
+{
+    public static AuditEntry From(Guid eventId, ActionDecided e) => new(eventId, nameof(ActionDecided), e.ActionId, e.RunId,
+        NullIfEmpty(e.AgentId), e.Tool, DecisionName(e.Decision), e.ReasonCode, Json(e), e.DecidedAt,
+        e.Decision switch
+        {
+            Decision.Allowed => new RunChange(Allowed: 1),
+            Decision.ApprovalRequired => new RunChange(Pending: 1),
+            _ => new RunChange(Denied: 1),
+        });
+
+    public static AuditEntry From(Guid eventId, ActionSucceeded e) => new(eventId, nameof(ActionSucceeded), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "succeeded", null, Json(e), e.CompletedAt, new RunChange(Succeeded: 1, CostUsd: e.CostUsd));
+
+    public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", e.ErrorCode, Json(e), e.FailedAt, new RunChange(Failed: 1));
+
+    static string DecisionName(Decision decision) => decision switch
+    {
+        Decision.Allowed => "allowed",
+        Decision.ApprovalRequired => "approval_required",
+        _ => "denied",
+    };
+
+    static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    static string Json<T>(T value) => JsonSerializer.Serialize(value, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options);
+}
+
+public sealed record RunChange(int Allowed = 0, int Denied = 0, int Pending = 0, int Succeeded = 0, int Failed = 0, decimal CostUsd = 0);

@@ -1,0 +1,10 @@
+using AgentBus.Projections;
+using AgentBus.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults("agentbus-projections", defaultPort: 5103);
+builder.AddProjections();
+
+var app = builder.Build();
+app.MapServiceDefaults();
+app.Run();
