@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using AgentBus.Contracts;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace AgentBus.Client;
+
+/// <summary>
+/// An agent's connection to AgentBus. It publishes proposals as the agent's own broker user (the
+/// AMQP user_id, which RabbitMQ verifies, is the agent's identity) with publisher confirms, and
+/// reads decisions and outcomes from the agent's own reply queue. It needs no broker rights beyond
+/// publishing to the proposals exchange and reading that one queue.
+/// </summary>
+public sealed class AgentClient : IAsyncDisposable
+{
+    public const string ActivitySourceName = "AgentBus.Client";
+
+    /// <summary>MassTransit reads the W3C trace parent from this header and continues the trace.</summary>
+    public const string TraceParentHeader = "MT-Activity-Id";
+
+    public const string BaggageHeader = "MT-Activity-Correlation-Context";
+
+    static readonly ActivitySource Source = new(ActivitySourceName);
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    readonly AgentClientOptions _options;
+    readonly IConnection _connection;
+    readonly IChannel _publisher;
+    readonly IChannel _replies;
+    readonly ConcurrentDictionary<string, ActionTracker> _actions = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, string> _actionByMessageId = new(StringComparer.Ordinal);
+
+    AgentClient(AgentClientOptions options, IConnection connection, IChannel publisher, IChannel replies)
+    {
+        _options = options;
+        _connection = connection;
+        _publisher = publisher;
+        _replies = replies;
+    }
+
+    public string AgentId => _options.AgentId;
+
+    /// <summary>Replies that match no proposal this client made (for example after a restart).</summary>
+    public event Action<string, JsonElement>? UnmatchedReply;
+
+    public static async Task<AgentClient> ConnectAsync(AgentClientOptions options, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(options.AgentId))
+            throw new ArgumentException("AgentId is required: it is also the agent's broker user name.", nameof(options));
+
+        var factory = new ConnectionFactory
+        {
+            HostName = options.Host,
+            Port = options.Port,
+            VirtualHost = options.VirtualHost,
+            UserName = options.AgentId,
+            Password = options.Password,
+            ClientProvidedName = $"agent:{options.AgentId}",
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = true,
+            RequestedHeartbeat = TimeSpan.FromSeconds(30),
+        };
+        var connection = await factory.CreateConnectionAsync(cancellationToken);
+        try
+        {
+            var publisher = await connection.CreateChannelAsync(
+                new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true),
+                cancellationToken);
+            var replies = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            var client = new AgentClient(options, connection, publisher, replies);
+            await client.StartConsumingAsync(cancellationToken);
+            return client;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    async Task StartConsumingAsync(CancellationToken cancellationToken)
+    {
+        await _replies.BasicQosAsync(0, 64, false, cancellationToken);
+        var consumer = new AsyncEventingBasicConsumer(_replies);
+        consumer.ReceivedAsync += OnReplyAsync;
+        await _replies.BasicConsumeAsync(WireNames.AgentReplyQueue(_options.AgentId), autoAck: false, consumer, cancellationToken);
+    }
+
+    /// <summary>Publishes one proposal and returns its action id once the broker has confirmed it.</summary>
+    public async Task<string> ProposeAsync(string tool, JsonElement arguments, string runId,
+        string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default)
+    {
+        actionId ??= Guid.CreateVersion7().ToString();
+        var proposal = new ActionProposed(actionId, runId, _options.AgentId, tool, arguments, idempotencyKey, intent);
+        _actions.TryAdd(actionId, new ActionTracker(actionId));
+        await PublishAsync(JsonSerializer.SerializeToUtf8Bytes(proposal, Json), actionId, runId, cancellationToken);
+        return actionId;
+    }
+
+    public Task<string> ProposeAsync(string tool, object arguments, string runId,
+        string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default) =>
+        ProposeAsync(tool, JsonSerializer.SerializeToElement(arguments, Json), runId, idempotencyKey, intent, actionId, cancellationToken);
+
+    /// <summary>Proposes and waits for the final decision and, when the action runs, its outcome.</summary>
+    public async Task<ActionResult> RunAsync(string tool, object arguments, string runId, TimeSpan timeout,
+        string? idempotencyKey = null, string? intent = null, CancellationToken cancellationToken = default)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var actionId = await ProposeAsync(tool, arguments, runId, idempotencyKey, intent, cancellationToken: deadline.Token);
+        return await WaitAsync(actionId, deadline.Token);
+    }
+
+    /// <summary>Waits until the action is finished: denied, or allowed and then succeeded or failed.</summary>
+    public async Task<ActionResult> WaitAsync(string actionId, CancellationToken cancellationToken)
+    {
+        var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id));
+        try
+        {
+            return await tracker.Finished.Task.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            if (tracker.Finished.Task.IsCompleted)
+                _actions.TryRemove(actionId, out _);
+        }
+    }
+
+    async Task PublishAsync(byte[] body, string actionId, string runId, CancellationToken cancellationToken)
+    {
+        using var activity = Source.StartActivity("propose", ActivityKind.Producer);
+        activity?.SetTag("agentbus.action_id", actionId);
+        activity?.SetTag("agentbus.run_id", runId);
+        activity?.SetBaggage("agentbus.run_id", runId);
+
+        var messageId = Guid.NewGuid().ToString();
+        _actionByMessageId[messageId] = actionId;
+        var headers = new Dictionary<string, object?>();
+        if (activity?.Id is { } traceParent)
+        {
+            headers[TraceParentHeader] = traceParent;
+            headers["traceparent"] = traceParent;
+            headers[BaggageHeader] = activity.Baggage.ToDictionary(b => b.Key, b => (object?)b.Value);
+        }
+
+        var properties = new BasicProperties
+        {
+            ContentType = WireNames.ContentType,
+            DeliveryMode = DeliveryModes.Persistent,
+            MessageId = messageId,
+            UserId = _options.AgentId,
+            Type = nameof(ActionProposed),
+            Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+            Headers = headers,
+        };
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.PublishTimeout);
+        await _publisher.BasicPublishAsync(WireNames.ProposalsExchange, "", mandatory: true, properties, body, timeout.Token);
+    }
+
+    async Task OnReplyAsync(object sender, BasicDeliverEventArgs delivery)
+    {
+        try
+        {
+            Dispatch(delivery.BasicProperties.Type, delivery.BasicProperties.CorrelationId, delivery.Body.Span);
+        }
+        catch (JsonException)
+        {
+            // A reply we cannot read is still acknowledged: redelivering it would never make it readable.
+        }
+        await _replies.BasicAckAsync(delivery.DeliveryTag, multiple: false);
+    }
+
+    void Dispatch(string? type, string? correlationId, ReadOnlySpan<byte> body)
+    {
+        switch (type)
+        {
+            case nameof(ActionDecided):
+                var decided = JsonSerializer.Deserialize<ActionDecided>(body, Json)!;
+                var decidedId = decided.ActionId ?? (correlationId is not null && _actionByMessageId.TryGetValue(correlationId, out var byMessage) ? byMessage : null);
+                if (Tracker(decidedId, type, body) is { } forDecision)
+                    forDecision.Decided(decided);
+                break;
+            case nameof(ActionSucceeded):
+                var succeeded = JsonSerializer.Deserialize<ActionSucceeded>(body, Json)!;
+                Tracker(succeeded.ActionId, type, body)?.Succeeded(succeeded);
+                break;
+            case nameof(ActionFailed):
+                var failed = JsonSerializer.Deserialize<ActionFailed>(body, Json)!;
+                Tracker(failed.ActionId, type, body)?.Failed(failed);
+                break;
+            default:
+                UnmatchedReply?.Invoke(type ?? "(no type)", JsonSerializer.Deserialize<JsonElement>(body));
+                break;
+        }
+    }
+
+    ActionTracker? Tracker(string? actionId, string type, ReadOnlySpan<byte> body)
+    {
+        if (actionId is not null && _actions.TryGetValue(actionId, out var tracker))
+            return tracker;
+        UnmatchedReply?.Invoke(type, JsonSerializer.Deserialize<JsonElement>(body));
+        return null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _replies.DisposeAsync();
+        await _publisher.DisposeAsync();
+        await _connection.DisposeAsync();
+    }
+
+    sealed class ActionTracker(string actionId)
+    {
+        ActionDecided? _decision;
+
+        public TaskCompletionSource<ActionResult> Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Decided(ActionDecided decision)
+        {
+            _decision = decision;
+            if (decision.Decision == Decision.Denied)
+                Finished.TrySetResult(new ActionResult(actionId, decision));
+        }
+
+        public void Succeeded(ActionSucceeded outcome) =>
+            Finished.TrySetResult(new ActionResult(actionId, _decision ?? Allowed(outcome.RunId, outcome.Tool), Succeeded: outcome));
+
+        public void Failed(ActionFailed outcome) =>
+            Finished.TrySetResult(new ActionResult(actionId, _decision ?? Allowed(outcome.RunId, outcome.Tool), Failed: outcome));
+
+        // The outcome can overtake the decision: they travel through different exchanges.
+        ActionDecided Allowed(string runId, string tool) =>
+            new(actionId, runId, "", tool, Decision.Allowed, ReasonCodes.Allowed, "Inferred from the outcome.", null, null, DateTimeOffset.UtcNow);
+    }
+}

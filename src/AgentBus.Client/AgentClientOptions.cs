@@ -1,0 +1,18 @@
+using AgentBus.Contracts;
+
+namespace AgentBus.Client;
+
+public sealed class AgentClientOptions
+{
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 5672;
+    public string VirtualHost { get; set; } = WireNames.DefaultVirtualHost;
+
+    /// <summary>The agent's id, which is also its RabbitMQ user name.</summary>
+    public string AgentId { get; set; } = "";
+
+    public string Password { get; set; } = "";
+
+    /// <summary>How long a publish may wait for the broker's confirm before it counts as failed.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

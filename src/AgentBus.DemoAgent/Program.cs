@@ -1,0 +1,91 @@
+using AgentBus.Client;
+using AgentBus.Contracts;
+using AgentBus.DemoAgent;
+using Spectre.Console;
+
+string Setting(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : fallback;
+
+var secrets = Setting("AGENTBUS_SECRETS_DIR", "/var/lib/agentbus/secrets");
+var sandbox = Setting("AGENTBUS_SANDBOX_URL", "http://127.0.0.1:5080");
+var runId = $"demo-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}";
+var steps = DemoScenario.Steps(sandbox);
+
+if (Console.IsOutputRedirected || Console.WindowWidth < 120)
+    AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns >= 120 ? columns : 160;
+
+var clients = new Dictionary<string, AgentClient>();
+try
+{
+    foreach (var agent in steps.Select(s => s.Agent).Distinct())
+    {
+        var passwordFile = Path.Combine(secrets, "rabbitmq", agent);
+        if (!File.Exists(passwordFile))
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] no broker password for agent {agent} at {passwordFile}; run 'agentbus broker apply' first.");
+            return 2;
+        }
+        var options = new AgentClientOptions
+        {
+            Host = Setting("AGENTBUS_RABBITMQ_HOST", "127.0.0.1"),
+            Port = int.Parse(Setting("AGENTBUS_RABBITMQ_PORT", "5672")),
+            VirtualHost = Setting("AGENTBUS_RABBITMQ_VHOST", WireNames.DefaultVirtualHost),
+            AgentId = agent,
+            Password = File.ReadAllText(passwordFile).Trim(),
+        };
+        try
+        {
+            clients[agent] = await AgentClient.ConnectAsync(options);
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.BrokerUnreachableException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] agent {agent} cannot connect to RabbitMQ at {options.Host}:{options.Port} (vhost {options.VirtualHost}): {Markup.Escape(ex.GetBaseException().Message)}");
+            return 2;
+        }
+    }
+
+    var table = new Table().Title($"AgentBus demo, run [bold]{runId}[/]")
+        .AddColumns("#", "agent", "tool", "what", "decision", "reason", "outcome", "reference / error", "ms");
+    var failures = 0;
+    for (var i = 0; i < steps.Count; i++)
+    {
+        var step = steps[i];
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        ActionResult result;
+        try
+        {
+            result = await clients[step.Agent].RunAsync(step.Tool, step.Arguments, runId, TimeSpan.FromSeconds(30), intent: step.Description);
+        }
+        catch (OperationCanceledException)
+        {
+            failures++;
+            table.AddRow($"{i + 1}", step.Agent, step.Tool, step.Description, "[red]no answer[/]", "", "", "timed out after 30 s", "");
+            continue;
+        }
+
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var decision = result.Decision.Decision switch
+        {
+            Decision.Allowed => "[green]allowed[/]",
+            Decision.Denied => "[red]denied[/]",
+            _ => "[yellow]approval required[/]",
+        };
+        var (outcome, detail) = result switch
+        {
+            { Succeeded: { } ok } => ("[green]succeeded[/]", ok.ExternalReference ?? ""),
+            { Failed: { OutcomeUnknown: true } unknown } => ("[yellow]outcome unknown[/]", $"{unknown.ErrorCode}: {unknown.Error}"),
+            { Failed: { } failed } => ("[red]failed[/]", $"{failed.ErrorCode}: {failed.Error}"),
+            _ => ("-", result.Decision.Reason),
+        };
+        table.AddRow($"{i + 1}", step.Agent, step.Tool, Markup.Escape(step.Description), decision,
+            Markup.Escape(result.Decision.ReasonCode), outcome, Markup.Escape(detail), $"{elapsed:0}");
+    }
+
+    AnsiConsole.Write(table);
+    AnsiConsole.MarkupLine($"Audit trail: [bold]psql \"$AGENTBUS_POSTGRES\" -c \"select seq, event_type, agent_id, tool, outcome, reason_code from audit_events where run_id = '{runId}' order by seq\"[/]");
+    return failures == 0 ? 0 : 1;
+}
+finally
+{
+    foreach (var client in clients.Values)
+        await client.DisposeAsync();
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace AgentBus.SandboxApi;
+
+public static class SandboxEndpoints
+{
+    public static IHostApplicationBuilder AddSandbox(this IHostApplicationBuilder builder)
+    {
+        // Defaults below every other configuration source, so --urls or Urls=... still win.
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Urls"] = "http://127.0.0.1:5080",
+                ["Logging:LogLevel:Default"] = "Warning",
+                ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
+            },
+        });
+        builder.Services.AddOptions<SandboxOptions>().BindConfiguration(SandboxOptions.Section)
+            .Validate(o => o.TicketingKey.Length > 0 && o.PaymentsKey.Length > 0,
+                "Sandbox:TicketingKey and Sandbox:PaymentsKey must both be set.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<CallLog>();
+        return builder;
+    }
+
+    public static WebApplication MapSandbox(this WebApplication app)
+    {
+        app.MapPost("/ticketing/tickets", (HttpContext http, CallLog log, IOptions<SandboxOptions> options) =>
+            Record(http, log, options.Value, Authorized(http.Request.Headers.Authorization, "Bearer " + options.Value.TicketingKey), "TCK"));
+        app.MapPost("/ticketing/tickets/{id}/comments", (HttpContext http, CallLog log, IOptions<SandboxOptions> options) =>
+            Record(http, log, options.Value, Authorized(http.Request.Headers.Authorization, "Bearer " + options.Value.TicketingKey), "CMT"));
+        app.MapPost("/payments/refunds", (HttpContext http, CallLog log, IOptions<SandboxOptions> options) =>
+            Record(http, log, options.Value, Authorized(http.Request.Headers["X-Api-Key"], options.Value.PaymentsKey), "RF"));
+        app.MapGet("/payments/orders/{id}", (HttpContext http, CallLog log, IOptions<SandboxOptions> options) =>
+            Record(http, log, options.Value, Authorized(http.Request.Headers["X-Api-Key"], options.Value.PaymentsKey), "ORD"));
+
+        app.MapGet("/calls", (CallLog log) => Results.Ok(log.Calls));
+        app.MapDelete("/calls", (CallLog log) =>
+        {
+            log.Clear();
+            return Results.NoContent();
+        });
+        app.MapGet("/health", () => Results.Ok("ok"));
+        return app;
+    }
+
+    static bool Authorized(Microsoft.Extensions.Primitives.StringValues presented, string expected) =>
+        presented.Count == 1 && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(presented[0] ?? ""), System.Text.Encoding.UTF8.GetBytes(expected));
+
+    static async Task<IResult> Record(HttpContext http, CallLog log, SandboxOptions options, bool authorized, string prefix)
+    {
+        if (options.LatencyMs > 0)
+            await Task.Delay(options.LatencyMs, http.RequestAborted);
+
+        JsonElement? body = null;
+        if (http.Request.ContentLength is > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+        {
+            try
+            {
+                body = await JsonSerializer.DeserializeAsync<JsonElement>(http.Request.Body, cancellationToken: http.RequestAborted);
+            }
+            catch (JsonException)
+            {
+                body = null;
+            }
+        }
+
+        var sequence = log.NextSequence();
+        var idempotencyKey = http.Request.Headers["Idempotency-Key"].FirstOrDefault();
+        var reference = $"{prefix}-{sequence:D6}";
+        var firstReference = authorized ? log.Remember(idempotencyKey, reference) : null;
+        var status = !authorized ? 401 : http.Request.Method == "GET" ? 200 : 201;
+
+        log.Add(new RecordedCall(sequence, DateTimeOffset.UtcNow, http.Request.Method, http.Request.Path, status, authorized,
+            http.Request.Headers["X-AgentBus-Run-Id"].FirstOrDefault(), http.Request.Headers["X-AgentBus-Action-Id"].FirstOrDefault(),
+            idempotencyKey, firstReference is not null, authorized ? firstReference ?? reference : null, body));
+
+        if (!authorized)
+            return Results.Json(new { error = "unauthorized" }, statusCode: 401);
+        return Results.Json(new { id = firstReference ?? reference, status = "recorded", replayed = firstReference is not null }, statusCode: status);
+    }
+}
