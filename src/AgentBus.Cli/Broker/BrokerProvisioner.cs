@@ -1,0 +1,67 @@
+using AgentBus.Contracts;
+
+namespace AgentBus.Cli.Broker;
+
+public sealed record ProvisionedUser(BrokerUser User, string PasswordFile);
+
+/// <summary>
+/// Applies the vhost, users, permissions and the agent-facing topology. Queues and exchanges that
+/// agents depend on are declared here, not by the services, so an agent can publish (and its
+/// replies can wait for it) before any service has ever started.
+/// </summary>
+public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore secrets, string adminUser)
+{
+    public async Task<IReadOnlyList<ProvisionedUser>> ApplyAsync(string vhost, IReadOnlyCollection<string> agents,
+        IReadOnlyCollection<string> tools, CancellationToken ct)
+    {
+        await api.PutVirtualHostAsync(vhost, ct);
+        await api.PutPermissionsAsync(vhost, adminUser, new Permissions(".*", ".*", ".*"), ct);
+
+        var provisioned = new List<ProvisionedUser>();
+        foreach (var user in BrokerTopology.Users(agents, tools))
+        {
+            var password = secrets.GetOrCreate("rabbitmq", user.Name);
+            await api.PutUserAsync(user.Name, password, user.Tags, ct);
+            await api.PutPermissionsAsync(vhost, user.Name, user.Permissions, ct);
+            provisioned.Add(new(user, secrets.PathFor("rabbitmq", user.Name)));
+        }
+
+        await api.PutExchangeAsync(vhost, WireNames.ProposalsExchange, "fanout", ct);
+        await api.PutExchangeAsync(vhost, WireNames.ExecuteToolExchange, "direct", ct);
+        await api.PutExchangeAsync(vhost, WireNames.RepliesExchange, "topic", ct);
+
+        // Shaped as MassTransit declares a receive endpoint (an exchange named after the queue, bound
+        // to it), so the service's own declaration later matches instead of conflicting.
+        await DeclareEndpointAsync(vhost, WireNames.PolicyProposalsQueue, ct);
+        await api.BindExchangeAsync(vhost, WireNames.ProposalsExchange, WireNames.PolicyProposalsQueue, "", ct);
+        await DeclareEndpointAsync(vhost, WireNames.ProjectionsQueue, ct);
+
+        foreach (var exchange in WireNames.AgentFacingEventExchanges)
+        {
+            await api.PutExchangeAsync(vhost, exchange, "topic", ct);
+            await api.BindExchangeAsync(vhost, exchange, WireNames.RepliesExchange, "#", ct);
+            await api.BindExchangeAsync(vhost, exchange, WireNames.ProjectionsQueue, "#", ct);
+        }
+
+        foreach (var tool in tools)
+        {
+            await DeclareEndpointAsync(vhost, WireNames.ToolQueue(tool), ct);
+            await api.BindExchangeAsync(vhost, WireNames.ExecuteToolExchange, WireNames.ToolQueue(tool), tool, ct);
+        }
+
+        foreach (var agent in agents)
+        {
+            await api.PutQueueAsync(vhost, WireNames.AgentReplyQueue(agent), ct);
+            await api.BindQueueAsync(vhost, WireNames.RepliesExchange, WireNames.AgentReplyQueue(agent), agent, ct);
+        }
+
+        return provisioned;
+    }
+
+    async Task DeclareEndpointAsync(string vhost, string queue, CancellationToken ct)
+    {
+        await api.PutExchangeAsync(vhost, queue, "fanout", ct);
+        await api.PutQueueAsync(vhost, queue, ct);
+        await api.BindQueueAsync(vhost, queue, queue, "", ct);
+    }
+}

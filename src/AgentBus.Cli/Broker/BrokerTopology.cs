@@ -1,0 +1,57 @@
+using System.Text.RegularExpressions;
+using AgentBus.Contracts;
+
+namespace AgentBus.Cli.Broker;
+
+/// <summary>
+/// Who may do what on the broker, as code: one user per role, each with the narrowest rights its
+/// work needs. Agents can only publish proposals and read their own reply queue; only the policy
+/// service can write to a tool's exchange; an executor can only read its own tool's queue.
+/// </summary>
+public static class BrokerTopology
+{
+    public const string PolicyUser = "agentbus-policy";
+    public const string ProjectionsUser = "agentbus-projections";
+    public const string OperatorUser = "agentbus-operator";
+    public const string ReservedPrefix = "agentbus-";
+
+    public static string ExecutorUser(string tool) => $"agentbus-executor-{tool}";
+
+    public static IReadOnlyList<BrokerUser> Users(IEnumerable<string> agents, IEnumerable<string> tools)
+    {
+        var users = new List<BrokerUser>
+        {
+            new(PolicyUser, "", new Permissions(
+                Configure: @"^agentbus\.policy\..+$",
+                Write: @"^agentbus\.(policy\..+|events\.action-decided|commands\.execute-tool)$",
+                Read: @"^agentbus\.policy\..+$"), "policy service"),
+            new(ProjectionsUser, "", new Permissions(
+                Configure: @"^agentbus\.projections.*$",
+                Write: @"^agentbus\.projections.*$",
+                Read: @"^agentbus\.projections.*$"), "projections"),
+            new(OperatorUser, "management", new Permissions(".*", ".*", ".*"), "operators"),
+        };
+
+        foreach (var tool in tools.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var queue = Regex.Escape(WireNames.ToolQueue(tool));
+            users.Add(new(ExecutorUser(tool), "", new Permissions(
+                Configure: $@"^{queue}(_error|_skipped)?$",
+                Write: $@"^({queue}(_error|_skipped)?|agentbus\.events\.action-(succeeded|failed))$",
+                Read: $"^{queue}$"), $"executor for {tool}"));
+        }
+
+        foreach (var agent in agents.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            users.Add(new(agent, "", new Permissions(
+                Configure: Permissions.Nothing,
+                Write: $"^{Regex.Escape(WireNames.ProposalsExchange)}$",
+                Read: $"^{Regex.Escape(WireNames.AgentReplyQueue(agent))}$"), "agent"));
+
+        return users;
+    }
+}
+
+public sealed record BrokerUser(string Name, string Tags, Permissions Permissions, string Role)
+{
+    public bool IsAgent => Role == "agent";
+}

@@ -1,0 +1,43 @@
+using System.Security.Cryptography;
+
+namespace AgentBus.Cli.Broker;
+
+/// <summary>
+/// Secrets as files (mode 0600 in a 0700 folder), created once and reused, so re-provisioning
+/// keeps every user's password and running processes keep working.
+/// </summary>
+public sealed class SecretStore(string directory)
+{
+    const string Alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+
+    public string Directory { get; } = directory;
+
+    public string PathFor(string kind, string name) => Path.Combine(Directory, kind, name);
+
+    public string GetOrCreate(string kind, string name)
+    {
+        var path = PathFor(kind, name);
+        if (File.Exists(path))
+        {
+            var existing = File.ReadAllText(path).Trim();
+            if (existing.Length > 0)
+                return existing;
+        }
+
+        var folder = Path.GetDirectoryName(path)!;
+        System.IO.Directory.CreateDirectory(folder);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var secret = RandomNumberGenerator.GetString(Alphabet, 32);
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var writer = new StreamWriter(path, System.Text.Encoding.UTF8, options))
+            writer.Write(secret);
+        return secret;
+    }
+}

@@ -1,0 +1,84 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using Npgsql;
+using Spectre.Console;
+
+namespace AgentBus.Cli.Commands;
+
+/// <summary>Options shared by several commands, and the one place operator-facing errors are printed.</summary>
+static class Cli
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int BadInput = 2;
+
+    public static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
+
+    public static Option<string> Postgres() => new("--postgres")
+    {
+        Description = "Npgsql connection string (default: $AGENTBUS_POSTGRES)",
+        DefaultValueFactory = _ => Env("AGENTBUS_POSTGRES") ?? "",
+    };
+
+    public static Option<string> ManagementUrl() => new("--management-url")
+    {
+        Description = "RabbitMQ management API (default: $AGENTBUS_RABBITMQ_MANAGEMENT_URL or http://127.0.0.1:15672)",
+        DefaultValueFactory = _ => Env("AGENTBUS_RABBITMQ_MANAGEMENT_URL") ?? "http://127.0.0.1:15672",
+    };
+
+    public static Option<string> AdminUser() => new("--admin-user")
+    {
+        Description = "RabbitMQ administrator (default: $AGENTBUS_RABBITMQ_ADMIN_USER)",
+        DefaultValueFactory = _ => Env("AGENTBUS_RABBITMQ_ADMIN_USER") ?? "",
+    };
+
+    public static Option<string> AdminPassword() => new("--admin-password")
+    {
+        Description = "Its password (default: $AGENTBUS_RABBITMQ_ADMIN_PASSWORD)",
+        DefaultValueFactory = _ => Env("AGENTBUS_RABBITMQ_ADMIN_PASSWORD") ?? "",
+    };
+
+    public static Option<string> VirtualHost() => new("--vhost")
+    {
+        Description = "RabbitMQ virtual host (default: $AGENTBUS_RABBITMQ_VHOST or agentbus)",
+        DefaultValueFactory = _ => Env("AGENTBUS_RABBITMQ_VHOST") ?? Contracts.WireNames.DefaultVirtualHost,
+    };
+
+    public static Option<string> SecretsDirectory() => new("--secrets-dir")
+    {
+        Description = "Where generated passwords and tool secrets live (default: $AGENTBUS_SECRETS_DIR or /var/lib/agentbus/secrets)",
+        DefaultValueFactory = _ => Env("AGENTBUS_SECRETS_DIR") ?? "/var/lib/agentbus/secrets",
+    };
+
+    public static string Required(ParseResult result, Option<string> option, string what)
+    {
+        var value = result.GetValue(option);
+        if (string.IsNullOrWhiteSpace(value))
+            throw new UsageException($"{option.Name} is required: {what}.");
+        return value;
+    }
+
+    /// <summary>Runs a command body; expected failures become one clear line and an exit code, not a stack trace.</summary>
+    public static async Task<int> Run(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (UsageException ex)
+        {
+            Error(ex.Message);
+            return BadInput;
+        }
+        catch (Exception ex) when (ex is Broker.BrokerProvisioningException or NpgsqlException or HttpRequestException
+                                       or SocketException or IOException or InvalidOperationException or TimeoutException)
+        {
+            Error(ex.Message);
+            return Failed;
+        }
+    }
+
+    public static void Error(string message) => AnsiConsole.Console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+}
+
+sealed class UsageException(string message) : Exception(message);

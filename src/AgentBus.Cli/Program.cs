@@ -1,0 +1,9 @@
+using System.CommandLine;
+using AgentBus.Cli.Commands;
+
+var root = new RootCommand("agentbus: operate the AgentBus execution layer")
+{
+    DbCommands.Create(),
+    BrokerCommands.Create(),
+};
+return await root.Parse(args).InvokeAsync();
