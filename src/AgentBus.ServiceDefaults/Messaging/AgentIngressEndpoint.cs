@@ -1,5 +1,4 @@
 using MassTransit;
-using MassTransit.Middleware;
 
 namespace AgentBus.ServiceDefaults.Messaging;
 
@@ -19,15 +18,7 @@ public static class AgentIngressEndpoint
         endpoint.AddSerializer(new AgentMessageSerializerFactory<T>(maxBodyBytes));
         endpoint.AddDeserializer(new AgentMessageSerializerFactory<T>(maxBodyBytes), isDefault: true);
 
-        endpoint.ConfigureError(pipe =>
-        {
-            pipe.UseFilter(new ForgetBrokerUserIdFilter<ExceptionReceiveContext>());
-            pipe.UseFilter(new ErrorTransportFilter());
-        });
-        endpoint.ConfigureDeadLetter(pipe =>
-        {
-            pipe.UseFilter(new ForgetBrokerUserIdFilter<ReceiveContext>());
-            pipe.UseFilter(new DeadLetterTransportFilter());
-        });
+        endpoint.ConfigureError(pipe => pipe.UseFilter(new MoveWithoutBrokerUserId.ErrorFilter()));
+        endpoint.ConfigureDeadLetter(pipe => pipe.UseFilter(new MoveWithoutBrokerUserId.DeadLetterFilter()));
     }
 }
