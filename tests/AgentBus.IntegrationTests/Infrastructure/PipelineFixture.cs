@@ -1,0 +1,284 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgentBus.Cli.Broker;
+using AgentBus.Client;
+using AgentBus.Executor;
+using AgentBus.Policy;
+using AgentBus.Projections;
+using AgentBus.SandboxApi;
+using AgentBus.ServiceDefaults;
+using Dapper;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace AgentBus.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The whole pipeline on real servers: its own RabbitMQ vhost and PostgreSQL database (so test
+/// runs never see each other's data), broker users provisioned exactly as in production, the
+/// sandbox system of record, and the policy, projections and two executor hosts in-process.
+/// </summary>
+public sealed class PipelineFixture : IAsyncLifetime
+{
+    public const string PolicyYaml = """
+        agents:
+          - id: support-bot
+            team: support
+          - id: intern-bot
+            team: support
+          - id: python-agent
+            team: platform
+        tools:
+          - name: ticketing
+          - name: payments
+        grants:
+          - id: support-bot-tickets
+            agent: support-bot
+            tool: ticketing
+          - id: support-bot-refunds
+            agent: support-bot
+            tool: payments
+          - id: intern-bot-tickets
+            agent: intern-bot
+            tool: ticketing
+          - id: python-agent-tickets
+            agent: python-agent
+            tool: ticketing
+        """;
+
+    public static readonly string[] Tools = ["ticketing", "payments"];
+
+    readonly List<WebApplication> _hosts = [];
+    readonly string _suffix = Guid.NewGuid().ToString("N")[..8];
+    readonly string _workDirectory = Directory.CreateTempSubdirectory("agentbus-test-").FullName;
+    WebApplication? _sandbox;
+
+    public TestServers Servers { get; private set; } = null!;
+    public string VirtualHost => $"agentbus-test-{_suffix}";
+    public string DatabaseName => $"agentbus_test_{_suffix}";
+    public string ConnectionString { get; private set; } = "";
+    public SecretStore Secrets { get; private set; } = null!;
+    public string PolicyFile => Path.Combine(_workDirectory, "policy.yaml");
+    public string ToolsDirectory => Path.Combine(_workDirectory, "tools");
+    public string ToolSecretsDirectory => Path.Combine(Secrets.Directory, "tools");
+    public Uri SandboxUrl { get; private set; } = null!;
+    public RabbitMqManagementClient Management { get; private set; } = null!;
+    public CallLog SandboxCalls => _sandbox!.Services.GetRequiredService<CallLog>();
+
+    public async Task InitializeAsync()
+    {
+        Servers = await TestServers.StartAsync();
+        Secrets = new SecretStore(Environment.GetEnvironmentVariable("AGENTBUS_SECRETS_DIR") is { Length: > 0 } shared
+            ? shared
+            : Path.Combine(_workDirectory, "secrets"));
+        Management = new RabbitMqManagementClient(Servers.ManagementUrl, Servers.AdminUser, Servers.AdminPassword);
+
+        await CreateDatabaseAsync();
+        await File.WriteAllTextAsync(PolicyFile, PolicyYaml);
+        await new BrokerProvisioner(Management, Secrets, Servers.AdminUser)
+            .ApplyAsync(VirtualHost, ["support-bot", "intern-bot", "python-agent"], Tools, CancellationToken.None);
+
+        foreach (var tool in Tools)
+            Secrets.GetOrCreate("tools", tool);
+        await StartSandboxAsync();
+        WriteToolConfigurations();
+
+        await StartHostAsync("agentbus-policy", [], b => b.AddServiceDefaults("agentbus-policy", 0).AddPolicy(),
+            new() { ["Policy:File"] = PolicyFile });
+        await StartHostAsync("agentbus-projections", [], b => b.AddServiceDefaults("agentbus-projections", 0).AddProjections(), new());
+        foreach (var tool in Tools)
+            await StartExecutorAsync(tool);
+    }
+
+    public Task<WebApplication> StartExecutorAsync(string tool, string? brokerUser = null) =>
+        StartHostAsync(brokerUser ?? BrokerTopology.ExecutorUser(tool),
+            ["--tool", tool, "--tools-directory", ToolsDirectory, "--secrets-directory", ToolSecretsDirectory],
+            b =>
+            {
+                b.AddExecutorConfiguration(["--tool", tool, "--tools-directory", ToolsDirectory, "--secrets-directory", ToolSecretsDirectory]);
+                b.AddServiceDefaults($"agentbus-executor-{tool}", 0).AddExecutor();
+            }, new());
+
+    public async Task<WebApplication> StartHostAsync(string brokerUser, string[] args, Action<WebApplicationBuilder> configure,
+        Dictionary<string, string?> settings)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            EnvironmentName = "Test",
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings)
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["RabbitMq:Host"] = Servers.RabbitHost,
+            ["RabbitMq:Port"] = Servers.RabbitPort.ToString(),
+            ["RabbitMq:VirtualHost"] = VirtualHost,
+            ["RabbitMq:Username"] = brokerUser,
+            ["RabbitMq:PasswordFile"] = Secrets.PathFor("rabbitmq", brokerUser),
+            ["Database:ConnectionString"] = ConnectionString,
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:AgentBus"] = "Warning",
+        });
+        configure(builder);
+        var app = builder.Build();
+        app.MapServiceDefaults();
+        await app.StartAsync();
+        _hosts.Add(app);
+        return app;
+    }
+
+    public async Task StopHostAsync(WebApplication host)
+    {
+        _hosts.Remove(host);
+        await host.StopAsync();
+        await host.DisposeAsync();
+    }
+
+    public Task<AgentClient> ConnectAgentAsync(string agentId) =>
+        AgentClient.ConnectAsync(new AgentClientOptions
+        {
+            Host = Servers.RabbitHost,
+            Port = Servers.RabbitPort,
+            VirtualHost = VirtualHost,
+            AgentId = agentId,
+            Password = Secrets.GetOrCreate("rabbitmq", agentId),
+        });
+
+    public RabbitMQ.Client.ConnectionFactory ConnectionFactoryFor(string user) => new()
+    {
+        HostName = Servers.RabbitHost,
+        Port = Servers.RabbitPort,
+        VirtualHost = VirtualHost,
+        UserName = user,
+        Password = Secrets.GetOrCreate("rabbitmq", user),
+        AutomaticRecoveryEnabled = false,
+    };
+
+    /// <summary>Empties every queue, table and the sandbox's record, so each test starts from nothing.</summary>
+    public async Task ResetAsync()
+    {
+        var queues = await Management.GetAsync($"queues/{Uri.EscapeDataString(VirtualHost)}?columns=name", CancellationToken.None);
+        using var http = AdminHttp();
+        foreach (var queue in queues.EnumerateArray())
+        {
+            var name = queue.GetProperty("name").GetString()!;
+            using var response = await http.DeleteAsync($"api/queues/{Uri.EscapeDataString(VirtualHost)}/{Uri.EscapeDataString(name)}/contents");
+        }
+
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        var tables = (await connection.QueryAsync<string>(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schemaversions'")).ToList();
+        if (tables.Count > 0)
+            await connection.ExecuteAsync($"TRUNCATE {string.Join(", ", tables.Select(t => '"' + t + '"'))} RESTART IDENTITY CASCADE");
+        SandboxCalls.Clear();
+    }
+
+    public HttpClient AdminHttp()
+    {
+        var http = new HttpClient { BaseAddress = Servers.ManagementUrl };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{Servers.AdminUser}:{Servers.AdminPassword}")));
+        return http;
+    }
+
+    public async Task<long> CountAsync(string sql, object? parameters = null)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        return await connection.ExecuteScalarAsync<long>(sql, parameters);
+    }
+
+    public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters = null)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        return (await connection.QueryAsync<T>(sql, parameters)).ToList();
+    }
+
+    /// <summary>Messages in a queue; a queue that does not exist (an error queue nothing faulted into yet) holds none.</summary>
+    public async Task<long> QueueDepthAsync(string queue)
+    {
+        using var http = AdminHttp();
+        using var response = await http.GetAsync($"api/queues/{Uri.EscapeDataString(VirtualHost)}/{Uri.EscapeDataString(queue)}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            return 0;
+        response.EnsureSuccessStatusCode();
+        var info = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return info.TryGetProperty("messages", out var messages) ? messages.GetInt64() : 0;
+    }
+
+    async Task CreateDatabaseAsync()
+    {
+        await using (var admin = new NpgsqlConnection(Servers.PostgresAdmin))
+            await admin.ExecuteAsync($"CREATE DATABASE \"{DatabaseName}\"");
+        ConnectionString = new NpgsqlConnectionStringBuilder(Servers.PostgresAdmin) { Database = DatabaseName, Pooling = true }.ConnectionString;
+    }
+
+    async Task StartSandboxAsync()
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test", ContentRootPath = AppContext.BaseDirectory });
+        builder.AddSandbox();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Sandbox:TicketingKey"] = Secrets.GetOrCreate("tools", "ticketing"),
+            ["Sandbox:PaymentsKey"] = Secrets.GetOrCreate("tools", "payments"),
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        _sandbox = builder.Build();
+        _sandbox.MapSandbox();
+        await _sandbox.StartAsync();
+        var address = _sandbox.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        SandboxUrl = new Uri(address);
+    }
+
+    void WriteToolConfigurations()
+    {
+        Directory.CreateDirectory(ToolsDirectory);
+        var host = $"127.0.0.1:{SandboxUrl.Port}";
+        File.WriteAllText(Path.Combine(ToolsDirectory, "ticketing.json"), JsonSerializer.Serialize(new
+        {
+            Tool = new { Kind = "http", UnitCostUsd = 0.002, Http = new { AllowedHosts = new[] { host }, SecretHeader = "Authorization", SecretPrefix = "Bearer " } },
+        }));
+        File.WriteAllText(Path.Combine(ToolsDirectory, "payments.json"), JsonSerializer.Serialize(new
+        {
+            Tool = new { Kind = "http", UnitCostUsd = 0.01, Http = new { AllowedHosts = new[] { host }, SecretHeader = "X-Api-Key" } },
+        }));
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in Enumerable.Reverse(_hosts).ToList())
+        {
+            await host.StopAsync();
+            await host.DisposeAsync();
+        }
+        if (_sandbox is not null)
+            await _sandbox.DisposeAsync();
+
+        await Management.DeleteVirtualHostAsync(VirtualHost, CancellationToken.None);
+        NpgsqlConnection.ClearAllPools();
+        await using (var admin = new NpgsqlConnection(Servers.PostgresAdmin))
+            await admin.ExecuteAsync($"DROP DATABASE IF EXISTS \"{DatabaseName}\" WITH (FORCE)");
+        Management.Dispose();
+        await Servers.DisposeAsync();
+        try
+        {
+            Directory.Delete(_workDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp folder is harmless.
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PipelineCollection : ICollectionFixture<PipelineFixture>
+{
+    public const string Name = "pipeline";
+}

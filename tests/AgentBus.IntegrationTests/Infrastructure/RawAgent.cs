@@ -1,0 +1,95 @@
+using System.Text;
+using System.Text.Json;
+using AgentBus.Contracts;
+using RabbitMQ.Client;
+
+namespace AgentBus.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// An agent that speaks bare AMQP, for sending what our client never would: broken bodies, wrong
+/// identities, odd properties. Replies are read straight from the agent's queue.
+/// </summary>
+public sealed class RawAgent : IAsyncDisposable
+{
+    readonly IConnection _connection;
+    readonly IChannel _channel;
+
+    RawAgent(string agentId, IConnection connection, IChannel channel)
+    {
+        AgentId = agentId;
+        _connection = connection;
+        _channel = channel;
+    }
+
+    public string AgentId { get; }
+
+    public static async Task<RawAgent> ConnectAsync(PipelineFixture fixture, string agentId)
+    {
+        var connection = await fixture.ConnectionFactoryFor(agentId).CreateConnectionAsync();
+        var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+        return new RawAgent(agentId, connection, channel);
+    }
+
+    /// <summary>Publishes a body as-is; returns the AMQP message id the reply will carry as correlation id.</summary>
+    public async Task<string> PublishAsync(byte[] body, string? userId = "", string contentType = WireNames.ContentType)
+    {
+        var messageId = Guid.NewGuid().ToString();
+        var properties = new BasicProperties
+        {
+            ContentType = contentType,
+            DeliveryMode = DeliveryModes.Persistent,
+            MessageId = messageId,
+            Type = nameof(ActionProposed),
+        };
+        if (userId == "")
+            properties.UserId = AgentId;
+        else if (userId is not null)
+            properties.UserId = userId;
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _channel.BasicPublishAsync(WireNames.ProposalsExchange, "", true, properties, body, timeout.Token);
+        return messageId;
+    }
+
+    public Task<string> PublishAsync(string json, string? userId = "") => PublishAsync(Encoding.UTF8.GetBytes(json), userId);
+
+    public static string Proposal(string agentId, string tool, object arguments, string? actionId = null, string runId = "run-raw") =>
+        JsonSerializer.Serialize(new ActionProposed(actionId ?? Guid.CreateVersion7().ToString(), runId, agentId, tool,
+            JsonSerializer.SerializeToElement(arguments), null, null), AgentBus.Client.AgentClient.Json);
+
+    /// <summary>
+    /// Waits for the decision on the proposal published with this message id, setting aside
+    /// other replies (outcomes of earlier actions can still be arriving).
+    /// </summary>
+    public async Task<JsonElement> DecisionForAsync(string messageId, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (DateTime.UtcNow < deadline)
+        {
+            var delivery = await _channel.BasicGetAsync(WireNames.AgentReplyQueue(AgentId), autoAck: true);
+            if (delivery is null)
+            {
+                await Task.Delay(25);
+                continue;
+            }
+            if (delivery.BasicProperties.Type == nameof(ActionDecided) && delivery.BasicProperties.CorrelationId == messageId)
+                return JsonSerializer.Deserialize<JsonElement>(delivery.Body.Span);
+        }
+        throw new TimeoutException($"No decision for message {messageId} arrived on {WireNames.AgentReplyQueue(AgentId)}.");
+    }
+
+    /// <summary>Takes every reply now waiting on this agent's queue.</summary>
+    public async Task<IReadOnlyList<JsonElement>> DrainAsync()
+    {
+        var replies = new List<JsonElement>();
+        while (await _channel.BasicGetAsync(WireNames.AgentReplyQueue(AgentId), autoAck: true) is { } delivery)
+            replies.Add(JsonSerializer.Deserialize<JsonElement>(delivery.Body.Span));
+        return replies;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _channel.DisposeAsync();
+        await _connection.DisposeAsync();
+    }
+}
