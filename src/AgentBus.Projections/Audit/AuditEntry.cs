@@ -41,7 +41,7 @@ public sealed record AuditEntry(
 
     static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
-    static string Json<T>(T value) => JsonSerializer.Serialize(value, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options);
+    static string Json<T>(T value) => JsonSerializer.Serialize(value, AgentBus.ServiceDefaults.Messaging.WireJson.Options);
 }
 
 public sealed record RunChange(int Allowed = 0, int Denied = 0, int Pending = 0, int Succeeded = 0, int Failed = 0, decimal CostUsd = 0);

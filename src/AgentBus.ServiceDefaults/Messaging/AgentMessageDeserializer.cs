@@ -77,7 +77,7 @@ public sealed class AgentMessageDeserializer<T>(int maxBodyBytes) : IMessageDese
 
             try
             {
-                root.Deserialize<T>(SystemTextJsonMessageSerializer.Options);
+                root.Deserialize<T>(WireJson.Options);
                 return null;
             }
             catch (JsonException ex)

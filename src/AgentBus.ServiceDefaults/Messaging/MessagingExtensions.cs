@@ -15,6 +15,7 @@ public static class MessagingExtensions
     public static IHostApplicationBuilder AddAgentBusMessaging(
         this IHostApplicationBuilder builder, string defaultBrokerUser, Action<IBusRegistrationConfigurator> register)
     {
+        WireJson.Configure();
         builder.AddDefaultSettings([new($"{RabbitMqOptions.Section}:{nameof(RabbitMqOptions.Username)}", defaultBrokerUser)]);
         builder.Services.AddValidatedOptions<RabbitMqOptions>(RabbitMqOptions.Section, RabbitMqOptions.Problems);
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(options =>
