@@ -81,7 +81,7 @@ try
     }
 
     AnsiConsole.Write(table);
-    AnsiConsole.MarkupLine($"Audit trail: [bold]psql \"$AGENTBUS_POSTGRES\" -c \"select seq, event_type, agent_id, tool, outcome, reason_code from audit_events where run_id = '{runId}' order by seq\"[/]");
+    AnsiConsole.MarkupLine($"This run in the audit log: [bold]select seq, event_type, agent_id, tool, outcome, reason_code from audit_events where run_id = '{runId}' order by seq;[/]");
     return failures == 0 ? 0 : 1;
 }
 finally

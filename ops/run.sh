@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The main job: RabbitMQ and PostgreSQL (Docker when an engine answers, Debian packages when not),
+# migrations and broker users, the whole pipeline, then the demo agent's actions as a table.
+#
+#   ops/run.sh          run the demo, then keep the pipeline running until Ctrl-C
+#   ops/run.sh --once   run the demo and stop the pipeline (exit code: the demo's)
+#
+# Servers and data stay up afterwards; ops/down.sh stops everything.
+set -euo pipefail
+
+OPS_DIR="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/pipeline.sh
+. "$OPS_DIR/lib/pipeline.sh"
+REPO="$PIPELINE_REPO"
+STATE="$PIPELINE_STATE"
+
+once=0
+case "${1:-}" in
+  --once) once=1 ;;
+  "") ;;
+  *) echo "usage: ops/run.sh [--once]" >&2; exit 2 ;;
+esac
+
+"$OPS_DIR/lib/servers.sh" up
+# shellcheck disable=SC1091
+. "$STATE/env"
+mkdir -p "$STATE/logs" "$STATE/run"
+
+SECRETS="$STATE/secrets"
+export AGENTBUS_SECRETS_DIR="$SECRETS" AGENTBUS_RABBITMQ_VHOST=agentbus
+POLICY_FILE="$REPO/ops/policies/policy.yaml"
+TOOLS=(ticketing payments)
+
+stop_pipeline
+pipeline_build
+
+pipeline_log "applying database migrations and broker users"
+agentbus_cli db migrate --postgres "$AGENTBUS_POSTGRES" > "$STATE/logs/setup.log"
+agentbus_cli broker apply --policy "$POLICY_FILE" >> "$STATE/logs/setup.log"
+
+# Each tool's secret is shared by its executor and the sandbox system of record, nobody else.
+umask 077
+mkdir -p "$SECRETS/tools"
+for tool in "${TOOLS[@]}"; do
+  [[ -s "$SECRETS/tools/$tool" ]] || head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 > "$SECRETS/tools/$tool"
+done
+umask 022
+
+export RabbitMq__Host="$AGENTBUS_RABBITMQ_HOST" RabbitMq__Port="$AGENTBUS_RABBITMQ_PORT" RabbitMq__VirtualHost="$AGENTBUS_RABBITMQ_VHOST"
+export Database__ConnectionString="$AGENTBUS_POSTGRES" Database__ApplyMigrations=false
+
+pipeline_log "starting the pipeline (logs in $STATE/logs)"
+Sandbox__TicketingKey="$(cat "$SECRETS/tools/ticketing")" Sandbox__PaymentsKey="$(cat "$SECRETS/tools/payments")" \
+  pipeline_start sandbox-api AgentBus.SandboxApi agentbus-sandbox-api --urls http://127.0.0.1:5080
+RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-policy" Policy__File="$POLICY_FILE" \
+  pipeline_start policy AgentBus.Policy agentbus-policy --urls http://127.0.0.1:5101
+RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" \
+  pipeline_start projections AgentBus.Projections agentbus-projections --urls http://127.0.0.1:5103
+port=5111
+declare -A executor_port
+for tool in "${TOOLS[@]}"; do
+  executor_port[$tool]=$port
+  RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-executor-$tool" \
+    pipeline_start "executor-$tool" AgentBus.Executor agentbus-executor --tool "$tool" \
+      --secrets-directory "$SECRETS/tools" --urls "http://127.0.0.1:$port"
+  port=$((port + 1))
+done
+
+on_exit() { stop_pipeline; }
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+pipeline_wait_ready sandbox-api http://127.0.0.1:5080/health
+pipeline_wait_ready policy http://127.0.0.1:5101/health/ready
+pipeline_wait_ready projections http://127.0.0.1:5103/health/ready
+for tool in "${TOOLS[@]}"; do
+  pipeline_wait_ready "executor-$tool" "http://127.0.0.1:${executor_port[$tool]}/health/ready"
+done
+pipeline_log "pipeline ready: policy, projections, executors for ${TOOLS[*]}, sandbox API"
+
+demo_status=0
+AGENTBUS_SANDBOX_URL=http://127.0.0.1:5080 dotnet "$(pipeline_dll AgentBus.DemoAgent agentbus-demo-agent)" || demo_status=$?
+
+cat <<INFO
+
+Where to look next
+  Logs of every service        $STATE/logs/
+  RabbitMQ management UI       $AGENTBUS_RABBITMQ_MANAGEMENT_URL  (user agentbus-operator, password in $SECRETS/rabbitmq/agentbus-operator)
+  Audit log and run summaries  PGPASSWORD="\$(cat $SECRETS/postgres-agentbus.password)" psql -h 127.0.0.1 -p ${AGENTBUS_POSTGRES_PORT:-5432} -U agentbus agentbus
+                               -> tables audit_events, run_summaries
+  Operator CLI                 dotnet $(pipeline_dll AgentBus.Cli agentbus) --help
+  The policy in force          $POLICY_FILE
+  Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, executors :5111+)
+  Stop everything              ops/down.sh
+INFO
+
+if ((once)); then
+  exit "$demo_status"
+fi
+
+pipeline_log "the pipeline keeps running; Ctrl-C stops it (servers stay up; ops/down.sh stops them)"
+while true; do
+  for f in "$STATE"/run/*.pid; do
+    pid="$(cat "$f")"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      pipeline_log "$(basename "$f" .pid) stopped unexpectedly; last lines of its log:"
+      tail -n 20 "$STATE/logs/$(basename "$f" .pid).log" | sed 's/^/  /' >&2
+      exit 1
+    fi
+  done
+  sleep 2
+done

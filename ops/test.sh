@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command: real RabbitMQ and PostgreSQL (Docker when an engine answers, Debian packages
+# when not), then every test in the solution. Extra arguments go to `dotnet test`
+# (e.g. ops/test.sh --filter FullyQualifiedName~Policy).
+set -euo pipefail
+
+OPS_DIR="$(cd "$(dirname "$0")" && pwd)"
+AGENTBUS_CONFIGURATION="${AGENTBUS_CONFIGURATION:-Debug}"
+# shellcheck source=lib/pipeline.sh
+. "$OPS_DIR/lib/pipeline.sh"
+STATE="$PIPELINE_STATE"
+
+# Durability is not under test here; benchmarks that claim it run with fsync on.
+AGENTBUS_PG_FSYNC="${AGENTBUS_PG_FSYNC:-off}" "$OPS_DIR/lib/servers.sh" up
+# shellcheck disable=SC1091
+. "$STATE/env"
+export AGENTBUS_SECRETS_DIR="$STATE/secrets"
+mkdir -p "$STATE/logs"
+
+pipeline_build
+
+results="$STATE/logs/test-results"
+rm -rf "$results"
+pipeline_log "running the tests"
+status=0
+dotnet test "$PIPELINE_REPO/AgentBus.sln" -c "$AGENTBUS_CONFIGURATION" --no-build -nologo \
+  --logger "console;verbosity=normal" --logger "trx" --results-directory "$results" "$@" || status=$?
+
+# One line per test project, from the trx files, so the outcome is readable at the end of a long log.
+for trx in "$results"/*.trx; do
+  [[ -f "$trx" ]] || continue
+  python3 - "$trx" <<'PY' || true
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+root = ET.parse(sys.argv[1]).getroot()
+c = root.find("t:ResultSummary/t:Counters", ns).attrib
+name = root.find("t:TestDefinitions/t:UnitTest", ns)
+storage = name.attrib.get("storage", "?").split("/")[-1] if name is not None else "?"
+print(f"[agentbus] {storage}: {c['passed']} passed, {c['failed']} failed, {int(c['total']) - int(c['executed'])} not run, {c['total']} total")
+PY
+done
+exit "$status"
