@@ -16,7 +16,10 @@ public static class WireNames
     /// <summary>Topic exchange every agent-facing event reaches, routed by agent id.</summary>
     public const string RepliesExchange = "agentbus.replies";
 
-    /// <summary>Direct exchange routed by tool name; only the policy service may write to it.</summary>
+    /// <summary>
+    /// Topic exchange routed by tool name; only the policy service may write to it. Each tool's
+    /// queue binds its exact name, the audit binds everything.
+    /// </summary>
     public const string ExecuteToolExchange = "agentbus.commands.execute-tool";
 
     public const string ActionDecidedExchange = "agentbus.events.action-decided";

@@ -27,7 +27,7 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         }
 
         await api.PutExchangeAsync(vhost, WireNames.ProposalsExchange, "fanout", ct);
-        await api.PutExchangeAsync(vhost, WireNames.ExecuteToolExchange, "direct", ct);
+        await api.PutExchangeAsync(vhost, WireNames.ExecuteToolExchange, "topic", ct);
         await api.PutExchangeAsync(vhost, WireNames.RepliesExchange, "topic", ct);
 
         // Shaped as MassTransit declares a receive endpoint (an exchange named after the queue, bound

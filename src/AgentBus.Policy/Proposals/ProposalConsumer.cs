@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
-using AgentBus.ServiceDefaults.Json;
 using AgentBus.ServiceDefaults.Messaging;
 using AgentBus.ServiceDefaults.Telemetry;
 using MassTransit;
@@ -13,7 +12,7 @@ namespace AgentBus.Policy.Proposals;
 /// queue. Message ids are derived from the sender and action, so a redelivered proposal repeats
 /// the same messages and downstream consumers drop the repeat.
 /// </summary>
-public sealed class ProposalConsumer(PolicyStore policies, TimeProvider clock, ILogger<ProposalConsumer> logger)
+public sealed class ProposalConsumer(PolicyStore policies, ExecutionAuthorizer authorizer, TimeProvider clock, ILogger<ProposalConsumer> logger)
     : IConsumer<ActionProposed>
 {
     public async Task Consume(ConsumeContext<ActionProposed> context)
@@ -52,8 +51,7 @@ public sealed class ProposalConsumer(PolicyStore policies, TimeProvider clock, I
         if (decision.Decision != Decision.Allowed)
             return;
 
-        var execute = new ExecuteTool(proposal.ActionId, proposal.RunId, proposal.AgentId, proposal.Tool, proposal.Arguments,
-            CanonicalJson.Hash(proposal.Arguments), proposal.IdempotencyKey, decided.DecidedAt);
+        var execute = authorizer.Authorize(proposal);
         // Mandatory: a tool with no queue bound returns the command, which fails this consume and
         // keeps the proposal for a retry, instead of the broker dropping an allowed action.
         await context.Publish(execute, send =>

@@ -9,15 +9,15 @@ namespace AgentBus.ServiceDefaults.Messaging;
 /// every shared exchange and binding; services only publish to them (publish topology excluded, so
 /// MassTransit does not redeclare them) and so need write rights there, never configure rights.
 /// Agent-facing events go to topic exchanges routed by agent id: one publish reaches the
-/// projections and the agent's own reply queue. Commands go to a direct exchange routed by tool
-/// name, which lands each one on exactly that tool's queue.
+/// projections and the agent's own reply queue. Commands go to a topic exchange routed by tool
+/// name: each tool queue binds its exact name, so a command lands on that queue alone.
 /// </summary>
 public static class BusTopology
 {
     public static void Configure(IRabbitMqBusFactoryConfigurator cfg)
     {
         Exchange<ActionProposed>(cfg, WireNames.ProposalsExchange, ExchangeType.Fanout);
-        Exchange<ExecuteTool>(cfg, WireNames.ExecuteToolExchange, ExchangeType.Direct, m => m.Tool);
+        Exchange<ExecuteTool>(cfg, WireNames.ExecuteToolExchange, ExchangeType.Topic, m => m.Tool);
         Exchange<ActionDecided>(cfg, WireNames.ActionDecidedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ActionSucceeded>(cfg, WireNames.ActionSucceededExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ActionFailed>(cfg, WireNames.ActionFailedExchange, ExchangeType.Topic, m => m.AgentId);

@@ -22,10 +22,12 @@ namespace AgentBus.IntegrationTests.Infrastructure;
 /// The whole pipeline on real servers: its own RabbitMQ vhost and PostgreSQL database (so test
 /// runs never see each other's data), broker users provisioned exactly as in production, the
 /// sandbox system of record, and the policy, projections and two executor hosts in-process.
+/// A feature that needs another policy or extra hosts derives its own fixture (and collection)
+/// and overrides <see cref="Policy"/>, <see cref="Agents"/> or <see cref="ConfigureHost"/>.
 /// </summary>
-public sealed class PipelineFixture : IAsyncLifetime
+public class PipelineFixture : IAsyncLifetime
 {
-    public const string PolicyYaml = """
+    public const string DefaultPolicyYaml = """
         agents:
           - id: support-bot
             team: support
@@ -53,6 +55,17 @@ public sealed class PipelineFixture : IAsyncLifetime
 
     public static readonly string[] Tools = ["ticketing", "payments"];
 
+    /// <summary>The policy file the policy host starts with (tests may rewrite <see cref="PolicyFile"/>).</summary>
+    protected virtual string Policy => DefaultPolicyYaml;
+
+    /// <summary>Agents that get broker users; every agent the policy names should be here.</summary>
+    protected virtual IReadOnlyList<string> Agents => ["support-bot", "intern-bot", "python-agent"];
+
+    /// <summary>Called for every in-process host before it is built: extra settings, services, exporters.</summary>
+    protected virtual void ConfigureHost(string brokerUser, WebApplicationBuilder builder)
+    {
+    }
+
     readonly List<WebApplication> _hosts = [];
     readonly string _suffix = Guid.NewGuid().ToString("N")[..8];
     readonly string _workDirectory = Directory.CreateTempSubdirectory("agentbus-test-").FullName;
@@ -70,7 +83,7 @@ public sealed class PipelineFixture : IAsyncLifetime
     public RabbitMqManagementClient Management { get; private set; } = null!;
     public CallLog SandboxCalls => _sandbox!.Services.GetRequiredService<CallLog>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         Servers = await TestServers.StartAsync();
         Secrets = new SecretStore(Environment.GetEnvironmentVariable("AGENTBUS_SECRETS_DIR") is { Length: > 0 } shared
@@ -79,9 +92,9 @@ public sealed class PipelineFixture : IAsyncLifetime
         Management = new RabbitMqManagementClient(Servers.ManagementUrl, Servers.AdminUser, Servers.AdminPassword);
 
         await CreateDatabaseAsync();
-        await File.WriteAllTextAsync(PolicyFile, PolicyYaml);
+        await File.WriteAllTextAsync(PolicyFile, Policy);
         await new BrokerProvisioner(Management, Secrets, Servers.AdminUser)
-            .ApplyAsync(VirtualHost, ["support-bot", "intern-bot", "python-agent"], Tools, CancellationToken.None);
+            .ApplyAsync(VirtualHost, Agents, Tools, CancellationToken.None);
 
         foreach (var tool in Tools)
             Secrets.GetOrCreate("tools", tool);
@@ -126,6 +139,7 @@ public sealed class PipelineFixture : IAsyncLifetime
             ["Logging:LogLevel:AgentBus"] = "Warning",
         });
         configure(builder);
+        ConfigureHost(brokerUser, builder);
         var app = builder.Build();
         app.MapServiceDefaults();
         await app.StartAsync();
@@ -250,7 +264,7 @@ public sealed class PipelineFixture : IAsyncLifetime
         }));
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var host in Enumerable.Reverse(_hosts).ToList())
         {
