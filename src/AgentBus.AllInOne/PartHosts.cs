@@ -1,0 +1,65 @@
+using AgentBus.Executor;
+using AgentBus.Policy;
+using AgentBus.Projections;
+using AgentBus.ServiceDefaults;
+
+namespace AgentBus.AllInOne;
+
+/// <summary>
+/// Builds the policy service, the projections and one executor per tool as separate hosts.
+/// Settings come from the usual places (environment, appsettings.json, command line); each part's
+/// broker password is read from &lt;secrets&gt;/rabbitmq/&lt;its user&gt;, as `agentbus broker apply` writes it.
+/// </summary>
+public static class PartHosts
+{
+    public static IReadOnlyList<WebApplication> Build(string[] args)
+    {
+        var settings = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(args).Build();
+        var secrets = settings["secrets-dir"] ?? Environment.GetEnvironmentVariable("AGENTBUS_SECRETS_DIR") ?? "/var/lib/agentbus/secrets";
+        var tools = (settings["tools"] ?? "ticketing,payments").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var basePort = int.TryParse(settings["base-port"], out var port) ? port : 5101;
+
+        var parts = new List<WebApplication>
+        {
+            Part(args, "agentbus-policy", secrets, basePort, b => b.AddServiceDefaults("agentbus-policy", basePort).AddPolicy()),
+            Part(args, "agentbus-projections", secrets, basePort + 2, b => b.AddServiceDefaults("agentbus-projections", basePort + 2).AddProjections()),
+        };
+        for (var i = 0; i < tools.Length; i++)
+        {
+            var tool = tools[i];
+            var toolArgs = args.Concat(["--tool", tool, "--secrets-directory", Path.Combine(secrets, "tools")]).ToArray();
+            parts.Add(Part(toolArgs, $"agentbus-executor-{tool}", secrets, basePort + 10 + i, b =>
+            {
+                b.AddExecutorConfiguration(toolArgs);
+                b.AddServiceDefaults($"agentbus-executor-{tool}", basePort + 10 + i).AddExecutor();
+            }));
+        }
+        return parts;
+    }
+
+    static WebApplication Part(string[] args, string brokerUser, string secrets, int port, Action<WebApplicationBuilder> add)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddDefaultSettings(
+        [
+            new("RabbitMq:PasswordFile", Path.Combine(secrets, "rabbitmq", brokerUser)),
+            new("Urls", $"http://127.0.0.1:{port}"),
+        ]);
+        builder.Configuration["RabbitMq:Username"] = brokerUser;
+        builder.Configuration["Urls"] = $"http://127.0.0.1:{port}";
+        add(builder);
+        var app = builder.Build();
+        app.MapServiceDefaults();
+        return app;
+    }
+
+    /// <summary>Starts every part; when one stops (Ctrl-C stops them all), stops the rest.</summary>
+    public static async Task RunAsync(IReadOnlyList<WebApplication> parts)
+    {
+        foreach (var part in parts)
+            await part.StartAsync();
+        await Task.WhenAny(parts.Select(p => p.WaitForShutdownAsync()));
+        foreach (var part in parts.Reverse())
+            await part.StopAsync();
+    }
+}
