@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The one-shot `setup` service of docker-compose.yml (runs as root, before every other AgentBus service):
+#   1. generates each tool's secret once, into the secret store (tools/<tool>);
+#   2. applies the database migrations and the broker's vhost, users, permissions and topology with
+#      the agentbus CLI, which generates every broker user's password into rabbitmq/<user>;
+#   3. hands each service a volume of its own holding only the secrets that service needs, owned by
+#      the unprivileged user the services run as.
+# Safe to run again: existing secrets are kept, migrations and `broker apply` are idempotent.
+#
+# Environment (set by docker-compose.yml):
+#   AGENTBUS_SECRETS_DIR     the secret store, the CLI's layout (the `secrets` volume)
+#   AGENTBUS_DELIVER_DIR     one folder per service, each a volume that service mounts read-only
+#   AGENTBUS_POLICY_FILE     the policy whose agents and tools get broker users
+#   AGENTBUS_TOOLS_DIR       the executors' tool files (NAME.json): one secret per tool
+#   AGENTBUS_POSTGRES, AGENTBUS_RABBITMQ_MANAGEMENT_URL, AGENTBUS_RABBITMQ_ADMIN_USER,
+#   AGENTBUS_RABBITMQ_ADMIN_PASSWORD, AGENTBUS_RABBITMQ_VHOST   read by the CLI itself
+set -euo pipefail
+
+store="${AGENTBUS_SECRETS_DIR:?}"
+deliver="${AGENTBUS_DELIVER_DIR:?}"
+policy="${AGENTBUS_POLICY_FILE:?}"
+tools_dir="${AGENTBUS_TOOLS_DIR:?}"
+app_uid="${APP_UID:-1654}" # the aspnet image's `app` user, which every service runs as
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+new_secret() { # prints 32 random letters and digits
+  local secret=""
+  while ((${#secret} < 32)); do
+    secret+="$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  done
+  printf '%s' "${secret:0:32}"
+}
+
+umask 077
+cd /app
+
+# 1. tool secrets, shared only by the tool's executor and the sandbox system of record
+tools=()
+for file in "$tools_dir"/*.json; do
+  [[ -e "$file" ]] || die "no tool files (*.json) in $tools_dir"
+  tools+=("$(basename "$file" .json)")
+done
+mkdir -p "$store/tools"
+chmod 700 "$store" "$store/tools"
+for tool in "${tools[@]}"; do
+  if [[ ! -s "$store/tools/$tool" ]]; then
+    log "generating the secret of tool $tool"
+    new_secret >"$store/tools/$tool.tmp"
+    mv -f "$store/tools/$tool.tmp" "$store/tools/$tool"
+  fi
+done
+
+# 2. schema, then broker users and topology
+log "applying database migrations"
+dotnet agentbus.dll db migrate
+log "applying broker users, permissions and topology ($policy)"
+dotnet agentbus.dll broker apply --policy "$policy"
+
+# 3. each service's own secrets
+deliver_to() { # service relative-path...
+  local dir="$deliver/$1" rel
+  shift
+  for rel in "$@"; do
+    [[ -s "$store/$rel" ]] || die "$rel is not in the secret store (is it in $policy and $tools_dir?)"
+    mkdir -p "$dir/$(dirname "$rel")"
+    install -m 0400 -o "$app_uid" -g "$app_uid" "$store/$rel" "$dir/$rel.tmp"
+    mv -f "$dir/$rel.tmp" "$dir/$rel"
+  done
+  chown -R "$app_uid:$app_uid" "$dir"
+  find "$dir" -type d -exec chmod 0500 {} +
+}
+
+shopt -s nullglob
+services=("$deliver"/*/)
+((${#services[@]} > 0)) || die "no service folders under $deliver"
+for dir in "${services[@]}"; do
+  service="$(basename "$dir")"
+  case "$service" in
+    policy | projections)
+      deliver_to "$service" "rabbitmq/agentbus-$service"
+      ;;
+    executor-*)
+      tool="${service#executor-}"
+      deliver_to "$service" "rabbitmq/agentbus-executor-$tool" "tools/$tool"
+      ;;
+    sandbox-api)
+      deliver_to "$service" tools/ticketing tools/payments
+      ;;
+    demo-agent)
+      # every agent's password: broker users without the reserved agentbus- prefix
+      agents=()
+      for file in "$store"/rabbitmq/*; do
+        name="$(basename "$file")"
+        [[ "$name" == agentbus-* || "$name" == *.tmp ]] || agents+=("rabbitmq/$name")
+      done
+      ((${#agents[@]} > 0)) || die "no agent passwords in $store/rabbitmq"
+      deliver_to "$service" "${agents[@]}"
+      ;;
+    *)
+      die "no secrets are defined for service folder $dir (ops/compose/setup.sh)"
+      ;;
+  esac
+  log "secrets for $service: $(cd "$dir" && find . -type f | sed 's|^\./||' | sort | tr '\n' ' ')"
+done
+log "done"
