@@ -44,7 +44,7 @@ COPY --from=build /app ./
 COPY ops/policies/ ops/policies/
 COPY ops/tools/ ops/tools/
 COPY ops/compose/tools/ ops/compose/tools/
-COPY ops/compose/setup.sh ops/compose/sandbox-api.sh ops/compose/http-ok.sh ops/compose/
+COPY ops/compose/setup.sh ops/compose/http-ok.sh ops/compose/
 RUN chmod 0755 ops/compose/*.sh
 # Each host sets its own Urls; the base image's HTTP_PORTS=8080 would only add an "Overriding" warning.
 ENV ASPNETCORE_HTTP_PORTS= MASSTRANSIT_USAGE_TELEMETRY=false

@@ -39,18 +39,15 @@ agentbus_cli db migrate --postgres "$AGENTBUS_POSTGRES" > "$STATE/logs/setup.log
 agentbus_cli broker apply --policy "$POLICY_FILE" >> "$STATE/logs/setup.log"
 
 # Each tool's secret is shared by its executor and the sandbox system of record, nobody else.
-umask 077
-mkdir -p "$SECRETS/tools"
-for tool in "${TOOLS[@]}"; do
-  [[ -s "$SECRETS/tools/$tool" ]] || head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 > "$SECRETS/tools/$tool"
-done
-umask 022
+agentbus_cli secrets init --policy "$POLICY_FILE" >> "$STATE/logs/setup.log"
 
+# Passwords are passed as files, never in the environment.
 export RabbitMq__Host="$AGENTBUS_RABBITMQ_HOST" RabbitMq__Port="$AGENTBUS_RABBITMQ_PORT" RabbitMq__VirtualHost="$AGENTBUS_RABBITMQ_VHOST"
-export Database__ConnectionString="$AGENTBUS_POSTGRES" Database__ApplyMigrations=false
+export Database__ConnectionString="Host=127.0.0.1;Port=${AGENTBUS_POSTGRES_PORT:-5432};Username=agentbus;Database=agentbus"
+export Database__PasswordFile="$SECRETS/postgres-agentbus.password" Database__ApplyMigrations=false
 
 pipeline_log "starting the pipeline (logs in $STATE/logs)"
-Sandbox__TicketingKey="$(cat "$SECRETS/tools/ticketing")" Sandbox__PaymentsKey="$(cat "$SECRETS/tools/payments")" \
+Sandbox__KeysDirectory="$SECRETS/tools" \
   pipeline_start sandbox-api AgentBus.SandboxApi agentbus-sandbox-api --urls http://127.0.0.1:5080
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-policy" Policy__File="$POLICY_FILE" \
   pipeline_start policy AgentBus.Policy agentbus-policy --urls http://127.0.0.1:5101

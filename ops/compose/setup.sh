@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one-shot `setup` service of docker-compose.yml (runs as root, before every other AgentBus service):
-#   1. generates each tool's secret once, into the secret store (tools/<tool>);
+#   1. generates each tool's secret once, into the secret store (tools/<tool>), with the agentbus CLI;
 #   2. applies the database migrations and the broker's vhost, users, permissions and topology with
 #      the agentbus CLI, which generates every broker user's password into rabbitmq/<user>;
 #   3. hands each service a volume of its own holding only the secrets that service needs, owned by
@@ -11,7 +11,6 @@
 #   AGENTBUS_SECRETS_DIR     the secret store, the CLI's layout (the `secrets` volume)
 #   AGENTBUS_DELIVER_DIR     one folder per service, each a volume that service mounts read-only
 #   AGENTBUS_POLICY_FILE     the policy whose agents and tools get broker users
-#   AGENTBUS_TOOLS_DIR       the executors' tool files (NAME.json): one secret per tool
 #   AGENTBUS_POSTGRES, AGENTBUS_RABBITMQ_MANAGEMENT_URL, AGENTBUS_RABBITMQ_ADMIN_USER,
 #   AGENTBUS_RABBITMQ_ADMIN_PASSWORD, AGENTBUS_RABBITMQ_VHOST   read by the CLI itself
 set -euo pipefail
@@ -19,7 +18,6 @@ set -euo pipefail
 store="${AGENTBUS_SECRETS_DIR:?}"
 deliver="${AGENTBUS_DELIVER_DIR:?}"
 policy="${AGENTBUS_POLICY_FILE:?}"
-tools_dir="${AGENTBUS_TOOLS_DIR:?}"
 app_uid="${APP_UID:-1654}" # the aspnet image's `app` user, which every service runs as
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -28,32 +26,12 @@ die() {
   exit 1
 }
 
-new_secret() { # prints 32 random letters and digits
-  local secret=""
-  while ((${#secret} < 32)); do
-    secret+="$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-  done
-  printf '%s' "${secret:0:32}"
-}
-
 umask 077
 cd /app
 
 # 1. tool secrets, shared only by the tool's executor and the sandbox system of record
-tools=()
-for file in "$tools_dir"/*.json; do
-  [[ -e "$file" ]] || die "no tool files (*.json) in $tools_dir"
-  tools+=("$(basename "$file" .json)")
-done
-mkdir -p "$store/tools"
-chmod 700 "$store" "$store/tools"
-for tool in "${tools[@]}"; do
-  if [[ ! -s "$store/tools/$tool" ]]; then
-    log "generating the secret of tool $tool"
-    new_secret >"$store/tools/$tool.tmp"
-    mv -f "$store/tools/$tool.tmp" "$store/tools/$tool"
-  fi
-done
+log "generating missing tool secrets"
+dotnet agentbus.dll secrets init --policy "$policy"
 
 # 2. schema, then broker users and topology
 log "applying database migrations"
@@ -66,7 +44,7 @@ deliver_to() { # service relative-path...
   local dir="$deliver/$1" rel
   shift
   for rel in "$@"; do
-    [[ -s "$store/$rel" ]] || die "$rel is not in the secret store (is it in $policy and $tools_dir?)"
+    [[ -s "$store/$rel" ]] || die "$rel is not in the secret store (is it in $policy?)"
     mkdir -p "$dir/$(dirname "$rel")"
     install -m 0400 -o "$app_uid" -g "$app_uid" "$store/$rel" "$dir/$rel.tmp"
     mv -f "$dir/$rel.tmp" "$dir/$rel"

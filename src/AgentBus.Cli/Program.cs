@@ -1,9 +1,15 @@
 using System.CommandLine;
 using AgentBus.Cli.Commands;
+using Spectre.Console;
+
+// Logs and pipes get full rows rather than tables wrapped at 80 columns.
+if (Console.IsOutputRedirected)
+    AnsiConsole.Profile.Width = 200;
 
 var root = new RootCommand("agentbus: operate the AgentBus execution layer")
 {
     DbCommands.Create(),
     BrokerCommands.Create(),
+    SecretsCommands.Create(),
 };
 return await root.Parse(args).InvokeAsync();

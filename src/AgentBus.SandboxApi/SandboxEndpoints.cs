@@ -18,8 +18,17 @@ public static class SandboxEndpoints
             },
         });
         builder.Services.AddOptions<SandboxOptions>().BindConfiguration(SandboxOptions.Section)
+            .PostConfigure(o =>
+            {
+                if (o.KeysDirectory is not { Length: > 0 } keys)
+                    return;
+                if (o.TicketingKey.Length == 0 && File.Exists(Path.Combine(keys, "ticketing")))
+                    o.TicketingKey = File.ReadAllText(Path.Combine(keys, "ticketing")).Trim();
+                if (o.PaymentsKey.Length == 0 && File.Exists(Path.Combine(keys, "payments")))
+                    o.PaymentsKey = File.ReadAllText(Path.Combine(keys, "payments")).Trim();
+            })
             .Validate(o => o.TicketingKey.Length > 0 && o.PaymentsKey.Length > 0,
-                "Sandbox:TicketingKey and Sandbox:PaymentsKey must both be set.")
+                "Sandbox:TicketingKey and Sandbox:PaymentsKey must both be set, or Sandbox:KeysDirectory must hold the files 'ticketing' and 'payments'.")
             .ValidateOnStart();
         builder.Services.AddSingleton<CallLog>();
         return builder;

@@ -10,6 +10,12 @@ public sealed class SandboxOptions
     /// <summary>X-Api-Key the refunds API accepts (the payments tool's secret).</summary>
     public string PaymentsKey { get; set; } = "";
 
+    /// <summary>
+    /// Where the keys can be read instead: files named after the tools ("ticketing", "payments"),
+    /// the layout `agentbus secrets init` writes. A key set directly wins.
+    /// </summary>
+    public string? KeysDirectory { get; set; }
+
     /// <summary>Added to every call, to stand in for a slow system (benchmarks use 50 ms).</summary>
     public int LatencyMs { get; set; }
 

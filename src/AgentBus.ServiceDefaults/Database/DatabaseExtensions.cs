@@ -10,11 +10,11 @@ public static class DatabaseExtensions
 {
     public static IHostApplicationBuilder AddAgentBusDatabase(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddValidatedOptions<DatabaseOptions>(DatabaseOptions.Section);
+        builder.Services.AddValidatedOptions<DatabaseOptions>(DatabaseOptions.Section, DatabaseOptions.Problems);
         builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            var dataSource = new NpgsqlDataSourceBuilder(options.ConnectionString);
+            var dataSource = new NpgsqlDataSourceBuilder(options.ResolveConnectionString());
             dataSource.UseLoggerFactory(services.GetRequiredService<ILoggerFactory>());
             return dataSource.Build();
         });
@@ -30,7 +30,7 @@ public static class DatabaseExtensions
         {
             if (!options.Value.ApplyMigrations)
                 return;
-            var applied = await DatabaseMigrator.ApplyAsync(options.Value.ConnectionString, logger, cancellationToken);
+            var applied = await DatabaseMigrator.ApplyAsync(options.Value.ResolveConnectionString(), logger, cancellationToken);
             if (applied.Count > 0)
                 logger.LogInformation("Applied {Count} database migrations", applied.Count);
         }
