@@ -42,11 +42,14 @@ public sealed class PipelineTests(PipelineFixture fixture) : IAsyncLifetime
         foreach (var (_, actionId, allowed) in actions)
             Assert.Equal(allowed ? 1 : 0, callsByAction.GetValueOrDefault(actionId));
 
+        // Decisions and outcomes are projected concurrently, so wait for both.
         await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'ActionSucceeded'") == 90,
             "90 outcomes in the audit");
-        Assert.Equal(100, await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'ActionDecided'"));
+        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'ActionDecided'") == 100,
+            "100 decisions in the audit");
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'ActionFailed'"));
-        Assert.Equal(70, await fixture.CountAsync("SELECT actions_succeeded FROM run_summaries WHERE run_id = 'run-hundred' AND agent_id = 'support-bot'"));
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT actions_succeeded FROM run_summaries WHERE run_id = 'run-hundred' AND agent_id = 'support-bot'") == 70, "the run summary");
         Assert.Equal(10, await fixture.CountAsync("SELECT actions_denied FROM run_summaries WHERE run_id = 'run-hundred' AND agent_id = 'intern-bot'"));
     }
 

@@ -20,10 +20,10 @@ public sealed class AgentMessageDeserializer<T>(int maxBodyBytes) : IMessageDese
     static readonly MessageBody EmptyObject = new StringMessageBody("{}");
 
     // A gateway should not silently ignore what an agent meant to say ("approved": true, a typo'd
-    // field): anything the contract does not name is refused.
+    // field): anything the contract does not name, spelled exactly as the schema spells it, is refused.
     static readonly HashSet<string> KnownFields = typeof(T).GetProperties()
         .Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name))
-        .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        .ToHashSet(StringComparer.Ordinal);
 
     readonly SystemTextJsonRawMessageSerializer _raw = new(RawSerializerOptions.AnyMessageType);
 

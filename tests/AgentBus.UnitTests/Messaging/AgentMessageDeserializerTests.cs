@@ -14,8 +14,8 @@ public class AgentMessageDeserializerTests
     public void A_well_formed_proposal_passes() => Assert.Null(_deserializer.Inspect(Encoding.UTF8.GetBytes(Valid)));
 
     [Fact]
-    public void Field_names_match_case_insensitively_as_the_deserializer_does() =>
-        Assert.Null(_deserializer.Inspect(Encoding.UTF8.GetBytes(Valid.Replace("\"actionId\"", "\"ActionId\""))));
+    public void Field_names_must_be_spelled_as_the_schema_spells_them() =>
+        Assert.Equal(ReasonCodes.UnknownField, _deserializer.Inspect(Encoding.UTF8.GetBytes(Valid.Replace("\"actionId\"", "\"ActionId\"")))?.ReasonCode);
 
     [Theory]
     [InlineData("", ReasonCodes.InvalidJson)]
