@@ -35,6 +35,8 @@ public static class MessagingExtensions
                 endpoint.UseMessageRetry(retry => retry.Exponential(5,
                     TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)));
                 endpoint.UseTimeout(timeout => timeout.Timeout = options.PublishTimeout);
+                endpoint.ConfigureError(pipe => pipe.UseFilter(new MoveWithoutBrokerUserId.ErrorFilter()));
+                endpoint.ConfigureDeadLetter(pipe => pipe.UseFilter(new MoveWithoutBrokerUserId.DeadLetterFilter()));
             });
 
             register(bus);
