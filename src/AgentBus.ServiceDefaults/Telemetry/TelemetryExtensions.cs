@@ -25,6 +25,7 @@ public static class TelemetryExtensions
             .WithTracing(tracing =>
             {
                 tracing.AddSource(DiagnosticHeaders.DefaultListenerName, AgentBusTelemetry.Name)
+                    .AddProcessor(new RunIdTagProcessor())
                     .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health"))
                     .AddHttpClientInstrumentation();
             })
