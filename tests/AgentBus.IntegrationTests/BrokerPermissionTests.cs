@@ -2,6 +2,7 @@ using System.Text.Json;
 using AgentBus.Cli.Broker;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
+using MassTransit;
 
 namespace AgentBus.IntegrationTests;
 
@@ -118,5 +119,84 @@ public sealed class BrokerPermissionTests(PipelineFixture fixture) : IAsyncLifet
         Refused(await _probe.ReadAsync(BrokerTopology.OperatorUser, WireNames.AgentReplyQueue(Agent)), "operator reading an agent's queue");
         Refused(await _probe.DeclareQueueAsync(BrokerTopology.OperatorUser, "agentbus.operator.tap"), "operator declaring a queue");
         Refused(await _probe.DeleteQueueAsync(BrokerTopology.OperatorUser, errorQueue), "operator deleting a dead-letter queue");
+    }
+}
+
+/// <summary>
+/// The same refusals as services meet them, through MassTransit: a refused publish does not
+/// throw, it retries until its cancellation token fires, so each attempt here has a deadline.
+/// </summary>
+[Collection(PipelineCollection.Name)]
+public sealed class MassTransitRefusalTests(PipelineFixture fixture) : IAsyncLifetime
+{
+    public Task InitializeAsync() => fixture.ResetAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    async Task<IBusControl> BusAs(string user)
+    {
+        AgentBus.ServiceDefaults.Messaging.WireJson.Configure();
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(fixture.Servers.RabbitHost, (ushort)fixture.Servers.RabbitPort, fixture.VirtualHost, host =>
+            {
+                host.Username(user);
+                host.Password(fixture.Secrets.GetOrCreate("rabbitmq", user));
+                host.PublisherConfirmation = true;
+            });
+            cfg.ClearSerialization();
+            cfg.UseRawJsonSerializer(RawSerializerOptions.AddTransportHeaders, isDefault: true);
+            AgentBus.ServiceDefaults.Messaging.BusTopology.Configure(cfg);
+        });
+        using var starting = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await bus.StartAsync(starting.Token);
+        return bus;
+    }
+
+    static ExecuteTool Command(string tool) => new(Guid.CreateVersion7().ToString(), "run-mt-refused", "support-bot", tool,
+        JsonSerializer.SerializeToElement(new { method = "GET", url = "http://127.0.0.1/" }), "sha256:" + new string('0', 64), null, DateTimeOffset.UtcNow);
+
+    [Theory]
+    [InlineData("agentbus-executor-ticketing")]
+    [InlineData(BrokerTopology.ProjectionsUser)]
+    [InlineData(BrokerTopology.OperatorUser)]
+    public async Task A_service_other_than_the_policy_cannot_publish_a_command(string user)
+    {
+        var bus = await BusAs(user);
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await Assert.ThrowsAnyAsync<Exception>(() => bus.Publish(Command("payments"), deadline.Token));
+        }
+        finally
+        {
+            using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await bus.StopAsync(stopping.Token);
+        }
+
+        await Task.Delay(500);
+        Assert.Equal(0u, await new DeadLetterKit(fixture).DepthAsync(WireNames.ToolQueue("payments")));
+        Assert.Empty(fixture.SandboxCalls.Calls);
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE run_id = 'run-mt-refused'"));
+    }
+
+    [Fact]
+    public async Task The_policy_service_can()
+    {
+        var bus = await BusAs(BrokerTopology.PolicyUser);
+        try
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var command = Command("ticketing");
+            await bus.Publish(command, send => send.Mandatory = true, deadline.Token);
+            await Eventually.True(async () => await fixture.CountAsync(
+                "SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type = 'ActionFailed'", command) == 1,
+                "the executor's answer to the policy's command");
+        }
+        finally
+        {
+            using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await bus.StopAsync(stopping.Token);
+        }
     }
 }
