@@ -42,35 +42,51 @@ public sealed class DeadLetterReplayer(TimeProvider clock)
         var target = DeadLetterQueues.SourceQueue(queue);
         var results = new List<ReplayedMessage>();
         var auditIds = new List<Guid>();
-        var batch = new List<DeadLetter>();
+        // Copies published and not yet confirmed: a batch is confirmed together, which lets the
+        // broker write them to disk together instead of one round trip per message.
+        var inFlight = new List<(DeadLetter Message, Task Publish)>();
         using var limiter = options.RatePerSecond is { } rate ? RateLimit(rate) : null;
 
         await using var session = await broker.OpenAsync(queue, ct);
 
-        var flushFailed = false;
+        var flushing = false;
         async Task Flush(CancellationToken token)
         {
-            if (batch.Count == 0)
+            if (inFlight.Count == 0)
                 return;
-            flushFailed = true;
-            auditIds.Add(await OperatorAudit.RecordAsync(session, operatorName, "dlq.replay", $"replay {selection} to {target}", batch, new
+            flushing = true;
+            try
             {
-                Queue = queue,
-                Target = target,
-                Selection = selection.ToString(),
-                MessageIds = batch.Select(m => m.Key).ToList(),
-                ActionIds = batch.Select(m => m.ActionId).OfType<string>().Distinct().ToList(),
-                BrokerUser = BrokerIdentity.OperatorUser,
-            }, clock, token));
-            foreach (var message in batch)
-            {
-                await session.AckAsync(message, token);
-                var done = new ReplayedMessage(message, ReplayOutcome.Replayed, $"to {target}");
-                results.Add(done);
-                progress?.Invoke(done);
+                await Task.WhenAll(inFlight.Select(p => p.Publish));
             }
-            batch.Clear();
-            flushFailed = false;
+            catch (Exception)
+            {
+                // Each copy's own outcome is looked at below; only confirmed ones count.
+            }
+            var confirmed = inFlight.Where(p => p.Publish.IsCompletedSuccessfully).Select(p => p.Message).ToList();
+            var failed = inFlight.Select(p => p.Publish).FirstOrDefault(p => !p.IsCompletedSuccessfully);
+            inFlight.Clear();
+
+            if (confirmed.Count > 0)
+            {
+                auditIds.Add(await OperatorAudit.RecordAsync(session, operatorName, "dlq.replay", $"replay {selection} to {target}", confirmed, new
+                {
+                    Queue = queue,
+                    Target = target,
+                    Selection = selection.ToString(),
+                    MessageIds = confirmed.Select(m => m.Key).ToList(),
+                    ActionIds = confirmed.Select(m => m.ActionId).OfType<string>().Distinct().ToList(),
+                    BrokerUser = BrokerIdentity.OperatorUser,
+                }, clock, token));
+                foreach (var message in confirmed)
+                {
+                    await session.AckAsync(message, token);
+                    Report(new(message, ReplayOutcome.Replayed, $"to {target}"));
+                }
+            }
+            flushing = false;
+            if (failed is not null)
+                await failed; // the first copy the broker did not confirm: its error stops the replay
         }
 
         try
@@ -94,17 +110,17 @@ public sealed class DeadLetterReplayer(TimeProvider clock)
 
                 if (limiter is not null)
                     using (await limiter.AcquireAsync(1, ct)) { }
-                await session.PublishAsync(WireNames.ReplayExchange, target, ReplayProperties(message, operatorName, clock.GetUtcNow()), message.Body, ct);
-                batch.Add(message);
-                if (batch.Count >= options.BatchSize)
+                inFlight.Add((message, session.PublishAsync(WireNames.ReplayExchange, target,
+                    ReplayProperties(message, operatorName, clock.GetUtcNow()), message.Body, ct)));
+                if (inFlight.Count >= options.BatchSize)
                     await Flush(ct);
             }
             await Flush(ct);
         }
-        catch when (batch.Count > 0 && !flushFailed)
+        catch when (inFlight.Count > 0 && !flushing)
         {
-            // Whatever was confirmed is recorded and acknowledged even when the pass stops early
-            // (an unroutable message, Ctrl-C); the rest goes back to the queue untouched. If even
+            // Whatever the broker confirmed is recorded and acknowledged even when the pass stops
+            // early (Ctrl-C, a broken connection); the rest goes back to the queue untouched. If even
             // that fails, the originals stay too: a later replay repeats ids consumers already know.
             await Flush(CancellationToken.None);
             throw;
