@@ -35,8 +35,20 @@ public sealed class DeadLetterPurgeTests(PipelineFixture fixture) : IAsyncLifeti
         Assert.Equal(2, await _kit.RunCliAsync(Purge("--reason", "no selection", "--yes")));
         Assert.Equal(2, await _kit.RunCliAsync(Purge("--all", "--group", "abc", "--reason", "two selections", "--yes")));
 
+        Assert.Equal(2, await _kit.RunCliAsync([.. _kit.CliArguments("purge", WireNames.ProjectionsQueue, "--all", "--reason", "live queue", "--yes"),
+            "--postgres", fixture.ConnectionString]));
+
         Assert.Equal(1u, await _kit.DepthAsync(ProjectionsError));
         Assert.Empty(await Archive());
+    }
+
+    [Fact]
+    public async Task A_dead_letter_queue_that_does_not_exist_is_a_clear_failure()
+    {
+        Assert.Equal(1, await _kit.RunCliAsync(_kit.CliArguments("show", "agentbus.tool.nothing_error")));
+        await using var broker = await _kit.ConnectAsync();
+        var failure = await Assert.ThrowsAsync<DeadLetterException>(() => broker.OpenAsync("agentbus.tool.nothing_error", CancellationToken.None));
+        Assert.Contains("does not exist", failure.Message);
     }
 
     [Fact]

@@ -37,6 +37,7 @@ static class DlqCommands
             DefaultValueFactory = _ => Cli.Env("AGENTBUS_OPERATOR") ?? Environment.UserName,
         };
         Option[] connection = [host, port, management, vhost, secrets, passwordFile];
+        var queue = new Argument<string>("queue") { Description = "A dead-letter queue, e.g. agentbus.policy.proposals_error" };
 
         OperatorBrokerSettings Settings(ParseResult result)
         {
@@ -51,6 +52,11 @@ static class DlqCommands
                 throw new UsageException($"--rabbitmq-port {amqpPort} is not a port number.");
             return new(result.GetValue(host)!, amqpPort, result.GetValue(vhost)!, managementUri, File.ReadAllText(file).Trim());
         }
+
+        string DeadLetterQueue(ParseResult result) =>
+            result.GetValue(queue) is { } name && DeadLetterQueues.IsDeadLetterQueue(name)
+                ? name
+                : throw new UsageException($"'{result.GetValue(queue)}' is not a dead-letter queue: give one whose name ends in _error or _skipped (see `agentbus dlq list`).");
 
         string Operator(ParseResult result) =>
             result.GetValue(operatorName) is { Length: > 0 } name && !string.IsNullOrWhiteSpace(name)
@@ -83,7 +89,6 @@ static class DlqCommands
         }));
 
         // show
-        var queue = new Argument<string>("queue") { Description = "A dead-letter queue, e.g. agentbus.policy.proposals_error" };
         var group = new Option<string?>("--group") { Description = "Only this failure group (an id from `agentbus dlq list`)" };
         var limitShown = new Option<int>("--limit") { Description = "Show at most this many messages (default 20)", DefaultValueFactory = _ => 20 };
         var show = new Command("show", "The messages of one dead-letter queue with their fault headers, action id and run id.")
@@ -93,14 +98,15 @@ static class DlqCommands
         show.SetAction((result, ct) => Cli.Run(async () =>
         {
             var limit = Positive(result, limitShown);
+            var deadLetters = DeadLetterQueue(result);
             await using var broker = await OperatorBroker.ConnectAsync(Settings(result), ct);
-            var (total, messages) = await DeadLetterInspector.ShowAsync(broker, result.GetValue(queue)!, result.GetValue(group), limit, ct);
+            var (total, messages) = await DeadLetterInspector.ShowAsync(broker, deadLetters, result.GetValue(group), limit, ct);
             if (result.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(messages.Select(View), Json));
                 return Cli.Ok;
             }
-            PrintMessages(result.GetValue(queue)!, total, messages);
+            PrintMessages(deadLetters, total, messages);
             return Cli.Ok;
         }));
 
@@ -115,13 +121,14 @@ static class DlqCommands
         };
         replay.SetAction((result, ct) => Cli.Run(async () =>
         {
+            var deadLetters = DeadLetterQueue(result);
             var selection = Selection(result, group, messageId, all);
             if (result.GetValue(rate) is { } perSecond && (perSecond <= 0 || double.IsNaN(perSecond) || double.IsInfinity(perSecond)))
                 throw new UsageException("--rate must be a positive number of messages per second.");
             var who = Operator(result);
             await using var broker = await OperatorBroker.ConnectAsync(Settings(result), ct);
             var replayer = new DeadLetterReplayer(TimeProvider.System);
-            var report = await replayer.ReplayAsync(broker, result.GetValue(queue)!, selection, who,
+            var report = await replayer.ReplayAsync(broker, deadLetters, selection, who,
                 new ReplayOptions(result.GetValue(dryRun), result.GetValue(rate)), PrintReplayed, ct);
             var leftInPlace = report.Messages.Count(m => m.Outcome == ReplayOutcome.LeftInPlace);
             if (result.GetValue(dryRun))
@@ -147,6 +154,7 @@ static class DlqCommands
         };
         purge.SetAction((result, ct) => Cli.Run(async () =>
         {
+            var deadLetters = DeadLetterQueue(result);
             var selection = Selection(result, group, messageId, all);
             var why = result.GetValue(reason);
             if (string.IsNullOrWhiteSpace(why))
@@ -156,7 +164,7 @@ static class DlqCommands
             var connectionString = confirmed ? Cli.Required(result, postgres, "the database holding dead_letter_archive") : "";
             await using var broker = await OperatorBroker.ConnectAsync(Settings(result), ct);
             var purger = new DeadLetterPurger(new DeadLetterArchive(connectionString), TimeProvider.System);
-            var report = await purger.PurgeAsync(broker, result.GetValue(queue)!, selection, who, why.Trim(), dryRun: !confirmed, PrintPurged, ct);
+            var report = await purger.PurgeAsync(broker, deadLetters, selection, who, why.Trim(), dryRun: !confirmed, PrintPurged, ct);
             if (!confirmed)
             {
                 AnsiConsole.MarkupLine($"{report.Messages.Count} message(s) of {Markup.Escape(report.Queue)} would be archived and removed; " +

@@ -79,11 +79,27 @@ public sealed class OperatorBroker : IAsyncDisposable
 
         // The management API's counts lag by seconds; the queue itself knows exactly.
         var result = new List<DeadLetterQueueInfo>(names.Count);
-        await using var channel = await _connection.CreateChannelAsync(cancellationToken: ct);
-        foreach (var name in names)
+        var channel = await _connection.CreateChannelAsync(cancellationToken: ct);
+        try
         {
-            var ok = await channel.QueueDeclarePassiveAsync(name, ct);
-            result.Add(new(name, ok.MessageCount));
+            foreach (var name in names)
+            {
+                try
+                {
+                    var ok = await channel.QueueDeclarePassiveAsync(name, ct);
+                    result.Add(new(name, ok.MessageCount));
+                }
+                catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 404)
+                {
+                    // Deleted since it was listed; the failed check closed the channel.
+                    await channel.DisposeAsync();
+                    channel = await _connection.CreateChannelAsync(cancellationToken: ct);
+                }
+            }
+        }
+        finally
+        {
+            await channel.DisposeAsync();
         }
         return result;
     }
