@@ -26,6 +26,15 @@ public static class WireNames
     public const string ActionSucceededExchange = "agentbus.events.action-succeeded";
     public const string ActionFailedExchange = "agentbus.events.action-failed";
 
+    /// <summary>Topic exchange for <see cref="OperatorActionTaken"/>, routed by action ("dlq.replay").</summary>
+    public const string OperatorActionsExchange = "agentbus.events.operator-actions";
+
+    /// <summary>
+    /// Direct exchange through which operators put dead letters back, routed by queue name. Every
+    /// queue a service consumes is bound to it under its own name; nothing else is.
+    /// </summary>
+    public const string ReplayExchange = "agentbus.replay";
+
     public const string PolicyProposalsQueue = "agentbus.policy.proposals";
     public const string ProjectionsQueue = "agentbus.projections";
 

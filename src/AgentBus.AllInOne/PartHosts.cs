@@ -40,10 +40,15 @@ public static class PartHosts
     static WebApplication Part(string[] args, string brokerUser, string secrets, int port, Action<WebApplicationBuilder> add)
     {
         var builder = WebApplication.CreateBuilder(args);
+        // OpenTelemetry listens process-wide: the policy part collects traces and metrics for every
+        // part, the others would only export each span and measurement again.
+        var collectsTelemetry = brokerUser == "agentbus-policy";
         builder.AddDefaultSettings(
         [
             new("RabbitMq:PasswordFile", Path.Combine(secrets, "rabbitmq", brokerUser)),
             new("Urls", $"http://127.0.0.1:{port}"),
+            new("Telemetry:Enabled", collectsTelemetry ? "true" : "false"),
+            new("Telemetry:ServiceName", "agentbus-all-in-one"),
         ]);
         builder.Configuration["RabbitMq:Username"] = brokerUser;
         builder.Configuration["Urls"] = $"http://127.0.0.1:{port}";

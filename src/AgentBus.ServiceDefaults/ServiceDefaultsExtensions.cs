@@ -2,7 +2,9 @@ using AgentBus.ServiceDefaults.Database;
 using AgentBus.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -36,11 +38,25 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>/health/live answers while the process runs; /health/ready once the bus and database are usable.</summary>
+    /// <summary>
+    /// /health/live answers while the process runs; /health/ready answers 200 only while the bus and
+    /// database are usable. MassTransit reports a bus whose receive endpoint lost the broker as
+    /// Degraded (its idle temporary endpoint still counts as healthy), which must not read as ready.
+    /// </summary>
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains("ready"),
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+            ResponseWriter = HealthResponse.Write,
+        });
         return app;
     }
 }

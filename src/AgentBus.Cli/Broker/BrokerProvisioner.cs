@@ -29,6 +29,7 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         await api.PutExchangeAsync(vhost, WireNames.ProposalsExchange, "fanout", ct);
         await api.PutExchangeAsync(vhost, WireNames.ExecuteToolExchange, "topic", ct);
         await api.PutExchangeAsync(vhost, WireNames.RepliesExchange, "topic", ct);
+        await api.PutExchangeAsync(vhost, WireNames.ReplayExchange, "direct", ct);
 
         // Shaped as MassTransit declares a receive endpoint (an exchange named after the queue, bound
         // to it), so the service's own declaration later matches instead of conflicting.
@@ -42,6 +43,9 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
             await api.BindExchangeAsync(vhost, exchange, WireNames.RepliesExchange, "#", ct);
             await api.BindExchangeAsync(vhost, exchange, WireNames.ProjectionsQueue, "#", ct);
         }
+
+        await api.PutExchangeAsync(vhost, WireNames.OperatorActionsExchange, "topic", ct);
+        await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ProjectionsQueue, "#", ct);
 
         foreach (var tool in tools)
         {
@@ -58,10 +62,15 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         return provisioned;
     }
 
+    /// <summary>
+    /// A queue a service consumes, with the exchange MassTransit names after it, and its binding
+    /// from the replay exchange under its own name, so operators can put its dead letters back.
+    /// </summary>
     async Task DeclareEndpointAsync(string vhost, string queue, CancellationToken ct)
     {
         await api.PutExchangeAsync(vhost, queue, "fanout", ct);
         await api.PutQueueAsync(vhost, queue, ct);
         await api.BindQueueAsync(vhost, queue, queue, "", ct);
+        await api.BindQueueAsync(vhost, WireNames.ReplayExchange, queue, queue, ct);
     }
 }

@@ -12,7 +12,7 @@ public static class BrokerTopology
 {
     public const string PolicyUser = "agentbus-policy";
     public const string ProjectionsUser = "agentbus-projections";
-    public const string OperatorUser = "agentbus-operator";
+    public const string OperatorUser = AgentBus.ServiceDefaults.Messaging.BrokerIdentity.OperatorUser;
     public const string ReservedPrefix = "agentbus-";
 
     public static string ExecutorUser(string tool) => $"agentbus-executor-{tool}";
@@ -29,16 +29,25 @@ public static class BrokerTopology
                 Configure: @"^agentbus\.projections.*$",
                 Write: @"^agentbus\.projections.*$",
                 Read: @"^agentbus\.projections.*$"), "projections"),
-            new(OperatorUser, "management", new Permissions(".*", ".*", ".*"), "operators"),
+            // Operators read dead letters, put them back through the replay exchange (never straight
+            // into a command or event exchange) and record what they did; the management tag lets
+            // them list queues. Anything beyond that is the RabbitMQ administrator's.
+            new(OperatorUser, "management", new Permissions(
+                Configure: Permissions.Nothing,
+                Write: $@"^({Regex.Escape(WireNames.ReplayExchange)}|{Regex.Escape(WireNames.OperatorActionsExchange)})$",
+                Read: @"^agentbus\..+_(error|skipped)$"), "operators"),
         };
 
         foreach (var tool in tools.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
             var queue = Regex.Escape(WireNames.ToolQueue(tool));
+            // No write on the queue's own name (the endpoint does not bind it, see
+            // ExecuteToolConsumerDefinition): an executor cannot put a command into its own queue.
+            // Read on _error/_skipped is for binding them, which MassTransit does on the first fault.
             users.Add(new(ExecutorUser(tool), "", new Permissions(
                 Configure: $@"^{queue}(_error|_skipped)?$",
-                Write: $@"^({queue}(_error|_skipped)?|agentbus\.events\.action-(succeeded|failed))$",
-                Read: $"^{queue}$"), $"executor for {tool}"));
+                Write: $@"^({queue}_(error|skipped)|agentbus\.events\.action-(succeeded|failed))$",
+                Read: $"^{queue}(_error|_skipped)?$"), $"executor for {tool}"));
         }
 
         foreach (var agent in agents.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))

@@ -71,7 +71,8 @@ static class Cli
             return BadInput;
         }
         catch (Exception ex) when (ex is Broker.BrokerProvisioningException or NpgsqlException or HttpRequestException
-                                       or SocketException or IOException or InvalidOperationException or TimeoutException)
+                                       or SocketException or IOException or InvalidOperationException or TimeoutException
+                                       or DeadLetters.DeadLetterException or RabbitMQ.Client.Exceptions.RabbitMQClientException)
         {
             Error(ex.Message);
             return Failed;

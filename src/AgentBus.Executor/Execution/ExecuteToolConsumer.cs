@@ -68,6 +68,7 @@ public sealed class ExecuteToolConsumer(
     Task PublishOutcome(ConsumeContext<ExecuteTool> context, ToolOutcome outcome, TimeSpan elapsed, int attempts)
     {
         var command = context.Message;
+        AgentBusMetrics.ToolCall(command.Tool, command.AgentId, attempts == 0 ? "refused" : outcome.Succeeded ? "succeeded" : outcome.OutcomeUnknown ? "outcome_unknown" : "failed", elapsed, outcome.Succeeded ? toolOptions.Value.UnitCostUsd : 0);
         var messageId = MessageIds.For($"{command.AgentId}:{command.ActionId}", "Outcome");
         var durationMs = (long)elapsed.TotalMilliseconds;
 

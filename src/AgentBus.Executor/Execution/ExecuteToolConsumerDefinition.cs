@@ -22,6 +22,12 @@ public sealed class ExecuteToolConsumerDefinition : ConsumerDefinition<ExecuteTo
     {
         endpoint.ConfigureConsumeTopology = false;
         if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+        {
             rabbit.PrefetchCount = _tool.PrefetchCount;
+            // The queue and its bindings are provisioned by `agentbus broker apply`. Not binding it here
+            // means the executor needs no write right on its own queue's name, so it cannot publish
+            // into the exchange of that name and hand itself a command.
+            rabbit.BindQueue = false;
+        }
     }
 }

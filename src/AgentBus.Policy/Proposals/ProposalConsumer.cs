@@ -36,6 +36,7 @@ public sealed class ProposalConsumer(PolicyStore policies, ExecutionAuthorizer a
 
         var decided = new ActionDecided(actionId, runId, sender ?? "", tool, decision.Decision, decision.ReasonCode,
             decision.Reason, decision.RuleId, policies.Current?.Version, clock.GetUtcNow());
+        AgentBusMetrics.Decided(decision.Decision, decision.ReasonCode, decision.RuleId);
 
         await context.Publish(decided, send =>
         {

@@ -32,6 +32,10 @@ public sealed record AuditEntry(
     public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
         e.AgentId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", e.ErrorCode, Json(e), e.FailedAt, new RunChange(Failed: 1));
 
+    /// <summary>Who did it is in the payload (operator); the outcome column names the action, e.g. "dlq.replay".</summary>
+    public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken), null, null,
+        null, null, e.Action, null, Json(e), e.TakenAt, new RunChange());
+
     static string DecisionName(Decision decision) => decision switch
     {
         Decision.Allowed => "allowed",

@@ -20,7 +20,8 @@ public static class DatabaseExtensions
         });
         // Registered before the bus so consumers never start against an old schema.
         builder.Services.AddHostedService<MigrateOnStart>();
-        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"]);
+        // Bounded: a database that stopped answering must fail the probe, not hang it.
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
         return builder;
     }
 

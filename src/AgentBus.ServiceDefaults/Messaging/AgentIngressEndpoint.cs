@@ -6,9 +6,10 @@ public static class AgentIngressEndpoint
 {
     /// <summary>
     /// Makes a receive endpoint safe for messages written by agents in any language: read as plain
-    /// JSON whatever the content type, bad bodies turned into rejections, and faulted messages moved
-    /// to the error queue without the agent's user_id. The binding from the agents' exchange is
-    /// provisioned by `agentbus broker apply`.
+    /// JSON whatever the content type, bad bodies turned into rejections. (Faulted messages are moved
+    /// to the error queue without the agent's user_id on every endpoint: see
+    /// <see cref="MoveWithoutBrokerUserId"/>.) The binding from the agents' exchange is provisioned by
+    /// `agentbus broker apply`.
     /// </summary>
     public static void ConfigureAgentIngress<T>(this IReceiveEndpointConfigurator endpoint, int maxBodyBytes)
         where T : class
@@ -17,8 +18,5 @@ public static class AgentIngressEndpoint
         endpoint.ClearSerialization();
         endpoint.AddSerializer(new AgentMessageSerializerFactory<T>(maxBodyBytes));
         endpoint.AddDeserializer(new AgentMessageSerializerFactory<T>(maxBodyBytes), isDefault: true);
-
-        endpoint.ConfigureError(pipe => pipe.UseFilter(new MoveWithoutBrokerUserId.ErrorFilter()));
-        endpoint.ConfigureDeadLetter(pipe => pipe.UseFilter(new MoveWithoutBrokerUserId.DeadLetterFilter()));
     }
 }

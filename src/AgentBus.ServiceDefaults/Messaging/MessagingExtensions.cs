@@ -1,3 +1,4 @@
+using AgentBus.ServiceDefaults.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -32,9 +33,15 @@ public static class MessagingExtensions
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
                 endpoint.PublishFaults = false;
-                endpoint.UseMessageRetry(retry => retry.Exponential(5,
-                    TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200)));
+                endpoint.UseMessageRetry(retry =>
+                {
+                    retry.Exponential(5, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(200));
+                    retry.ConnectRetryObserver(new RetryMetricsObserver());
+                });
                 endpoint.UseTimeout(timeout => timeout.Timeout = options.PublishTimeout);
+                endpoint.UseFilter(new TraceBaggage.ConsumeFilter());
+                endpoint.ConfigureError(pipe => pipe.UseFilter(new MoveWithoutBrokerUserId.ErrorFilter()));
+                endpoint.ConfigureDeadLetter(pipe => pipe.UseFilter(new MoveWithoutBrokerUserId.DeadLetterFilter()));
             });
 
             register(bus);
@@ -55,6 +62,8 @@ public static class MessagingExtensions
                 BusTopology.Configure(cfg);
                 cfg.ConfigureSend(send => send.UseExecute(AmqpMessageType.Set));
                 cfg.ConfigurePublish(publish => publish.UseExecute(AmqpMessageType.Set));
+                cfg.ConfigureSend(send => send.UseExecute(TraceBaggage.Write));
+                cfg.ConfigurePublish(publish => publish.UseExecute(TraceBaggage.Write));
 
                 cfg.ConfigureEndpoints(context);
             });

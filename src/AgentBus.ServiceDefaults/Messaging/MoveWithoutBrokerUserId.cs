@@ -7,11 +7,13 @@ namespace AgentBus.ServiceDefaults.Messaging;
 
 /// <summary>
 /// MassTransit moves a faulted or skipped message to its _error or _skipped queue by republishing
-/// it with a copy of its AMQP properties. For a message an agent published, that copy carries the
-/// agent's user_id, which RabbitMQ refuses (406 PRECONDITION_FAILED) from the service's own
-/// connection: the move fails and the message is redelivered forever. These filters hand the move
-/// a view of the message without user_id, keeping the validated identity in
-/// <see cref="BrokerIdentity.OriginalUserIdHeader"/> for whoever inspects or replays it.
+/// it with a copy of its AMQP properties. For a message an agent published (or an operator
+/// replayed), that copy carries that user's user_id, which RabbitMQ refuses (406 PRECONDITION_FAILED)
+/// from the service's own connection: the move fails and the message is redelivered forever. These
+/// filters, on every endpoint, hand the move a view of the message without user_id, keeping the
+/// validated sender (<see cref="BrokerIdentity.Sender"/>) in <see cref="BrokerIdentity.OriginalUserIdHeader"/>
+/// for whoever inspects or replays it. A message that arrived with that header but no user_id wrote
+/// the header itself: the move drops it, so a replay cannot lend it an identity.
 /// </summary>
 public static class MoveWithoutBrokerUserId
 {
@@ -44,7 +46,7 @@ public static class MoveWithoutBrokerUserId
     }
 
     static WithoutUserId? Stripped(ReceiveContext context) =>
-        context.TryGetPayload(out RabbitMqBasicConsumeContext? basic) && basic.Properties.IsUserIdPresent() ? new WithoutUserId(basic) : null;
+        context.TryGetPayload(out RabbitMqBasicConsumeContext? basic) ? new WithoutUserId(basic) : null;
 
     // The RabbitMQ receive context is itself the RabbitMqBasicConsumeContext, so a replaced payload
     // would never be seen; a proxy that answers for that type is.
@@ -85,17 +87,25 @@ public static class MoveWithoutBrokerUserId
         public string ConsumerTag => inner.ConsumerTag;
         public ulong DeliveryTag => inner.DeliveryTag;
         public string RoutingKey => inner.RoutingKey ?? "";
-        public IReadOnlyBasicProperties Properties { get; } = Strip(inner.Properties);
+        public IReadOnlyBasicProperties Properties { get; } = DeadLetterProperties(inner.Properties, inner.Exchange);
+    }
 
-        static BasicProperties Strip(IReadOnlyBasicProperties original)
-        {
-            var headers = original.Headers is null
-                ? new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase)
-                : new Dictionary<string, object?>(original.Headers, StringComparer.OrdinalIgnoreCase);
-            headers[BrokerIdentity.OriginalUserIdHeader] = original.UserId;
-            var copy = new BasicProperties(original) { Headers = headers };
-            copy.ClearUserId();
-            return copy;
-        }
+    /// <summary>The properties a dead letter is moved with: no user_id, the validated sender in the header.</summary>
+    public static BasicProperties DeadLetterProperties(IReadOnlyBasicProperties original, string exchange)
+    {
+        // AMQP header names are case-sensitive: an agent may send names that differ only in case,
+        // and the move must not trip over them. Any spelling of the identity header is the
+        // publisher's own writing and goes.
+        var headers = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (original.Headers is not null)
+            foreach (var (key, value) in original.Headers)
+                if (!key.Equals(BrokerIdentity.OriginalUserIdHeader, StringComparison.OrdinalIgnoreCase))
+                    headers[key] = value;
+        var sender = BrokerIdentity.Sender(original, exchange);
+        if (sender is not null)
+            headers[BrokerIdentity.OriginalUserIdHeader] = sender;
+        var copy = new BasicProperties(original) { Headers = headers };
+        copy.ClearUserId();
+        return copy;
     }
 }

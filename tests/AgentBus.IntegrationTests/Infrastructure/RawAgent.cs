@@ -31,7 +31,8 @@ public sealed class RawAgent : IAsyncDisposable
     }
 
     /// <summary>Publishes a body as-is; returns the AMQP message id the reply will carry as correlation id.</summary>
-    public async Task<string> PublishAsync(byte[] body, string? userId = "", string contentType = WireNames.ContentType)
+    public async Task<string> PublishAsync(byte[] body, string? userId = "", string contentType = WireNames.ContentType,
+        IDictionary<string, object?>? headers = null)
     {
         var messageId = Guid.NewGuid().ToString();
         var properties = new BasicProperties
@@ -40,6 +41,7 @@ public sealed class RawAgent : IAsyncDisposable
             DeliveryMode = DeliveryModes.Persistent,
             MessageId = messageId,
             Type = nameof(ActionProposed),
+            Headers = headers,
         };
         if (userId == "")
             properties.UserId = AgentId;
@@ -51,7 +53,8 @@ public sealed class RawAgent : IAsyncDisposable
         return messageId;
     }
 
-    public Task<string> PublishAsync(string json, string? userId = "") => PublishAsync(Encoding.UTF8.GetBytes(json), userId);
+    public Task<string> PublishAsync(string json, string? userId = "", IDictionary<string, object?>? headers = null) =>
+        PublishAsync(Encoding.UTF8.GetBytes(json), userId, headers: headers);
 
     public static string Proposal(string agentId, string tool, object arguments, string? actionId = null, string runId = "run-raw") =>
         JsonSerializer.Serialize(new ActionProposed(actionId ?? Guid.CreateVersion7().ToString(), runId, agentId, tool,

@@ -1,0 +1,71 @@
+using System.Diagnostics.Metrics;
+using AgentBus.Contracts;
+
+namespace AgentBus.ServiceDefaults.Telemetry;
+
+/// <summary>
+/// Every AgentBus metric (meter "AgentBus"), each recorded at one place: the policy's decision,
+/// the executor's tool call, MassTransit's retry filter, and the features that own approvals and
+/// run completion. Tags are bounded sets (agents, tools and rules come from the policy file).
+/// </summary>
+public static class AgentBusMetrics
+{
+    static readonly Counter<long> Decisions = AgentBusTelemetry.Meter.CreateCounter<long>(
+        "agentbus.decisions", "{decision}", "Decisions on proposals, by decision, reason code and rule.");
+
+    static readonly Counter<long> ToolCalls = AgentBusTelemetry.Meter.CreateCounter<long>(
+        "agentbus.tool.calls", "{call}", "Commands an executor finished, by tool and outcome (succeeded, failed, outcome_unknown, refused).");
+
+    static readonly Histogram<double> ToolDuration = AgentBusTelemetry.Meter.CreateHistogram<double>(
+        "agentbus.tool.duration", "s", "How long the tool call took, by tool and outcome.");
+
+    static readonly Counter<long> Retries = AgentBusTelemetry.Meter.CreateCounter<long>(
+        "agentbus.retries", "{retry}", "Messages a service retries after its consumer threw, by queue and exception type.");
+
+    static readonly Counter<double> Spend = AgentBusTelemetry.Meter.CreateCounter<double>(
+        "agentbus.spend", "USD", "Money spent, by agent and source (a tool's name, or a category the agent reported).");
+
+    static readonly UpDownCounter<long> ApprovalsPending = AgentBusTelemetry.Meter.CreateUpDownCounter<long>(
+        "agentbus.approvals.pending", "{approval}", "Approvals requested and not yet granted, denied, expired or cancelled.");
+
+    static readonly Histogram<double> ApprovalWait = AgentBusTelemetry.Meter.CreateHistogram<double>(
+        "agentbus.approvals.wait_time", "s", "Time from an approval request to its resolution, by resolution.");
+
+    static readonly Histogram<double> RunCost = AgentBusTelemetry.Meter.CreateHistogram<double>(
+        "agentbus.run.cost", "USD", "Total cost of a run that its agent reported as successful.");
+
+    public static void Decided(Decision decision, string reasonCode, string? ruleId) =>
+        Decisions.Add(1, new("decision", decision switch
+        {
+            Decision.Allowed => "allowed",
+            Decision.ApprovalRequired => "approval_required",
+            _ => "denied",
+        }), new("reason_code", reasonCode), new("rule_id", ruleId ?? ""));
+
+    /// <summary>One finished command: its outcome, its duration and, when it cost something, the spend.</summary>
+    public static void ToolCall(string tool, string agentId, string outcome, TimeSpan duration, decimal costUsd = 0)
+    {
+        ToolCalls.Add(1, new("tool", tool), new("outcome", outcome));
+        ToolDuration.Record(duration.TotalSeconds, new("tool", tool), new("outcome", outcome));
+        if (costUsd > 0)
+            Spend.Add((double)costUsd, new("agent_id", agentId), new("source", tool));
+    }
+
+    public static void Retry(string queue, string exceptionType) =>
+        Retries.Add(1, new("queue", queue), new("exception_type", exceptionType));
+
+    /// <summary>Spend an agent reported itself (model inference and the like).</summary>
+    public static void ReportedSpend(string agentId, string category, decimal amountUsd) =>
+        Spend.Add((double)amountUsd, new("agent_id", agentId), new("source", category));
+
+    public static void ApprovalRequested(string tool) => ApprovalsPending.Add(1, new KeyValuePair<string, object?>("tool", tool));
+
+    public static void ApprovalResolved(string tool, string resolution, TimeSpan waited)
+    {
+        ApprovalsPending.Add(-1, new KeyValuePair<string, object?>("tool", tool));
+        ApprovalWait.Record(waited.TotalSeconds, new("tool", tool), new("resolution", resolution));
+    }
+
+    public static void SuccessfulRun(string agentId, decimal costUsd) =>
+        RunCost.Record((double)costUsd, new KeyValuePair<string, object?>("agent_id", agentId));
+}
