@@ -26,6 +26,9 @@ public static class WireNames
     public const string ActionSucceededExchange = "agentbus.events.action-succeeded";
     public const string ActionFailedExchange = "agentbus.events.action-failed";
 
+    /// <summary>An executor claimed an action and is calling its tool; audit only, not agent-facing.</summary>
+    public const string ExecutionStartedExchange = "agentbus.events.execution-started";
+
     public const string PolicyProposalsQueue = "agentbus.policy.proposals";
     public const string ProjectionsQueue = "agentbus.projections";
 

@@ -43,6 +43,9 @@ public static class PartHosts
         builder.AddDefaultSettings(
         [
             new("RabbitMq:PasswordFile", Path.Combine(secrets, "rabbitmq", brokerUser)),
+            // As ops/run.sh and `agentbus keys generate --out <secrets>/signing` lay them out.
+            new("Policy:Signing:PrivateKeyFile", Path.Combine(secrets, "signing", "policy-signing.key.pem")),
+            new("Executor:PolicyKeys", Path.Combine(secrets, "signing", "policy-signing.pub.pem")),
             new("Urls", $"http://127.0.0.1:{port}"),
         ]);
         builder.Configuration["RabbitMq:Username"] = brokerUser;

@@ -5,5 +5,6 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
 {
     DbCommands.Create(),
     BrokerCommands.Create(),
+    KeyCommands.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -43,6 +43,10 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
             await api.BindExchangeAsync(vhost, exchange, WireNames.ProjectionsQueue, "#", ct);
         }
 
+        // Audit-only events: the projections record them, no agent queue receives them.
+        await api.PutExchangeAsync(vhost, WireNames.ExecutionStartedExchange, "topic", ct);
+        await api.BindExchangeAsync(vhost, WireNames.ExecutionStartedExchange, WireNames.ProjectionsQueue, "#", ct);
+
         foreach (var tool in tools)
         {
             await DeclareEndpointAsync(vhost, WireNames.ToolQueue(tool), ct);

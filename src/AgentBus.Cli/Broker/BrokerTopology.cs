@@ -37,7 +37,7 @@ public static class BrokerTopology
             var queue = Regex.Escape(WireNames.ToolQueue(tool));
             users.Add(new(ExecutorUser(tool), "", new Permissions(
                 Configure: $@"^{queue}(_error|_skipped)?$",
-                Write: $@"^({queue}(_error|_skipped)?|agentbus\.events\.action-(succeeded|failed))$",
+                Write: $@"^({queue}(_error|_skipped)?|agentbus\.events\.(action-(succeeded|failed)|execution-started))$",
                 Read: $"^{queue}$"), $"executor for {tool}"));
         }
 

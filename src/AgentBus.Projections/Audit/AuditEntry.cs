@@ -32,6 +32,9 @@ public sealed record AuditEntry(
     public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
         e.AgentId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", e.ErrorCode, Json(e), e.FailedAt, new RunChange(Failed: 1));
 
+    public static AuditEntry From(Guid eventId, ExecutionStarted e) => new(eventId, nameof(ExecutionStarted), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "started", null, Json(e), e.StartedAt, new RunChange());
+
     static string DecisionName(Decision decision) => decision switch
     {
         Decision.Allowed => "allowed",
