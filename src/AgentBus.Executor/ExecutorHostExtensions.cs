@@ -92,6 +92,20 @@ public static class ExecutorHostExtensions
 
     static IEnumerable<string> ExecutorProblems(ExecutorOptions options)
     {
+        if (!string.IsNullOrWhiteSpace(options.Tool))
+        {
+            string? secretProblem = null;
+            try
+            {
+                ToolSecret.Load(options.Tool, options.SecretName, options.SecretsDirectory);
+            }
+            catch (InvalidOperationException ex)
+            {
+                secretProblem = ex.Message;
+            }
+            if (secretProblem is not null)
+                yield return secretProblem;
+        }
         if (!string.IsNullOrWhiteSpace(options.PolicyKeys))
         {
             string? problem = null;

@@ -87,7 +87,7 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
         return await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE execution_claims
                SET state = @State, finished_at = now(), attempts = @Attempts, outcome_type = @Type,
-                   outcome_message_id = @MessageId, outcome = CAST(@Json AS jsonb)
+                   outcome_message_id = @MessageId, outcome = CAST(@Json AS json)
              WHERE action_id = @ActionId AND claim_token = @Token AND state = 'running'
             """, new { ActionId = actionId, Token = token, State = StateText(outcome.State), outcome.Attempts, outcome.Type, outcome.MessageId, outcome.Json },
             cancellationToken: ct)) == 1;
@@ -103,7 +103,7 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
         return await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE execution_claims
                SET state = 'outcome_unknown', finished_at = now(), attempts = GREATEST(attempts, 1), outcome_type = @Type,
-                   outcome_message_id = @MessageId, outcome = CAST(@Json AS jsonb)
+                   outcome_message_id = @MessageId, outcome = CAST(@Json AS json)
              WHERE action_id = @ActionId AND claim_token = @Token AND state = 'running' AND heartbeat_at < now() - @Lease
             """, new { ActionId = actionId, Token = staleToken, Lease = lease, outcome.Type, outcome.MessageId, outcome.Json },
             cancellationToken: ct)) == 1;
@@ -114,7 +114,7 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE execution_claims SET late_outcome = CAST(@Json AS jsonb) WHERE action_id = @ActionId AND claim_token = @Token",
+            "UPDATE execution_claims SET late_outcome = CAST(@Json AS json) WHERE action_id = @ActionId AND claim_token = @Token",
             new { ActionId = actionId, Token = token, Json = json }, cancellationToken: ct));
     }
 

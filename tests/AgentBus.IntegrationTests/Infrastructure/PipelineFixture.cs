@@ -61,6 +61,9 @@ public class PipelineFixture : IAsyncLifetime
     /// <summary>Agents that get broker users; every agent the policy names should be here.</summary>
     protected virtual IReadOnlyList<string> Agents => ["support-bot", "intern-bot", "python-agent"];
 
+    /// <summary>Tools whose executor runs in-process from the start (a fixture may run some as child processes instead).</summary>
+    protected virtual IReadOnlyList<string> InProcessExecutors => Tools;
+
     /// <summary>Called for every in-process host before it is built: extra settings, services, exporters.</summary>
     protected virtual void ConfigureHost(string brokerUser, WebApplicationBuilder builder)
     {
@@ -108,7 +111,7 @@ public class PipelineFixture : IAsyncLifetime
         await StartHostAsync("agentbus-policy", [], b => b.AddServiceDefaults("agentbus-policy", 0).AddPolicy(),
             new() { ["Policy:File"] = PolicyFile, ["Policy:Signing:PrivateKeyFile"] = SigningKeyFile });
         await StartHostAsync("agentbus-projections", [], b => b.AddServiceDefaults("agentbus-projections", 0).AddProjections(), new());
-        foreach (var tool in Tools)
+        foreach (var tool in InProcessExecutors)
             await StartExecutorAsync(tool);
     }
 

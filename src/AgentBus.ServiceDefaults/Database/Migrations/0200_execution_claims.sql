@@ -21,10 +21,11 @@ CREATE TABLE execution_claims (
     attempts           integer     NOT NULL DEFAULT 0,
     outcome_type       text,
     outcome_message_id uuid,
-    outcome            jsonb,
+    -- json, not jsonb: the event is published again byte for byte.
+    outcome            json,
     -- What a copy learned after another had already declared the outcome unknown: for the operator
     -- who reconciles the action, never published.
-    late_outcome       jsonb,
+    late_outcome       json,
     CONSTRAINT execution_claims_outcome_check CHECK ((state = 'running') = (outcome IS NULL))
 );
 
