@@ -1,4 +1,3 @@
-using System.Text.Json;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
 
@@ -46,7 +45,9 @@ public sealed class ExecutorProcessTests(ExecutorProcessFixture fixture) : IAsyn
         // The second copy answered from the claim; give a stray retry every chance to show up.
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.Single(fixture.SandboxCalls.Calls, c => c.ActionId == actionId);
-        Assert.Equal(0, await fixture.QueueDepthAsync(WireNames.ToolQueue("ticketing")));
+        // The management API's queue statistics lag by a few seconds.
+        await Eventually.True(async () => await fixture.QueueDepthAsync(WireNames.ToolQueue("ticketing")) == 0,
+            "the redelivered command acknowledged", TimeSpan.FromSeconds(20));
         Assert.Equal(0, await fixture.QueueDepthAsync(WireNames.ToolQueue("ticketing") + "_error"));
     }
 
