@@ -38,7 +38,8 @@ public static class BrokerTopology
             users.Add(new(ExecutorUser(tool), "", new Permissions(
                 Configure: $@"^{queue}(_error|_skipped)?$",
                 Write: $@"^({queue}(_error|_skipped)?|agentbus\.events\.(action-(succeeded|failed)|execution-started))$",
-                Read: $"^{queue}$"), $"executor for {tool}"));
+                // Its own error queues too: moving a poison command there binds the error exchange, which needs read on it.
+                Read: $@"^{queue}(_error|_skipped)?$"), $"executor for {tool}"));
         }
 
         foreach (var agent in agents.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.Policy;
+using AgentBus.ServiceDefaults;
 using AgentBus.ServiceDefaults.Security;
 using RabbitMQ.Client;
 
@@ -122,5 +124,33 @@ public sealed class SignedExecutionTests(ExecutorFixture fixture) : IAsyncLifeti
         var started = JsonDocument.Parse((await fixture.QueryAsync<string>(
             "SELECT payload::text FROM audit_events WHERE action_id = @ActionId AND event_type = 'ExecutionStarted'", new { result.ActionId })).Single());
         Assert.Equal(executor, started.RootElement.GetProperty("executor").GetString());
+    }
+
+    [Fact]
+    public async Task A_command_too_broken_to_answer_goes_to_the_error_queue_with_its_fault()
+    {
+        var broken = fixture.Command("ticketing", fixture.Ticket("no action id")) with { ActionId = "" };
+        await fixture.PublishAsync(broken);
+
+        var errorQueue = WireNames.ToolQueue("ticketing") + "_error";
+        await Eventually.True(async () => await fixture.QueueDepthAsync(errorQueue) == 1, "the command in the error queue", TimeSpan.FromSeconds(60));
+        await using var connection = await fixture.ConnectionFactoryFor("agentbus-operator").CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var moved = await channel.BasicGetAsync(errorQueue, autoAck: false);
+        Assert.NotNull(moved);
+        Assert.Contains("lacks actionId", System.Text.Encoding.UTF8.GetString((byte[])moved!.BasicProperties.Headers!["MT-Fault-Message"]!));
+        await channel.BasicNackAsync(moved.DeliveryTag, false, requeue: true);
+        Assert.Empty(fixture.SandboxCalls.Calls);
+    }
+
+    [Fact]
+    public async Task The_policy_service_will_not_start_without_its_private_signing_key()
+    {
+        var publicKey = Path.Combine(fixture.SigningKeysDirectory, "policy-signing" + SigningKeys.PublicKeySuffix);
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => fixture.StartHostAsync("agentbus-policy", [],
+            b => b.AddServiceDefaults("agentbus-policy", 0).AddPolicy(),
+            new() { ["Policy:File"] = fixture.PolicyFile, ["Policy:Signing:PrivateKeyFile"] = publicKey }));
+        Assert.Contains("Policy:Signing:PrivateKeyFile", error.Message);
+        Assert.Contains("needs the private key", error.Message);
     }
 }
