@@ -165,20 +165,33 @@ sealed class Harness(HarnessOptions options) : IAsyncDisposable
 
     string _ticketUrl = "";
 
+    const string Watchdog = """
+        parent="$1"; shift
+        dotnet "$@" & child=$!
+        trap 'kill -TERM "$child" 2>/dev/null' TERM
+        while kill -0 "$child" 2>/dev/null; do
+          kill -0 "$parent" 2>/dev/null || { kill -9 "$child"; break; }
+          sleep 0.5
+        done
+        wait "$child"
+        """;
+
     async Task StartExecutorsAsync(string dll, int copies, CancellationToken ct)
     {
         var secrets = new SecretStore(options.SecretsDirectory);
         var user = BrokerTopology.ExecutorUser(Tool);
         for (var i = 0; i < copies; i++)
         {
-            var start = new ProcessStartInfo("dotnet")
+            // The shell kills the executor if the harness itself dies without cleaning up.
+            var start = new ProcessStartInfo("bash")
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 WorkingDirectory = _work,
             };
-            start.ArgumentList.Add(dll);
+            foreach (var argument in new[] { "-c", Watchdog, "agentbus-executor-watchdog", Environment.ProcessId.ToString(), dll })
+                start.ArgumentList.Add(argument);
             foreach (var argument in new[] { "--tool", Tool, "--tools-directory", ToolsDirectory, "--secrets-directory", Path.Combine(options.SecretsDirectory, "tools") })
                 start.ArgumentList.Add(argument);
             foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("AGENTBUS_TOOL_SECRET_", StringComparison.Ordinal)).ToList())

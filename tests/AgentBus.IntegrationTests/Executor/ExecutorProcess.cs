@@ -37,6 +37,16 @@ public sealed class ExecutorProcess : IAsyncDisposable
 
     public string Output => string.Join(Environment.NewLine, _output);
 
+    const string Watchdog = """
+        parent="$1"; shift
+        dotnet "$@" & child=$!
+        while kill -0 "$child" 2>/dev/null; do
+          kill -0 "$parent" 2>/dev/null || { kill -9 "$child"; break; }
+          sleep 0.5
+        done
+        wait "$child"
+        """;
+
     /// <summary>The executor host's build output for the same configuration as this test assembly.</summary>
     public static string DllPath
     {
@@ -54,13 +64,19 @@ public sealed class ExecutorProcess : IAsyncDisposable
         if (!File.Exists(DllPath))
             throw new InvalidOperationException($"Build the solution first: {DllPath} is missing.");
 
-        var start = new ProcessStartInfo("dotnet")
+        // A small shell keeps watch: if this test process dies without cleaning up (a crashed test
+        // host), the executor is killed too instead of consuming from a deleted vhost forever.
+        var start = new ProcessStartInfo("bash")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(Watchdog);
+        start.ArgumentList.Add("agentbus-executor-watchdog");
+        start.ArgumentList.Add(Environment.ProcessId.ToString());
         start.ArgumentList.Add(DllPath);
         foreach (var argument in new[] { "--tool", tool, "--tools-directory", fixture.ToolsDirectory, "--secrets-directory", fixture.ToolSecretsDirectory }.Concat(arguments))
             start.ArgumentList.Add(argument);
@@ -112,7 +128,7 @@ public sealed class ExecutorProcess : IAsyncDisposable
             return queue.TryGetProperty("consumers", out var consumers) && consumers.GetInt32() == count;
         }, $"{count} consumers on {tool}'s queue", TimeSpan.FromSeconds(60));
 
-    /// <summary>SIGKILL: no shutdown code runs, exactly like a crash.</summary>
+    /// <summary>SIGKILL to the executor (and its watchdog): no shutdown code runs, exactly like a crash.</summary>
     public void Kill() => TryKill(_process);
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
