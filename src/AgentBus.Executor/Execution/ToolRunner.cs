@@ -90,6 +90,11 @@ public sealed class ToolRunner : IDisposable
             outcome = ToolOutcome.Unknown(ExecutionErrorCodes.Timeout,
                 $"No answer within {_options.Resilience.AttemptTimeout.TotalSeconds:0.###} s per attempt ({attempts} attempts, {_options.Resilience.TotalTimeout.TotalSeconds:0.###} s in all).");
         }
+        catch (OperationCanceledException)
+        {
+            // Cancelled by something other than our timeouts, after an attempt may have been sent.
+            outcome = ToolOutcome.Unknown(ExecutionErrorCodes.ToolError, "The call was cancelled before it finished.", transient: false);
+        }
 
         // A later attempt that was refused does not undo an earlier one that may have taken effect.
         if (!outcome.Succeeded && mayHaveRun && !outcome.OutcomeUnknown && outcome.Transient)

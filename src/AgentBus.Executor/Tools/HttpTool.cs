@@ -57,6 +57,11 @@ public sealed class HttpTool(HttpClient http, ToolSecret secret, IOptions<ToolOp
         {
             return ToolOutcome.Unknown("transport_error", $"The request may have reached {url!.Host}: {ex.HttpRequestError}.");
         }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // HttpClient has no overall timeout here; only the connect timeout cancels on its own.
+            return ToolOutcome.NotExecuted("unreachable", $"Could not connect to {url!.Host}:{url.Port} in time.", transient: true);
+        }
 
         using (response)
         {

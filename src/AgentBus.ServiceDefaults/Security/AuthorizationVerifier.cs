@@ -83,10 +83,7 @@ public sealed class AuthorizationVerifier : IDisposable
         if (!string.Equals(command.Tool, expectedTool, StringComparison.Ordinal))
             return new(ExecutionErrorCodes.WrongTool, $"This executor runs '{expectedTool}', not '{Printable(command.Tool)}'.");
 
-        if (command.Arguments.ValueKind != JsonValueKind.Object
-            || !CryptographicOperations.FixedTimeEquals(
-                System.Text.Encoding.UTF8.GetBytes(CanonicalJson.Hash(command.Arguments)),
-                System.Text.Encoding.UTF8.GetBytes(command.ArgumentsHash)))
+        if (command.Arguments.ValueKind != JsonValueKind.Object || !HashMatches(command.Arguments, command.ArgumentsHash))
             return new(ExecutionErrorCodes.ArgumentsChanged, "The arguments are not the ones the policy service authorized.");
 
         if (now > authorization.NotAfter)
@@ -94,6 +91,20 @@ public sealed class AuthorizationVerifier : IDisposable
                 $"The authorization expired at {authorization.NotAfter:O} ({(now - authorization.NotAfter).TotalSeconds:0.#} s ago).");
 
         return null;
+    }
+
+    static bool HashMatches(JsonElement arguments, string expected)
+    {
+        string actual;
+        try
+        {
+            actual = CanonicalJson.Hash(arguments);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException)
+        {
+            return false;
+        }
+        return CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(actual), System.Text.Encoding.UTF8.GetBytes(expected));
     }
 
     static string Printable(string value) =>
