@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
@@ -85,5 +86,43 @@ public sealed class AtMostOnceTests(ExecutorFixture fixture) : IAsyncLifetime
 
         Assert.Equal(500, await fixture.CountAsync("SELECT count(*) FROM execution_claims WHERE state = 'succeeded'"));
         Assert.Equal(2, await fixture.CountAsync("SELECT count(DISTINCT executor) FROM execution_claims"));
+    }
+
+    [Fact]
+    public async Task A_copy_whose_broker_connection_drops_mid_call_finishes_it_once_and_the_redelivery_repeats_its_outcome()
+    {
+        // The management API lists a new connection only after its next statistics tick.
+        using var http = fixture.AdminHttp();
+        var connections = await Eventually.Get(
+            () => http.GetFromJsonAsync<JsonElement>($"api/vhosts/{Uri.EscapeDataString(fixture.VirtualHost)}/connections"),
+            list => list.EnumerateArray().Any(c => c.GetProperty("user").GetString() == "agentbus-executor-ticketing"),
+            "the executor's connection in the management API");
+
+        await using var agent = await fixture.ConnectAgentAsync("support-bot");
+        var actionId = await agent.ProposeAsync("ticketing", fixture.Ticket("connection drop", "?delayMs=4000"), "run-drop");
+        await Eventually.True(() => Task.FromResult(fixture.SandboxCalls.Calls.Any(c => c.ActionId == actionId)), "the call to reach the system");
+
+        // Cut the executor's AMQP connection while its call is in flight: RabbitMQ requeues the
+        // command, the process lives on and keeps its claim alive.
+        var cut = 0;
+        foreach (var connection in connections.EnumerateArray().Where(c => c.GetProperty("user").GetString() == "agentbus-executor-ticketing"))
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Delete, $"api/connections/{Uri.EscapeDataString(connection.GetProperty("name").GetString()!)}");
+            request.Headers.Add("X-Reason", "test: broker connection drops mid-call");
+            (await http.SendAsync(request)).EnsureSuccessStatusCode();
+            cut++;
+        }
+        Assert.True(cut > 0);
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var result = await agent.WaitAsync(actionId, deadline.Token);
+
+        Assert.NotNull(result.Succeeded);
+        Assert.Equal("succeeded", (await fixture.QueryAsync<string>("SELECT state FROM execution_claims WHERE action_id = @actionId", new { actionId })).Single());
+        await Eventually.True(async () => await fixture.QueueDepthAsync(WireNames.ToolQueue("ticketing")) == 0,
+            "the redelivered command answered from the claim", TimeSpan.FromSeconds(30));
+        Assert.Single(fixture.SandboxCalls.Calls, c => c.ActionId == actionId);
+        Assert.Equal(0, await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @actionId AND event_type = 'ActionFailed'", new { actionId }));
     }
 }
