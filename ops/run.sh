@@ -41,6 +41,13 @@ agentbus_cli broker apply --policy "$POLICY_FILE" >> "$STATE/logs/setup.log"
 # Each tool's secret is shared by its executor and the sandbox system of record, nobody else.
 agentbus_cli secrets init --policy "$POLICY_FILE" >> "$STATE/logs/setup.log"
 
+# The policy service signs every ExecuteTool; executors trust only its public key.
+SIGNING="$SECRETS/signing"
+if [[ ! -s "$SIGNING/policy-signing.key.pem" || ! -s "$SIGNING/policy-signing.pub.pem" ]]; then
+  pipeline_log "generating the policy service's signing key in $SIGNING"
+  agentbus_cli keys generate --out "$SIGNING" --force >> "$STATE/logs/setup.log"
+fi
+
 # Passwords are passed as files, never in the environment.
 export RabbitMq__Host="$AGENTBUS_RABBITMQ_HOST" RabbitMq__Port="$AGENTBUS_RABBITMQ_PORT" RabbitMq__VirtualHost="$AGENTBUS_RABBITMQ_VHOST"
 export Database__ConnectionString="Host=127.0.0.1;Port=${AGENTBUS_POSTGRES_PORT:-5432};Username=agentbus;Database=agentbus"
@@ -50,6 +57,7 @@ pipeline_log "starting the pipeline (logs in $STATE/logs)"
 Sandbox__KeysDirectory="$SECRETS/tools" \
   pipeline_start sandbox-api AgentBus.SandboxApi agentbus-sandbox-api --urls http://127.0.0.1:5080
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-policy" Policy__File="$POLICY_FILE" \
+  Policy__Signing__PrivateKeyFile="$SIGNING/policy-signing.key.pem" \
   pipeline_start policy AgentBus.Policy agentbus-policy --urls http://127.0.0.1:5101
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" \
   pipeline_start projections AgentBus.Projections agentbus-projections --urls http://127.0.0.1:5103
@@ -57,7 +65,7 @@ port=5111
 declare -A executor_port
 for tool in "${TOOLS[@]}"; do
   executor_port[$tool]=$port
-  RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-executor-$tool" \
+  RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-executor-$tool" Executor__PolicyKeys="$SIGNING/policy-signing.pub.pem" \
     pipeline_start "executor-$tool" AgentBus.Executor agentbus-executor --tool "$tool" \
       --secrets-directory "$SECRETS/tools" --urls "http://127.0.0.1:$port"
   port=$((port + 1))

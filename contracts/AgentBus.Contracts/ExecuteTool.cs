@@ -2,7 +2,10 @@ using System.Text.Json;
 
 namespace AgentBus.Contracts;
 
-/// <summary>Sent by the policy service only, to the queue of exactly one tool.</summary>
+/// <summary>
+/// Sent by the policy service only, to the queue of exactly one tool, and signed by it: an executor
+/// refuses a command whose <see cref="Authorization"/> does not verify.
+/// </summary>
 public sealed record ExecuteTool(
     string ActionId,
     string RunId,
@@ -11,4 +14,5 @@ public sealed record ExecuteTool(
     JsonElement Arguments,
     string ArgumentsHash,
     string? IdempotencyKey,
-    DateTimeOffset AuthorizedAt);
+    DateTimeOffset AuthorizedAt,
+    ToolAuthorization Authorization);

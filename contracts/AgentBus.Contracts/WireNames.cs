@@ -34,6 +34,8 @@ public static class WireNames
     /// queue a service consumes is bound to it under its own name; nothing else is.
     /// </summary>
     public const string ReplayExchange = "agentbus.replay";
+    /// <summary>An executor claimed an action and is calling its tool; audit only, not agent-facing.</summary>
+    public const string ExecutionStartedExchange = "agentbus.events.execution-started";
 
     public const string PolicyProposalsQueue = "agentbus.policy.proposals";
     public const string ProjectionsQueue = "agentbus.projections";

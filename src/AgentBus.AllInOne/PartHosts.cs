@@ -46,6 +46,9 @@ public static class PartHosts
         builder.AddDefaultSettings(
         [
             new("RabbitMq:PasswordFile", Path.Combine(secrets, "rabbitmq", brokerUser)),
+            // As ops/run.sh and `agentbus keys generate --out <secrets>/signing` lay them out.
+            new("Policy:Signing:PrivateKeyFile", Path.Combine(secrets, "signing", "policy-signing.key.pem")),
+            new("Executor:PolicyKeys", Path.Combine(secrets, "signing", "policy-signing.pub.pem")),
             new("Urls", $"http://127.0.0.1:{port}"),
             new("Telemetry:Enabled", collectsTelemetry ? "true" : "false"),
             new("Telemetry:ServiceName", "agentbus-all-in-one"),

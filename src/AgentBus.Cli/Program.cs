@@ -12,5 +12,6 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
     BrokerCommands.Create(),
     SecretsCommands.Create(),
     DlqCommands.Create(),
+    KeyCommands.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -2,7 +2,9 @@ using AgentBus.Executor.Execution;
 using AgentBus.Executor.Tools;
 using AgentBus.ServiceDefaults;
 using AgentBus.ServiceDefaults.Messaging;
+using AgentBus.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
+using Polly;
 
 namespace AgentBus.Executor;
 
@@ -13,6 +15,8 @@ public static class ExecutorHostExtensions
         ["--tool"] = ExecutorOptions.ToolKey,
         ["--tools-directory"] = ExecutorOptions.Section + ":ToolsDirectory",
         ["--secrets-directory"] = ExecutorOptions.Section + ":SecretsDirectory",
+        ["--secret-name"] = ExecutorOptions.Section + ":SecretName",
+        ["--policy-keys"] = ExecutorOptions.Section + ":PolicyKeys",
     };
 
     /// <summary>
@@ -35,18 +39,43 @@ public static class ExecutorHostExtensions
         return tool;
     }
 
-    /// <summary>Loads that tool's secret alone and consumes only that tool's queue.</summary>
+    /// <summary>
+    /// Loads that tool's secret alone and the policy service's public keys, and consumes only that
+    /// tool's queue; a missing or wrong secret, key or setting stops the process before it takes a command.
+    /// </summary>
     public static IHostApplicationBuilder AddExecutor(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddValidatedOptions<ExecutorOptions>(ExecutorOptions.Section);
+        builder.Services.AddValidatedOptions<ExecutorOptions>(ExecutorOptions.Section, ExecutorProblems);
         builder.Services.AddValidatedOptions<ToolOptions>(ToolOptions.Section, ToolProblems);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<ExecutorOptions>>().Value;
-            return ToolSecret.Load(options.Tool, options.SecretsDirectory);
+            return ToolSecret.Load(options.Tool, options.SecretName, options.SecretsDirectory);
         });
-        builder.Services.AddHostedService<SecretCheck>();
+        builder.Services.AddSingleton(services =>
+            AuthorizationVerifier.FromPath(services.GetRequiredService<IOptions<ExecutorOptions>>().Value.PolicyKeys));
+        builder.Services.AddSingleton(services =>
+        {
+            var options = services.GetRequiredService<IOptions<ExecutorOptions>>().Value;
+            return new ExecutorInstance(string.IsNullOrWhiteSpace(options.InstanceName)
+                ? $"{options.Tool}@{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}"
+                : options.InstanceName);
+        });
+        builder.Services.AddHostedService<StartupCheck>();
+
+        builder.Services.AddSingleton<ClaimStore>();
+        builder.Services.AddSingleton<ClaimHeartbeat>();
+        // Before the bus: hosted services stop in reverse order, so heartbeats outlive the last in-flight call.
+        builder.Services.AddHostedService(services => services.GetRequiredService<ClaimHeartbeat>());
+        builder.Services.AddSingleton<ResultRedactor>();
+        builder.Services.AddSingleton<ToolRunner>();
+        builder.Services.AddResiliencePipeline<string, Tools.ToolOutcome>(ToolRunner.PipelineKey, (pipeline, context) =>
+        {
+            var tool = context.ServiceProvider.GetRequiredService<IOptions<ToolOptions>>().Value;
+            var name = context.ServiceProvider.GetRequiredService<IOptions<ExecutorOptions>>().Value.Tool;
+            ToolRunner.Configure(pipeline, name, tool);
+        });
 
         builder.Services.AddHttpClient<ITool, HttpTool>()
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
@@ -61,22 +90,64 @@ public static class ExecutorHostExtensions
         return builder;
     }
 
+    static IEnumerable<string> ExecutorProblems(ExecutorOptions options)
+    {
+        if (!string.IsNullOrWhiteSpace(options.Tool))
+        {
+            string? secretProblem = null;
+            try
+            {
+                ToolSecret.Load(options.Tool, options.SecretName, options.SecretsDirectory);
+            }
+            catch (InvalidOperationException ex)
+            {
+                secretProblem = ex.Message;
+            }
+            if (secretProblem is not null)
+                yield return secretProblem;
+        }
+        if (!string.IsNullOrWhiteSpace(options.PolicyKeys))
+        {
+            string? problem = null;
+            try
+            {
+                using var verifier = AuthorizationVerifier.FromPath(options.PolicyKeys);
+            }
+            catch (InvalidOperationException ex)
+            {
+                problem = $"Executor:PolicyKeys: {ex.Message}";
+            }
+            if (problem is not null)
+                yield return problem;
+        }
+    }
+
     static IEnumerable<string> ToolProblems(ToolOptions tool)
     {
         if (!string.Equals(tool.Kind, "http", StringComparison.OrdinalIgnoreCase))
             yield return $"Tool:Kind '{tool.Kind}' is not a known tool kind (known: http).";
         if (tool.Http.AllowedHosts.Count == 0)
             yield return "Tool:Http:AllowedHosts must list at least one host:port.";
-        if (tool.Http.Timeout <= TimeSpan.Zero || tool.Http.Timeout > TimeSpan.FromMinutes(5))
-            yield return "Tool:Http:Timeout must be between 0 and 5 minutes.";
+        if (tool.Resilience.AttemptTimeout > tool.Resilience.TotalTimeout)
+            yield return "Tool:Resilience:AttemptTimeout must not be longer than Tool:Resilience:TotalTimeout.";
+        if (tool.CacheTtl > TimeSpan.Zero && !tool.ReadOnly)
+            yield return "Tool:CacheTtl needs Tool:ReadOnly: only a read-only tool may answer from a cache.";
+        if (tool.PrefetchCount < tool.ConcurrentMessageLimit)
+            yield return "Tool:PrefetchCount must be at least Tool:ConcurrentMessageLimit, or calls wait for deliveries.";
+        foreach (var path in tool.Redact)
+            if (ResultRedactor.PathProblem(path) is { } problem)
+                yield return problem;
     }
 
-    /// <summary>Resolves the secret while starting, so a missing one stops the process before it takes any command.</summary>
-    sealed class SecretCheck(IServiceProvider services) : IHostedService
+    /// <summary>Resolves the secret and the keys while starting, so a missing one stops the process before it takes any command.</summary>
+    sealed class StartupCheck(IServiceProvider services, ILogger<StartupCheck> logger) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
             services.GetRequiredService<ToolSecret>();
+            var verifier = services.GetRequiredService<AuthorizationVerifier>();
+            var instance = services.GetRequiredService<ExecutorInstance>();
+            logger.LogInformation("Executor {Instance} trusts policy keys {KeyIds}", instance.Name, string.Join(", ", verifier.KeyIds));
             return Task.CompletedTask;
         }
 

@@ -13,7 +13,7 @@ public static class PolicyHostExtensions
         builder.Services.AddValidatedOptions<PolicyOptions>(PolicyOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<PolicyStore>();
-        builder.Services.AddSingleton<ExecutionAuthorizer>();
+        builder.AddExecutionAuthorizer();
         builder.AddAgentBusMessaging("agentbus-policy", bus => bus.AddConsumer<ProposalConsumer>(typeof(ProposalConsumerDefinition)));
         return builder;
     }

@@ -55,15 +55,16 @@ public static class SandboxEndpoints
         return app;
     }
 
+    /// <summary>?delayMs=N (at most a minute) slows this one request, e.g. to stop an executor in the middle of a call.</summary>
+    static int RequestedDelayMs(HttpRequest request) =>
+        int.TryParse(request.Query["delayMs"], out var delay) ? Math.Clamp(delay, 0, 60_000) : 0;
+
     static bool Authorized(Microsoft.Extensions.Primitives.StringValues presented, string expected) =>
         presented.Count == 1 && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
             System.Text.Encoding.UTF8.GetBytes(presented[0] ?? ""), System.Text.Encoding.UTF8.GetBytes(expected));
 
     static async Task<IResult> Record(HttpContext http, CallLog log, SandboxOptions options, bool authorized, string prefix)
     {
-        if (options.LatencyMs > 0)
-            await Task.Delay(options.LatencyMs, http.RequestAborted);
-
         JsonElement? body = null;
         if (http.Request.ContentLength is > 0 || http.Request.Headers.TransferEncoding.Count > 0)
         {
@@ -86,6 +87,11 @@ public static class SandboxEndpoints
         log.Add(new RecordedCall(sequence, DateTimeOffset.UtcNow, http.Request.Method, http.Request.Path, status, authorized,
             http.Request.Headers["X-AgentBus-Run-Id"].FirstOrDefault(), http.Request.Headers["X-AgentBus-Action-Id"].FirstOrDefault(),
             idempotencyKey, firstReference is not null, authorized ? firstReference ?? reference : null, body));
+
+        // Recorded on receipt, then slow: a caller that dies while waiting has still reached the system.
+        var delay = options.LatencyMs + RequestedDelayMs(http.Request);
+        if (delay > 0)
+            await Task.Delay(delay, http.RequestAborted);
 
         if (!authorized)
             return Results.Json(new { error = "unauthorized" }, statusCode: 401);

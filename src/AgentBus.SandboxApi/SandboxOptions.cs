@@ -16,7 +16,7 @@ public sealed class SandboxOptions
     /// </summary>
     public string? KeysDirectory { get; set; }
 
-    /// <summary>Added to every call, to stand in for a slow system (benchmarks use 50 ms).</summary>
+    /// <summary>Added to every call after it is recorded, to stand in for a slow system (benchmarks use 50 ms); ?delayMs=N adds more to one call.</summary>
     public int LatencyMs { get; set; }
 
     /// <summary>When set, every call is also appended here as a JSON line, so the record survives a restart.</summary>

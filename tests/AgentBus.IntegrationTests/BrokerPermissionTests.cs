@@ -153,8 +153,10 @@ public sealed class MassTransitRefusalTests(PipelineFixture fixture) : IAsyncLif
         return bus;
     }
 
+    // The broker refuses the publish before anyone could look at the signature, so a dummy one does.
     static ExecuteTool Command(string tool) => new(Guid.CreateVersion7().ToString(), "run-mt-refused", "support-bot", tool,
-        JsonSerializer.SerializeToElement(new { method = "GET", url = "http://127.0.0.1/" }), "sha256:" + new string('0', 64), null, DateTimeOffset.UtcNow);
+        JsonSerializer.SerializeToElement(new { method = "GET", url = "http://127.0.0.1/" }), "sha256:" + new string('0', 64), null, DateTimeOffset.UtcNow,
+        new ToolAuthorization("unsigned", null, DateTimeOffset.UtcNow, ""));
 
     [Theory]
     [InlineData("agentbus-executor-ticketing")]

@@ -287,9 +287,16 @@ public sealed class DeadLetterReplayTests(PipelineFixture fixture) : IAsyncLifet
     {
         var errorQueue = WireNames.ToolQueue("ticketing") + "_error";
         var arguments = JsonSerializer.SerializeToElement(new { method = "POST", url = new Uri(fixture.SandboxUrl, "/ticketing/tickets").ToString(), body = new { title = "t" } });
-        var tampered = new ExecuteTool(Guid.CreateVersion7().ToString(), "run-dlq-cmd", "support-bot", "ticketing", arguments,
-            "sha256:" + new string('0', 64), null, DateTimeOffset.UtcNow);
-        var genuine = tampered with { ActionId = Guid.CreateVersion7().ToString(), ArgumentsHash = CanonicalJson.Hash(arguments) };
+        using var signer = AgentBus.ServiceDefaults.Security.AuthorizationSigner.FromFile(fixture.SigningKeyFile);
+        var unsigned = new ExecuteTool(Guid.CreateVersion7().ToString(), "run-dlq-cmd", "support-bot", "ticketing", arguments,
+            CanonicalJson.Hash(arguments), null, DateTimeOffset.UtcNow, null!);
+        var genuine = unsigned with { Authorization = signer.Sign(unsigned, null, DateTimeOffset.UtcNow.AddMinutes(5)) };
+        // Properly signed, then its arguments swapped: the executor must refuse it on replay too.
+        var other = unsigned with { ActionId = Guid.CreateVersion7().ToString() };
+        var tampered = (other with { Authorization = signer.Sign(other, null, DateTimeOffset.UtcNow.AddMinutes(5)) }) with
+        {
+            Arguments = JsonSerializer.SerializeToElement(new { method = "POST", url = new Uri(fixture.SandboxUrl, "/ticketing/tickets").ToString(), body = new { title = "swapped" } }),
+        };
         await _kit.SeedAsync(errorQueue, tampered);
         await _kit.SeedAsync(errorQueue, genuine);
 

@@ -68,8 +68,10 @@ public sealed class PipelineTests(PipelineFixture fixture) : IAsyncLifetime
         Assert.NotNull(allowed.Succeeded);
 
         Assert.DoesNotContain(fixture.SandboxCalls.Calls, c => c.ActionId == denied.ActionId);
-        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE action_id = @Id", new { Id = allowed.ActionId }) == 2,
-            "the allowed action's decision and outcome in the audit");
+        await Eventually.True(async () => await fixture.CountAsync(
+                "SELECT count(*) FROM audit_events WHERE action_id = @Id AND event_type IN ('ActionDecided', 'ExecutionStarted', 'ActionSucceeded')",
+                new { Id = allowed.ActionId }) == 3,
+            "the allowed action's decision, start and outcome in the audit");
         Assert.Equal(0, await fixture.CountAsync(
             "SELECT count(*) FROM audit_events WHERE action_id = @Id AND event_type <> 'ActionDecided'", new { Id = denied.ActionId }));
     }

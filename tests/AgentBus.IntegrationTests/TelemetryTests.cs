@@ -119,13 +119,15 @@ public sealed class TelemetryTests(TelemetryFixture fixture) : IAsyncLifetime
         static bool Consumed(Activity s, string consumer) =>
             s.Source.Name == "MassTransit" && Tag(s, "messaging.masstransit.consumer_type") is { } type && type.EndsWith(consumer, StringComparison.Ordinal);
         var spans = await Eventually.Get(() => Task.FromResult(fixture.Spans.InTrace(traceId)),
-            s => s.Count(span => Consumed(span, "AuditProjection")) >= 2, "the projections' spans in the agent's trace");
+            s => s.Count(span => Consumed(span, "AuditProjection")) >= 3 && s.Any(span => Consumed(span, "ExecuteToolConsumer")),
+            "the executor's and the projections' spans in the agent's trace");
 
         Assert.Contains(spans, s => Consumed(s, "ProposalConsumer"));
         Assert.Contains(spans, s => Consumed(s, "ExecuteToolConsumer"));
         Assert.Contains(spans, s => s.Kind == ActivityKind.Client && s.Source.Name.StartsWith("System.Net.Http", StringComparison.Ordinal));
         Assert.Contains(spans, s => Tag(s, "messaging.destination.name") == "agentbus.tool.ticketing");
-        Assert.Equal(2, spans.Count(s => Consumed(s, "AuditProjection")));
+        // The decision, the execution start and the outcome.
+        Assert.Equal(3, spans.Count(s => Consumed(s, "AuditProjection")));
 
         Assert.All(spans, s => Assert.True(Tag(s, AgentBusTelemetry.RunIdKey) == "run-traced",
             $"span '{s.DisplayName}' ({s.Source.Name}) has run id '{Tag(s, AgentBusTelemetry.RunIdKey)}'"));

@@ -46,6 +46,9 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
 
         await api.PutExchangeAsync(vhost, WireNames.OperatorActionsExchange, "topic", ct);
         await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ProjectionsQueue, "#", ct);
+        // Audit-only events: the projections record them, no agent queue receives them.
+        await api.PutExchangeAsync(vhost, WireNames.ExecutionStartedExchange, "topic", ct);
+        await api.BindExchangeAsync(vhost, WireNames.ExecutionStartedExchange, WireNames.ProjectionsQueue, "#", ct);
 
         foreach (var tool in tools)
         {

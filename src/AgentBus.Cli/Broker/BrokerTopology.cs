@@ -46,8 +46,8 @@ public static class BrokerTopology
             // Read on _error/_skipped is for binding them, which MassTransit does on the first fault.
             users.Add(new(ExecutorUser(tool), "", new Permissions(
                 Configure: $@"^{queue}(_error|_skipped)?$",
-                Write: $@"^({queue}_(error|skipped)|agentbus\.events\.action-(succeeded|failed))$",
-                Read: $"^{queue}(_error|_skipped)?$"), $"executor for {tool}"));
+                Write: $@"^({queue}_(error|skipped)|agentbus\.events\.(action-(succeeded|failed)|execution-started))$",
+                Read: $@"^{queue}(_error|_skipped)?$"), $"executor for {tool}"));
         }
 
         foreach (var agent in agents.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))

@@ -1,86 +1,264 @@
-using System.Diagnostics;
+using System.Text.Json;
 using AgentBus.Contracts;
 using AgentBus.Executor.Tools;
-using AgentBus.ServiceDefaults.Json;
 using AgentBus.ServiceDefaults.Messaging;
+using AgentBus.ServiceDefaults.Security;
 using AgentBus.ServiceDefaults.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using Polly;
+using Polly.Retry;
 
 namespace AgentBus.Executor.Execution;
 
+/// <summary>This copy's name in claims and ExecutionStarted events.</summary>
+public sealed record ExecutorInstance(string Name);
+
+/// <summary>A command too broken to answer (no action, run, agent or tool): it goes to the error queue with this fault.</summary>
+public sealed class InvalidCommandException(string message) : Exception(message);
+
 /// <summary>
-/// Runs one ExecuteTool with this process's tool and reports the outcome. A command for another
-/// tool, or whose arguments no longer match the hash policy signed off, is refused unexecuted.
+/// Runs one ExecuteTool at most once. In order: the authorization must verify (else a refusal,
+/// audited, nothing claimed); the claim must be new (else the recorded outcome is published again,
+/// or a copy that died mid-call is declared outcome-unknown); ExecutionStarted is published; the tool
+/// runs through its resilience pipeline; the outcome is recorded on the claim, conditionally, and
+/// then published under a message id derived from the action, so repeats are recognisable.
 /// </summary>
 public sealed class ExecuteToolConsumer(
-    ITool tool,
-    IOptions<ExecutorOptions> executor,
+    AuthorizationVerifier verifier,
+    ClaimStore claims,
+    ClaimHeartbeat heartbeat,
+    ToolRunner runner,
+    ExecutorInstance instance,
+    IOptions<ExecutorOptions> executorOptions,
     IOptions<ToolOptions> toolOptions,
+    IOptions<RabbitMqOptions> rabbitOptions,
     TimeProvider clock,
     ILogger<ExecuteToolConsumer> logger) : IConsumer<ExecuteTool>
 {
+    static readonly ResiliencePipeline DatabaseRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = 5,
+            Delay = TimeSpan.FromMilliseconds(200),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>(ex => ex.IsTransient).Handle<TimeoutException>(),
+        })
+        .Build();
+
+    readonly ExecutorOptions _executor = executorOptions.Value;
+    readonly ToolOptions _tool = toolOptions.Value;
+
     public async Task Consume(ConsumeContext<ExecuteTool> context)
     {
         var command = context.Message;
+        EnsureAddressable(command);
         AgentBusTelemetry.TagAction(command.ActionId, command.RunId);
 
-        var refusal = Refusal(command);
-        if (refusal is not null)
+        var problem = verifier.Check(command, _executor.Tool, clock.GetUtcNow());
+        if (problem is not null)
         {
-            logger.LogWarning("Refused action {ActionId}: {ErrorCode}", command.ActionId, refusal.ErrorCode);
-            await PublishOutcome(context, refusal, TimeSpan.Zero, attempts: 0);
+            logger.LogWarning("Refused action {ActionId} of agent {AgentId}: {ErrorCode} ({Reason})",
+                command.ActionId, command.AgentId, problem.ErrorCode, problem.Reason);
+            await RefuseAsync(context, problem.ErrorCode, problem.Reason);
             return;
         }
 
-        var started = Stopwatch.GetTimestamp();
-        ToolOutcome outcome;
-        try
-        {
-            outcome = await tool.ExecuteAsync(
-                new ToolCall(command.ActionId, command.RunId, command.AgentId, command.Arguments, command.IdempotencyKey ?? command.ActionId),
-                context.CancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !context.CancellationToken.IsCancellationRequested)
-        {
-            // The call may have reached the system before the plugin failed; retrying could do it twice.
-            logger.LogError(ex, "Tool {Tool} failed on action {ActionId}", command.Tool, command.ActionId);
-            outcome = ToolOutcome.Unknown("tool_error", $"The tool failed unexpectedly: {ex.GetType().Name}.");
-        }
-
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        logger.LogInformation("Action {ActionId} on {Tool}: {Result} in {ElapsedMs:0} ms",
-            command.ActionId, command.Tool, outcome.Succeeded ? "succeeded" : outcome.ErrorCode, elapsed.TotalMilliseconds);
-        await PublishOutcome(context, outcome, elapsed, attempts: 1);
+        var token = Guid.NewGuid();
+        var existing = await claims.TryClaimAsync(command, instance.Name, token, _executor.ClaimLease, CancellationToken.None);
+        if (existing is null)
+            await ExecuteAsync(context, token);
+        else
+            await ResumeAsync(context, existing);
     }
 
-    ToolOutcome? Refusal(ExecuteTool command)
+    /// <summary>Fields every answer needs; without them the command cannot even be refused.</summary>
+    public static void EnsureAddressable(ExecuteTool command)
     {
-        if (!string.Equals(command.Tool, executor.Value.Tool, StringComparison.Ordinal))
-            return ToolOutcome.NotExecuted("wrong_tool", $"This executor runs '{executor.Value.Tool}', not '{command.Tool}'.");
-        if (command.Arguments.ValueKind != System.Text.Json.JsonValueKind.Object)
-            return ToolOutcome.NotExecuted("invalid_arguments", "The command carries no argument object.");
-        if (!string.Equals(CanonicalJson.Hash(command.Arguments), command.ArgumentsHash, StringComparison.Ordinal))
-            return ToolOutcome.NotExecuted("arguments_changed", "The arguments do not match the hash policy authorized.");
-        return null;
+        if (string.IsNullOrEmpty(command.ActionId) || string.IsNullOrEmpty(command.RunId) || string.IsNullOrEmpty(command.AgentId)
+            || string.IsNullOrEmpty(command.Tool) || string.IsNullOrEmpty(command.ArgumentsHash))
+            throw new InvalidCommandException("The ExecuteTool lacks actionId, runId, agentId, tool or argumentsHash; it cannot be answered.");
     }
 
-    Task PublishOutcome(ConsumeContext<ExecuteTool> context, ToolOutcome outcome, TimeSpan elapsed, int attempts)
+    async Task RefuseAsync(ConsumeContext<ExecuteTool> context, string errorCode, string reason)
+    {
+        using var timeout = PublishTimeout();
+        await ExecutionRefusal.PublishAsync(context, errorCode, reason, clock.GetUtcNow(), timeout.Token);
+    }
+
+    async Task ExecuteAsync(ConsumeContext<ExecuteTool> context, Guid token)
     {
         var command = context.Message;
-        AgentBusMetrics.ToolCall(command.Tool, command.AgentId, attempts == 0 ? "refused" : outcome.Succeeded ? "succeeded" : outcome.OutcomeUnknown ? "outcome_unknown" : "failed", elapsed, outcome.Succeeded ? toolOptions.Value.UnitCostUsd : 0);
-        var messageId = MessageIds.For($"{command.AgentId}:{command.ActionId}", "Outcome");
-        var durationMs = (long)elapsed.TotalMilliseconds;
+        heartbeat.Add(token);
+        RecordedOutcome recorded;
+        try
+        {
+            try
+            {
+                using var timeout = PublishTimeout();
+                var started = new ExecutionStarted(command.ActionId, command.RunId, command.AgentId, command.Tool, instance.Name, clock.GetUtcNow());
+                await context.Publish(started, send => send.MessageId = MessageIds.For(Subject(command), nameof(ExecutionStarted)), timeout.Token);
+            }
+            catch
+            {
+                // Nothing was called yet: give the action back so the redelivery can run it.
+                heartbeat.Remove(token);
+                await claims.ReleaseAsync(command.ActionId, token, CancellationToken.None);
+                throw;
+            }
 
+            var run = await runner.RunAsync(new ToolCall(command.ActionId, command.RunId, command.AgentId, command.Arguments,
+                command.IdempotencyKey ?? command.ActionId), command.ArgumentsHash);
+            recorded = Record(command, run);
+            Log(command, run);
+
+            bool won;
+            try
+            {
+                won = await DatabaseRetry.ExecuteAsync(
+                    async ct => await claims.FinishAsync(command.ActionId, token, recorded, ct), CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Action {ActionId} ran ({State}, external reference {ExternalReference}) but its outcome could not be recorded; " +
+                                    "it will be reported outcome-unknown", command.ActionId, recorded.State, run.Outcome.ExternalReference);
+                throw;
+            }
+
+            if (!won)
+            {
+                // Another copy declared this action outcome-unknown while this one was still calling (its
+                // heartbeats did not reach the database). That answer stands; the operator sees this one too.
+                logger.LogWarning("Action {ActionId} finished ({State}) after another copy had declared its outcome unknown; " +
+                                  "kept as late_outcome for reconciliation", command.ActionId, recorded.State);
+                await claims.RecordLateOutcomeAsync(command.ActionId, token, recorded.Json, CancellationToken.None);
+                return;
+            }
+        }
+        finally
+        {
+            heartbeat.Remove(token);
+        }
+
+        await PublishRecordedAsync(context, recorded);
+    }
+
+    /// <summary>The action was claimed before: answer from the claim, never call the tool again.</summary>
+    async Task ResumeAsync(ConsumeContext<ExecuteTool> context, ExistingClaim claim)
+    {
+        var command = context.Message;
+        if (claim.AgentId != command.AgentId || claim.Tool != command.Tool || claim.ArgumentsHash != command.ArgumentsHash)
+        {
+            logger.LogWarning("Refused action {ActionId}: the id was already used for another command", command.ActionId);
+            await RefuseAsync(context, ExecutionErrorCodes.ActionIdReused,
+                "This action id was already executed for another agent, tool or arguments; use a new action id.");
+            return;
+        }
+
+        var waitUntil = DateTime.UtcNow + _tool.Resilience.TotalTimeout + 2 * _executor.ClaimLease + TimeSpan.FromSeconds(30);
+        var poll = TimeSpan.FromMilliseconds(Math.Clamp(_executor.ClaimLease.TotalMilliseconds / 4, 50, 1000));
+        while (true)
+        {
+            if (claim.State != ClaimState.Running)
+            {
+                logger.LogInformation("Action {ActionId} was already {State} by {Executor}; publishing its outcome again",
+                    command.ActionId, claim.State, claim.Executor);
+                await PublishRecordedAsync(context, Recorded(claim));
+                AgentBusMetrics.ToolCall(command.Tool, command.AgentId, "repeated");
+                return;
+            }
+
+            if (claim.HeartbeatStale)
+            {
+                var lost = Lost(command, claim);
+                if (await claims.DeclareUnknownAsync(command.ActionId, claim.ClaimToken, _executor.ClaimLease, lost, CancellationToken.None))
+                {
+                    logger.LogError("Action {ActionId}: copy {Executor} stopped while calling the tool; outcome unknown, not retried",
+                        command.ActionId, claim.Executor);
+                    await PublishRecordedAsync(context, lost);
+                    AgentBusMetrics.ToolCall(command.Tool, command.AgentId, "outcome_unknown");
+                    return;
+                }
+            }
+            else if (DateTime.UtcNow > waitUntil)
+                throw new InvalidOperationException(
+                    $"Action {command.ActionId} is still being run by {claim.Executor}, whose claim stays fresh; retrying later.");
+            else
+                await Task.Delay(poll);
+
+            claim = await claims.GetAsync(command.ActionId, _executor.ClaimLease, CancellationToken.None)
+                    ?? throw new InvalidOperationException($"The claim on action {command.ActionId} disappeared; retrying.");
+        }
+    }
+
+    RecordedOutcome Record(ExecuteTool command, ToolRun run)
+    {
+        var messageId = MessageIds.For(Subject(command), "Outcome");
+        var outcome = run.Outcome;
+        var durationMs = (long)run.Duration.TotalMilliseconds;
         if (outcome.Succeeded)
         {
             var succeeded = new ActionSucceeded(command.ActionId, command.RunId, command.AgentId, command.Tool, outcome.Result,
-                outcome.ExternalReference, toolOptions.Value.UnitCostUsd, durationMs, attempts, clock.GetUtcNow());
-            return context.Publish(succeeded, send => send.MessageId = messageId, context.CancellationToken);
+                outcome.ExternalReference, run.FromCache ? 0m : _tool.UnitCostUsd, durationMs, run.Attempts, clock.GetUtcNow());
+            return new RecordedOutcome(ClaimState.Succeeded, run.Attempts, nameof(ActionSucceeded), messageId,
+                JsonSerializer.Serialize(succeeded, WireJson.Options));
         }
 
         var failed = new ActionFailed(command.ActionId, command.RunId, command.AgentId, command.Tool,
-            outcome.ErrorCode ?? "failed", outcome.Error ?? "The tool failed.", outcome.OutcomeUnknown, durationMs, attempts, clock.GetUtcNow());
-        return context.Publish(failed, send => send.MessageId = messageId, context.CancellationToken);
+            outcome.ErrorCode ?? "failed", outcome.Error ?? "The tool failed.", outcome.OutcomeUnknown, durationMs, run.Attempts, clock.GetUtcNow());
+        return new RecordedOutcome(outcome.OutcomeUnknown ? ClaimState.OutcomeUnknown : ClaimState.Failed, run.Attempts, nameof(ActionFailed),
+            messageId, JsonSerializer.Serialize(failed, WireJson.Options));
     }
+
+    RecordedOutcome Lost(ExecuteTool command, ExistingClaim claim)
+    {
+        var failed = new ActionFailed(command.ActionId, command.RunId, command.AgentId, command.Tool, ExecutionErrorCodes.ExecutorLost,
+            $"The executor copy '{claim.Executor}' stopped while calling the tool; whether the call took effect is unknown. " +
+            "It is not retried: an operator must reconcile it.", OutcomeUnknown: true, claim.ElapsedMs, Attempts: 1, clock.GetUtcNow());
+        return new RecordedOutcome(ClaimState.OutcomeUnknown, 1, nameof(ActionFailed), MessageIds.For(Subject(command), "Outcome"),
+            JsonSerializer.Serialize(failed, WireJson.Options));
+    }
+
+    static RecordedOutcome Recorded(ExistingClaim claim) =>
+        new(claim.State, 0, claim.OutcomeType ?? throw new InvalidOperationException($"Action {claim.ActionId} is finished without an outcome."),
+            claim.OutcomeMessageId ?? throw new InvalidOperationException($"Action {claim.ActionId} has no outcome message id."),
+            claim.Outcome ?? throw new InvalidOperationException($"Action {claim.ActionId} has no recorded outcome."));
+
+    async Task PublishRecordedAsync(ConsumeContext context, RecordedOutcome recorded)
+    {
+        using var timeout = PublishTimeout();
+        switch (recorded.Type)
+        {
+            case nameof(ActionSucceeded):
+                await context.Publish(JsonSerializer.Deserialize<ActionSucceeded>(recorded.Json, WireJson.Options)!,
+                    send => send.MessageId = recorded.MessageId, timeout.Token);
+                break;
+            case nameof(ActionFailed):
+                await context.Publish(JsonSerializer.Deserialize<ActionFailed>(recorded.Json, WireJson.Options)!,
+                    send => send.MessageId = recorded.MessageId, timeout.Token);
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown recorded outcome type '{recorded.Type}'.");
+        }
+    }
+
+    void Log(ExecuteTool command, ToolRun run)
+    {
+        var outcome = run.Outcome;
+        var label = run.FromCache ? "cached" : outcome.Succeeded ? "succeeded" : outcome.OutcomeUnknown ? "outcome_unknown" : "failed";
+        AgentBusMetrics.ToolCall(command.Tool, command.AgentId, label, run.Duration,
+            outcome.Succeeded && !run.FromCache ? _tool.UnitCostUsd : 0);
+        if (outcome.Succeeded)
+            logger.LogInformation("Action {ActionId} on {Tool}: {Result} in {ElapsedMs:0} ms, {Attempts} attempts, reference {ExternalReference}",
+                command.ActionId, command.Tool, label, run.Duration.TotalMilliseconds, run.Attempts, outcome.ExternalReference);
+        else
+            logger.LogWarning("Action {ActionId} on {Tool}: {Result} {ErrorCode} in {ElapsedMs:0} ms, {Attempts} attempts: {Error}",
+                command.ActionId, command.Tool, label, outcome.ErrorCode, run.Duration.TotalMilliseconds, run.Attempts, outcome.Error);
+    }
+
+    static string Subject(ExecuteTool command) => $"{command.AgentId}:{command.ActionId}";
+
+    CancellationTokenSource PublishTimeout() => new(rabbitOptions.Value.PublishTimeout);
 }

@@ -9,7 +9,8 @@ namespace AgentBus.Executor.Tools;
 /// <summary>
 /// The generic HTTP tool: the arguments name the method, the URL and an optional JSON body; the
 /// destination must be on the tool's allowlist (checked again here, whatever policy said); the
-/// secret goes into the configured header; the run and action ids travel as headers.
+/// secret goes into the configured header; the run and action ids travel as headers, the
+/// idempotency key as Idempotency-Key. One attempt per call: ToolRunner times it and retries it.
 /// </summary>
 public sealed class HttpTool(HttpClient http, ToolSecret secret, IOptions<ToolOptions> options) : ITool
 {
@@ -20,12 +21,16 @@ public sealed class HttpTool(HttpClient http, ToolSecret secret, IOptions<ToolOp
     static readonly HashSet<string> Methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
     readonly HttpToolOptions _options = options.Value.Http;
+    readonly bool _readOnly = options.Value.ReadOnly;
 
     public async Task<ToolOutcome> ExecuteAsync(ToolCall call, CancellationToken cancellationToken)
     {
         var (method, url, body, problem) = ReadRequest(call.Arguments);
         if (problem is not null)
             return ToolOutcome.NotExecuted("invalid_arguments", problem);
+
+        if (_readOnly && method is not "GET")
+            return ToolOutcome.NotExecuted("method_not_allowed", $"This tool is read-only: {method} is refused, only GET may run.");
 
         if (!IsAllowed(url!))
             return ToolOutcome.NotExecuted("destination_not_allowed",
@@ -39,16 +44,14 @@ public sealed class HttpTool(HttpClient http, ToolSecret secret, IOptions<ToolOp
         request.Headers.Add(ActionIdHeader, call.ActionId);
         request.Headers.Add(IdempotencyKeyHeader, call.IdempotencyKey);
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.Timeout);
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         }
         catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
         {
-            return ToolOutcome.NotExecuted("unreachable", $"Could not connect to {url!.Host}:{url.Port}.");
+            return ToolOutcome.NotExecuted("unreachable", $"Could not connect to {url!.Host}:{url.Port}.", transient: true);
         }
         catch (HttpRequestException ex)
         {
@@ -56,20 +59,25 @@ public sealed class HttpTool(HttpClient http, ToolSecret secret, IOptions<ToolOp
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return ToolOutcome.Unknown("timeout", $"No answer from {url!.Host} within {_options.Timeout.TotalSeconds:0.#} s.");
+            // HttpClient has no overall timeout here; only the connect timeout cancels on its own.
+            return ToolOutcome.NotExecuted("unreachable", $"Could not connect to {url!.Host}:{url.Port} in time.", transient: true);
         }
 
         using (response)
         {
-            var result = await ReadResult(response, timeout.Token);
+            var result = await ReadResult(response, cancellationToken);
             if (response.IsSuccessStatusCode)
                 return ToolOutcome.Success(result, ExternalReference(response, result));
 
             var code = (int)response.StatusCode;
             var error = $"{url!.Host} answered {code} {response.ReasonPhrase}.";
-            return code >= 500
-                ? ToolOutcome.Unknown($"http_{code}", error)
-                : ToolOutcome.NotExecuted($"http_{code}", error);
+            return code switch
+            {
+                // The system says it did not take the request (yet): safe to try again for any tool.
+                429 or 408 => ToolOutcome.NotExecuted($"http_{code}", error, transient: true),
+                >= 500 => ToolOutcome.Unknown($"http_{code}", error),
+                _ => ToolOutcome.NotExecuted($"http_{code}", error),
+            };
         }
     }
 

@@ -1,15 +1,23 @@
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Json;
+using AgentBus.ServiceDefaults.Security;
+using Microsoft.Extensions.Options;
 
 namespace AgentBus.Policy.Proposals;
 
 /// <summary>
 /// Turns an allowed proposal into the one command an executor will accept for it. The only place
-/// that creates ExecuteTool, so everything an executor checks is bound here.
+/// that creates ExecuteTool, and the only holder of the signing key, so everything an executor
+/// checks is bound and signed here.
 /// </summary>
-public sealed class ExecutionAuthorizer(TimeProvider clock)
+public sealed class ExecutionAuthorizer(AuthorizationSigner signer, IOptions<SigningOptions> options, TimeProvider clock)
 {
-    public ExecuteTool Authorize(ActionProposed proposal) =>
-        new(proposal.ActionId, proposal.RunId, proposal.AgentId, proposal.Tool, proposal.Arguments,
-            CanonicalJson.Hash(proposal.Arguments), proposal.IdempotencyKey, clock.GetUtcNow());
+    /// <param name="approvalId">The approval this execution rests on, when a human granted it.</param>
+    public ExecuteTool Authorize(ActionProposed proposal, string? approvalId = null)
+    {
+        var now = clock.GetUtcNow();
+        var command = new ExecuteTool(proposal.ActionId, proposal.RunId, proposal.AgentId, proposal.Tool, proposal.Arguments,
+            CanonicalJson.Hash(proposal.Arguments), proposal.IdempotencyKey, now, Authorization: null!);
+        return command with { Authorization = signer.Sign(command, approvalId, now + options.Value.Lifetime) };
+    }
 }

@@ -35,6 +35,8 @@ public sealed record AuditEntry(
     /// <summary>Who did it is in the payload (operator); the outcome column names the action, e.g. "dlq.replay".</summary>
     public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken), null, null,
         null, null, e.Action, null, Json(e), e.TakenAt, new RunChange());
+    public static AuditEntry From(Guid eventId, ExecutionStarted e) => new(eventId, nameof(ExecutionStarted), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "started", null, Json(e), e.StartedAt, new RunChange());
 
     static string DecisionName(Decision decision) => decision switch
     {

@@ -7,7 +7,8 @@ public sealed class AuditProjection(AuditStore store) :
     IConsumer<ActionDecided>,
     IConsumer<ActionSucceeded>,
     IConsumer<ActionFailed>,
-    IConsumer<OperatorActionTaken>
+    IConsumer<OperatorActionTaken>,
+    IConsumer<ExecutionStarted>
 {
     public Task Consume(ConsumeContext<ActionDecided> context) =>
         store.RecordAsync(AuditEntry.From(EventId(context), context.Message), context.CancellationToken);
@@ -19,6 +20,9 @@ public sealed class AuditProjection(AuditStore store) :
         store.RecordAsync(AuditEntry.From(EventId(context), context.Message), context.CancellationToken);
 
     public Task Consume(ConsumeContext<OperatorActionTaken> context) =>
+        store.RecordAsync(AuditEntry.From(EventId(context), context.Message), context.CancellationToken);
+
+    public Task Consume(ConsumeContext<ExecutionStarted> context) =>
         store.RecordAsync(AuditEntry.From(EventId(context), context.Message), context.CancellationToken);
 
     static Guid EventId(ConsumeContext context) =>

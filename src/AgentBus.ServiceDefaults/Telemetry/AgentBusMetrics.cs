@@ -14,7 +14,7 @@ public static class AgentBusMetrics
         "agentbus.decisions", "{decision}", "Decisions on proposals, by decision, reason code and rule.");
 
     static readonly Counter<long> ToolCalls = AgentBusTelemetry.Meter.CreateCounter<long>(
-        "agentbus.tool.calls", "{call}", "Commands an executor finished, by tool and outcome (succeeded, failed, outcome_unknown, refused).");
+        "agentbus.tool.calls", "{call}", "Commands an executor finished, by tool and outcome (succeeded, failed, outcome_unknown, refused, cached, repeated).");
 
     static readonly Histogram<double> ToolDuration = AgentBusTelemetry.Meter.CreateHistogram<double>(
         "agentbus.tool.duration", "s", "How long the tool call took, by tool and outcome.");
@@ -42,17 +42,24 @@ public static class AgentBusMetrics
             _ => "denied",
         }), new("reason_code", reasonCode), new("rule_id", ruleId ?? ""));
 
-    /// <summary>One finished command: its outcome, its duration and, when it cost something, the spend.</summary>
-    public static void ToolCall(string tool, string agentId, string outcome, TimeSpan duration, decimal costUsd = 0)
+    /// <summary>
+    /// One finished command: its outcome, how long the tool call took (none when the tool was not
+    /// called: refused, repeated, declared lost) and, when it cost something, the spend.
+    /// </summary>
+    public static void ToolCall(string tool, string agentId, string outcome, TimeSpan? duration = null, decimal costUsd = 0)
     {
         ToolCalls.Add(1, new("tool", tool), new("outcome", outcome));
-        ToolDuration.Record(duration.TotalSeconds, new("tool", tool), new("outcome", outcome));
+        if (duration is { } took)
+            ToolDuration.Record(took.TotalSeconds, new("tool", tool), new("outcome", outcome));
         if (costUsd > 0)
             Spend.Add((double)costUsd, new("agent_id", agentId), new("source", tool));
     }
 
     public static void Retry(string queue, string exceptionType) =>
         Retries.Add(1, new("queue", queue), new("exception_type", exceptionType));
+
+    /// <summary>A tool call attempted again inside one command (transient failure, idempotent tool).</summary>
+    public static void ToolRetry(string tool) => Retries.Add(1, new KeyValuePair<string, object?>("tool", tool));
 
     /// <summary>Spend an agent reported itself (model inference and the like).</summary>
     public static void ReportedSpend(string agentId, string category, decimal amountUsd) =>

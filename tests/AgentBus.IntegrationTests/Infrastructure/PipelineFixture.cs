@@ -61,6 +61,9 @@ public class PipelineFixture : IAsyncLifetime
     /// <summary>Agents that get broker users; every agent the policy names should be here.</summary>
     protected virtual IReadOnlyList<string> Agents => ["support-bot", "intern-bot", "python-agent"];
 
+    /// <summary>Tools whose executor runs in-process from the start (a fixture may run some as child processes instead).</summary>
+    protected virtual IReadOnlyList<string> InProcessExecutors => Tools;
+
     /// <summary>Called for every in-process host before it is built: extra settings, services, exporters.</summary>
     protected virtual void ConfigureHost(string brokerUser, WebApplicationBuilder builder)
     {
@@ -79,6 +82,9 @@ public class PipelineFixture : IAsyncLifetime
     public string PolicyFile => Path.Combine(_workDirectory, "policy.yaml");
     public string ToolsDirectory => Path.Combine(_workDirectory, "tools");
     public string ToolSecretsDirectory => Path.Combine(Secrets.Directory, "tools");
+    /// <summary>The policy service's signing key pair (private key for the policy host, *.pub.pem trusted by executors).</summary>
+    public string SigningKeysDirectory => Path.Combine(_workDirectory, "keys");
+    public string SigningKeyFile => Path.Combine(SigningKeysDirectory, AgentBus.Cli.Commands.KeyCommands.DefaultName + ".key.pem");
     public Uri SandboxUrl { get; private set; } = null!;
     public RabbitMqManagementClient Management { get; private set; } = null!;
     public CallLog SandboxCalls => _sandbox!.Services.GetRequiredService<CallLog>();
@@ -100,11 +106,12 @@ public class PipelineFixture : IAsyncLifetime
             Secrets.GetOrCreate("tools", tool);
         await StartSandboxAsync();
         WriteToolConfigurations();
+        AgentBus.Cli.Commands.KeyCommands.Generate(SigningKeysDirectory, AgentBus.Cli.Commands.KeyCommands.DefaultName, force: false);
 
         await StartHostAsync("agentbus-policy", [], b => b.AddServiceDefaults("agentbus-policy", 0).AddPolicy(),
-            new() { ["Policy:File"] = PolicyFile });
+            new() { ["Policy:File"] = PolicyFile, ["Policy:Signing:PrivateKeyFile"] = SigningKeyFile });
         await StartHostAsync("agentbus-projections", [], b => b.AddServiceDefaults("agentbus-projections", 0).AddProjections(), new());
-        foreach (var tool in Tools)
+        foreach (var tool in InProcessExecutors)
             await StartExecutorAsync(tool);
     }
 
@@ -115,7 +122,7 @@ public class PipelineFixture : IAsyncLifetime
             {
                 b.AddExecutorConfiguration(["--tool", tool, "--tools-directory", ToolsDirectory, "--secrets-directory", ToolSecretsDirectory]);
                 b.AddServiceDefaults($"agentbus-executor-{tool}", 0).AddExecutor();
-            }, new());
+            }, new() { ["Executor:PolicyKeys"] = SigningKeysDirectory });
 
     public async Task<WebApplication> StartHostAsync(string brokerUser, string[] args, Action<WebApplicationBuilder> configure,
         Dictionary<string, string?> settings)

@@ -1,0 +1,28 @@
+namespace AgentBus.Contracts;
+
+/// <summary>
+/// Machine-readable <see cref="ActionFailed.ErrorCode"/>s an executor gives when it refuses a
+/// command (nothing ran, <see cref="ActionFailed.OutcomeUnknown"/> is false) or when the outcome of
+/// a call cannot be known. Tool plugins add their own codes (e.g. "http_404", "timeout").
+/// </summary>
+public static class ExecutionErrorCodes
+{
+    public const string AuthorizationMissing = "authorization_missing";
+    public const string AuthorizationUnknownKey = "authorization_unknown_key";
+    public const string AuthorizationInvalid = "authorization_invalid";
+    public const string AuthorizationExpired = "authorization_expired";
+    public const string WrongTool = "wrong_tool";
+    public const string ArgumentsChanged = "arguments_changed";
+
+    /// <summary>The action id was already executed for another agent, tool or arguments.</summary>
+    public const string ActionIdReused = "action_id_reused";
+
+    /// <summary>The tool's circuit breaker is open: the call was not attempted.</summary>
+    public const string CircuitOpen = "circuit_open";
+
+    /// <summary>A copy claimed the action and stopped (crash, lost database) while calling the tool.</summary>
+    public const string ExecutorLost = "executor_lost";
+
+    public const string Timeout = "timeout";
+    public const string ToolError = "tool_error";
+}

@@ -1,0 +1,166 @@
+using AgentBus.Contracts;
+using Dapper;
+using Npgsql;
+
+namespace AgentBus.Executor.Execution;
+
+public enum ClaimState
+{
+    Running,
+    Succeeded,
+    Failed,
+    OutcomeUnknown,
+}
+
+/// <summary>A claim as another delivery of the same command finds it.</summary>
+public sealed record ExistingClaim(
+    string ActionId,
+    string AgentId,
+    string Tool,
+    string ArgumentsHash,
+    ClaimState State,
+    string Executor,
+    Guid ClaimToken,
+    bool HeartbeatStale,
+    long ElapsedMs,
+    string? OutcomeType,
+    Guid? OutcomeMessageId,
+    string? Outcome);
+
+/// <summary>
+/// The execution_claims table: at most one call per action id, across redeliveries and copies.
+/// Every write after the claim is conditional on the claim token, so of two copies that both
+/// believe they own an action (one lost its broker connection, the other got the redelivery) only
+/// one outcome is ever recorded.
+/// </summary>
+public sealed class ClaimStore(NpgsqlDataSource dataSource)
+{
+    const string Columns = """
+        action_id AS ActionId, agent_id AS AgentId, tool AS Tool, arguments_hash AS ArgumentsHash, state AS StateText,
+        executor AS Executor, claim_token AS ClaimToken, heartbeat_at < now() - @Lease AS HeartbeatStale,
+        (extract(epoch FROM now() - claimed_at) * 1000)::bigint AS ElapsedMs,
+        outcome_type AS OutcomeType, outcome_message_id AS OutcomeMessageId, outcome::text AS Outcome
+        """;
+
+    /// <summary>Inserts the claim; null when this attempt now owns the action, the existing claim otherwise.</summary>
+    public async Task<ExistingClaim?> TryClaimAsync(ExecuteTool command, string executor, Guid token, TimeSpan lease, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var inserted = await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO execution_claims (action_id, tool, run_id, agent_id, arguments_hash, state, executor, claim_token)
+            VALUES (@ActionId, @Tool, @RunId, @AgentId, @ArgumentsHash, 'running', @Executor, @Token)
+            ON CONFLICT (action_id) DO NOTHING
+            """, new { command.ActionId, command.Tool, command.RunId, command.AgentId, command.ArgumentsHash, Executor = executor, Token = token },
+            cancellationToken: ct));
+        if (inserted == 1)
+            return null;
+        return await GetAsync(connection, command.ActionId, lease, ct)
+               ?? throw new InvalidOperationException($"The claim on action {command.ActionId} vanished while it was read.");
+    }
+
+    public async Task<ExistingClaim?> GetAsync(string actionId, TimeSpan lease, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await GetAsync(connection, actionId, lease, ct);
+    }
+
+    static async Task<ExistingClaim?> GetAsync(NpgsqlConnection connection, string actionId, TimeSpan lease, CancellationToken ct)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<ClaimRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM execution_claims WHERE action_id = @ActionId", new { ActionId = actionId, Lease = lease }, cancellationToken: ct));
+        return row?.ToClaim();
+    }
+
+    /// <summary>Gives a claim back before the tool was called (the start could not be announced).</summary>
+    public async Task ReleaseAsync(string actionId, Guid token, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM execution_claims WHERE action_id = @ActionId AND claim_token = @Token AND state = 'running'",
+            new { ActionId = actionId, Token = token }, cancellationToken: ct));
+    }
+
+    /// <summary>Records the outcome if this attempt still owns the running claim; false when it lost it.</summary>
+    public async Task<bool> FinishAsync(string actionId, Guid token, RecordedOutcome outcome, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE execution_claims
+               SET state = @State, finished_at = now(), attempts = @Attempts, outcome_type = @Type,
+                   outcome_message_id = @MessageId, outcome = CAST(@Json AS json)
+             WHERE action_id = @ActionId AND claim_token = @Token AND state = 'running'
+            """, new { ActionId = actionId, Token = token, State = StateText(outcome.State), outcome.Attempts, outcome.Type, outcome.MessageId, outcome.Json },
+            cancellationToken: ct)) == 1;
+    }
+
+    /// <summary>
+    /// Declares the action outcome-unknown for a copy that stopped mid-call: only if the claim is
+    /// still the one that was read and its heartbeat is still stale, so a live copy always wins.
+    /// </summary>
+    public async Task<bool> DeclareUnknownAsync(string actionId, Guid staleToken, TimeSpan lease, RecordedOutcome outcome, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE execution_claims
+               SET state = 'outcome_unknown', finished_at = now(), attempts = GREATEST(attempts, 1), outcome_type = @Type,
+                   outcome_message_id = @MessageId, outcome = CAST(@Json AS json)
+             WHERE action_id = @ActionId AND claim_token = @Token AND state = 'running' AND heartbeat_at < now() - @Lease
+            """, new { ActionId = actionId, Token = staleToken, Lease = lease, outcome.Type, outcome.MessageId, outcome.Json },
+            cancellationToken: ct)) == 1;
+    }
+
+    /// <summary>What a copy learned after losing its claim, kept beside the recorded outcome for the operator.</summary>
+    public async Task RecordLateOutcomeAsync(string actionId, Guid token, string json, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE execution_claims SET late_outcome = CAST(@Json AS json) WHERE action_id = @ActionId AND claim_token = @Token",
+            new { ActionId = actionId, Token = token, Json = json }, cancellationToken: ct));
+    }
+
+    /// <summary>Keeps this copy's running claims alive; one statement for all of them.</summary>
+    public async Task<int> HeartbeatAsync(Guid[] tokens, CancellationToken ct)
+    {
+        if (tokens.Length == 0)
+            return 0;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE execution_claims SET heartbeat_at = now() WHERE claim_token = ANY(@Tokens) AND state = 'running'",
+            new { Tokens = tokens }, cancellationToken: ct));
+    }
+
+    static string StateText(ClaimState state) => state switch
+    {
+        ClaimState.Running => "running",
+        ClaimState.Succeeded => "succeeded",
+        ClaimState.Failed => "failed",
+        _ => "outcome_unknown",
+    };
+
+    sealed class ClaimRow
+    {
+        public string ActionId { get; init; } = "";
+        public string AgentId { get; init; } = "";
+        public string Tool { get; init; } = "";
+        public string ArgumentsHash { get; init; } = "";
+        public string StateText { get; init; } = "";
+        public string Executor { get; init; } = "";
+        public Guid ClaimToken { get; init; }
+        public bool HeartbeatStale { get; init; }
+        public long ElapsedMs { get; init; }
+        public string? OutcomeType { get; init; }
+        public Guid? OutcomeMessageId { get; init; }
+        public string? Outcome { get; init; }
+
+        public ExistingClaim ToClaim() => new(ActionId, AgentId, Tool, ArgumentsHash, StateText switch
+        {
+            "running" => ClaimState.Running,
+            "succeeded" => ClaimState.Succeeded,
+            "failed" => ClaimState.Failed,
+            _ => ClaimState.OutcomeUnknown,
+        }, Executor, ClaimToken, HeartbeatStale, ElapsedMs, OutcomeType, OutcomeMessageId, Outcome);
+    }
+}
+
+/// <summary>An outcome event as the claim keeps it, to be published again word for word.</summary>
+public sealed record RecordedOutcome(ClaimState State, int Attempts, string Type, Guid MessageId, string Json);

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using AgentBus.Contracts;
+using AgentBus.ServiceDefaults.Json;
+
+namespace AgentBus.ServiceDefaults.Security;
+
+/// <summary>
+/// The exact bytes the policy service signs for one command: an RFC 8785 canonical JSON object, so
+/// an executor in any language can rebuild it. Everything an executor acts on is in it except the
+/// arguments themselves, which are bound through their hash.
+/// </summary>
+public static class AuthorizationStatement
+{
+    public const string Version = "agentbus-tool-authorization/v1";
+
+    public static byte[] For(ExecuteTool command, string keyId, string? approvalId, DateTimeOffset notAfter)
+    {
+        var statement = new SortedDictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["v"] = Version,
+            ["keyId"] = keyId,
+            ["actionId"] = command.ActionId,
+            ["runId"] = command.RunId,
+            ["agentId"] = command.AgentId,
+            ["tool"] = command.Tool,
+            ["argumentsHash"] = command.ArgumentsHash,
+            ["idempotencyKey"] = command.IdempotencyKey,
+            ["approvalId"] = approvalId,
+            ["notAfter"] = notAfter.ToUnixTimeMilliseconds(),
+        };
+        return CanonicalJson.Serialize(JsonSerializer.SerializeToElement(statement));
+    }
+
+    /// <summary>Expiry is signed in whole milliseconds; a time is cut to that before it is signed or sent.</summary>
+    public static DateTimeOffset ToWholeMilliseconds(DateTimeOffset time) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
+}
