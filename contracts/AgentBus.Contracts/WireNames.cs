@@ -26,7 +26,18 @@ public static class WireNames
     public const string ActionSucceededExchange = "agentbus.events.action-succeeded";
     public const string ActionFailedExchange = "agentbus.events.action-failed";
 
+    /// <summary>Fanout exchange agents publish <see cref="SpendReported"/> to.</summary>
+    public const string SpendReportsExchange = "agentbus.spend-reports";
+
+    /// <summary>Fanout exchange for <see cref="OperatorActionTaken"/> (suspend, resume, …); the audit binds it.</summary>
+    public const string OperatorActionsExchange = "agentbus.events.operator-actions";
+
     public const string PolicyProposalsQueue = "agentbus.policy.proposals";
+
+    /// <summary>The policy service's copy of every outcome, to settle budgets.</summary>
+    public const string PolicyOutcomesQueue = "agentbus.policy.outcomes";
+
+    public const string PolicySpendReportsQueue = "agentbus.policy.spend-reports";
     public const string ProjectionsQueue = "agentbus.projections";
 
     public const string AgentReplyQueuePrefix = "agentbus.agent.";
