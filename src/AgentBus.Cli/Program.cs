@@ -5,5 +5,8 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
 {
     DbCommands.Create(),
     BrokerCommands.Create(),
+    PolicyCommands.Create(),
+    OperatorCommands.Agents(),
+    OperatorCommands.Tools(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -20,6 +20,18 @@ static class Cli
         DefaultValueFactory = _ => Env("AGENTBUS_POSTGRES") ?? "",
     };
 
+    public static Option<string> RabbitMqHost() => new("--rabbitmq-host")
+    {
+        Description = "RabbitMQ host (default: $AGENTBUS_RABBITMQ_HOST or 127.0.0.1)",
+        DefaultValueFactory = _ => Env("AGENTBUS_RABBITMQ_HOST") ?? "127.0.0.1",
+    };
+
+    public static Option<int> RabbitMqPort() => new("--rabbitmq-port")
+    {
+        Description = "RabbitMQ AMQP port (default: $AGENTBUS_RABBITMQ_PORT or 5672)",
+        DefaultValueFactory = _ => int.TryParse(Env("AGENTBUS_RABBITMQ_PORT"), out var port) ? port : 5672,
+    };
+
     public static Option<string> ManagementUrl() => new("--management-url")
     {
         Description = "RabbitMQ management API (default: $AGENTBUS_RABBITMQ_MANAGEMENT_URL or http://127.0.0.1:15672)",
@@ -70,8 +82,14 @@ static class Cli
             Error(ex.Message);
             return BadInput;
         }
+        catch (PolicyRefusedException)
+        {
+            return Failed;
+        }
         catch (Exception ex) when (ex is Broker.BrokerProvisioningException or NpgsqlException or HttpRequestException
-                                       or SocketException or IOException or InvalidOperationException or TimeoutException)
+                                       or SocketException or IOException or InvalidOperationException or TimeoutException
+                                       or UnauthorizedAccessException or RabbitMQ.Client.Exceptions.BrokerUnreachableException
+                                       or RabbitMQ.Client.Exceptions.OperationInterruptedException or OperationCanceledException)
         {
             Error(ex.Message);
             return Failed;

@@ -32,6 +32,12 @@ public sealed record AuditEntry(
     public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
         e.AgentId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", e.ErrorCode, Json(e), e.FailedAt, new RunChange(Failed: 1));
 
+    /// <summary>Who did what to which agent or tool; changes no run summary.</summary>
+    public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken), null, null,
+        e.Action.StartsWith("agent.", StringComparison.Ordinal) ? e.Target : null,
+        e.Action.StartsWith("tool.", StringComparison.Ordinal) ? e.Target : null,
+        e.Action, null, Json(e), e.TakenAt, new RunChange());
+
     static string DecisionName(Decision decision) => decision switch
     {
         Decision.Allowed => "allowed",

@@ -6,7 +6,8 @@ namespace AgentBus.Projections.Audit;
 public sealed class AuditProjection(AuditStore store) :
     IConsumer<ActionDecided>,
     IConsumer<ActionSucceeded>,
-    IConsumer<ActionFailed>
+    IConsumer<ActionFailed>,
+    IConsumer<OperatorActionTaken>
 {
     public Task Consume(ConsumeContext<ActionDecided> context) =>
         store.RecordAsync(AuditEntry.From(EventId(context), context.Message), context.CancellationToken);
@@ -15,6 +16,9 @@ public sealed class AuditProjection(AuditStore store) :
         store.RecordAsync(AuditEntry.From(EventId(context), context.Message), context.CancellationToken);
 
     public Task Consume(ConsumeContext<ActionFailed> context) =>
+        store.RecordAsync(AuditEntry.From(EventId(context), context.Message), context.CancellationToken);
+
+    public Task Consume(ConsumeContext<OperatorActionTaken> context) =>
         store.RecordAsync(AuditEntry.From(EventId(context), context.Message), context.CancellationToken);
 
     static Guid EventId(ConsumeContext context) =>
