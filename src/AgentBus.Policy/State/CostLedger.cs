@@ -17,7 +17,7 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
 {
     sealed record ActionRow(string? DuplicateOf, string? Outcome);
 
-    sealed record Charge(long EntryId, string AgentId, string RunId, DateTime Day, string Status, decimal ReservedUsd);
+    sealed record Charge(long EntryId, string AgentId, string RunId, DateOnly Day, string Status, decimal ReservedUsd);
 
     /// <summary>
     /// Records an executor's outcome for an action policy admitted: the outcome is kept for
@@ -64,7 +64,7 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
                 _ => 0m,
             };
             var held = charge.Status == "reserved" ? charge.ReservedUsd : 0m;
-            await AdjustAsync(connection, tx, charge.AgentId, charge.RunId, DateOnly.FromDateTime(charge.Day), -held, amount, ct);
+            await AdjustAsync(connection, tx, charge.AgentId, charge.RunId, charge.Day, -held, amount, ct);
             await connection.ExecuteAsync(new CommandDefinition("""
                 UPDATE cost_ledger SET status = @Status, amount_usd = @Amount, settled_at = @Now WHERE entry_id = @EntryId
                 """, new { charge.EntryId, Status = outcome == "failed" ? "released" : "settled", Amount = amount, Now = now },
@@ -96,7 +96,7 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
             """, new { ActionId = actionId }, tx, cancellationToken: ct));
         if (charge is null)
             return false;
-        await AdjustAsync(connection, tx, charge.AgentId, charge.RunId, DateOnly.FromDateTime(charge.Day), -charge.ReservedUsd, 0m, ct);
+        await AdjustAsync(connection, tx, charge.AgentId, charge.RunId, charge.Day, -charge.ReservedUsd, 0m, ct);
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE cost_ledger SET status = 'released', settled_at = @Now WHERE entry_id = @EntryId",
             new { charge.EntryId, Now = clock.GetUtcNow() }, tx, cancellationToken: ct));

@@ -108,14 +108,21 @@ public class PipelineFixture : IAsyncLifetime
             await StartExecutorAsync(tool);
     }
 
-    public Task<WebApplication> StartExecutorAsync(string tool, string? brokerUser = null) =>
-        StartHostAsync(brokerUser ?? BrokerTopology.ExecutorUser(tool),
+    public async Task<WebApplication> StartExecutorAsync(string tool, string? brokerUser = null)
+    {
+        var app = await StartHostAsync(brokerUser ?? BrokerTopology.ExecutorUser(tool),
             ["--tool", tool, "--tools-directory", ToolsDirectory, "--secrets-directory", ToolSecretsDirectory],
             b =>
             {
                 b.AddExecutorConfiguration(["--tool", tool, "--tools-directory", ToolsDirectory, "--secrets-directory", ToolSecretsDirectory]);
                 b.AddServiceDefaults($"agentbus-executor-{tool}", 0).AddExecutor();
             }, new());
+        ExecutorHosts[tool] = app;
+        return app;
+    }
+
+    /// <summary>The executor host last started for each tool, so a test can stop one and let commands queue.</summary>
+    public Dictionary<string, WebApplication> ExecutorHosts { get; } = [];
 
     public async Task<WebApplication> StartHostAsync(string brokerUser, string[] args, Action<WebApplicationBuilder> configure,
         Dictionary<string, string?> settings)
