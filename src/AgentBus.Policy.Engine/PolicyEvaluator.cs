@@ -85,8 +85,8 @@ public static class PolicyEvaluator
         {
             if (!MatchesSchema(tool, schema, arguments))
                 return Denied(trace, "arguments", PolicyDecision.Deny(ReasonCodes.InvalidArguments,
-                    $"The arguments do not match tool '{tool.Name}''s schema: {SchemaError(schema, arguments)}.", $"tools/{tool.Name}/arguments"));
-            trace?.Add(new("arguments", "pass", $"The arguments match tool '{tool.Name}''s JSON Schema.", $"tools/{tool.Name}/arguments"));
+                    $"The arguments do not match the schema of tool '{tool.Name}': {SchemaError(schema, arguments)}.", $"tools/{tool.Name}/arguments"));
+            trace?.Add(new("arguments", "pass", $"The arguments match the JSON Schema of tool '{tool.Name}'.", $"tools/{tool.Name}/arguments"));
         }
         else
             trace?.Add(new("arguments", "pass", $"Tool '{tool.Name}' declares no argument schema; any object is accepted."));
@@ -119,6 +119,7 @@ public static class PolicyEvaluator
         if (grant.Approval is { } approval && approval.Applies(arguments))
         {
             var requirement = new ApprovalRequirement(approval.RuleId, approval.Group, approval.Approvers, approval.Expiry, state.Now + approval.Expiry);
+            trace?.Add(new("approval", "approval required", $"Needed when {approval.DescribeCondition()}; that holds here.", approval.RuleId));
             return new PolicyDecision(Decision.ApprovalRequired, ReasonCodes.ApprovalRequired,
                 $"Grant '{grant.Id}' needs {approval.Approvers} approver(s) from '{approval.Group}' within {Durations.Format(approval.Expiry)} when {approval.DescribeCondition()}.",
                 approval.RuleId)

@@ -73,6 +73,9 @@ static class Cli
     /// <summary>Runs a command body; expected failures become one clear line and an exit code, not a stack trace.</summary>
     public static async Task<int> Run(Func<Task<int>> body)
     {
+        // Piped into a file or CI log: do not wrap tables at 80 columns.
+        if (Console.IsOutputRedirected && AnsiConsole.Profile.Width < 160)
+            AnsiConsole.Profile.Width = 160;
         try
         {
             return await body();

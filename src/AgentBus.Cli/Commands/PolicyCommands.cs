@@ -181,27 +181,27 @@ static class PolicyCommands
             if (error is not null)
                 throw new UsageException(error);
 
-            var table = new Table().AddColumns("agent", "team", "tool", "risk", "grant", "constraints", "destinations", "approval", "limits and budget");
+            AnsiConsole.MarkupLine($"Who can use {Markup.Escape(described)} under policy {policy.Version}: " +
+                                   (rows.Count == 0 ? "[grey]no agent.[/]" : $"{rows.Select(r => r.Agent).Distinct().Count()} agent(s)."));
             foreach (var row in rows)
             {
                 var terms = row.Terms;
                 var limits = string.Join("; ", new[]
                 {
-                    terms.AgentCallsPerMinute is { } a ? $"{a.Value}/min" : null,
-                    terms.ToolCallsPerMinute is { } t ? $"tool {t.Value}/min" : null,
+                    terms.AgentCallsPerMinute is { } a ? $"{a.Value} calls/min" : null,
+                    terms.ToolCallsPerMinute is { } t ? $"tool {t.Value} calls/min" : null,
+                    terms.RunToolCalls is { } c ? $"{c.Value} calls/run" : null,
                     terms.PerDayUsd is { } d ? $"${d.Value.ToString(CultureInfo.InvariantCulture)}/day" : null,
                     terms.PerRunUsd is { } r ? $"${r.Value.ToString(CultureInfo.InvariantCulture)}/run" : null,
                 }.Where(s => s is not null));
-                table.AddRow(Markup.Escape(row.Agent) + (row.AgentSuspended ? " [red](suspended)[/]" : ""), Markup.Escape(row.Team),
-                    Markup.Escape(row.Tool), Markup.Escape(row.Risk), Markup.Escape(row.Grant),
-                    Markup.Escape(row.Constraints.Count == 0 ? "none" : string.Join("; ", row.Constraints)),
-                    Markup.Escape(row.Destinations), Markup.Escape(row.Approval), Markup.Escape(limits.Length == 0 ? "unlimited" : limits));
+                AnsiConsole.WriteLine();
+                AnsiConsole.MarkupLine($"[bold]{Markup.Escape(row.Agent)}[/] (team {Markup.Escape(row.Team)}){(row.AgentSuspended ? " [red]suspended[/]" : "")} " +
+                                       $"-> {Markup.Escape(row.Tool)} (risk {Markup.Escape(row.Risk)}), grant {Markup.Escape(row.Grant)}");
+                AnsiConsole.MarkupLine($"  constraints:  {Markup.Escape(row.Constraints.Count == 0 ? "none" : string.Join("; ", row.Constraints))}");
+                AnsiConsole.MarkupLine($"  destinations: {Markup.Escape(row.Destinations)}");
+                AnsiConsole.MarkupLine($"  approval:     {Markup.Escape(row.Approval)}");
+                AnsiConsole.MarkupLine($"  limits:       {Markup.Escape(limits.Length == 0 ? "unlimited" : limits)}");
             }
-            AnsiConsole.MarkupLine($"Who can use {Markup.Escape(described)} under policy {policy.Version}:");
-            if (rows.Count == 0)
-                AnsiConsole.MarkupLine("[grey]No agent.[/]");
-            else
-                AnsiConsole.Write(table);
             return Task.FromResult(Cli.Ok);
         }));
         return command;
