@@ -120,9 +120,7 @@ public static class PolicyEvaluator
         {
             var requirement = new ApprovalRequirement(approval.RuleId, approval.Group, approval.Approvers, approval.Expiry, state.Now + approval.Expiry);
             trace?.Add(new("approval", "approval required", $"Needed when {approval.DescribeCondition()}; that holds here.", approval.RuleId));
-            return new PolicyDecision(Decision.ApprovalRequired, ReasonCodes.ApprovalRequired,
-                $"Grant '{grant.Id}' needs {approval.Approvers} approver(s) from '{approval.Group}' within {Durations.Format(approval.Expiry)} when {approval.DescribeCondition()}.",
-                approval.RuleId)
+            return new PolicyDecision(Decision.ApprovalRequired, ReasonCodes.ApprovalRequired, approval.Reason, approval.RuleId)
             {
                 Approval = requirement,
                 Terms = grant.Terms,

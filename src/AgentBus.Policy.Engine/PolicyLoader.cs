@@ -377,6 +377,8 @@ public static class PolicyLoader
                     approval = new ApprovalPolicy
                     {
                         RuleId = ruleId, When = when, Group = declared.Group, Approvers = declared.Approvers, Expiry = expiry, Line = declared.Line,
+                        Reason = $"Grant '{grant.Id}' needs {declared.Approvers} distinct approver(s) from '{declared.Group}' within {Durations.Format(expiry)} when " +
+                                 (when.Count == 0 ? "always" : string.Join(" and ", when.Select(w => w.Describe()))) + ".",
                     };
                 }
 

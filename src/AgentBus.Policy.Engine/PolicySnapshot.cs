@@ -71,6 +71,9 @@ public sealed class ApprovalPolicy
     public required TimeSpan Expiry { get; init; }
     public int Line { get; init; }
 
+    /// <summary>The decision's sentence, built once at load (it depends on the grant only).</summary>
+    public required string Reason { get; init; }
+
     public bool Applies(System.Text.Json.JsonElement arguments)
     {
         foreach (var term in When)

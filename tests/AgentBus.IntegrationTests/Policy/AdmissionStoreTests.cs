@@ -47,7 +47,8 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await fixture.ResetAsync();
-        _database = NpgsqlDataSource.Create(fixture.ConnectionString);
+        // A few connections are enough to interleave transactions; the shared server has 100 in all.
+        _database = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { MaxPoolSize = 6 }.ConnectionString);
         _store = new AdmissionStore(_database, Options.Create(new PolicyOptions { File = "x" }));
     }
 

@@ -89,6 +89,8 @@ public sealed class PolicyFixture : PipelineFixture
         if (brokerUser != "agentbus-policy")
             return;
         builder.Configuration["Policy:ReloadInterval"] = "00:00:00.100";
+        // Still 16 proposals in flight across the two instances, within the shared server's connections.
+        builder.Configuration["Policy:ConcurrentMessageLimit"] = "8";
         builder.Services.AddHostedService(services => new Capture(services, _policyInstances));
     }
 
