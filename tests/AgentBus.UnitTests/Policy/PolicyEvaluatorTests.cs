@@ -168,6 +168,30 @@ public class PolicyEvaluatorTests
         Assert.Equal("approval_required", steps[^1].Outcome);
     }
 
+    [Theory]
+    [InlineData("""{"email":"a@example.com"}""", ReasonCodes.Allowed)]
+    [InlineData("""{"email":42}""", ReasonCodes.InvalidArguments)]
+    [InlineData("""{"email":"a@example.com","extra":1}""", ReasonCodes.InvalidArguments)]
+    public void A_schema_beyond_the_fast_path_is_evaluated_by_JsonSchema_Net(string arguments, string reasonCode)
+    {
+        var policy = PolicyLoader.Parse("""
+            agents: [{ id: a }]
+            tools:
+              - name: crm
+                arguments:
+                  $defs: { address: { type: string, minLength: 3 } }
+                  type: object
+                  required: [email]
+                  additionalProperties: false
+                  properties: { email: { $ref: "#/$defs/address" } }
+            grants: [{ id: g, agent: a, tool: crm }]
+            """, "ref.yaml").Policy!;
+        Assert.Null(policy.Tools["crm"].FastArgumentSchema);
+
+        var decision = PolicyEvaluator.Evaluate(Proposal("a", "crm", arguments), "a", policy);
+        Assert.Equal(reasonCode, decision.ReasonCode);
+    }
+
     [Fact]
     public void Explain_stops_at_the_step_that_denies()
     {
