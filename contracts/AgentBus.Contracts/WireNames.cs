@@ -26,7 +26,7 @@ public static class WireNames
     public const string ActionSucceededExchange = "agentbus.events.action-succeeded";
     public const string ActionFailedExchange = "agentbus.events.action-failed";
 
-    /// <summary>Topic exchange for <see cref="OperatorActionTaken"/>, routed by action ("dlq.replay").</summary>
+    /// <summary>Topic exchange for <see cref="OperatorActionTaken"/>, routed by action ("agent.suspend", "dlq.replay").</summary>
     public const string OperatorActionsExchange = "agentbus.events.operator-actions";
 
     /// <summary>
@@ -34,10 +34,19 @@ public static class WireNames
     /// queue a service consumes is bound to it under its own name; nothing else is.
     /// </summary>
     public const string ReplayExchange = "agentbus.replay";
+
     /// <summary>An executor claimed an action and is calling its tool; audit only, not agent-facing.</summary>
     public const string ExecutionStartedExchange = "agentbus.events.execution-started";
 
+    /// <summary>Fanout exchange agents publish <see cref="SpendReported"/> to.</summary>
+    public const string SpendReportsExchange = "agentbus.spend-reports";
+
     public const string PolicyProposalsQueue = "agentbus.policy.proposals";
+
+    /// <summary>The policy service's copy of every outcome, to settle budgets.</summary>
+    public const string PolicyOutcomesQueue = "agentbus.policy.outcomes";
+
+    public const string PolicySpendReportsQueue = "agentbus.policy.spend-reports";
     public const string ProjectionsQueue = "agentbus.projections";
 
     public const string AgentReplyQueuePrefix = "agentbus.agent.";

@@ -13,5 +13,8 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
     SecretsCommands.Create(),
     DlqCommands.Create(),
     KeyCommands.Create(),
+    PolicyCommands.Create(),
+    OperatorCommands.Agents(),
+    OperatorCommands.Tools(),
 };
 return await root.Parse(args).InvokeAsync();

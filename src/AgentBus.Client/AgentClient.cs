@@ -104,6 +104,32 @@ public sealed class AgentClient : IAsyncDisposable
         string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default) =>
         ProposeAsync(tool, JsonSerializer.SerializeToElement(arguments, Json), runId, idempotencyKey, intent, actionId, cancellationToken);
 
+    /// <summary>
+    /// Reports money this agent spent outside AgentBus (model inference, mostly) for a run, so its
+    /// budgets count it. Returns the report id; sending the same id again never charges twice.
+    /// </summary>
+    public async Task<string> ReportSpendAsync(decimal amountUsd, string category, string runId, string? description = null,
+        string? reportId = null, CancellationToken cancellationToken = default)
+    {
+        reportId ??= Guid.CreateVersion7().ToString();
+        var report = new SpendReported(reportId, _options.AgentId, runId, amountUsd, category, description);
+        var properties = new BasicProperties
+        {
+            ContentType = WireNames.ContentType,
+            DeliveryMode = DeliveryModes.Persistent,
+            MessageId = Guid.NewGuid().ToString(),
+            UserId = _options.AgentId,
+            Type = nameof(SpendReported),
+            Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+        };
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.PublishTimeout);
+        await _publisher.BasicPublishAsync(WireNames.SpendReportsExchange, "", mandatory: true, properties,
+            JsonSerializer.SerializeToUtf8Bytes(report, Json), timeout.Token);
+        return reportId;
+    }
+
     /// <summary>Proposes and waits for the final decision and, when the action runs, its outcome.</summary>
     public async Task<ActionResult> RunAsync(string tool, object arguments, string runId, TimeSpan timeout,
         string? idempotencyKey = null, string? intent = null, CancellationToken cancellationToken = default)

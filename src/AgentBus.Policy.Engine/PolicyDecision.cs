@@ -2,9 +2,40 @@ using AgentBus.Contracts;
 
 namespace AgentBus.Policy.Engine;
 
-/// <summary>What policy decided and why: the rule, a code for machines, a sentence for people.</summary>
+/// <summary>
+/// What policy decided and why: the rule, a code for machines, a sentence for people. A decision
+/// the pure steps permit carries <see cref="Terms"/>, the limits and budget the policy host must
+/// still enforce against shared state, and, when a human must agree first, <see cref="Approval"/>.
+/// </summary>
 public sealed record PolicyDecision(Decision Decision, string ReasonCode, string Reason, string? RuleId = null)
 {
+    /// <summary>Set on <see cref="Decision.ApprovalRequired"/>: who must approve, how many, by when.</summary>
+    public ApprovalRequirement? Approval { get; init; }
+
+    /// <summary>Set when the pure steps permit the action: what the stateful steps still check.</summary>
+    public AdmissionTerms? Terms { get; init; }
+
     public static PolicyDecision Deny(string reasonCode, string reason, string? ruleId = null) =>
         new(Decision.Denied, reasonCode, reason, ruleId);
 }
+
+/// <summary>The approval an action needs before it may run (issue: the approval saga builds on this).</summary>
+public sealed record ApprovalRequirement(string RuleId, string Group, int Approvers, TimeSpan Expiry, DateTimeOffset ExpiresAt);
+
+/// <summary>A limit and the rule that set it, so a denial can name the rule.</summary>
+public sealed record RuleLimit<T>(T Value, string RuleId);
+
+/// <summary>
+/// The stateful part of a grant, resolved when the policy loads: the estimated cost to reserve,
+/// per-minute rates, per-run caps and budgets. Null members are unlimited.
+/// </summary>
+public sealed record AdmissionTerms(
+    string GrantId,
+    decimal EstimatedCostUsd,
+    RuleLimit<int>? AgentCallsPerMinute,
+    RuleLimit<int>? ToolCallsPerMinute,
+    RuleLimit<int>? RunToolCalls,
+    RuleLimit<int>? RunRetries,
+    RuleLimit<TimeSpan>? RunDuration,
+    RuleLimit<decimal>? PerDayUsd,
+    RuleLimit<decimal>? PerRunUsd);

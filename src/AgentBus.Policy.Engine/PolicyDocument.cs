@@ -1,27 +1,168 @@
+using System.Text.Json.Nodes;
+
 namespace AgentBus.Policy.Engine;
 
-/// <summary>The policy file as written (YAML); see ops/policies/README.md for the format.</summary>
+/// <summary>An entry of the policy file that remembers the line it starts on, for error messages.</summary>
+public interface IHasLine
+{
+    int Line { get; set; }
+}
+
+/// <summary>The policy file as written (YAML); docs/policy.md and ops/policies/README.md describe the format.</summary>
 public sealed class PolicyDocument
 {
     public List<AgentEntry> Agents { get; set; } = [];
     public List<ToolEntry> Tools { get; set; } = [];
     public List<GrantEntry> Grants { get; set; } = [];
+    public LimitsSection? Limits { get; set; }
+    public BudgetsSection? Budgets { get; set; }
 
-    public sealed class AgentEntry
+    public sealed class AgentEntry : IHasLine
     {
         public string Id { get; set; } = "";
         public string Team { get; set; } = "";
+
+        /// <summary>active (default) or suspended.</summary>
+        public string? Status { get; set; }
+
+        public int Line { get; set; }
     }
 
-    public sealed class ToolEntry
+    public sealed class ToolEntry : IHasLine
     {
         public string Name { get; set; } = "";
+        public List<string> Capabilities { get; set; } = [];
+
+        /// <summary>low, medium (default), high or critical.</summary>
+        public string? Risk { get; set; }
+
+        public decimal UnitCostUsd { get; set; }
+
+        /// <summary>JSON Schema (draft 2020-12) of the arguments, written in YAML.</summary>
+        public JsonNode? Arguments { get; set; }
+
+        public DestinationsEntry? Destinations { get; set; }
+
+        /// <summary>active (default) or suspended.</summary>
+        public string? Status { get; set; }
+
+        public int Line { get; set; }
     }
 
-    public sealed class GrantEntry
+    /// <summary>Where in the arguments a tool names the places it sends data, and which places are allowed.</summary>
+    public sealed class DestinationsEntry : IHasLine
+    {
+        /// <summary>JSON Pointers into the arguments; '*' matches every array item or object member.</summary>
+        public List<string> From { get; set; } = [];
+
+        public List<string> Hosts { get; set; } = [];
+        public List<string> UrlPrefixes { get; set; } = [];
+        public List<string> Channels { get; set; } = [];
+        public int Line { get; set; }
+    }
+
+    public sealed class AllowListEntry : IHasLine
+    {
+        public List<string> Hosts { get; set; } = [];
+        public List<string> UrlPrefixes { get; set; } = [];
+        public List<string> Channels { get; set; } = [];
+        public int Line { get; set; }
+    }
+
+    public sealed class GrantEntry : IHasLine
     {
         public string Id { get; set; } = "";
         public string Agent { get; set; } = "";
         public string Tool { get; set; } = "";
+        public List<PredicateEntry> Constraints { get; set; } = [];
+
+        /// <summary>Narrows the tool's destinations for this agent.</summary>
+        public AllowListEntry? Destinations { get; set; }
+
+        public ApprovalEntry? Approval { get; set; }
+        public int Line { get; set; }
+    }
+
+    /// <summary>One test on one argument: a grant constraint (must hold) or part of an approval condition.</summary>
+    public sealed class PredicateEntry : IHasLine
+    {
+        public string? Id { get; set; }
+
+        /// <summary>JSON Pointer into the arguments, e.g. /body/amountUsd.</summary>
+        public string Argument { get; set; } = "";
+
+        public decimal? Min { get; set; }
+        public decimal? Max { get; set; }
+        public decimal? Above { get; set; }
+        public decimal? Below { get; set; }
+        public List<string>? In { get; set; }
+        public string? Pattern { get; set; }
+        public int? MaxLength { get; set; }
+
+        /// <summary>A constraint on an argument that is absent holds only when this is true.</summary>
+        public bool Optional { get; set; }
+
+        public int Line { get; set; }
+    }
+
+    public sealed class ApprovalEntry : IHasLine
+    {
+        public string? Id { get; set; }
+
+        /// <summary>All must hold for approval to be needed; none means every call needs approval.</summary>
+        public List<PredicateEntry> When { get; set; } = [];
+
+        public string Group { get; set; } = "";
+
+        /// <summary>How many distinct approvers must agree.</summary>
+        public int Approvers { get; set; } = 1;
+
+        /// <summary>How long approvers have, e.g. 30m, 1h, 1d.</summary>
+        public string Expires { get; set; } = "1h";
+
+        public int Line { get; set; }
+    }
+
+    public sealed class LimitsSection : IHasLine
+    {
+        public AgentLimitsEntry? Default { get; set; }
+        public Dictionary<string, AgentLimitsEntry> Agents { get; set; } = [];
+        public Dictionary<string, ToolLimitsEntry> Tools { get; set; } = [];
+        public int Line { get; set; }
+    }
+
+    public sealed class AgentLimitsEntry : IHasLine
+    {
+        public int? CallsPerMinute { get; set; }
+        public RunLimitsEntry? Run { get; set; }
+        public int Line { get; set; }
+    }
+
+    public sealed class RunLimitsEntry : IHasLine
+    {
+        public int? MaxToolCalls { get; set; }
+        public int? MaxRetries { get; set; }
+        public string? MaxDuration { get; set; }
+        public int Line { get; set; }
+    }
+
+    public sealed class ToolLimitsEntry : IHasLine
+    {
+        public int? CallsPerMinute { get; set; }
+        public int Line { get; set; }
+    }
+
+    public sealed class BudgetsSection : IHasLine
+    {
+        public BudgetEntry? Default { get; set; }
+        public Dictionary<string, BudgetEntry> Agents { get; set; } = [];
+        public int Line { get; set; }
+    }
+
+    public sealed class BudgetEntry : IHasLine
+    {
+        public decimal? PerDayUsd { get; set; }
+        public decimal? PerRunUsd { get; set; }
+        public int Line { get; set; }
     }
 }

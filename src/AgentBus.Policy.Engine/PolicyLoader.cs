@@ -1,8 +1,16 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using AgentBus.Contracts;
+using AgentBus.Policy.Engine.Rules;
+using AgentBus.Policy.Engine.Yaml;
+using Json.Schema;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
+using YamlDotNet.Serialization.NodeDeserializers;
 
 namespace AgentBus.Policy.Engine;
 
@@ -11,23 +19,48 @@ public sealed record PolicyLoadResult(PolicySnapshot? Policy, IReadOnlyList<stri
     public bool Succeeded => Policy is not null;
 }
 
-/// <summary>Parses and checks a policy file; every problem is reported as "file:line: what is wrong".</summary>
+/// <summary>
+/// Parses, checks and compiles a policy file. Every problem is reported as "file:line: what is
+/// wrong", all of them at once, and a file with any problem yields no policy at all.
+/// </summary>
 public static class PolicyLoader
 {
+    /// <summary>The capabilities a tool may declare; anything else is a typo that would hide a tool from who-can.</summary>
+    public static readonly IReadOnlyList<string> KnownCapabilities =
+        ["read", "message.send", "data.export", "data.delete", "money.move", "code.deploy"];
+
+    public static readonly IReadOnlyList<string> RiskLevels = ["low", "medium", "high", "critical"];
+
+    static readonly TimeSpan MaxApprovalExpiry = TimeSpan.FromDays(30);
+    static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(100);
+
     static readonly IDeserializer Yaml = new DeserializerBuilder()
         .WithNamingConvention(CamelCaseNamingConvention.Instance)
+        .WithDuplicateKeyChecking()
+        .WithTypeConverter(new YamlJsonConverter())
+        .WithNodeDeserializer(inner => new LineTrackingDeserializer(inner), s => s.InsteadOf<ObjectNodeDeserializer>())
         .Build();
 
     public static PolicyLoadResult LoadFile(string path)
     {
-        string text;
+        byte[] bytes;
         try
         {
-            text = File.ReadAllText(path);
+            bytes = File.ReadAllBytes(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return new(null, [$"{path}: cannot read the policy file: {ex.Message}"]);
+        }
+
+        string text;
+        try
+        {
+            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return new(null, [$"{path}: the policy file is not valid UTF-8."]);
         }
         return Parse(text, path);
     }
@@ -41,61 +74,422 @@ public static class PolicyLoader
         }
         catch (YamlException ex)
         {
-            var inner = ex.InnerException is YamlException nested ? nested : ex;
-            return new(null, [$"{source}:{inner.Start.Line}: {inner.Message}"]);
+            return new(null, [$"{source}:{ex.Start.Line}: {Describe(ex)}"]);
         }
 
         if (document is null)
             return new(null, [$"{source}: the policy file is empty."]);
 
-        var errors = new List<string>();
-        var agents = new Dictionary<string, PolicyDocument.AgentEntry>(StringComparer.Ordinal);
-        foreach (var agent in document.Agents)
+        var version = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+        return new Compiler(source, version).Compile(document);
+    }
+
+    /// <summary>YamlDotNet wraps the real problem ("Property 'tema' not found") in a generic one.</summary>
+    static string Describe(YamlException ex)
+    {
+        var innermost = ex;
+        while (innermost.InnerException is YamlException nested)
+            innermost = nested;
+        var message = innermost.InnerException is { } cause and not YamlException ? $"{innermost.Message} {cause.Message}" : innermost.Message;
+        return message.Replace("\r", "", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal).Trim();
+    }
+
+    /// <summary>Parses "90s", "30m", "1h", "2d" or "hh:mm:ss".</summary>
+    public static bool TryParseDuration(string? text, out TimeSpan duration)
+    {
+        duration = default;
+        if (string.IsNullOrWhiteSpace(text))
+            return false;
+        var match = Regex.Match(text.Trim(), "^([0-9]+)(ms|s|m|h|d)$");
+        if (match.Success && long.TryParse(match.Groups[1].Value, CultureInfo.InvariantCulture, out var amount) && amount <= 1_000_000)
         {
-            if (string.IsNullOrWhiteSpace(agent.Id))
-                errors.Add($"{source}: an agent has no id.");
-            else if (!System.Text.RegularExpressions.Regex.IsMatch(agent.Id, Names.Pattern))
-                errors.Add($"{source}: agent id '{agent.Id}' is not valid: {Names.Rule("id")}");
-            else if (agent.Id.StartsWith(Names.ReservedPrefix, StringComparison.Ordinal))
-                errors.Add($"{source}: agent id '{agent.Id}' starts with '{Names.ReservedPrefix}', which is reserved for AgentBus's own broker users.");
-            else if (!agents.TryAdd(agent.Id, agent))
-                errors.Add($"{source}: agent '{agent.Id}' is defined twice.");
+            duration = match.Groups[2].Value switch
+            {
+                "ms" => TimeSpan.FromMilliseconds(amount),
+                "s" => TimeSpan.FromSeconds(amount),
+                "m" => TimeSpan.FromMinutes(amount),
+                "h" => TimeSpan.FromHours(amount),
+                _ => TimeSpan.FromDays(amount),
+            };
+            return true;
+        }
+        return TimeSpan.TryParseExact(text.Trim(), "c", CultureInfo.InvariantCulture, out duration);
+    }
+
+    sealed class Compiler(string source, string version)
+    {
+        readonly List<string> _errors = [];
+
+        void Error(IHasLine? at, string message) =>
+            _errors.Add(at is { Line: > 0 } ? $"{source}:{at.Line}: {message}" : $"{source}: {message}");
+
+        public PolicyLoadResult Compile(PolicyDocument document)
+        {
+            var agents = CompileAgents(document);
+            var tools = CompileTools(document);
+            var limits = document.Limits;
+            var budgets = document.Budgets;
+            CheckLimitsAndBudgets(limits, budgets, agents, tools);
+            var grants = CompileGrants(document, agents, tools, limits, budgets);
+
+            if (_errors.Count > 0)
+                return new(null, _errors);
+
+            return new(new PolicySnapshot
+            {
+                Version = version,
+                Source = source,
+                Agents = agents,
+                Tools = tools,
+                Grants = grants,
+            }, []);
         }
 
-        var tools = new Dictionary<string, PolicyDocument.ToolEntry>(StringComparer.Ordinal);
-        foreach (var tool in document.Tools)
+        Dictionary<string, AgentPolicy> CompileAgents(PolicyDocument document)
         {
-            if (string.IsNullOrWhiteSpace(tool.Name))
-                errors.Add($"{source}: a tool has no name.");
-            else if (!System.Text.RegularExpressions.Regex.IsMatch(tool.Name, Names.Pattern))
-                errors.Add($"{source}: tool name '{tool.Name}' is not valid: {Names.Rule("name")}");
-            else if (!tools.TryAdd(tool.Name, tool))
-                errors.Add($"{source}: tool '{tool.Name}' is defined twice.");
+            var agents = new Dictionary<string, AgentPolicy>(StringComparer.Ordinal);
+            foreach (var agent in document.Agents)
+            {
+                if (string.IsNullOrWhiteSpace(agent.Id))
+                {
+                    Error(agent, "an agent has no id.");
+                    continue;
+                }
+                if (!Regex.IsMatch(agent.Id, Names.Pattern))
+                    Error(agent, $"agent id '{agent.Id}' is not valid: {Names.Rule("id")}");
+                else if (agent.Id.StartsWith(Names.ReservedPrefix, StringComparison.Ordinal))
+                    Error(agent, $"agent id '{agent.Id}' starts with '{Names.ReservedPrefix}', which is reserved for AgentBus's own broker users.");
+                var suspended = Status(agent, agent.Status, $"agent '{agent.Id}'");
+                if (!agents.TryAdd(agent.Id, new AgentPolicy { Id = agent.Id, Team = agent.Team, Suspended = suspended, Line = agent.Line }))
+                    Error(agent, $"agent '{agent.Id}' is defined twice.");
+            }
+            return agents;
         }
 
-        var grants = new Dictionary<(string, string), PolicyDocument.GrantEntry>();
-        foreach (var grant in document.Grants)
+        bool Status(IHasLine at, string? status, string what)
         {
-            if (string.IsNullOrWhiteSpace(grant.Id))
-                errors.Add($"{source}: a grant for agent '{grant.Agent}' and tool '{grant.Tool}' has no id.");
-            if (!agents.ContainsKey(grant.Agent))
-                errors.Add($"{source}: grant '{grant.Id}' names unknown agent '{grant.Agent}'.");
-            if (!tools.ContainsKey(grant.Tool))
-                errors.Add($"{source}: grant '{grant.Id}' names unknown tool '{grant.Tool}'.");
-            if (!grants.TryAdd((grant.Agent, grant.Tool), grant))
-                errors.Add($"{source}: agent '{grant.Agent}' has two grants for tool '{grant.Tool}'.");
+            switch (status)
+            {
+                case null or "active":
+                    return false;
+                case "suspended":
+                    return true;
+                default:
+                    Error(at, $"{what} has status '{status}'; use active or suspended.");
+                    return false;
+            }
         }
 
-        if (errors.Count > 0)
-            return new(null, errors);
-
-        return new(new PolicySnapshot
+        Dictionary<string, ToolPolicy> CompileTools(PolicyDocument document)
         {
-            Version = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16],
-            Source = source,
-            Agents = agents,
-            Tools = tools,
-            Grants = grants,
-        }, []);
+            var tools = new Dictionary<string, ToolPolicy>(StringComparer.Ordinal);
+            foreach (var tool in document.Tools)
+            {
+                if (string.IsNullOrWhiteSpace(tool.Name))
+                {
+                    Error(tool, "a tool has no name.");
+                    continue;
+                }
+                if (!Regex.IsMatch(tool.Name, Names.Pattern))
+                    Error(tool, $"tool name '{tool.Name}' is not valid: {Names.Rule("name")}");
+
+                foreach (var capability in tool.Capabilities)
+                    if (!KnownCapabilities.Contains(capability))
+                        Error(tool, $"tool '{tool.Name}' declares unknown capability '{capability}'; known: {string.Join(", ", KnownCapabilities)}.");
+                var risk = tool.Risk ?? "medium";
+                if (!RiskLevels.Contains(risk))
+                    Error(tool, $"tool '{tool.Name}' has risk '{risk}'; use one of {string.Join(", ", RiskLevels)}.");
+                if (tool.UnitCostUsd < 0)
+                    Error(tool, $"tool '{tool.Name}' has a negative unitCostUsd.");
+
+                JsonSchema? schema = null;
+                if (tool.Arguments is { } schemaJson)
+                {
+                    try
+                    {
+                        var element = JsonSerializer.SerializeToElement(schemaJson);
+                        schema = JsonSchema.Build(element, new BuildOptions { SchemaRegistry = new SchemaRegistry() },
+                            new Uri($"https://agentbus.invalid/policy/tools/{Uri.EscapeDataString(tool.Name)}/arguments"));
+                    }
+                    catch (Exception ex) when (ex is JsonSchemaException or RefResolutionException or JsonException or ArgumentException or InvalidOperationException or FormatException)
+                    {
+                        Error(tool, $"tool '{tool.Name}': the arguments schema is not a valid JSON Schema: {ex.Message}");
+                    }
+                }
+
+                var pointers = new List<ArgumentPointer>();
+                DestinationAllowList? destinations = null;
+                if (tool.Destinations is { } declared)
+                {
+                    if (declared.From.Count == 0)
+                        Error(declared, $"tool '{tool.Name}': destinations.from must name at least one argument (a JSON Pointer such as /url).");
+                    foreach (var from in declared.From)
+                    {
+                        if (ArgumentPointer.TryParse(from, out var pointer, out var problem))
+                            pointers.Add(pointer!);
+                        else
+                            Error(declared, $"tool '{tool.Name}': destinations.from: {problem}");
+                    }
+                    destinations = AllowList(declared, declared.Hosts, declared.UrlPrefixes, declared.Channels, $"tool '{tool.Name}'");
+                }
+
+                var suspended = Status(tool, tool.Status, $"tool '{tool.Name}'");
+                var compiled = new ToolPolicy
+                {
+                    Name = tool.Name,
+                    Capabilities = tool.Capabilities.Distinct(StringComparer.Ordinal).ToArray(),
+                    Risk = risk,
+                    UnitCostUsd = tool.UnitCostUsd,
+                    ArgumentSchema = schema,
+                    FastArgumentSchema = schema is null ? null : FastSchema.TryCompile(tool.Arguments),
+                    ArgumentSchemaJson = tool.Arguments,
+                    DestinationArguments = pointers,
+                    Destinations = destinations,
+                    Suspended = suspended,
+                    Line = tool.Line,
+                };
+                if (!tools.TryAdd(tool.Name, compiled))
+                    Error(tool, $"tool '{tool.Name}' is defined twice.");
+            }
+            return tools;
+        }
+
+        DestinationAllowList AllowList(IHasLine at, List<string> hosts, List<string> urlPrefixes, List<string> channels, string what)
+        {
+            foreach (var host in hosts)
+                if (string.IsNullOrWhiteSpace(host) || host.Contains('/', StringComparison.Ordinal) || host.Contains('*', StringComparison.Ordinal))
+                    Error(at, $"{what}: host '{host}' must be a host name or host:port, without scheme, path or wildcard.");
+
+            var prefixes = new List<Uri>();
+            foreach (var prefix in urlPrefixes)
+            {
+                if (Uri.TryCreate(prefix, UriKind.Absolute, out var url) && !string.IsNullOrEmpty(url.Host) && string.IsNullOrEmpty(url.UserInfo)
+                    && string.IsNullOrEmpty(url.Query) && string.IsNullOrEmpty(url.Fragment))
+                    prefixes.Add(url);
+                else
+                    Error(at, $"{what}: URL prefix '{prefix}' must be an absolute URL with a host and no credentials, query or fragment.");
+            }
+
+            foreach (var channel in channels)
+                if (string.IsNullOrWhiteSpace(channel) || channel.IndexOf('*', StringComparison.Ordinal) is >= 0 and var star && star != channel.Length - 1)
+                    Error(at, $"{what}: channel '{channel}' may only end with '*'.");
+
+            return new DestinationAllowList(hosts, prefixes, channels);
+        }
+
+        void CheckLimitsAndBudgets(PolicyDocument.LimitsSection? limits, PolicyDocument.BudgetsSection? budgets,
+            Dictionary<string, AgentPolicy> agents, Dictionary<string, ToolPolicy> tools)
+        {
+            if (limits is not null)
+            {
+                if (limits.Default is { } defaults)
+                    CheckAgentLimits(defaults, "limits.default");
+                foreach (var (agent, entry) in limits.Agents)
+                {
+                    if (!agents.ContainsKey(agent))
+                        Error(entry, $"limits.agents names unknown agent '{agent}'.");
+                    CheckAgentLimits(entry, $"limits.agents.{agent}");
+                }
+                foreach (var (tool, entry) in limits.Tools)
+                {
+                    if (!tools.ContainsKey(tool))
+                        Error(entry, $"limits.tools names unknown tool '{tool}'.");
+                    if (entry.CallsPerMinute is < 1)
+                        Error(entry, $"limits.tools.{tool}.callsPerMinute must be at least 1.");
+                }
+            }
+
+            if (budgets is not null)
+            {
+                if (budgets.Default is { } defaults)
+                    CheckBudget(defaults, "budgets.default");
+                foreach (var (agent, entry) in budgets.Agents)
+                {
+                    if (!agents.ContainsKey(agent))
+                        Error(entry, $"budgets.agents names unknown agent '{agent}'.");
+                    CheckBudget(entry, $"budgets.agents.{agent}");
+                }
+            }
+        }
+
+        void CheckAgentLimits(PolicyDocument.AgentLimitsEntry entry, string path)
+        {
+            if (entry.CallsPerMinute is < 1)
+                Error(entry, $"{path}.callsPerMinute must be at least 1.");
+            if (entry.Run is not { } run)
+                return;
+            if (run.MaxToolCalls is < 1)
+                Error(run, $"{path}.run.maxToolCalls must be at least 1.");
+            if (run.MaxRetries is < 0)
+                Error(run, $"{path}.run.maxRetries must not be negative.");
+            if (run.MaxDuration is { } duration && (!TryParseDuration(duration, out var parsed) || parsed <= TimeSpan.Zero))
+                Error(run, $"{path}.run.maxDuration '{duration}' is not a positive duration such as 30m, 2h or 1d.");
+        }
+
+        void CheckBudget(PolicyDocument.BudgetEntry entry, string path)
+        {
+            if (entry.PerDayUsd is < 0)
+                Error(entry, $"{path}.perDayUsd must not be negative.");
+            if (entry.PerRunUsd is < 0)
+                Error(entry, $"{path}.perRunUsd must not be negative.");
+        }
+
+        Dictionary<(string Agent, string Tool), GrantPolicy> CompileGrants(PolicyDocument document,
+            Dictionary<string, AgentPolicy> agents, Dictionary<string, ToolPolicy> tools,
+            PolicyDocument.LimitsSection? limits, PolicyDocument.BudgetsSection? budgets)
+        {
+            var grants = new Dictionary<(string, string), GrantPolicy>();
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var grant in document.Grants)
+            {
+                if (string.IsNullOrWhiteSpace(grant.Id))
+                    Error(grant, $"a grant for agent '{grant.Agent}' and tool '{grant.Tool}' has no id.");
+                else if (!ids.Add(grant.Id))
+                    Error(grant, $"grant id '{grant.Id}' is used twice.");
+                if (!agents.ContainsKey(grant.Agent))
+                    Error(grant, $"grant '{grant.Id}' names unknown agent '{grant.Agent}'.");
+                if (!tools.TryGetValue(grant.Tool, out var tool))
+                    Error(grant, $"grant '{grant.Id}' names unknown tool '{grant.Tool}'.");
+
+                var constraints = grant.Constraints.Select((c, i) => Predicate(c, $"{grant.Id}/constraints/{c.Id ?? i.ToString(CultureInfo.InvariantCulture)}", $"grant '{grant.Id}'"))
+                    .OfType<ArgumentPredicate>().ToList();
+
+                DestinationAllowList? destinations = null;
+                if (grant.Destinations is { } narrowed)
+                {
+                    destinations = AllowList(narrowed, narrowed.Hosts, narrowed.UrlPrefixes, narrowed.Channels, $"grant '{grant.Id}'");
+                    if (tool is not null && tool.DestinationArguments.Count == 0)
+                        Error(narrowed, $"grant '{grant.Id}' narrows destinations, but tool '{grant.Tool}' declares no destinations.from to check them against.");
+                }
+
+                ApprovalPolicy? approval = null;
+                if (grant.Approval is { } declared)
+                {
+                    var ruleId = declared.Id ?? $"{grant.Id}/approval";
+                    if (string.IsNullOrWhiteSpace(declared.Group))
+                        Error(declared, $"grant '{grant.Id}': approval needs a group of approvers.");
+                    if (declared.Approvers < 1)
+                        Error(declared, $"grant '{grant.Id}': approval.approvers must be at least 1.");
+                    if (!TryParseDuration(declared.Expires, out var expiry) || expiry <= TimeSpan.Zero || expiry > MaxApprovalExpiry)
+                        Error(declared, $"grant '{grant.Id}': approval.expires '{declared.Expires}' must be a duration between 1s and 30d, such as 30m or 1h.");
+                    var when = declared.When.Select((c, i) => Predicate(c, $"{ruleId}/when/{i}", $"grant '{grant.Id}' approval"))
+                        .OfType<ArgumentPredicate>().ToList();
+                    approval = new ApprovalPolicy
+                    {
+                        RuleId = ruleId, When = when, Group = declared.Group, Approvers = declared.Approvers, Expiry = expiry, Line = declared.Line,
+                        Reason = $"Grant '{grant.Id}' needs {declared.Approvers} distinct approver(s) from '{declared.Group}' within {Durations.Format(expiry)} when " +
+                                 (when.Count == 0 ? "always" : string.Join(" and ", when.Select(w => w.Describe()))) + ".",
+                    };
+                }
+
+                if (tool is null || !agents.ContainsKey(grant.Agent) || string.IsNullOrWhiteSpace(grant.Id))
+                    continue;
+
+                var terms = Terms(grant.Id, grant.Agent, tool, limits, budgets);
+                var compiled = new GrantPolicy
+                {
+                    Id = grant.Id,
+                    Agent = grant.Agent,
+                    Tool = grant.Tool,
+                    Constraints = constraints,
+                    Destinations = destinations,
+                    Approval = approval,
+                    Terms = terms,
+                    Line = grant.Line,
+                    Allow = new PolicyDecision(Decision.Allowed, ReasonCodes.Allowed,
+                        $"Grant '{grant.Id}' lets agent '{grant.Agent}' use tool '{grant.Tool}'.", grant.Id) { Terms = terms },
+                };
+                if (!grants.TryAdd((grant.Agent, grant.Tool), compiled))
+                    Error(grant, $"agent '{grant.Agent}' has two grants for tool '{grant.Tool}'; merge them into one.");
+            }
+            return grants;
+        }
+
+        ArgumentPredicate? Predicate(PolicyDocument.PredicateEntry entry, string ruleId, string what)
+        {
+            if (!ArgumentPointer.TryParse(entry.Argument, out var pointer, out var problem))
+            {
+                Error(entry, $"{what}: argument: {problem}");
+                return null;
+            }
+            if (entry.Min is null && entry.Max is null && entry.Above is null && entry.Below is null && entry.In is null
+                && entry.Pattern is null && entry.MaxLength is null)
+            {
+                Error(entry, $"{what}: the rule on {entry.Argument} tests nothing; give min, max, above, below, in, pattern or maxLength.");
+                return null;
+            }
+            if (entry.Min is { } min && entry.Max is { } max && min > max)
+                Error(entry, $"{what}: min {min} is above max {max} on {entry.Argument}.");
+            if (entry.In is { Count: 0 })
+                Error(entry, $"{what}: 'in' on {entry.Argument} is empty, which nothing can satisfy.");
+            if (entry.MaxLength is < 0)
+                Error(entry, $"{what}: maxLength on {entry.Argument} must not be negative.");
+
+            Regex? pattern = null;
+            if (entry.Pattern is { } text)
+            {
+                try
+                {
+                    // Linear time whatever the input: an agent cannot stall policy with a crafted string.
+                    pattern = new Regex(text, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, RegexTimeout);
+                }
+                catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+                {
+                    Error(entry, $"{what}: pattern '{text}' is not a supported regular expression (no backreferences or lookarounds): {ex.Message}");
+                    return null;
+                }
+            }
+
+            return new ArgumentPredicate
+            {
+                RuleId = ruleId,
+                Pointer = pointer!,
+                Min = entry.Min,
+                Max = entry.Max,
+                Above = entry.Above,
+                Below = entry.Below,
+                In = entry.In,
+                Pattern = pattern,
+                MaxLength = entry.MaxLength,
+                Optional = entry.Optional,
+                Line = entry.Line,
+            };
+        }
+
+        static AdmissionTerms Terms(string grantId, string agent, ToolPolicy tool, PolicyDocument.LimitsSection? limits, PolicyDocument.BudgetsSection? budgets)
+        {
+            var agentLimits = limits?.Agents.GetValueOrDefault(agent);
+            var defaults = limits?.Default;
+
+            RuleLimit<T>? Pick<T>(Func<PolicyDocument.AgentLimitsEntry, T?> read, string name) where T : struct =>
+                agentLimits is not null && read(agentLimits) is { } own ? new(own, $"limits.agents.{agent}.{name}")
+                : defaults is not null && read(defaults) is { } fallback ? new(fallback, $"limits.default.{name}")
+                : null;
+
+            TimeSpan? Duration(PolicyDocument.AgentLimitsEntry e) =>
+                e.Run?.MaxDuration is { } text && TryParseDuration(text, out var d) ? d : null;
+
+            var agentBudget = budgets?.Agents.GetValueOrDefault(agent);
+            var defaultBudget = budgets?.Default;
+            RuleLimit<decimal>? Budget(Func<PolicyDocument.BudgetEntry, decimal?> read, string name) =>
+                agentBudget is not null && read(agentBudget) is { } own ? new(own, $"budgets.agents.{agent}.{name}")
+                : defaultBudget is not null && read(defaultBudget) is { } fallback ? new(fallback, $"budgets.default.{name}")
+                : null;
+
+            var toolRate = limits?.Tools.GetValueOrDefault(tool.Name)?.CallsPerMinute is { } perMinute
+                ? new RuleLimit<int>(perMinute, $"limits.tools.{tool.Name}.callsPerMinute")
+                : null;
+
+            return new AdmissionTerms(
+                grantId,
+                tool.UnitCostUsd,
+                Pick(e => e.CallsPerMinute, "callsPerMinute"),
+                toolRate,
+                Pick(e => e.Run?.MaxToolCalls, "run.maxToolCalls"),
+                Pick(e => e.Run?.MaxRetries, "run.maxRetries"),
+                Pick(Duration, "run.maxDuration"),
+                Budget(b => b.PerDayUsd, "perDayUsd"),
+                Budget(b => b.PerRunUsd, "perRunUsd"));
+        }
     }
 }

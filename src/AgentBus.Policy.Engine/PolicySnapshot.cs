@@ -1,11 +1,86 @@
+using System.Text.Json.Nodes;
+using AgentBus.Policy.Engine.Rules;
+using Json.Schema;
+
 namespace AgentBus.Policy.Engine;
 
-/// <summary>A loaded, checked policy, immutable so evaluation needs no locks.</summary>
+/// <summary>A loaded, checked and compiled policy, immutable so evaluation needs no locks.</summary>
 public sealed class PolicySnapshot
 {
+    /// <summary>"sha256:…" of the file's bytes: two instances with the same file report the same version.</summary>
     public required string Version { get; init; }
+
     public required string Source { get; init; }
-    public required IReadOnlyDictionary<string, PolicyDocument.AgentEntry> Agents { get; init; }
-    public required IReadOnlyDictionary<string, PolicyDocument.ToolEntry> Tools { get; init; }
-    public required IReadOnlyDictionary<(string Agent, string Tool), PolicyDocument.GrantEntry> Grants { get; init; }
+    public required IReadOnlyDictionary<string, AgentPolicy> Agents { get; init; }
+    public required IReadOnlyDictionary<string, ToolPolicy> Tools { get; init; }
+    public required IReadOnlyDictionary<(string Agent, string Tool), GrantPolicy> Grants { get; init; }
+}
+
+public sealed class AgentPolicy
+{
+    public required string Id { get; init; }
+    public required string Team { get; init; }
+
+    /// <summary>Suspended in the policy file itself (status: suspended), as opposed to by an operator.</summary>
+    public bool Suspended { get; init; }
+
+    public int Line { get; init; }
+}
+
+public sealed class ToolPolicy
+{
+    public required string Name { get; init; }
+    public required IReadOnlyList<string> Capabilities { get; init; }
+    public required string Risk { get; init; }
+    public decimal UnitCostUsd { get; init; }
+    public JsonSchema? ArgumentSchema { get; init; }
+
+    /// <summary>The same schema compiled for speed, when it only uses the keywords <see cref="FastSchema"/> implements.</summary>
+    public FastSchema? FastArgumentSchema { get; init; }
+    public JsonNode? ArgumentSchemaJson { get; init; }
+
+    /// <summary>Pointers into the arguments that name where data goes.</summary>
+    public IReadOnlyList<ArgumentPointer> DestinationArguments { get; init; } = [];
+
+    public DestinationAllowList? Destinations { get; init; }
+    public bool Suspended { get; init; }
+    public int Line { get; init; }
+}
+
+public sealed class GrantPolicy
+{
+    public required string Id { get; init; }
+    public required string Agent { get; init; }
+    public required string Tool { get; init; }
+    public required IReadOnlyList<ArgumentPredicate> Constraints { get; init; }
+    public DestinationAllowList? Destinations { get; init; }
+    public ApprovalPolicy? Approval { get; init; }
+    public required AdmissionTerms Terms { get; init; }
+    public int Line { get; init; }
+
+    /// <summary>Built once at load: the allowed decision costs nothing to hand out.</summary>
+    public required PolicyDecision Allow { get; init; }
+}
+
+public sealed class ApprovalPolicy
+{
+    public required string RuleId { get; init; }
+    public required IReadOnlyList<ArgumentPredicate> When { get; init; }
+    public required string Group { get; init; }
+    public required int Approvers { get; init; }
+    public required TimeSpan Expiry { get; init; }
+    public int Line { get; init; }
+
+    /// <summary>The decision's sentence, built once at load (it depends on the grant only).</summary>
+    public required string Reason { get; init; }
+
+    public bool Applies(System.Text.Json.JsonElement arguments)
+    {
+        foreach (var term in When)
+            if (!term.Matches(arguments))
+                return false;
+        return true;
+    }
+
+    public string DescribeCondition() => When.Count == 0 ? "always" : string.Join(" and ", When.Select(w => w.Describe()));
 }

@@ -1,5 +1,7 @@
+using AgentBus.Policy.Outcomes;
 using AgentBus.Policy.Proposals;
-using AgentBus.Policy.Engine;
+using AgentBus.Policy.Spend;
+using AgentBus.Policy.State;
 using AgentBus.ServiceDefaults;
 using AgentBus.ServiceDefaults.Messaging;
 
@@ -12,9 +14,23 @@ public static class PolicyHostExtensions
         builder.AddDefaultSettings([new("Policy:File", "ops/policies/policy.yaml")]);
         builder.Services.AddValidatedOptions<PolicyOptions>(PolicyOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);
+
         builder.Services.AddSingleton<PolicyStore>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<PolicyStore>());
+        builder.Services.AddHealthChecks().AddCheck<PolicyStore>("policy", tags: ["ready"]);
+        builder.Services.AddSingleton<SuspensionCache>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<SuspensionCache>());
+        builder.Services.AddSingleton<AdmissionStore>();
+        builder.Services.AddSingleton<CostLedger>();
+        builder.Services.AddHostedService<StateSweeper>();
         builder.AddExecutionAuthorizer();
-        builder.AddAgentBusMessaging("agentbus-policy", bus => bus.AddConsumer<ProposalConsumer>(typeof(ProposalConsumerDefinition)));
+
+        builder.AddAgentBusMessaging("agentbus-policy", bus =>
+        {
+            bus.AddConsumer<ProposalConsumer>(typeof(ProposalConsumerDefinition));
+            bus.AddConsumer<OutcomeConsumer>(typeof(OutcomeConsumerDefinition));
+            bus.AddConsumer<SpendReportConsumer>(typeof(SpendReportConsumerDefinition));
+        });
         return builder;
     }
 }

@@ -90,7 +90,9 @@ public sealed class BrokerPermissionTests(PipelineFixture fixture) : IAsyncLifet
 
         Refused(await _probe.ReadAsync(BrokerTopology.PolicyUser, TicketingQueue), "policy reading a tool queue");
         Refused(await _probe.ReadAsync(BrokerTopology.PolicyUser, WireNames.AgentReplyQueue(Agent)), "policy reading an agent's queue");
-        Refused(await _probe.PublishAsync(BrokerTopology.PolicyUser, WireNames.ActionSucceededExchange, Agent, Succeeded(Agent)), "policy forging an outcome");
+        // The policy service may relay outcomes: a duplicate proposal gets a copy of the first action's
+        // outcome. It can already cause any execution, so relaying what happened adds no power.
+        Allowed(await _probe.PublishAsync(BrokerTopology.PolicyUser, WireNames.ActionSucceededExchange, Agent, Succeeded(Agent)), "policy relaying an outcome");
         Refused(await _probe.PublishAsync(BrokerTopology.PolicyUser, WireNames.ReplayExchange, TicketingQueue), "policy publishing through the replay exchange");
 
         Refused(await _probe.PublishAsync(BrokerTopology.ProjectionsUser, WireNames.ExecuteToolExchange, "ticketing"), "projections publishing ExecuteTool");

@@ -37,12 +37,19 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         await api.BindExchangeAsync(vhost, WireNames.ProposalsExchange, WireNames.PolicyProposalsQueue, "", ct);
         await DeclareEndpointAsync(vhost, WireNames.ProjectionsQueue, ct);
 
+        await api.PutExchangeAsync(vhost, WireNames.SpendReportsExchange, "fanout", ct);
+        await DeclareEndpointAsync(vhost, WireNames.PolicySpendReportsQueue, ct);
+        await api.BindExchangeAsync(vhost, WireNames.SpendReportsExchange, WireNames.PolicySpendReportsQueue, "", ct);
+        await DeclareEndpointAsync(vhost, WireNames.PolicyOutcomesQueue, ct);
+
         foreach (var exchange in WireNames.AgentFacingEventExchanges)
         {
             await api.PutExchangeAsync(vhost, exchange, "topic", ct);
             await api.BindExchangeAsync(vhost, exchange, WireNames.RepliesExchange, "#", ct);
             await api.BindExchangeAsync(vhost, exchange, WireNames.ProjectionsQueue, "#", ct);
         }
+        await api.BindExchangeAsync(vhost, WireNames.ActionSucceededExchange, WireNames.PolicyOutcomesQueue, "#", ct);
+        await api.BindExchangeAsync(vhost, WireNames.ActionFailedExchange, WireNames.PolicyOutcomesQueue, "#", ct);
 
         await api.PutExchangeAsync(vhost, WireNames.OperatorActionsExchange, "topic", ct);
         await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ProjectionsQueue, "#", ct);

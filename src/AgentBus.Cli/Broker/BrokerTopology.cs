@@ -23,7 +23,8 @@ public static class BrokerTopology
         {
             new(PolicyUser, "", new Permissions(
                 Configure: @"^agentbus\.policy\..+$",
-                Write: @"^agentbus\.(policy\..+|events\.action-decided|commands\.execute-tool)$",
+                // Outcomes too: a duplicate proposal gets a copy of the first action's outcome.
+                Write: @"^agentbus\.(policy\..+|events\.action-(decided|succeeded|failed)|commands\.execute-tool)$",
                 Read: @"^agentbus\.policy\..+$"), "policy service"),
             new(ProjectionsUser, "", new Permissions(
                 Configure: @"^agentbus\.projections.*$",
@@ -53,7 +54,7 @@ public static class BrokerTopology
         foreach (var agent in agents.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
             users.Add(new(agent, "", new Permissions(
                 Configure: Permissions.Nothing,
-                Write: $"^{Regex.Escape(WireNames.ProposalsExchange)}$",
+                Write: $"^({Regex.Escape(WireNames.ProposalsExchange)}|{Regex.Escape(WireNames.SpendReportsExchange)})$",
                 Read: $"^{Regex.Escape(WireNames.AgentReplyQueue(agent))}$"), "agent"));
 
         return users;

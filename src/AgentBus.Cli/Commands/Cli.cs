@@ -20,6 +20,18 @@ static class Cli
         DefaultValueFactory = _ => Env("AGENTBUS_POSTGRES") ?? "",
     };
 
+    public static Option<string> RabbitMqHost() => new("--rabbitmq-host")
+    {
+        Description = "RabbitMQ host (default: $AGENTBUS_RABBITMQ_HOST or 127.0.0.1)",
+        DefaultValueFactory = _ => Env("AGENTBUS_RABBITMQ_HOST") ?? "127.0.0.1",
+    };
+
+    public static Option<int> RabbitMqPort() => new("--rabbitmq-port")
+    {
+        Description = "RabbitMQ AMQP port (default: $AGENTBUS_RABBITMQ_PORT or 5672)",
+        DefaultValueFactory = _ => int.TryParse(Env("AGENTBUS_RABBITMQ_PORT"), out var port) ? port : 5672,
+    };
+
     public static Option<string> ManagementUrl() => new("--management-url")
     {
         Description = "RabbitMQ management API (default: $AGENTBUS_RABBITMQ_MANAGEMENT_URL or http://127.0.0.1:15672)",
@@ -61,6 +73,9 @@ static class Cli
     /// <summary>Runs a command body; expected failures become one clear line and an exit code, not a stack trace.</summary>
     public static async Task<int> Run(Func<Task<int>> body)
     {
+        // Piped into a file or CI log: do not wrap tables at 80 columns.
+        if (Console.IsOutputRedirected && AnsiConsole.Profile.Width < 160)
+            AnsiConsole.Profile.Width = 160;
         try
         {
             return await body();
@@ -70,9 +85,15 @@ static class Cli
             Error(ex.Message);
             return BadInput;
         }
+        catch (PolicyRefusedException)
+        {
+            return Failed;
+        }
         catch (Exception ex) when (ex is Broker.BrokerProvisioningException or NpgsqlException or HttpRequestException
                                        or SocketException or IOException or InvalidOperationException or TimeoutException
-                                       or DeadLetters.DeadLetterException or RabbitMQ.Client.Exceptions.RabbitMQClientException)
+                                       or DeadLetters.DeadLetterException or RabbitMQ.Client.Exceptions.RabbitMQClientException
+                                       or UnauthorizedAccessException or RabbitMQ.Client.Exceptions.BrokerUnreachableException
+                                       or OperationCanceledException)
         {
             Error(ex.Message);
             return Failed;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
+using AgentBus.Policy.State;
 using AgentBus.ServiceDefaults.Messaging;
 using AgentBus.ServiceDefaults.Telemetry;
 using MassTransit;
@@ -9,21 +10,42 @@ namespace AgentBus.Policy.Proposals;
 
 /// <summary>
 /// Turns one proposal into one decision, and an allowed one into an ExecuteTool for that tool's
-/// queue. Message ids are derived from the sender and action, so a redelivered proposal repeats
-/// the same messages and downstream consumers drop the repeat.
+/// queue. The pure evaluator decides steps 1-4 and 7; <see cref="AdmissionStore"/> then enforces
+/// rates, run caps, budget and idempotency against PostgreSQL. Message ids are derived from the
+/// sender and action, so a redelivered proposal repeats the same messages and downstream
+/// consumers drop the repeat.
 /// </summary>
-public sealed class ProposalConsumer(PolicyStore policies, ExecutionAuthorizer authorizer, TimeProvider clock, ILogger<ProposalConsumer> logger)
-    : IConsumer<ActionProposed>
+public sealed class ProposalConsumer(
+    PolicyStore policies,
+    SuspensionCache suspensions,
+    AdmissionStore admissions,
+    ExecutionAuthorizer authorizer,
+    TimeProvider clock,
+    ILogger<ProposalConsumer> logger) : IConsumer<ActionProposed>
 {
     public async Task Consume(ConsumeContext<ActionProposed> context)
     {
         var sender = context.BrokerUserId();
         var proposal = context.Message;
         var rejected = context.ReceiveContext.TryGetPayload(out IngressRejection? rejection);
+        var policy = policies.Current;
+        var now = clock.GetUtcNow();
 
-        var decision = rejected
-            ? PolicyDecision.Deny(rejection!.ReasonCode, rejection.Detail, "envelope")
-            : PolicyEvaluator.Evaluate(proposal, sender, policies.Current);
+        Admission? admission = null;
+        PolicyDecision decision;
+        if (rejected)
+            decision = PolicyDecision.Deny(rejection!.ReasonCode, rejection.Detail, "envelope");
+        else
+        {
+            decision = PolicyEvaluator.Evaluate(proposal, sender, policy, new EvaluationState(now, suspensions.Current));
+            // Only an authenticated, well-formed proposal is recorded under its action id: a spoofer
+            // must not be able to occupy another agent's action id.
+            if (decision.RuleId is not ("envelope" or "identity"))
+            {
+                admission = await admissions.AdmitAsync(proposal, decision, policy?.Version, now, context.CancellationToken);
+                decision = admission.Decision;
+            }
+        }
 
         var actionId = rejected ? rejection!.ActionId : proposal.ActionId;
         var runId = rejected ? rejection!.RunId : proposal.RunId;
@@ -35,7 +57,7 @@ public sealed class ProposalConsumer(PolicyStore policies, ExecutionAuthorizer a
             : $"{sender}:{actionId}";
 
         var decided = new ActionDecided(actionId, runId, sender ?? "", tool, decision.Decision, decision.ReasonCode,
-            decision.Reason, decision.RuleId, policies.Current?.Version, clock.GetUtcNow());
+            decision.Reason, decision.RuleId, policy?.Version, now);
         AgentBusMetrics.Decided(decision.Decision, decision.ReasonCode, decision.RuleId);
 
         await context.Publish(decided, send =>
@@ -46,8 +68,27 @@ public sealed class ProposalConsumer(PolicyStore policies, ExecutionAuthorizer a
                 reply.BasicProperties.CorrelationId = received.Properties.MessageId;
         }, context.CancellationToken);
 
-        logger.LogInformation("Action {ActionId} of agent {AgentId} for tool {Tool}: {Decision} ({ReasonCode}, rule {RuleId})",
-            actionId, sender, tool, decision.Decision, decision.ReasonCode, decision.RuleId);
+        logger.LogInformation("Action {ActionId} of agent {AgentId} for tool {Tool}: {Decision} ({ReasonCode}, rule {RuleId}{Kind})",
+            actionId, sender, tool, decision.Decision, decision.ReasonCode, decision.RuleId,
+            admission is { Kind: not AdmissionKind.New } ? ", " + admission.Kind.ToString().ToLowerInvariant() : "");
+
+        switch (admission)
+        {
+            case { Kind: AdmissionKind.Duplicate, FirstOutcome: { } first }:
+                await OutcomeCopies.PublishAsync(context, first, proposal.ActionId, proposal.AgentId, proposal.RunId, context.CancellationToken);
+                return;
+            case { Kind: AdmissionKind.Duplicate }:
+                return;
+            case { Kind: AdmissionKind.Replay, DuplicateOf: not null }:
+                // Its copy of the first outcome is sent when that outcome arrives (or was already).
+                if (admission.FirstOutcome is { } copy)
+                    await OutcomeCopies.RepublishAsync(context, copy, proposal.ActionId, proposal.AgentId, context.CancellationToken);
+                return;
+            case { Kind: AdmissionKind.Replay, FirstOutcome: { } outcome }:
+                // It already ran: the agent gets the outcome again, the tool is not called again.
+                await OutcomeCopies.RepublishAsync(context, outcome, proposal.ActionId, proposal.AgentId, context.CancellationToken);
+                return;
+        }
 
         if (decision.Decision != Decision.Allowed)
             return;

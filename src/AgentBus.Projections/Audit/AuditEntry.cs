@@ -32,9 +32,12 @@ public sealed record AuditEntry(
     public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
         e.AgentId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", e.ErrorCode, Json(e), e.FailedAt, new RunChange(Failed: 1));
 
-    /// <summary>Who did it is in the payload (operator); the outcome column names the action, e.g. "dlq.replay".</summary>
+    /// <summary>Who did what to which agent or tool; changes no run summary.</summary>
     public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken), null, null,
-        null, null, e.Action, null, Json(e), e.TakenAt, new RunChange());
+        e.Action.StartsWith("agent.", StringComparison.Ordinal) ? e.Target : null,
+        e.Action.StartsWith("tool.", StringComparison.Ordinal) ? e.Target : null,
+        e.Action, null, Json(e), e.TakenAt, new RunChange());
+
     public static AuditEntry From(Guid eventId, ExecutionStarted e) => new(eventId, nameof(ExecutionStarted), e.ActionId, e.RunId,
         e.AgentId, e.Tool, "started", null, Json(e), e.StartedAt, new RunChange());
 

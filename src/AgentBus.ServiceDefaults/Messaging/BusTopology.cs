@@ -23,6 +23,7 @@ public static class BusTopology
         Exchange<ActionFailed>(cfg, WireNames.ActionFailedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<OperatorActionTaken>(cfg, WireNames.OperatorActionsExchange, ExchangeType.Topic, m => m.Action);
         Exchange<ExecutionStarted>(cfg, WireNames.ExecutionStartedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<SpendReported>(cfg, WireNames.SpendReportsExchange, ExchangeType.Fanout);
     }
 
     static void Exchange<T>(IRabbitMqBusFactoryConfigurator cfg, string exchange, string type, Func<T, string>? routingKey = null)

@@ -108,21 +108,32 @@ public class PipelineFixture : IAsyncLifetime
         WriteToolConfigurations();
         AgentBus.Cli.Commands.KeyCommands.Generate(SigningKeysDirectory, AgentBus.Cli.Commands.KeyCommands.DefaultName, force: false);
 
-        await StartHostAsync("agentbus-policy", [], b => b.AddServiceDefaults("agentbus-policy", 0).AddPolicy(),
-            new() { ["Policy:File"] = PolicyFile, ["Policy:Signing:PrivateKeyFile"] = SigningKeyFile });
+        await StartPolicyAsync();
         await StartHostAsync("agentbus-projections", [], b => b.AddServiceDefaults("agentbus-projections", 0).AddProjections(), new());
         foreach (var tool in InProcessExecutors)
             await StartExecutorAsync(tool);
     }
 
-    public Task<WebApplication> StartExecutorAsync(string tool, string? brokerUser = null) =>
-        StartHostAsync(brokerUser ?? BrokerTopology.ExecutorUser(tool),
+    /// <summary>A policy service host (another instance when one runs already), configured as in production.</summary>
+    public Task<WebApplication> StartPolicyAsync() =>
+        StartHostAsync("agentbus-policy", [], b => b.AddServiceDefaults("agentbus-policy", 0).AddPolicy(),
+            new() { ["Policy:File"] = PolicyFile, ["Policy:Signing:PrivateKeyFile"] = SigningKeyFile });
+
+    public async Task<WebApplication> StartExecutorAsync(string tool, string? brokerUser = null)
+    {
+        var app = await StartHostAsync(brokerUser ?? BrokerTopology.ExecutorUser(tool),
             ["--tool", tool, "--tools-directory", ToolsDirectory, "--secrets-directory", ToolSecretsDirectory],
             b =>
             {
                 b.AddExecutorConfiguration(["--tool", tool, "--tools-directory", ToolsDirectory, "--secrets-directory", ToolSecretsDirectory]);
                 b.AddServiceDefaults($"agentbus-executor-{tool}", 0).AddExecutor();
             }, new() { ["Executor:PolicyKeys"] = SigningKeysDirectory });
+        ExecutorHosts[tool] = app;
+        return app;
+    }
+
+    /// <summary>The executor host last started for each tool, so a test can stop one and let commands queue.</summary>
+    public Dictionary<string, WebApplication> ExecutorHosts { get; } = [];
 
     public async Task<WebApplication> StartHostAsync(string brokerUser, string[] args, Action<WebApplicationBuilder> configure,
         Dictionary<string, string?> settings)

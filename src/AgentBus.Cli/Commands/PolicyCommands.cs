@@ -1,0 +1,212 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using AgentBus.Contracts;
+using AgentBus.Policy.Engine;
+using Spectre.Console;
+
+namespace AgentBus.Cli.Commands;
+
+/// <summary>
+/// `agentbus policy validate|test|explain|who-can`: everything an operator or a CI job needs to
+/// review a policy change before it is deployed. All of it runs the same pure evaluator as the
+/// policy service, offline.
+/// </summary>
+static class PolicyCommands
+{
+    public static Command Create() => new("policy", "Check, test and explain policy files.")
+    {
+        Validate(), Test(), Explain(), WhoCanCommand(),
+    };
+
+    static Argument<string> FileArgument() => new("FILE") { Description = "The policy file (YAML)" };
+
+    static PolicySnapshot Load(string path)
+    {
+        var loaded = PolicyLoader.LoadFile(path);
+        if (loaded.Policy is { } policy)
+            return policy;
+        foreach (var error in loaded.Errors)
+            Cli.Error(error);
+        throw new PolicyRefusedException(loaded.Errors.Count);
+    }
+
+    static Command Validate()
+    {
+        var file = FileArgument();
+        var command = new Command("validate", "Check a policy file; every problem is reported as file:line: what is wrong.") { file };
+        command.SetAction((result, _) => Cli.Run(() =>
+        {
+            var policy = Load(result.GetValue(file)!);
+            AnsiConsole.MarkupLine($"[green]valid[/] {Markup.Escape(policy.Source)}: version {policy.Version}, " +
+                                   $"{policy.Agents.Count} agents, {policy.Tools.Count} tools, {policy.Grants.Count} grants.");
+            return Task.FromResult(Cli.Ok);
+        }));
+        return command;
+    }
+
+    static Command Test()
+    {
+        var file = FileArgument();
+        var cases = new Argument<string>("CASES") { Description = "Expectations (YAML): proposal → expected decision, rule, reason code" };
+        var command = new Command("test", "Run table-driven expectations against a policy; exits non-zero on any mismatch (for CI).") { file, cases };
+        command.SetAction((result, _) => Cli.Run(async () =>
+        {
+            var policy = Load(result.GetValue(file)!);
+            var casesPath = result.GetValue(cases)!;
+            var (loaded, errors) = PolicyCases.Load(await File.ReadAllTextAsync(casesPath), casesPath);
+            if (loaded is null)
+            {
+                foreach (var error in errors)
+                    Cli.Error(error);
+                return Cli.BadInput;
+            }
+
+            var results = loaded.Run(policy, DateTimeOffset.UtcNow);
+            var table = new Table().AddColumns("", "case", "expected", "actual", "rule", "reason code");
+            foreach (var r in results)
+            {
+                var expected = r.Case.Expect.Decision + (r.Case.Expect.Rule is { } rule ? $" ({rule})" : "") +
+                               (r.Case.Expect.ReasonCode is { } code ? $" [{code}]" : "");
+                table.AddRow(r.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(r.Case.Name), Markup.Escape(expected),
+                    Markup.Escape(r.Actual), Markup.Escape(r.ActualRule ?? ""), Markup.Escape(r.ActualReasonCode));
+            }
+            AnsiConsole.Write(table);
+
+            var failed = results.Where(r => !r.Passed).ToList();
+            foreach (var r in failed)
+                Cli.Error($"{casesPath}:{r.Case.Line}: '{r.Case.Name}' expected {r.Case.Expect.Decision}" +
+                          $"{(r.Case.Expect.Rule is { } rule ? $" by rule {rule}" : "")}, got {r.Actual} by rule {r.ActualRule ?? "(none)"}: {r.Reason}");
+            AnsiConsole.MarkupLine($"{results.Count - failed.Count} passed, {failed.Count} failed");
+            return failed.Count == 0 ? Cli.Ok : Cli.Failed;
+        }));
+        return command;
+    }
+
+    static Command Explain()
+    {
+        var file = FileArgument();
+        var proposalFile = new Argument<string>("PROPOSAL") { Description = "An ActionProposed as JSON (actionId and runId may be left out)" };
+        var brokerUser = new Option<string?>("--broker-user") { Description = "The AMQP user_id it arrives with (default: its agentId)" };
+        var anonymous = new Option<bool>("--anonymous") { Description = "It arrives without a user_id" };
+        var suspendedAgents = new Option<string[]>("--suspended-agent") { Description = "Treat this agent as suspended (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var suspendedTools = new Option<string[]>("--suspended-tool") { Description = "Treat this tool as suspended (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("explain", "Show the decision a policy gives one proposal, and every step that led to it.")
+        {
+            file, proposalFile, brokerUser, anonymous, suspendedAgents, suspendedTools,
+        };
+        command.SetAction((result, _) => Cli.Run(async () =>
+        {
+            var policy = Load(result.GetValue(file)!);
+            var proposal = await ReadProposal(result.GetValue(proposalFile)!);
+            var user = result.GetValue(anonymous) ? null : result.GetValue(brokerUser) ?? proposal.AgentId;
+            var state = new EvaluationState(DateTimeOffset.UtcNow,
+                new SuspensionSet(result.GetValue(suspendedAgents) ?? [], result.GetValue(suspendedTools) ?? []));
+
+            var steps = new List<EvaluationStep>();
+            var decision = PolicyEvaluator.Evaluate(proposal, user, policy, state, steps);
+
+            var table = new Table().AddColumns("step", "outcome", "rule", "detail");
+            foreach (var step in steps.Where(s => s.Step != "decision"))
+            {
+                var outcome = step.Outcome switch
+                {
+                    "pass" => "[green]pass[/]",
+                    "deny" => "[red]deny[/]",
+                    var other => Markup.Escape(other),
+                };
+                table.AddRow(Markup.Escape(step.Step), outcome, Markup.Escape(step.RuleId ?? ""), Markup.Escape(step.Detail));
+            }
+            AnsiConsole.MarkupLine($"Policy {policy.Version} ({Markup.Escape(policy.Source)}), agent [bold]{Markup.Escape(proposal.AgentId)}[/], tool [bold]{Markup.Escape(proposal.Tool)}[/]");
+            AnsiConsole.Write(table);
+
+            var colour = decision.Decision switch
+            {
+                Decision.Allowed => "green",
+                Decision.ApprovalRequired => "yellow",
+                _ => "red",
+            };
+            AnsiConsole.MarkupLine($"Decision: [{colour}]{AdmissionName(decision.Decision)}[/] ({Markup.Escape(decision.ReasonCode)}, rule {Markup.Escape(decision.RuleId ?? "-")})");
+            AnsiConsole.MarkupLine(Markup.Escape(decision.Reason));
+            if (decision.Approval is { } approval)
+                AnsiConsole.MarkupLine($"Approval: {approval.Approvers} distinct approver(s) from [bold]{Markup.Escape(approval.Group)}[/] within {Durations.Format(approval.Expiry)} (rule {Markup.Escape(approval.RuleId)}).");
+            if (decision.Decision != Decision.Denied)
+                AnsiConsole.MarkupLine("[grey]Rates, run caps and budget are enforced by the policy service against live state; the limits above are what it will apply.[/]");
+            return Cli.Ok;
+        }));
+        return command;
+    }
+
+    static string AdmissionName(Decision decision) => decision switch
+    {
+        Decision.Allowed => "allowed",
+        Decision.ApprovalRequired => "approval_required",
+        _ => "denied",
+    };
+
+    static async Task<ActionProposed> ReadProposal(string path)
+    {
+        JsonElement json;
+        try
+        {
+            json = JsonSerializer.Deserialize<JsonElement>(await File.ReadAllTextAsync(path));
+        }
+        catch (JsonException ex)
+        {
+            throw new UsageException($"{path}: not valid JSON ({ex.Message})");
+        }
+        if (json.ValueKind != JsonValueKind.Object)
+            throw new UsageException($"{path}: the proposal must be a JSON object.");
+
+        string? Text(string name) => json.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        return new ActionProposed(
+            Text("actionId") ?? "00000000-0000-7000-8000-000000000000",
+            Text("runId") ?? "explain",
+            Text("agentId") ?? "",
+            Text("tool") ?? "",
+            json.TryGetProperty("arguments", out var arguments) ? arguments.Clone() : default,
+            Text("idempotencyKey"),
+            Text("intent"));
+    }
+
+    static Command WhoCanCommand()
+    {
+        var subject = new Argument<string>("CAPABILITY|TOOL") { Description = $"A capability ({string.Join(", ", PolicyLoader.KnownCapabilities)}) or a tool name" };
+        var file = FileArgument();
+        var command = new Command("who-can", "List the agents that can use a capability or tool, under which constraints, with or without approval.") { subject, file };
+        command.SetAction((result, _) => Cli.Run(() =>
+        {
+            var policy = Load(result.GetValue(file)!);
+            var (rows, error, described) = WhoCan.Query(policy, result.GetValue(subject)!);
+            if (error is not null)
+                throw new UsageException(error);
+
+            AnsiConsole.MarkupLine($"Who can use {Markup.Escape(described)} under policy {policy.Version}: " +
+                                   (rows.Count == 0 ? "[grey]no agent.[/]" : $"{rows.Select(r => r.Agent).Distinct().Count()} agent(s)."));
+            foreach (var row in rows)
+            {
+                var terms = row.Terms;
+                var limits = string.Join("; ", new[]
+                {
+                    terms.AgentCallsPerMinute is { } a ? $"{a.Value} calls/min" : null,
+                    terms.ToolCallsPerMinute is { } t ? $"tool {t.Value} calls/min" : null,
+                    terms.RunToolCalls is { } c ? $"{c.Value} calls/run" : null,
+                    terms.PerDayUsd is { } d ? $"${d.Value.ToString(CultureInfo.InvariantCulture)}/day" : null,
+                    terms.PerRunUsd is { } r ? $"${r.Value.ToString(CultureInfo.InvariantCulture)}/run" : null,
+                }.Where(s => s is not null));
+                AnsiConsole.WriteLine();
+                AnsiConsole.MarkupLine($"[bold]{Markup.Escape(row.Agent)}[/] (team {Markup.Escape(row.Team)}){(row.AgentSuspended ? " [red]suspended[/]" : "")} " +
+                                       $"-> {Markup.Escape(row.Tool)} (risk {Markup.Escape(row.Risk)}), grant {Markup.Escape(row.Grant)}");
+                AnsiConsole.MarkupLine($"  constraints:  {Markup.Escape(row.Constraints.Count == 0 ? "none" : string.Join("; ", row.Constraints))}");
+                AnsiConsole.MarkupLine($"  destinations: {Markup.Escape(row.Destinations)}");
+                AnsiConsole.MarkupLine($"  approval:     {Markup.Escape(row.Approval)}");
+                AnsiConsole.MarkupLine($"  limits:       {Markup.Escape(limits.Length == 0 ? "unlimited" : limits)}");
+            }
+            return Task.FromResult(Cli.Ok);
+        }));
+        return command;
+    }
+}
+
+/// <summary>The errors were printed already; the command exits with a failure.</summary>
+sealed class PolicyRefusedException(int errors) : Exception($"The policy file has {errors} problem(s).");

@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.Serialization;
+
+namespace AgentBus.Policy.Engine.Yaml;
+
+/// <summary>
+/// Reads a YAML subtree (a tool's argument schema) as JSON, resolving plain scalars by the YAML
+/// core schema: <c>100</c> is a number, <c>true</c> a boolean, <c>"100"</c> a string.
+/// </summary>
+sealed partial class YamlJsonConverter : IYamlTypeConverter
+{
+    public bool Accepts(Type type) => typeof(JsonNode).IsAssignableFrom(type);
+
+    public object? ReadYaml(IParser parser, Type type, ObjectDeserializer rootDeserializer) => Read(parser);
+
+    public void WriteYaml(IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
+        throw new NotSupportedException("Policies are only read.");
+
+    static JsonNode? Read(IParser parser)
+    {
+        if (parser.TryConsume<Scalar>(out var scalar))
+            return ScalarValue(scalar);
+
+        if (parser.TryConsume<MappingStart>(out _))
+        {
+            var obj = new JsonObject();
+            while (!parser.TryConsume<MappingEnd>(out _))
+            {
+                var key = parser.Consume<Scalar>();
+                if (obj.ContainsKey(key.Value))
+                    throw new YamlException(key.Start, key.End, $"Duplicate key '{key.Value}'.");
+                obj[key.Value] = Read(parser);
+            }
+            return obj;
+        }
+
+        if (parser.TryConsume<SequenceStart>(out _))
+        {
+            var array = new JsonArray();
+            while (!parser.TryConsume<SequenceEnd>(out _))
+                array.Add(Read(parser));
+            return array;
+        }
+
+        var current = parser.Current!;
+        throw new YamlException(current.Start, current.End, "Anchors, aliases and tags are not supported in argument schemas.");
+    }
+
+    static JsonNode? ScalarValue(Scalar scalar)
+    {
+        var text = scalar.Value;
+        if (scalar.Style != ScalarStyle.Plain)
+            return JsonValue.Create(text);
+        if (text is "" or "~" or "null" or "Null" or "NULL")
+            return null;
+        if (text is "true" or "True" or "TRUE")
+            return JsonValue.Create(true);
+        if (text is "false" or "False" or "FALSE")
+            return JsonValue.Create(false);
+        if (IntegerPattern().IsMatch(text) && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+            return JsonValue.Create(integer);
+        if (FloatPattern().IsMatch(text) && decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+            return JsonValue.Create(number);
+        return JsonValue.Create(text);
+    }
+
+    [GeneratedRegex("^[-+]?[0-9]+$")]
+    private static partial Regex IntegerPattern();
+
+    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")]
+    private static partial Regex FloatPattern();
+}
+
+/// <summary>Stamps every policy entry with the line it starts on, so semantic errors can name it.</summary>
+sealed class LineTrackingDeserializer(INodeDeserializer inner) : INodeDeserializer
+{
+    public bool Deserialize(IParser reader, Type expectedType, Func<IParser, Type, object?> nestedObjectDeserializer,
+        out object? value, ObjectDeserializer rootDeserializer)
+    {
+        var start = reader.Current?.Start;
+        if (!inner.Deserialize(reader, expectedType, nestedObjectDeserializer, out value, rootDeserializer))
+            return false;
+        if (value is IHasLine located && start is { } mark)
+            located.Line = (int)mark.Line;
+        return true;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json;
+using AgentBus.Contracts;
+using AgentBus.Policy.Proposals;
+using AgentBus.Policy.State;
+using AgentBus.ServiceDefaults.Messaging;
+using MassTransit;
+
+namespace AgentBus.Policy.Outcomes;
+
+/// <summary>
+/// Settles budgets from what executors report: the reservation becomes the actual cost, or is
+/// released when the tool certainly did not run. Duplicates that were waiting for this outcome
+/// get their copy.
+/// </summary>
+public sealed class OutcomeConsumer(CostLedger ledger, ILogger<OutcomeConsumer> logger) :
+    IConsumer<ActionSucceeded>,
+    IConsumer<ActionFailed>
+{
+    public Task Consume(ConsumeContext<ActionSucceeded> context) =>
+        Record(context, context.Message.ActionId, context.Message.AgentId, "succeeded", nameof(ActionSucceeded),
+            JsonSerializer.Serialize(context.Message, WireJson.Options), context.Message.CostUsd);
+
+    public Task Consume(ConsumeContext<ActionFailed> context) =>
+        Record(context, context.Message.ActionId, context.Message.AgentId, context.Message.OutcomeUnknown ? "outcome_unknown" : "failed",
+            nameof(ActionFailed), JsonSerializer.Serialize(context.Message, WireJson.Options), null);
+
+    async Task Record(ConsumeContext context, string actionId, string agentId, string outcome, string type, string payload, decimal? cost)
+    {
+        var settled = await ledger.RecordOutcomeAsync(actionId, outcome, type, payload, cost, context.CancellationToken);
+        if (settled.Recorded)
+            logger.LogDebug("Outcome of action {ActionId} ({AgentId}): {Outcome}", actionId, agentId, outcome);
+        foreach (var (duplicateId, duplicateAgent, duplicateRun) in settled.WaitingDuplicates)
+            await OutcomeCopies.PublishAsync(context, new StoredOutcome(type, payload), duplicateId, duplicateAgent, duplicateRun, context.CancellationToken);
+    }
+}
+
+public sealed class OutcomeConsumerDefinition : ConsumerDefinition<OutcomeConsumer>
+{
+    public OutcomeConsumerDefinition()
+    {
+        EndpointName = WireNames.PolicyOutcomesQueue;
+        ConcurrentMessageLimit = 16;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint,
+        IConsumerConfigurator<OutcomeConsumer> consumer, IRegistrationContext context)
+    {
+        // Bound to the outcome exchanges by `agentbus broker apply`.
+        endpoint.ConfigureConsumeTopology = false;
+        if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+            rabbit.PrefetchCount = 32;
+    }
+}

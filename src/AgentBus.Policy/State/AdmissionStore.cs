@@ -1,0 +1,317 @@
+using System.Globalization;
+using System.Text.Json;
+using AgentBus.Contracts;
+using AgentBus.Policy.Engine;
+using AgentBus.ServiceDefaults.Json;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AgentBus.Policy.State;
+
+/// <summary>How a proposal's decision came about in the stateful step.</summary>
+public enum AdmissionKind
+{
+    /// <summary>Decided now, for the first time.</summary>
+    New,
+
+    /// <summary>This action id was decided before: the same decision again, nothing counted twice.</summary>
+    Replay,
+
+    /// <summary>It repeats an admitted action: that action's decision (and outcome, once known), never a second execution.</summary>
+    Duplicate,
+}
+
+public sealed record StoredOutcome(string Type, string Payload);
+
+public sealed record Admission(AdmissionKind Kind, PolicyDecision Decision, string? DuplicateOf = null, StoredOutcome? FirstOutcome = null);
+
+/// <summary>
+/// Steps 5 and 6 of evaluation, and idempotency, against PostgreSQL shared by every policy
+/// instance: one transaction per proposal in which every limit is an atomic statement on a locked
+/// row (INSERT … ON CONFLICT … RETURNING, UPDATE … WHERE used + cost &lt;= limit RETURNING), so two
+/// instances can never both take the last unit of a budget or rate. Rows are locked in one order
+/// (idempotency, agent rate, tool rate, run, attempts, budget day, budget run) so transactions
+/// queue behind each other instead of deadlocking. A denial rolls all of it back: a denied
+/// proposal consumes nothing.
+/// </summary>
+public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOptions> options)
+{
+    sealed record StoredAction(
+        string AgentId, string RunId, string Tool, string ArgumentsHash, string Decision, string ReasonCode, string Reason,
+        string? RuleId, string? DuplicateOf, string? Approval, string? OutcomeType, string? OutcomePayload);
+
+    public async Task<Admission> AdmitAsync(ActionProposed proposal, PolicyDecision evaluated, string? policyVersion,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var argumentsHash = CanonicalJson.Hash(proposal.Arguments);
+        await using var connection = await database.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+
+        var stored = await connection.QuerySingleOrDefaultAsync<StoredAction>(new CommandDefinition("""
+            SELECT agent_id AS AgentId, run_id AS RunId, tool AS Tool, arguments_hash AS ArgumentsHash, decision AS Decision,
+                   reason_code AS ReasonCode, reason AS Reason, rule_id AS RuleId, duplicate_of AS DuplicateOf,
+                   approval::text AS Approval, outcome_type AS OutcomeType, outcome_payload::text AS OutcomePayload
+            FROM policy_actions WHERE action_id = @ActionId
+            """, new { proposal.ActionId }, tx, cancellationToken: ct));
+        if (stored is not null)
+        {
+            await tx.CommitAsync(ct);
+            if (stored.AgentId != proposal.AgentId || stored.RunId != proposal.RunId || stored.Tool != proposal.Tool || stored.ArgumentsHash != argumentsHash)
+                return new(AdmissionKind.Replay, PolicyDecision.Deny(ReasonCodes.ActionIdReused,
+                    $"Action id {proposal.ActionId} was already used for a different action; use a new id for every action.", "idempotency"));
+            return new(AdmissionKind.Replay, Rebuild(stored), stored.DuplicateOf,
+                stored.OutcomeType is { } type ? new StoredOutcome(type, stored.OutcomePayload!) : null);
+        }
+
+        if (evaluated.Decision == Decision.Denied)
+        {
+            await RecordAsync(connection, tx, proposal, argumentsHash, evaluated, policyVersion, now, null, ct);
+            await tx.CommitAsync(ct);
+            return new(AdmissionKind.New, evaluated);
+        }
+
+        var terms = evaluated.Terms ?? throw new InvalidOperationException("A permitted decision carries admission terms.");
+        await tx.SaveAsync("admission", ct);
+        var refusal = await LiveKillSwitchAsync(connection, tx, proposal, ct);
+
+        if (refusal is null)
+        {
+            var first = await ClaimAsync(connection, tx, proposal, argumentsHash, now, ct);
+            if (first is not null)
+                return await DuplicateAsync(connection, tx, proposal, argumentsHash, first, policyVersion, now, ct);
+
+            refusal = await RateAsync(connection, tx, "agent", proposal.AgentId, terms.AgentCallsPerMinute, now, ct)
+                      ?? await RateAsync(connection, tx, "tool", proposal.Tool, terms.ToolCallsPerMinute, now, ct)
+                      ?? await RunCapsAsync(connection, tx, proposal, argumentsHash, terms, now, ct)
+                      ?? await ReserveAsync(connection, tx, proposal, evaluated, terms, now, ct);
+        }
+
+        if (refusal is not null)
+        {
+            await tx.RollbackAsync("admission", ct);
+            await RecordAsync(connection, tx, proposal, argumentsHash, refusal, policyVersion, now, null, ct);
+            await tx.CommitAsync(ct);
+            return new(AdmissionKind.New, refusal);
+        }
+
+        await RecordAsync(connection, tx, proposal, argumentsHash, evaluated, policyVersion, now, null, ct);
+        await tx.CommitAsync(ct);
+        return new(AdmissionKind.New, evaluated);
+    }
+
+    static PolicyDecision Rebuild(StoredAction stored)
+    {
+        var decision = stored.Decision switch
+        {
+            "allowed" => Decision.Allowed,
+            "approval_required" => Decision.ApprovalRequired,
+            _ => Decision.Denied,
+        };
+        return new PolicyDecision(decision, stored.ReasonCode, stored.Reason, stored.RuleId)
+        {
+            Approval = stored.Approval is { } json ? JsonSerializer.Deserialize<ApprovalRequirement>(json) : null,
+        };
+    }
+
+    static async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal, string argumentsHash,
+        PolicyDecision decision, string? policyVersion, DateTimeOffset now, string? duplicateOf, CancellationToken ct)
+    {
+        // A concurrent instance that decided the same action id first wins; this consume then
+        // fails on the key, is retried, and replays that decision.
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO policy_actions (action_id, agent_id, run_id, tool, arguments_hash, idempotency_key, decision, reason_code,
+                reason, rule_id, policy_version, duplicate_of, estimated_cost_usd, approval, decided_at)
+            VALUES (@ActionId, @AgentId, @RunId, @Tool, @ArgumentsHash, @IdempotencyKey, @Decision, @ReasonCode,
+                @Reason, @RuleId, @PolicyVersion, @DuplicateOf, @Cost, CAST(@Approval AS jsonb), @Now)
+            """, new
+        {
+            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, ArgumentsHash = argumentsHash, proposal.IdempotencyKey,
+            Decision = DecisionName(decision.Decision), decision.ReasonCode, decision.Reason, decision.RuleId,
+            PolicyVersion = policyVersion, DuplicateOf = duplicateOf, Cost = decision.Terms?.EstimatedCostUsd ?? 0m,
+            Approval = decision.Approval is { } approval ? JsonSerializer.Serialize(approval) : null, Now = now,
+        }, tx, cancellationToken: ct));
+    }
+
+    public static string DecisionName(Decision decision) => decision switch
+    {
+        Decision.Allowed => "allowed",
+        Decision.ApprovalRequired => "approval_required",
+        _ => "denied",
+    };
+
+    static async Task<PolicyDecision?> LiveKillSwitchAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal, CancellationToken ct)
+    {
+        var kinds = (await connection.QueryAsync<string>(new CommandDefinition("""
+            SELECT kind FROM policy_suspensions WHERE (kind = 'agent' AND name = @AgentId) OR (kind = 'tool' AND name = @Tool)
+            """, new { proposal.AgentId, proposal.Tool }, tx, cancellationToken: ct))).ToList();
+        if (kinds.Contains("agent"))
+            return PolicyDecision.Deny(ReasonCodes.AgentSuspended, $"Agent '{proposal.AgentId}' is suspended by an operator.", "kill-switch");
+        if (kinds.Contains("tool"))
+            return PolicyDecision.Deny(ReasonCodes.ToolSuspended, $"Tool '{proposal.Tool}' is suspended by an operator.", "kill-switch");
+        return null;
+    }
+
+    /// <summary>
+    /// Claims "this action" for the proposal; returns the first action's id when another admitted
+    /// action holds the claim. ON CONFLICT locks the claim row, so a concurrent first claimant is
+    /// waited for: if it commits this proposal is its duplicate, if it rolls back this one claims.
+    /// </summary>
+    async Task<string?> ClaimAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal, string argumentsHash,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var (key, window) = proposal.IdempotencyKey is { Length: > 0 } idempotencyKey
+            ? ("key:" + idempotencyKey, options.Value.IdempotencyKeyWindow)
+            : ($"args:{proposal.RunId}\n{proposal.Tool}\n{argumentsHash}", options.Value.DuplicateWindow);
+        if (window <= TimeSpan.Zero)
+            return null;
+
+        var claimed = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition("""
+            INSERT INTO policy_idempotency AS c (agent_id, dedupe_key, action_id, expires_at)
+            VALUES (@AgentId, @Key, @ActionId, @ExpiresAt)
+            ON CONFLICT (agent_id, dedupe_key) DO UPDATE SET action_id = EXCLUDED.action_id, expires_at = EXCLUDED.expires_at
+                WHERE c.expires_at <= @Now
+            RETURNING action_id
+            """, new { proposal.AgentId, Key = key, proposal.ActionId, ExpiresAt = now + window, Now = now }, tx, cancellationToken: ct));
+        if (claimed is not null)
+            return null;
+
+        return await connection.QuerySingleAsync<string>(new CommandDefinition(
+            "SELECT action_id FROM policy_idempotency WHERE agent_id = @AgentId AND dedupe_key = @Key",
+            new { proposal.AgentId, Key = key }, tx, cancellationToken: ct));
+    }
+
+    async Task<Admission> DuplicateAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal, string argumentsHash,
+        string firstActionId, string? policyVersion, DateTimeOffset now, CancellationToken ct)
+    {
+        // Locked so the outcome consumer either sees this duplicate or this sees the outcome.
+        var first = await connection.QuerySingleAsync<StoredAction>(new CommandDefinition("""
+            SELECT agent_id AS AgentId, run_id AS RunId, tool AS Tool, arguments_hash AS ArgumentsHash, decision AS Decision,
+                   reason_code AS ReasonCode, reason AS Reason, rule_id AS RuleId, duplicate_of AS DuplicateOf,
+                   approval::text AS Approval, outcome_type AS OutcomeType, outcome_payload::text AS OutcomePayload
+            FROM policy_actions WHERE action_id = @FirstActionId FOR UPDATE
+            """, new { FirstActionId = firstActionId }, tx, cancellationToken: ct));
+
+        var firstDecision = Rebuild(first);
+        var how = proposal.IdempotencyKey is { Length: > 0 } ? "its idempotency key" : "its run, tool and arguments";
+        var decision = new PolicyDecision(firstDecision.Decision, ReasonCodes.DuplicateAction,
+            $"This proposal repeats action {firstActionId} ({how}); it gets that action's decision ({DecisionName(firstDecision.Decision)}: {first.Reason}) " +
+            "and outcome, and is not executed again.", "idempotency")
+        {
+            Approval = firstDecision.Approval,
+        };
+        await RecordAsync(connection, tx, proposal, argumentsHash, decision, policyVersion, now, firstActionId, ct);
+        await tx.CommitAsync(ct);
+        return new(AdmissionKind.Duplicate, decision, firstActionId,
+            first.OutcomeType is { } type ? new StoredOutcome(type, first.OutcomePayload!) : null);
+    }
+
+    /// <summary>Sliding one-minute window: the previous minute weighted by how much of it still overlaps, plus this minute.</summary>
+    static async Task<PolicyDecision?> RateAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string scope, string subject,
+        RuleLimit<int>? limit, DateTimeOffset now, CancellationToken ct)
+    {
+        if (limit is null)
+            return null;
+        var window = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
+        var current = await connection.QuerySingleAsync<int>(new CommandDefinition("""
+            INSERT INTO policy_rate_windows AS w (scope, subject, window_start, calls) VALUES (@Scope, @Subject, @Window, 0)
+            ON CONFLICT (scope, subject, window_start) DO UPDATE SET calls = w.calls
+            RETURNING calls
+            """, new { Scope = scope, Subject = subject, Window = window }, tx, cancellationToken: ct));
+        var previous = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
+            "SELECT calls FROM policy_rate_windows WHERE scope = @Scope AND subject = @Subject AND window_start = @Previous",
+            new { Scope = scope, Subject = subject, Previous = window.AddMinutes(-1) }, tx, cancellationToken: ct)) ?? 0;
+
+        var overlap = 1.0 - (now - window).TotalSeconds / 60.0;
+        var estimate = previous * overlap + current;
+        if (estimate + 1 > limit.Value)
+            return PolicyDecision.Deny(ReasonCodes.RateLimited,
+                $"{(scope == "agent" ? "Agent" : "Tool")} '{subject}' is at its limit of {limit.Value} calls per minute; try again shortly.", limit.RuleId);
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE policy_rate_windows SET calls = calls + 1 WHERE scope = @Scope AND subject = @Subject AND window_start = @Window",
+            new { Scope = scope, Subject = subject, Window = window }, tx, cancellationToken: ct));
+        return null;
+    }
+
+    static async Task<PolicyDecision?> RunCapsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
+        string argumentsHash, AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
+    {
+        var run = await connection.QuerySingleAsync<(DateTime StartedAt, int ToolCalls)>(new CommandDefinition("""
+            INSERT INTO policy_runs AS r (agent_id, run_id, started_at, tool_calls) VALUES (@AgentId, @RunId, @Now, 0)
+            ON CONFLICT (agent_id, run_id) DO UPDATE SET tool_calls = r.tool_calls
+            RETURNING started_at, tool_calls
+            """, new { proposal.AgentId, proposal.RunId, Now = now }, tx, cancellationToken: ct));
+
+        var startedAt = new DateTimeOffset(DateTime.SpecifyKind(run.StartedAt, DateTimeKind.Utc));
+        if (terms.RunDuration is { } duration && now - startedAt > duration.Value)
+            return PolicyDecision.Deny(ReasonCodes.RunTimeExceeded,
+                $"Run '{proposal.RunId}' started at {startedAt:u} and may last {Durations.Format(duration.Value)}; start a new run.", duration.RuleId);
+        if (terms.RunToolCalls is { } calls && run.ToolCalls >= calls.Value)
+            return PolicyDecision.Deny(ReasonCodes.RunToolCallsExceeded,
+                $"Run '{proposal.RunId}' has used its {calls.Value} tool calls.", calls.RuleId);
+
+        var attempts = await connection.QuerySingleAsync<int>(new CommandDefinition("""
+            INSERT INTO policy_run_attempts AS a (agent_id, run_id, tool, arguments_hash, attempts) VALUES (@AgentId, @RunId, @Tool, @Hash, 1)
+            ON CONFLICT (agent_id, run_id, tool, arguments_hash) DO UPDATE SET attempts = a.attempts + 1
+            RETURNING attempts
+            """, new { proposal.AgentId, proposal.RunId, proposal.Tool, Hash = argumentsHash }, tx, cancellationToken: ct));
+        if (terms.RunRetries is { } retries && attempts - 1 > retries.Value)
+            return PolicyDecision.Deny(ReasonCodes.RunRetriesExceeded,
+                $"Run '{proposal.RunId}' already tried this exact {proposal.Tool} action {attempts - 1} time(s); at most {retries.Value} retries are allowed.",
+                retries.RuleId);
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE policy_runs SET tool_calls = tool_calls + 1 WHERE agent_id = @AgentId AND run_id = @RunId",
+            new { proposal.AgentId, proposal.RunId }, tx, cancellationToken: ct));
+        return null;
+    }
+
+    public static string DayPeriod(DateOnly day) => "day:" + day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    public static string RunPeriod(string runId) => "run:" + runId;
+
+    async Task<PolicyDecision?> ReserveAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
+        PolicyDecision evaluated, AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
+    {
+        var cost = terms.EstimatedCostUsd;
+        var day = DateOnly.FromDateTime(now.UtcDateTime);
+        var refusal = await ReservePeriodAsync(connection, tx, proposal.AgentId, DayPeriod(day), cost, terms.PerDayUsd,
+                          $"today ({day:yyyy-MM-dd} UTC)", ct)
+                      ?? await ReservePeriodAsync(connection, tx, proposal.AgentId, RunPeriod(proposal.RunId), cost, terms.PerRunUsd,
+                          $"run '{proposal.RunId}'", ct);
+        if (refusal is not null)
+            return refusal;
+
+        var expiresAt = (evaluated.Approval?.ExpiresAt ?? now) + options.Value.ReservationTimeout;
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
+            VALUES ('tool', @AgentId, @RunId, @Day, @ActionId, @Tool, 'reserved', @Cost, 0, @Now, @ExpiresAt)
+            """, new { proposal.AgentId, proposal.RunId, Day = day.ToDateTime(TimeOnly.MinValue), proposal.ActionId, proposal.Tool, Cost = cost, Now = now, ExpiresAt = expiresAt },
+            tx, cancellationToken: ct));
+        return null;
+    }
+
+    static async Task<PolicyDecision?> ReservePeriodAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string agentId, string period,
+        decimal cost, RuleLimit<decimal>? limit, string what, CancellationToken ct)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO budget_usage (agent_id, period) VALUES (@AgentId, @Period) ON CONFLICT DO NOTHING",
+            new { AgentId = agentId, Period = period }, tx, cancellationToken: ct));
+        var reserved = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE budget_usage SET reserved_usd = reserved_usd + @Cost
+            WHERE agent_id = @AgentId AND period = @Period AND (@Limit IS NULL OR spent_usd + reserved_usd + @Cost <= @Limit)
+            """, new { AgentId = agentId, Period = period, Cost = cost, Limit = limit?.Value }, tx, cancellationToken: ct));
+        if (reserved == 1)
+            return null;
+
+        var usage = await connection.QuerySingleAsync<(decimal Spent, decimal Reserved)>(new CommandDefinition(
+            "SELECT spent_usd, reserved_usd FROM budget_usage WHERE agent_id = @AgentId AND period = @Period",
+            new { AgentId = agentId, Period = period }, tx, cancellationToken: ct));
+        return PolicyDecision.Deny(ReasonCodes.BudgetExceeded,
+            $"Agent '{agentId}' has ${Usd(limit!.Value)} for {what}: ${Usd(usage.Spent)} spent and ${Usd(usage.Reserved)} reserved leave less than this call's ${Usd(cost)}.",
+            limit.RuleId);
+    }
+
+    static string Usd(decimal value) => value.ToString("0.00####", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,155 @@
+using AgentBus.Contracts;
+using Dapper;
+using Npgsql;
+
+namespace AgentBus.Policy.State;
+
+/// <summary>An outcome policy recorded; the duplicates still waiting for it get a copy.</summary>
+public sealed record SettledOutcome(bool Recorded, IReadOnlyList<(string ActionId, string AgentId, string RunId)> WaitingDuplicates);
+
+/// <summary>
+/// The money side of the stateful steps: settles a reservation with the executor's actual cost,
+/// releases what will not be spent, and records inference spend agents report. Each change to
+/// the ledger and to the budget counters happens in one transaction, once (idempotent on the
+/// action or report id).
+/// </summary>
+public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
+{
+    sealed record ActionRow(string? DuplicateOf, string? Outcome);
+
+    sealed record Charge(long EntryId, string AgentId, string RunId, DateOnly Day, string Status, decimal ReservedUsd);
+
+    /// <summary>
+    /// Records an executor's outcome for an action policy admitted: the outcome is kept for
+    /// duplicates, and the reservation becomes the actual cost (succeeded), stays at the estimate
+    /// (outcome unknown: it may have happened), or is released (failed before it ran).
+    /// </summary>
+    public async Task<SettledOutcome> RecordOutcomeAsync(string actionId, string outcome, string outcomeType, string payload,
+        decimal? actualCostUsd, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await database.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+
+        var found = await connection.QuerySingleOrDefaultAsync<ActionRow>(new CommandDefinition(
+            "SELECT duplicate_of AS DuplicateOf, outcome AS Outcome FROM policy_actions WHERE action_id = @ActionId FOR UPDATE",
+            new { ActionId = actionId }, tx, cancellationToken: ct));
+        if (found is null || found.Outcome is not null)
+        {
+            await tx.CommitAsync(ct);
+            return new(false, []);
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE policy_actions SET outcome = @Outcome, outcome_type = @Type, outcome_payload = CAST(@Payload AS jsonb), outcome_at = @Now
+            WHERE action_id = @ActionId
+            """, new { ActionId = actionId, Outcome = outcome, Type = outcomeType, Payload = payload, Now = now }, tx, cancellationToken: ct));
+
+        if (found.DuplicateOf is not null)
+        {
+            await tx.CommitAsync(ct);
+            return new(true, []);
+        }
+
+        var charge = await connection.QuerySingleOrDefaultAsync<Charge>(new CommandDefinition("""
+            SELECT entry_id AS EntryId, agent_id AS AgentId, run_id AS RunId, day AS Day, status AS Status, reserved_usd AS ReservedUsd
+            FROM cost_ledger WHERE action_id = @ActionId FOR UPDATE
+            """, new { ActionId = actionId }, tx, cancellationToken: ct));
+        if (charge is not null && charge.Status != "settled")
+        {
+            var amount = outcome switch
+            {
+                "succeeded" => actualCostUsd ?? charge.ReservedUsd,
+                "outcome_unknown" => charge.ReservedUsd,
+                _ => 0m,
+            };
+            var held = charge.Status == "reserved" ? charge.ReservedUsd : 0m;
+            await AdjustAsync(connection, tx, charge.AgentId, charge.RunId, charge.Day, -held, amount, ct);
+            await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE cost_ledger SET status = @Status, amount_usd = @Amount, settled_at = @Now WHERE entry_id = @EntryId
+                """, new { charge.EntryId, Status = outcome == "failed" ? "released" : "settled", Amount = amount, Now = now },
+                tx, cancellationToken: ct));
+        }
+
+        var waiting = (await connection.QueryAsync<(string ActionId, string AgentId, string RunId)>(new CommandDefinition(
+            "SELECT action_id, agent_id, run_id FROM policy_actions WHERE duplicate_of = @ActionId AND outcome IS NULL",
+            new { ActionId = actionId }, tx, cancellationToken: ct))).ToList();
+        await tx.CommitAsync(ct);
+        return new(true, waiting);
+    }
+
+    /// <summary>Gives back what an admitted action had reserved (its approval was denied or it expired).</summary>
+    public async Task<bool> ReleaseAsync(string actionId, CancellationToken ct)
+    {
+        await using var connection = await database.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var released = await ReleaseAsync(connection, tx, actionId, ct);
+        await tx.CommitAsync(ct);
+        return released;
+    }
+
+    async Task<bool> ReleaseAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string actionId, CancellationToken ct)
+    {
+        var charge = await connection.QuerySingleOrDefaultAsync<Charge>(new CommandDefinition("""
+            SELECT entry_id AS EntryId, agent_id AS AgentId, run_id AS RunId, day AS Day, status AS Status, reserved_usd AS ReservedUsd
+            FROM cost_ledger WHERE action_id = @ActionId AND status = 'reserved' FOR UPDATE SKIP LOCKED
+            """, new { ActionId = actionId }, tx, cancellationToken: ct));
+        if (charge is null)
+            return false;
+        await AdjustAsync(connection, tx, charge.AgentId, charge.RunId, charge.Day, -charge.ReservedUsd, 0m, ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE cost_ledger SET status = 'released', settled_at = @Now WHERE entry_id = @EntryId",
+            new { charge.EntryId, Now = clock.GetUtcNow() }, tx, cancellationToken: ct));
+        return true;
+    }
+
+    /// <summary>Releases reservations whose outcome never came; several instances share the work (SKIP LOCKED).</summary>
+    public async Task<int> ReleaseExpiredAsync(int batch, CancellationToken ct)
+    {
+        await using var connection = await database.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var expired = (await connection.QueryAsync<string>(new CommandDefinition("""
+            SELECT action_id FROM cost_ledger WHERE status = 'reserved' AND expires_at < @Now
+            ORDER BY expires_at LIMIT @Batch FOR UPDATE SKIP LOCKED
+            """, new { Now = clock.GetUtcNow(), Batch = batch }, tx, cancellationToken: ct))).ToList();
+        var released = 0;
+        foreach (var actionId in expired)
+            if (await ReleaseAsync(connection, tx, actionId, ct))
+                released++;
+        await tx.CommitAsync(ct);
+        return released;
+    }
+
+    /// <summary>Records money an agent spent outside AgentBus; a repeated report id changes nothing.</summary>
+    public async Task<bool> RecordSpendAsync(SpendReported report, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var day = DateOnly.FromDateTime(now.UtcDateTime);
+        await using var connection = await database.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var inserted = await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO cost_ledger (source, agent_id, run_id, day, report_id, category, description, status, amount_usd, recorded_at, settled_at)
+            VALUES ('inference', @AgentId, @RunId, @Day, @ReportId, @Category, @Description, 'settled', @AmountUsd, @Now, @Now)
+            ON CONFLICT (agent_id, report_id) DO NOTHING
+            """, new
+        {
+            report.AgentId, report.RunId, Day = day.ToDateTime(TimeOnly.MinValue), report.ReportId, report.Category, report.Description,
+            report.AmountUsd, Now = now,
+        }, tx, cancellationToken: ct));
+        if (inserted == 1)
+            await AdjustAsync(connection, tx, report.AgentId, report.RunId, day, 0m, report.AmountUsd, ct);
+        await tx.CommitAsync(ct);
+        return inserted == 1;
+    }
+
+    static async Task AdjustAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string agentId, string runId, DateOnly day,
+        decimal reservedDelta, decimal spentDelta, CancellationToken ct)
+    {
+        foreach (var period in new[] { AdmissionStore.DayPeriod(day), AdmissionStore.RunPeriod(runId) })
+            await connection.ExecuteAsync(new CommandDefinition("""
+                INSERT INTO budget_usage AS u (agent_id, period, reserved_usd, spent_usd) VALUES (@AgentId, @Period, GREATEST(@Reserved, 0), @Spent)
+                ON CONFLICT (agent_id, period) DO UPDATE
+                    SET reserved_usd = GREATEST(u.reserved_usd + @Reserved, 0), spent_usd = u.spent_usd + @Spent
+                """, new { AgentId = agentId, Period = period, Reserved = reservedDelta, Spent = spentDelta }, tx, cancellationToken: ct));
+    }
+}

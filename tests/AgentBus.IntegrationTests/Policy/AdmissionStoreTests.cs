@@ -1,0 +1,145 @@
+using System.Text.Json;
+using AgentBus.Contracts;
+using AgentBus.Policy;
+using AgentBus.Policy.Engine;
+using AgentBus.Policy.State;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AgentBus.IntegrationTests.Policy;
+
+/// <summary>
+/// The stateful steps against the real database, one reason code per row: each case proposes a
+/// sequence and expects the decision of the last one. Time is passed in, as the policy host does.
+/// </summary>
+[Collection(PolicyCollection.Name)]
+public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
+{
+    const string Yaml = """
+        agents: [{ id: a }, { id: b }]
+        tools:
+          - { name: t, unitCostUsd: 0.10 }
+          - { name: u, unitCostUsd: 0 }
+        grants:
+          - { id: a-t, agent: a, tool: t }
+          - { id: a-u, agent: a, tool: u }
+          - { id: b-u, agent: b, tool: u }
+        limits:
+          agents:
+            a: { callsPerMinute: 3, run: { maxToolCalls: 4, maxRetries: 1, maxDuration: 1h } }
+          tools:
+            u: { callsPerMinute: 5 }
+        budgets:
+          agents:
+            a: { perDayUsd: 0.25, perRunUsd: 10 }
+        """;
+
+    static readonly PolicySnapshot Policy = PolicyLoader.Parse(Yaml, "admission.yaml").Policy!;
+    // Real time (the policy hosts' sweepers run alongside and would clear state from the past),
+    // five seconds into a minute so the sliding window cases know where they stand.
+    static readonly DateTimeOffset Start = Minute(DateTimeOffset.UtcNow).AddMinutes(1).AddSeconds(5);
+
+    static DateTimeOffset Minute(DateTimeOffset t) => new(t.Year, t.Month, t.Day, t.Hour, t.Minute, 0, TimeSpan.Zero);
+
+    NpgsqlDataSource _database = null!;
+    AdmissionStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        await fixture.ResetAsync();
+        // A few connections are enough to interleave transactions; the shared server has 100 in all.
+        _database = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { MaxPoolSize = 6 }.ConnectionString);
+        _store = new AdmissionStore(_database, Options.Create(new PolicyOptions { File = "x" }));
+    }
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    /// <summary>(agent, tool, run, arguments, idempotency key, seconds after start).</summary>
+    public sealed record Step(string Agent, string Tool, string Run = "r1", string Arguments = "{}", string? Key = null, int At = 0, string? ActionId = null);
+
+    public static TheoryData<string, Step[], string, string?> Cases() => new()
+    {
+        { "admitted", [new("a", "u")], ReasonCodes.Allowed, "a-u" },
+        { "agent rate", [new("a", "u", Arguments: "{\"n\":1}"), new("a", "u", Arguments: "{\"n\":2}"), new("a", "u", Arguments: "{\"n\":3}"), new("a", "u", Arguments: "{\"n\":4}")],
+            ReasonCodes.RateLimited, "limits.agents.a.callsPerMinute" },
+        { "agent rate slides over the minute", [new("a", "u", Arguments: "{\"n\":1}"), new("a", "u", Arguments: "{\"n\":2}"), new("a", "u", Arguments: "{\"n\":3}"),
+            new("a", "u", Arguments: "{\"n\":4}", At: 60)], ReasonCodes.RateLimited, "limits.agents.a.callsPerMinute" },
+        { "agent rate frees up after two minutes", [new("a", "u", Arguments: "{\"n\":1}"), new("a", "u", Arguments: "{\"n\":2}"), new("a", "u", Arguments: "{\"n\":3}"),
+            new("a", "u", Arguments: "{\"n\":4}", At: 120)], ReasonCodes.Allowed, "a-u" },
+        { "tool rate across agents", [.. Enumerable.Range(0, 5).Select(i => new Step("b", "u", Run: $"r{i}", Arguments: $"{{\"n\":{i}}}")), new("b", "u", Run: "r9", Arguments: "{\"n\":9}")],
+            ReasonCodes.RateLimited, "limits.tools.u.callsPerMinute" },
+        { "run tool calls", [.. Enumerable.Range(0, 4).Select(i => new Step("a", "u", Arguments: $"{{\"n\":{i}}}", At: i * 60)), new("a", "u", Arguments: "{\"n\":9}", At: 300)],
+            ReasonCodes.RunToolCallsExceeded, "limits.agents.a.run.maxToolCalls" },
+        { "run retries", [new("a", "u", Key: "k1"), new("a", "u", Key: "k2", At: 60), new("a", "u", Key: "k3", At: 120)],
+            ReasonCodes.RunRetriesExceeded, "limits.agents.a.run.maxRetries" },
+        { "run wall-clock", [new("a", "u", Arguments: "{\"n\":1}"), new("a", "u", Arguments: "{\"n\":2}", At: 3601)],
+            ReasonCodes.RunTimeExceeded, "limits.agents.a.run.maxDuration" },
+        { "day budget", [new("a", "t", Run: "r1"), new("a", "t", Run: "r2", At: 60), new("a", "t", Run: "r3", At: 120)],
+            ReasonCodes.BudgetExceeded, "budgets.agents.a.perDayUsd" },
+        { "duplicate by key", [new("a", "u", Key: "same"), new("a", "u", Key: "same", Arguments: "{\"other\":true}", At: 1)],
+            ReasonCodes.DuplicateAction, "idempotency" },
+        { "duplicate by run, tool and arguments", [new("a", "u", Arguments: "{\"x\":[1,2]}"), new("a", "u", Arguments: "{ \"x\" : [1, 2] }", At: 1)],
+            ReasonCodes.DuplicateAction, "idempotency" },
+        { "same arguments after the window is a retry", [new("a", "u"), new("a", "u", At: 601)], ReasonCodes.Allowed, "a-u" },
+        { "an action id reused for something else", [new("a", "u", ActionId: "0193e3c2-6f1a-7c3b-9d4e-000000000001"),
+            new("a", "u", Arguments: "{\"n\":2}", ActionId: "0193e3c2-6f1a-7c3b-9d4e-000000000001")], ReasonCodes.ActionIdReused, "idempotency" },
+        { "an action id sent again gets its first decision", [new("a", "u", ActionId: "0193e3c2-6f1a-7c3b-9d4e-000000000002"),
+            new("a", "u", ActionId: "0193e3c2-6f1a-7c3b-9d4e-000000000002", At: 1)], ReasonCodes.Allowed, "a-u" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task Stateful_steps_decide_with_the_expected_reason_and_rule(string because, Step[] steps, string reasonCode, string? ruleId)
+    {
+        PolicyDecision last = null!;
+        foreach (var step in steps)
+            last = (await ProposeAsync(step)).Decision;
+
+        Assert.True(reasonCode == last.ReasonCode, $"{because}: expected {reasonCode}, got {last.ReasonCode} ({last.Reason})");
+        Assert.Equal(ruleId, last.RuleId);
+    }
+
+    async Task<Admission> ProposeAsync(Step step)
+    {
+        var proposal = new ActionProposed(step.ActionId ?? Guid.CreateVersion7().ToString(), step.Run, step.Agent, step.Tool,
+            JsonDocument.Parse(step.Arguments).RootElement.Clone(), step.Key);
+        var now = Start.AddSeconds(step.At);
+        var decision = PolicyEvaluator.Evaluate(proposal, step.Agent, Policy, EvaluationState.At(now));
+        return await _store.AdmitAsync(proposal, decision, Policy.Version, now, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_denied_proposal_consumes_no_rate_run_or_budget()
+    {
+        await ProposeAsync(new("a", "t", Run: "r1"));
+        await ProposeAsync(new("a", "t", Run: "r2", At: 60));
+        var denied = await ProposeAsync(new("a", "t", Run: "r3", At: 120));
+        Assert.Equal(ReasonCodes.BudgetExceeded, denied.Decision.ReasonCode);
+
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_runs WHERE run_id = 'r3'"));
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM cost_ledger WHERE run_id = 'r3'"));
+        Assert.Equal(0, await fixture.CountAsync("SELECT coalesce(sum(calls), 0) FROM policy_rate_windows WHERE window_start = @w",
+            new { w = Minute(Start.AddMinutes(2)) }));
+    }
+
+    [Fact]
+    public async Task A_live_suspension_is_enforced_inside_the_admission_transaction()
+    {
+        await using (var connection = await _database.OpenConnectionAsync())
+        await using (var insert = new NpgsqlCommand(
+            "INSERT INTO policy_suspensions (kind, name, suspended_by, suspended_at) VALUES ('agent', 'a', 'test', now())", connection))
+            await insert.ExecuteNonQueryAsync();
+
+        var decision = (await ProposeAsync(new("a", "u"))).Decision;
+        Assert.Equal((ReasonCodes.AgentSuspended, "kill-switch"), (decision.ReasonCode, decision.RuleId));
+    }
+
+    [Fact]
+    public async Task Concurrent_admissions_never_overspend_a_budget()
+    {
+        // 0.25 a day at 0.10 a call: two fit, whatever the interleaving.
+        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() => ProposeAsync(new("a", "t", Run: $"c{i}", At: 0)))));
+        Assert.Equal(2, results.Count(r => r.Decision.Decision == Decision.Allowed));
+        Assert.Equal(1, await fixture.CountAsync("SELECT count(*) FROM budget_usage WHERE period LIKE 'day:%' AND reserved_usd = 0.2"));
+    }
+}

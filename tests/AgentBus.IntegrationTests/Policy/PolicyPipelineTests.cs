@@ -1,0 +1,273 @@
+using System.Text.Json;
+using AgentBus.Client;
+using AgentBus.Contracts;
+using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.Policy;
+using AgentBus.Policy.State;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AgentBus.IntegrationTests.Policy;
+
+/// <summary>The policy engine end to end, with two policy instances on one database.</summary>
+[Collection(PolicyCollection.Name)]
+public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
+{
+    public Task InitializeAsync() => fixture.ResetAllAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    object Ticket(string title) => new { method = "POST", url = new Uri(fixture.SandboxUrl, "/ticketing/tickets").ToString(), body = new { title } };
+
+    object Refund(decimal amount) => new { method = "POST", url = new Uri(fixture.SandboxUrl, "/payments/refunds").ToString(), body = new { orderId = "ORD-7", amountUsd = amount } };
+
+    [Fact]
+    public async Task Two_policy_instances_and_50_concurrent_proposals_against_a_budget_for_20_allow_exactly_20()
+    {
+        Assert.Equal(2, fixture.PolicyInstances.Count);
+        await using var agent = await fixture.ConnectAgentAsync("budget-bot");
+
+        var actions = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => agent.ProposeAsync("ticketing", Ticket($"load {i}"), "run-budget")));
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var results = await Task.WhenAll(actions.Select(id => agent.WaitAsync(id, deadline.Token)));
+
+        Assert.Equal(20, results.Count(r => r.Decision.Decision == Decision.Allowed));
+        Assert.Equal(30, results.Count(r => r.Decision.ReasonCode == ReasonCodes.BudgetExceeded));
+        Assert.All(results.Where(r => r.Decision.Decision == Decision.Denied), r => Assert.Equal("budgets.agents.budget-bot.perRunUsd", r.Decision.RuleId));
+        Assert.Equal(20, results.Count(r => r.Succeeded is not null));
+        Assert.Equal(20, fixture.SandboxCalls.Calls.Count);
+
+        // Every reservation settles at the executor's actual cost, and nothing stays reserved.
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM cost_ledger WHERE agent_id = 'budget-bot' AND status = 'settled'") == 20, "20 settled charges");
+        var usage = (await fixture.QueryAsync<(decimal Reserved, decimal Spent)>(
+            "SELECT reserved_usd, spent_usd FROM budget_usage WHERE agent_id = 'budget-bot' AND period = 'run:run-budget'")).Single();
+        Assert.Equal((0m, 0.04m), usage);
+    }
+
+    [Fact]
+    public async Task A_rate_limit_holds_across_policy_instances()
+    {
+        // A sliding minute: stay clear of the boundary so the previous minute cannot count.
+        if (DateTime.UtcNow.Second > 45)
+            await Task.Delay(TimeSpan.FromSeconds(61 - DateTime.UtcNow.Second));
+        await Eventually.True(async () => await ConsumersAsync(WireNames.PolicyProposalsQueue) == 2, "two policy instances consuming proposals");
+        await using var agent = await fixture.ConnectAgentAsync("rate-bot");
+
+        var actions = await Task.WhenAll(Enumerable.Range(0, 15).Select(i => agent.ProposeAsync("ticketing", Ticket($"burst {i}"), $"run-rate-{i}")));
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var results = await Task.WhenAll(actions.Select(id => agent.WaitAsync(id, deadline.Token)));
+
+        Assert.Equal(7, results.Count(r => r.Decision.Decision == Decision.Allowed));
+        var limited = results.Where(r => r.Decision.Decision == Decision.Denied).ToList();
+        Assert.Equal(8, limited.Count);
+        Assert.All(limited, r => Assert.Equal((ReasonCodes.RateLimited, "limits.agents.rate-bot.callsPerMinute"), (r.Decision.ReasonCode, r.Decision.RuleId)));
+    }
+
+    /// <summary>From the management API's statistics, which lag by a few seconds.</summary>
+    async Task<long> ConsumersAsync(string queue)
+    {
+        using var http = fixture.AdminHttp();
+        var info = JsonSerializer.Deserialize<JsonElement>(await http.GetStringAsync($"api/queues/{Uri.EscapeDataString(fixture.VirtualHost)}/{queue}"));
+        return info.TryGetProperty("consumers", out var consumers) ? consumers.GetInt64() : -1;
+    }
+
+    [Fact]
+    public async Task Hot_reload_good_then_bad_then_good()
+    {
+        await using var intern = await fixture.ConnectAgentAsync("intern-bot");
+        var before = await intern.RunAsync("payments", Refund(5), "run-reload", TimeSpan.FromSeconds(20));
+        Assert.Equal(ReasonCodes.NoGrant, before.Decision.ReasonCode);
+
+        // Good: a grant appears without a restart.
+        var granted = PolicyFixture.PolicyYaml + "\n  # reloaded\n";
+        granted = granted.Replace("  - { id: budget-tickets,", "  - { id: intern-refunds, agent: intern-bot, tool: payments }\n  - { id: budget-tickets,", StringComparison.Ordinal);
+        await fixture.UsePolicyAsync(granted);
+        var v2 = fixture.PolicyInstances[0].GetRequiredService<PolicyStore>().Current!.Version;
+        var allowed = await intern.RunAsync("payments", Refund(5), "run-reload", TimeSpan.FromSeconds(20));
+        Assert.Equal((Decision.Allowed, "intern-refunds", v2), (allowed.Decision.Decision, allowed.Decision.RuleId, allowed.Decision.PolicyVersion));
+
+        // Bad: refused with file and line on every instance; the last good version stays in force.
+        await File.WriteAllTextAsync(fixture.PolicyFile, granted.Replace("tool: payments }", "tool: payments, colour: red }", StringComparison.Ordinal));
+        await Eventually.True(() => Task.FromResult(fixture.PolicyInstances.All(p => p.GetRequiredService<PolicyStore>().LastErrors.Count > 0)),
+            "every instance refused the broken file", TimeSpan.FromSeconds(10));
+        foreach (var instance in fixture.PolicyInstances)
+        {
+            var store = instance.GetRequiredService<PolicyStore>();
+            Assert.Equal(v2, store.Current!.Version);
+            Assert.Matches(@"policy\.yaml:\d+: .*colour", store.LastErrors[0]);
+        }
+        var stillAllowed = await intern.RunAsync("payments", Refund(6), "run-reload", TimeSpan.FromSeconds(20));
+        Assert.Equal((Decision.Allowed, v2), (stillAllowed.Decision.Decision, stillAllowed.Decision.PolicyVersion));
+
+        // Good again: the grant is gone.
+        await fixture.UsePolicyAsync(PolicyFixture.PolicyYaml);
+        Assert.All(fixture.PolicyInstances, p => Assert.Empty(p.GetRequiredService<PolicyStore>().LastErrors));
+        var after = await intern.RunAsync("payments", Refund(7), "run-reload", TimeSpan.FromSeconds(20));
+        Assert.Equal(ReasonCodes.NoGrant, after.Decision.ReasonCode);
+        Assert.NotEqual(v2, after.Decision.PolicyVersion);
+    }
+
+    [Fact]
+    public async Task Suspending_an_agent_reaches_every_instance_within_a_second_and_executors_refuse_its_queued_commands()
+    {
+        await fixture.StopExecutorAsync("ticketing");
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        var queued = new List<string>();
+        for (var i = 0; i < 3; i++)
+            queued.Add(await support.ProposeAsync("ticketing", Ticket($"queued {i}"), "run-suspend"));
+        await Eventually.True(async () => await fixture.QueueDepthAsync(WireNames.ToolQueue("ticketing")) == 3, "three commands queued for ticketing");
+
+        Assert.Equal(0, await fixture.OperatorAsync("agents", "suspend", "support-bot", "alice", "runaway refunds"));
+        await Eventually.True(() => Task.FromResult(fixture.PolicyInstances.All(p => p.GetRequiredService<SuspensionCache>().Current.Agents.Contains("support-bot"))),
+            "every policy instance sees the suspension", TimeSpan.FromSeconds(1));
+
+        var denied = await support.RunAsync("ticketing", Ticket("after suspend"), "run-suspend", TimeSpan.FromSeconds(20));
+        Assert.Equal((ReasonCodes.AgentSuspended, "kill-switch"), (denied.Decision.ReasonCode, denied.Decision.RuleId));
+
+        await fixture.StartExecutorAsync("ticketing");
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var outcomes = await Task.WhenAll(queued.Select(id => support.WaitAsync(id, deadline.Token)));
+        Assert.All(outcomes, o => Assert.Equal((ReasonCodes.AgentSuspended, false), (o.Failed!.ErrorCode, o.Failed.OutcomeUnknown)));
+        Assert.Empty(fixture.SandboxCalls.Calls);
+
+        // Reservations of the refused commands are released; the operator's action is in the audit.
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM cost_ledger WHERE run_id = 'run-suspend' AND status = 'released'") == 3, "three released reservations");
+        await Eventually.True(async () => await fixture.CountAsync("""
+            SELECT count(*) FROM audit_events WHERE event_type = 'OperatorActionTaken' AND outcome = 'agent.suspend'
+              AND agent_id = 'support-bot' AND payload->>'operator' = 'alice' AND payload->>'reason' = 'runaway refunds'
+            """) == 1, "the suspension in the audit with its operator");
+
+        Assert.Equal(0, await fixture.OperatorAsync("agents", "resume", "support-bot", "alice"));
+        await Eventually.True(() => Task.FromResult(fixture.PolicyInstances.All(p => !p.GetRequiredService<SuspensionCache>().Current.Agents.Contains("support-bot"))),
+            "every policy instance sees the resume", TimeSpan.FromSeconds(1));
+        var resumed = await support.RunAsync("ticketing", Ticket("after resume"), "run-suspend-2", TimeSpan.FromSeconds(20));
+        Assert.NotNull(resumed.Succeeded);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE event_type = 'OperatorActionTaken' AND outcome = 'agent.resume'") == 1, "the resume in the audit");
+    }
+
+    [Fact]
+    public async Task Suspending_a_tool_denies_it_for_every_agent()
+    {
+        Assert.Equal(0, await fixture.OperatorAsync("tools", "suspend", "ticketing", "bob"));
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+
+        var denied = await support.RunAsync("ticketing", Ticket("tool suspended"), "run-tool-suspend", TimeSpan.FromSeconds(20));
+        Assert.Equal(ReasonCodes.ToolSuspended, denied.Decision.ReasonCode);
+        var otherTool = await support.RunAsync("payments", Refund(5), "run-tool-suspend", TimeSpan.FromSeconds(20));
+        Assert.NotNull(otherTool.Succeeded);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE outcome = 'tool.suspend' AND tool = 'ticketing' AND payload->>'operator' = 'bob'") == 1,
+            "the tool suspension in the audit");
+    }
+
+    [Fact]
+    public async Task The_same_idempotency_key_runs_once_and_the_repeat_gets_the_first_decision_and_outcome()
+    {
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+
+        var first = await support.RunAsync("ticketing", Ticket("once"), "run-idem", TimeSpan.FromSeconds(20), idempotencyKey: "ticket-42");
+        var second = await support.RunAsync("ticketing", Ticket("once"), "run-idem", TimeSpan.FromSeconds(20), idempotencyKey: "ticket-42");
+
+        Assert.NotEqual(first.ActionId, second.ActionId);
+        Assert.Equal((Decision.Allowed, ReasonCodes.DuplicateAction), (second.Decision.Decision, second.Decision.ReasonCode));
+        Assert.Contains(first.ActionId, second.Decision.Reason);
+        Assert.Equal(first.Succeeded!.ExternalReference, second.Succeeded!.ExternalReference);
+        Assert.Equal(0m, second.Succeeded.CostUsd);
+        Assert.Single(fixture.SandboxCalls.Calls);
+    }
+
+    [Fact]
+    public async Task The_same_run_tool_and_arguments_without_a_key_is_a_duplicate_even_while_the_first_is_still_running()
+    {
+        await fixture.StopExecutorAsync("ticketing");
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        var firstId = await support.ProposeAsync("ticketing", Ticket("same"), "run-dup");
+        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE action_id = @firstId", new { firstId }) == 1,
+            "the first decision");
+        var secondId = await support.ProposeAsync("ticketing", Ticket("same"), "run-dup");
+        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE duplicate_of = @firstId", new { firstId }) == 1,
+            "the duplicate recorded against the first");
+
+        await fixture.StartExecutorAsync("ticketing");
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var first = await support.WaitAsync(firstId, deadline.Token);
+        var second = await support.WaitAsync(secondId, deadline.Token);
+
+        Assert.Equal(first.Succeeded!.ExternalReference, second.Succeeded!.ExternalReference);
+        Assert.Single(fixture.SandboxCalls.Calls);
+    }
+
+    [Fact]
+    public async Task An_action_that_needs_approval_is_not_executed_and_holds_its_reservation()
+    {
+        await using var agent = await RawAgent.ConnectAsync(fixture, "support-bot");
+        var actionId = Guid.CreateVersion7().ToString();
+
+        var reply = await agent.DecisionForAsync(await agent.PublishAsync(RawAgent.Proposal("support-bot", "payments", Refund(250), actionId)));
+
+        Assert.Equal("approval_required", reply.GetProperty("decision").GetString());
+        Assert.Equal(("large-refund", ReasonCodes.ApprovalRequired), (reply.GetProperty("ruleId").GetString(), reply.GetProperty("reasonCode").GetString()));
+        Assert.Contains("payments-approvers", reply.GetProperty("reason").GetString());
+        var stored = (await fixture.QueryAsync<string>("SELECT approval::text FROM policy_actions WHERE action_id = @actionId", new { actionId })).Single();
+        var approval = JsonSerializer.Deserialize<JsonElement>(stored);
+        Assert.Equal(("payments-approvers", 2), (approval.GetProperty("Group").GetString(), approval.GetProperty("Approvers").GetInt32()));
+        Assert.Equal(1, await fixture.CountAsync("SELECT count(*) FROM cost_ledger WHERE action_id = @actionId AND status = 'reserved'", new { actionId }));
+
+        // A later allowed payment has run through the same FIFO queue: nothing for the first was sent.
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        Assert.NotNull((await support.RunAsync("payments", Refund(5), "run-approval", TimeSpan.FromSeconds(20))).Succeeded);
+        Assert.DoesNotContain(fixture.SandboxCalls.Calls, c => c.ActionId == actionId);
+        Assert.Equal(0, await fixture.QueueDepthAsync(WireNames.ToolQueue("payments")));
+    }
+
+    [Fact]
+    public async Task A_spoofed_or_anonymous_proposal_is_denied_and_does_not_occupy_the_real_agents_action_id()
+    {
+        await using var intern = await RawAgent.ConnectAsync(fixture, "intern-bot");
+        var actionId = Guid.CreateVersion7().ToString();
+        var spoofed = RawAgent.Proposal("support-bot", "ticketing", Ticket("spoof"), actionId);
+
+        var mismatch = await intern.DecisionForAsync(await intern.PublishAsync(spoofed));
+        Assert.Equal(ReasonCodes.IdentityMismatch, mismatch.GetProperty("reasonCode").GetString());
+        await intern.PublishAsync(spoofed, userId: null);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @actionId AND reason_code = 'identity_missing'", new { actionId }) == 1,
+            "the identity_missing decision in the audit");
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE action_id = @actionId", new { actionId }));
+
+        await using var support = await RawAgent.ConnectAsync(fixture, "support-bot");
+        var real = await support.DecisionForAsync(await support.PublishAsync(spoofed));
+        Assert.Equal("allowed", real.GetProperty("decision").GetString());
+    }
+
+    [Fact]
+    public async Task Reported_inference_spend_counts_against_the_same_budget()
+    {
+        await using var agent = await fixture.ConnectAgentAsync("budget-bot");
+        var reportId = await agent.ReportSpendAsync(0.039m, "inference", "run-spend", "8,800 tokens");
+        await agent.ReportSpendAsync(0.039m, "inference", "run-spend", "the same report again", reportId);
+
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM cost_ledger WHERE source = 'inference' AND report_id = @reportId AND amount_usd = 0.039", new { reportId }) == 1,
+            "the report in the ledger");
+        var denied = await agent.RunAsync("ticketing", Ticket("over budget"), "run-spend", TimeSpan.FromSeconds(20));
+        Assert.Equal(ReasonCodes.BudgetExceeded, denied.Decision.ReasonCode);
+
+        var spent = (await fixture.QueryAsync<decimal>("SELECT spent_usd FROM budget_usage WHERE agent_id = 'budget-bot' AND period = 'run:run-spend'")).Single();
+        Assert.Equal(0.039m, spent);
+    }
+
+    [Fact]
+    public async Task A_destination_off_the_policy_is_denied_before_any_executor_sees_it()
+    {
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        var result = await support.RunAsync("ticketing",
+            new { method = "POST", url = "https://paste.example.com/upload", body = new { secrets = "all" } }, "run-exfil", TimeSpan.FromSeconds(20));
+
+        Assert.Equal((ReasonCodes.DestinationNotAllowed, "tools/ticketing/destinations"), (result.Decision.ReasonCode, result.Decision.RuleId));
+        Assert.Null(result.Failed);
+        Assert.Empty(fixture.SandboxCalls.Calls);
+    }
+}
