@@ -29,6 +29,15 @@ public static class WireNames
     public const string PolicyProposalsQueue = "agentbus.policy.proposals";
     public const string ProjectionsQueue = "agentbus.projections";
 
+    /// <summary>Fanout exchange agents publish <see cref="RunCompleted"/> to.</summary>
+    public const string RunReportsExchange = "agentbus.run-reports";
+
+    /// <summary>The audit's own copy of every proposal, read as agent input (even malformed ones are recorded).</summary>
+    public const string ProjectionsProposalsQueue = "agentbus.projections.proposals";
+
+    /// <summary>Agents' run reports, read as agent input.</summary>
+    public const string ProjectionsRunReportsQueue = "agentbus.projections.run-reports";
+
     public const string AgentReplyQueuePrefix = "agentbus.agent.";
     public const string ToolQueuePrefix = "agentbus.tool.";
 

@@ -44,7 +44,8 @@ public sealed class PipelineTests(PipelineFixture fixture) : IAsyncLifetime
 
         await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'ActionSucceeded'") == 90,
             "90 outcomes in the audit");
-        Assert.Equal(100, await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'ActionDecided'"));
+        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'ActionDecided'") == 100,
+            "100 decisions in the audit");
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'ActionFailed'"));
         Assert.Equal(70, await fixture.CountAsync("SELECT actions_succeeded FROM run_summaries WHERE run_id = 'run-hundred' AND agent_id = 'support-bot'"));
         Assert.Equal(10, await fixture.CountAsync("SELECT actions_denied FROM run_summaries WHERE run_id = 'run-hundred' AND agent_id = 'intern-bot'"));
@@ -65,10 +66,11 @@ public sealed class PipelineTests(PipelineFixture fixture) : IAsyncLifetime
         Assert.NotNull(allowed.Succeeded);
 
         Assert.DoesNotContain(fixture.SandboxCalls.Calls, c => c.ActionId == denied.ActionId);
-        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE action_id = @Id", new { Id = allowed.ActionId }) == 2,
+        await Eventually.True(async () => await fixture.CountAsync(
+                "SELECT count(*) FROM audit_events WHERE action_id = @Id AND event_type IN ('ActionDecided', 'ActionSucceeded')", new { Id = allowed.ActionId }) == 2,
             "the allowed action's decision and outcome in the audit");
         Assert.Equal(0, await fixture.CountAsync(
-            "SELECT count(*) FROM audit_events WHERE action_id = @Id AND event_type <> 'ActionDecided'", new { Id = denied.ActionId }));
+            "SELECT count(*) FROM audit_events WHERE action_id = @Id AND event_type NOT IN ('ActionProposed', 'ActionDecided')", new { Id = denied.ActionId }));
     }
 
     [Fact]

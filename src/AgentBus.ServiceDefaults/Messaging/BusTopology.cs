@@ -21,6 +21,7 @@ public static class BusTopology
         Exchange<ActionDecided>(cfg, WireNames.ActionDecidedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ActionSucceeded>(cfg, WireNames.ActionSucceededExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ActionFailed>(cfg, WireNames.ActionFailedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<RunCompleted>(cfg, WireNames.RunReportsExchange, ExchangeType.Fanout);
     }
 
     static void Exchange<T>(IRabbitMqBusFactoryConfigurator cfg, string exchange, string type, Func<T, string>? routingKey = null)

@@ -19,6 +19,7 @@ public class SchemaAgreementTests
         { typeof(ActionDecided), "action-decided.schema.json" },
         { typeof(ActionSucceeded), "action-succeeded.schema.json" },
         { typeof(ActionFailed), "action-failed.schema.json" },
+        { typeof(RunCompleted), "run-completed.schema.json" },
     };
 
     static readonly JsonSerializerOptions Wire = AgentBus.ServiceDefaults.Messaging.WireJson.Options;
