@@ -12,6 +12,25 @@ static class Cli
     public const int Failed = 1;
     public const int BadInput = 2;
 
+    /// <summary>The command ran and its verdict is negative: a broken audit chain, a failed gate.</summary>
+    public const int CheckFailed = 3;
+
+    static readonly AsyncLocal<IAnsiConsole?> CapturedOutput = new();
+
+    /// <summary>Where commands print; tests capture it per call with <see cref="CaptureOutput"/>.</summary>
+    public static IAnsiConsole Out => CapturedOutput.Value ?? AnsiConsole.Console;
+
+    public static IDisposable CaptureOutput(IAnsiConsole console)
+    {
+        CapturedOutput.Value = console;
+        return new Restore();
+    }
+
+    sealed class Restore : IDisposable
+    {
+        public void Dispose() => CapturedOutput.Value = null;
+    }
+
     public static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
 
     public static Option<string> Postgres() => new("--postgres")
@@ -65,7 +84,7 @@ static class Cli
         {
             return await body();
         }
-        catch (UsageException ex)
+        catch (Exception ex) when (ex is UsageException or AgentBus.Audit.Gates.GateConfigException)
         {
             Error(ex.Message);
             return BadInput;
@@ -78,7 +97,7 @@ static class Cli
         }
     }
 
-    public static void Error(string message) => AnsiConsole.Console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+    public static void Error(string message) => Out.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
 }
 
 sealed class UsageException(string message) : Exception(message);
