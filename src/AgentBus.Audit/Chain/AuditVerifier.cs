@@ -122,7 +122,7 @@ public static class AuditVerifier
                     $"rows #{head.Value.Seq + 1}–#{lastSeq} are beyond the chain head (#{head.Value.Seq}): they were not written by the audit writer"));
             else if (_last is not null && !head.Value.Hash.AsSpan().SequenceEqual(_last.Hash))
                 Add(new(ChainProblemKind.Edited, _last.Seq, _last.EventId, _last.EventType,
-                    $"row #{_last.Seq} is not the row the chain head recorded as the last one"));
+                    $"the chain head names row #{_last.Seq} with another row's hash: the head was rewound after rows past #{_last.Seq} were removed, or row #{_last.Seq} was replaced"));
 
             if (_brokenLinks.Count == 0)
                 return;

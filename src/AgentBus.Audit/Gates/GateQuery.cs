@@ -14,7 +14,8 @@ public sealed record GrantInfo(string AgentId, string Tool, bool RequiresApprova
 /// is a read method; a critical error is a write whose outcome is failed or unknown (an executor
 /// refusing to run it is not); an execution is an action that was authorized, started or has an
 /// outcome, and it is covered when its proposal, its "allowed" decision, its authorization and its
-/// outcome are all in the audit. Actions and runs are in the window by their first event.
+/// outcome are all in the audit. Actions and runs are in the window by their first event; a run
+/// with no action at all (only a report) is not counted, so reports alone cannot move the rates.
 /// </summary>
 public sealed class GateQuery(NpgsqlDataSource dataSource)
 {
@@ -50,6 +51,9 @@ public sealed class GateQuery(NpgsqlDataSource dataSource)
             WHERE s.first_event_at >= @since
               AND (@agent::text IS NULL OR s.agent_id = @agent)
               AND (s.completed_at IS NOT NULL OR s.last_event_at < now() - @idle)
+              -- A run is work done through AgentBus: a report alone (no action) does not make one.
+              AND s.actions_proposed + s.actions_allowed + s.actions_denied + s.actions_pending + s.actions_authorized
+                  + s.actions_succeeded + s.actions_failed > 0
         )
         """;
 

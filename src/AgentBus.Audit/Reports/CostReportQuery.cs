@@ -6,7 +6,7 @@ namespace AgentBus.Audit.Reports;
 /// Cost per agent and day (UTC, by the day a run started). A run's cost is what its tool calls cost
 /// (ActionSucceeded.CostUsd, summed per run by the projections). Cost per successful run divides
 /// everything the agent's runs cost, failed ones included, by the runs the agent reported successful:
-/// what one success really costs.
+/// what one success really costs. Runs with no action at all (only a report) are left out.
 /// </summary>
 public sealed record CostRow(string AgentId, DateOnly Day, int Runs, int SuccessfulRuns, int FailedRuns, int UnreportedRuns, decimal CostUsd)
 {
@@ -30,6 +30,8 @@ public sealed class CostReportQuery(NpgsqlDataSource dataSource)
             WHERE (@agent::text IS NULL OR agent_id = @agent)
               AND (@since::timestamptz IS NULL OR first_event_at >= @since)
               AND (@until::timestamptz IS NULL OR first_event_at < @until)
+              AND actions_proposed + actions_allowed + actions_denied + actions_pending + actions_authorized
+                  + actions_succeeded + actions_failed > 0
             GROUP BY agent_id, day
             ORDER BY day, agent_id
             """);

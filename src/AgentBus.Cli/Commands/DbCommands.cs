@@ -36,7 +36,7 @@ static class DbCommands
         roles.SetAction((result, ct) => Cli.Run(async () =>
         {
             var created = await DatabaseRoles.EnsureAsync(Cli.Required(result, admin, "an administrator's connection"), ct);
-            AnsiConsole.MarkupLine(created.Count == 0
+            Cli.Out.MarkupLine(created.Count == 0
                 ? "Database roles are in place."
                 : $"Created role(s): {Markup.Escape(string.Join(", ", created))}");
             return Cli.Ok;

@@ -38,6 +38,18 @@ public sealed record AuditEntry(
     /// <summary>The original bytes, when <see cref="Payload"/> only describes them (a body that could not be read).</summary>
     public byte[]? RawPayload { get; init; }
 
+    /// <summary>False for events recorded but refused (a run report from the wrong agent): they touch no run summary.</summary>
+    public bool AffectsRun { get; init; } = true;
+
+    /// <summary>
+    /// Error codes with which an executor refuses a command without calling the system of record
+    /// (besides any failure with zero attempts): recorded as "refused", not as a failed side effect.
+    /// </summary>
+    public static readonly IReadOnlySet<string> ExecutorRefusals = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "destination_not_allowed", "wrong_tool", "invalid_arguments", "arguments_changed",
+    };
+
     public static AuditEntry From(Guid eventId, ActionDecided e) => new(eventId, nameof(ActionDecided), e.ActionId, e.RunId,
         NullIfEmpty(e.AgentId), e.Tool, DecisionName(e.Decision), e.ReasonCode, Json(e), e.DecidedAt,
         e.Decision switch
@@ -75,7 +87,7 @@ public sealed record AuditEntry(
 
     /// <summary>
     /// "outcome_unknown" when the side effect may have happened, "refused" when the executor did not
-    /// call the tool at all (attempts = 0), "failed" otherwise.
+    /// call the system at all (zero attempts, or one of <see cref="ExecutorRefusals"/>), "failed" otherwise.
     /// </summary>
     public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
         e.AgentId, e.Tool, FailureName(e), e.ErrorCode, Json(e), e.FailedAt,
@@ -98,7 +110,8 @@ public sealed record AuditEntry(
         _ => "denied",
     };
 
-    static string FailureName(ActionFailed e) => e.OutcomeUnknown ? "outcome_unknown" : e.Attempts == 0 ? "refused" : "failed";
+    static string FailureName(ActionFailed e) =>
+        e.OutcomeUnknown ? "outcome_unknown" : e.Attempts == 0 || ExecutorRefusals.Contains(e.ErrorCode) ? "refused" : "failed";
 
     static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 

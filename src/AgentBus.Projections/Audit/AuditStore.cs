@@ -128,7 +128,8 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
                 redacted.Json,
                 raw,
                 AuditChain.ToStoredPrecision(entry.OccurredAt),
-                entry.Change with { CostUsd = AuditChain.ToStoredPrecision(entry.Change.CostUsd) }));
+                entry.Change with { CostUsd = AuditChain.ToStoredPrecision(entry.Change.CostUsd) },
+                entry.AffectsRun));
         }
         return prepared;
     }
@@ -140,6 +141,7 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         Payload = JsonSerializer.Serialize(new { unrecordable = $"PostgreSQL refused this event ({error.SqlState}): {error.MessageText}" }),
         Raw = row.Raw ?? Encoding.UTF8.GetBytes(row.Payload),
         Change = new RunChange(),
+        AffectsRun = false,
     };
 
     async Task<int> WriteAsync(IReadOnlyList<Prepared> batch, CancellationToken ct)
@@ -290,7 +292,7 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
     static async Task UpsertRunsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Prepared> rows, CancellationToken ct)
     {
         // One row per run and agent: ON CONFLICT may not touch the same row twice in one statement.
-        var runs = rows.Where(r => r.RunId is not null && r.AgentId is not null)
+        var runs = rows.Where(r => r.AffectsRun && r.RunId is not null && r.AgentId is not null)
             .GroupBy(r => (r.RunId!, r.AgentId!))
             .Select(g =>
             {
@@ -361,5 +363,6 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         string Payload,
         byte[]? Raw,
         DateTimeOffset OccurredAt,
-        RunChange Change);
+        RunChange Change,
+        bool AffectsRun);
 }

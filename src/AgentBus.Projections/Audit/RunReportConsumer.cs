@@ -32,6 +32,7 @@ public sealed class RunReportConsumer(AuditStore store, IOptions<AuditOptions> o
                 Actor = ingress.Sender,
                 CorrelationId = ingress.MessageId,
                 RawPayload = ingress.Raw(options.Value.MaxIngressBytes),
+                AffectsRun = false,
             };
 
         var refusal = ingress.Sender is null ? ReasonCodes.IdentityMissing
@@ -44,6 +45,7 @@ public sealed class RunReportConsumer(AuditStore store, IOptions<AuditOptions> o
             {
                 Actor = ingress.Sender,
                 CorrelationId = ingress.MessageId,
+                AffectsRun = false,
             };
 
         var summary = report.Summary is null ? null : AuditText.Clean(report.Summary);
