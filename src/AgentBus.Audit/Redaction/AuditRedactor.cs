@@ -106,19 +106,33 @@ public sealed partial class AuditRedactor
     {
         var original = text;
         text = AuditText.Clean(text);
+        // Each pattern runs only when the text could hold it: most strings are names and titles.
         if (text.Length >= 8)
         {
-            text = Credentials().Replace(text, m => $"{m.Groups[1].Value} {Mask}");
-            text = Jwt().Replace(text, JwtMask);
-            text = UrlPassword().Replace(text, m => $"{m.Groups[1].Value}{Mask}@");
-            text = QueryParameter().Replace(text, m => IsSensitiveKey(Uri.UnescapeDataString(m.Groups[2].Value))
-                ? $"{m.Groups[1].Value}{m.Groups[2].Value}={Mask}"
-                : m.Value);
-            if (_cards)
+            if (text.Contains("bearer", StringComparison.OrdinalIgnoreCase) || text.Contains("basic", StringComparison.OrdinalIgnoreCase))
+                text = Credentials().Replace(text, m => $"{m.Groups[1].Value} {Mask}");
+            if (text.Contains("eyJ", StringComparison.Ordinal))
+                text = Jwt().Replace(text, JwtMask);
+            if (text.Contains("://", StringComparison.Ordinal) && text.Contains('@'))
+                text = UrlPassword().Replace(text, m => $"{m.Groups[1].Value}{Mask}@");
+            if (text.Contains('=') && text.AsSpan().IndexOfAny('?', '&', ';') >= 0)
+                text = QueryParameter().Replace(text, m => IsSensitiveKey(Uri.UnescapeDataString(m.Groups[2].Value))
+                    ? $"{m.Groups[1].Value}{m.Groups[2].Value}={Mask}"
+                    : m.Value);
+            if (_cards && text.Length >= 13 && CountDigits(text) >= 13)
                 text = CardCandidate().Replace(text, m => IsCardNumber(m.Value) ? CardMask : m.Value);
         }
         changed = !ReferenceEquals(text, original) && !string.Equals(text, original, StringComparison.Ordinal);
         return text;
+    }
+
+    static int CountDigits(string text)
+    {
+        var count = 0;
+        foreach (var c in text)
+            if (char.IsAsciiDigit(c))
+                count++;
+        return count;
     }
 
     public static bool IsCardNumber(string candidate)

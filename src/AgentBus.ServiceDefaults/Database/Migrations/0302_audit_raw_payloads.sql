@@ -11,8 +11,8 @@ CREATE TABLE audit_raw_payloads (
     expires_at  timestamptz NOT NULL
 );
 
-CREATE INDEX audit_raw_payloads_expires_idx ON audit_raw_payloads (expires_at);
-CREATE INDEX audit_raw_payloads_seq_idx ON audit_raw_payloads (seq);
+-- Expiry follows insertion order (recorded_at + a fixed retention), so BRIN is enough for the purge.
+CREATE INDEX audit_raw_payloads_expires_idx ON audit_raw_payloads USING brin (expires_at);
 
 -- The purge job: deletes up to max_rows expired payloads, oldest first, and says how many. Runs
 -- with the owner's rights so that the services (agentbus_app), which may not read or delete raw
