@@ -14,7 +14,7 @@ CREATE TABLE audit_raw_payloads (
 -- Expiry follows insertion order (recorded_at + a fixed retention), so BRIN is enough for the purge.
 CREATE INDEX audit_raw_payloads_expires_idx ON audit_raw_payloads USING brin (expires_at);
 
--- The purge job: deletes up to max_rows expired payloads, oldest first, and says how many. Runs
+-- The purge job: deletes up to max_rows expired payloads and says how many. Runs
 -- with the owner's rights so that the services (agentbus_app), which may not read or delete raw
 -- payloads, can still purge the expired ones and nothing else.
 CREATE FUNCTION audit_purge_raw_payloads(max_rows integer DEFAULT 10000) RETURNS integer
@@ -24,7 +24,6 @@ CREATE FUNCTION audit_purge_raw_payloads(max_rows integer DEFAULT 10000) RETURNS
         WITH doomed AS (
             SELECT event_id FROM public.audit_raw_payloads
             WHERE expires_at < now()
-            ORDER BY expires_at
             LIMIT greatest(max_rows, 0)
             FOR UPDATE SKIP LOCKED
         ), gone AS (
