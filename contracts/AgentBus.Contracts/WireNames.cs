@@ -18,7 +18,7 @@ public static class WireNames
 
     /// <summary>
     /// Topic exchange routed by tool name; only the policy service may write to it. Each tool's
-    /// queue binds its exact name, the audit binds everything.
+    /// queue binds its exact name; the audit reads each command from its tool's exchange.
     /// </summary>
     public const string ExecuteToolExchange = "agentbus.commands.execute-tool";
 

@@ -17,6 +17,13 @@ static class Cli
 
     static readonly AsyncLocal<IAnsiConsole?> CapturedOutput = new();
 
+    static Cli()
+    {
+        // Piped into a file or another tool, Spectre assumes 80 columns and wraps every table.
+        if (Console.IsOutputRedirected)
+            AnsiConsole.Profile.Width = int.TryParse(Env("COLUMNS"), out var columns) && columns >= 80 ? columns : 200;
+    }
+
     /// <summary>Where commands print; tests capture it per call with <see cref="CaptureOutput"/>.</summary>
     public static IAnsiConsole Out => CapturedOutput.Value ?? AnsiConsole.Console;
 

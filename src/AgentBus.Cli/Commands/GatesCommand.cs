@@ -74,7 +74,7 @@ static class GatesCommand
 
     static void Print(GateReport report)
     {
-        var table = new Table().AddColumns("agent", "tool", "runs", "completion", "critical errors (writes)", "cost / successful run", "audit coverage",
+        var table = new Table().AddColumns("agent", "tool", "runs", "completion", "critical errors", "cost / success", "audit coverage",
             "unapproved write grants");
         foreach (var row in report.Rows)
         {
