@@ -161,6 +161,27 @@ public sealed class AuditTrailTests(AuditFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Events_that_arrive_while_the_database_refuses_them_are_recorded_once_it_accepts_them_again()
+    {
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        await fixture.ExecuteAsync(fixture.Superuser, "REVOKE INSERT ON audit_events FROM agentbus_app");
+        try
+        {
+            await support.CompleteRunAsync("run-retry", succeeded: true);
+            await Task.Delay(600);
+            Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE run_id = 'run-retry'"));
+        }
+        finally
+        {
+            await fixture.ExecuteAsync(fixture.Superuser, "GRANT INSERT ON audit_events TO agentbus_app");
+        }
+
+        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE run_id = 'run-retry'") == 1,
+            "the run report, once the database takes it");
+        Assert.Equal(0, await fixture.QueueDepthAsync(WireNames.ProjectionsRunReportsQueue + "_error"));
+    }
+
+    [Fact]
     public async Task A_redelivered_message_never_becomes_a_second_row()
     {
         var factory = fixture.ConnectionFactoryFor("intern-bot");
