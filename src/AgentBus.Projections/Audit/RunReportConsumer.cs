@@ -36,8 +36,8 @@ public sealed class RunReportConsumer(AuditStore store, IOptions<AuditOptions> o
             };
 
         var refusal = ingress.Sender is null ? ReasonCodes.IdentityMissing
+            : string.IsNullOrWhiteSpace(report.AgentId) || string.IsNullOrWhiteSpace(report.RunId) ? ReasonCodes.MissingField
             : report.AgentId != ingress.Sender ? ReasonCodes.IdentityMismatch
-            : string.IsNullOrWhiteSpace(report.RunId) ? ReasonCodes.MissingField
             : null;
         var payload = ingress.BodyText ?? ingress.Description(new IngressRejection(ReasonCodes.InvalidUtf8, "unreadable"));
         if (refusal is not null)

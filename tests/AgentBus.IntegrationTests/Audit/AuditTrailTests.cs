@@ -144,17 +144,19 @@ public sealed class AuditTrailTests(AuditFixture fixture) : IAsyncLifetime
         await Report("""{"runId":"run-anon","agentId":"support-bot","succeeded":true}""", userId: null);
         await Report("""{"runId":5,"agentId":"support-bot","succeeded":true}""");
         await Report("""{"runId":"run-own","agentId":"support-bot","succeeded":false,"summary":"gave up"}""");
+        await Report("""{"runId":"run-nobody","succeeded":true}""");
 
-        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'RunCompleted'") == 4,
-            "four run reports in the audit");
+        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'RunCompleted'") == 5,
+            "five run reports in the audit");
         var rows = (await fixture.QueryAsync<(string? RunId, string Outcome, string? ReasonCode)>(
             "SELECT run_id, outcome, reason_code FROM audit_events WHERE event_type = 'RunCompleted'")).ToHashSet();
         Assert.Contains(("run-spoof", "rejected", ReasonCodes.IdentityMismatch), rows);
         Assert.Contains(("run-anon", "rejected", ReasonCodes.IdentityMissing), rows);
         Assert.Contains((null, "malformed", ReasonCodes.InvalidFieldType), rows);
         Assert.Contains(("run-own", "failed", null), rows);
+        Assert.Contains(("run-nobody", "rejected", ReasonCodes.MissingField), rows);
 
-        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM run_summaries WHERE run_id IN ('run-spoof', 'run-anon')"));
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM run_summaries WHERE run_id IN ('run-spoof', 'run-anon', 'run-nobody')"));
         var own = await fixture.QueryAsync<(bool Succeeded, string Summary)>(
             "SELECT succeeded, completion_summary FROM run_summaries WHERE run_id = 'run-own' AND agent_id = 'support-bot'");
         Assert.Equal((false, "gave up"), Assert.Single(own));
