@@ -157,6 +157,11 @@ public sealed class AuditTrailTests(AuditFixture fixture) : IAsyncLifetime
         Assert.Contains(("run-nobody", "rejected", ReasonCodes.MissingField), rows);
 
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM run_summaries WHERE run_id IN ('run-spoof', 'run-anon', 'run-nobody')"));
+        var (exit, output) = await AuditFixture.CliAsync("audit", "events", "--type", "RunCompleted", "--agent", "support-bot", "--postgres",
+            fixture.ConnectionString);
+        Assert.Equal(0, exit);
+        Assert.Contains("identity_mismatch", output);
+        Assert.Contains("4 row(s).", output);
         var own = await fixture.QueryAsync<(bool Succeeded, string Summary)>(
             "SELECT succeeded, completion_summary FROM run_summaries WHERE run_id = 'run-own' AND agent_id = 'support-bot'");
         Assert.Equal((false, "gave up"), Assert.Single(own));
