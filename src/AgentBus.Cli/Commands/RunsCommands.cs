@@ -102,7 +102,8 @@ static class RunsCommands
                     first ? Markup.Escape(action.Tool ?? "") : "", StepName(step), Result(step.Outcome), Detail(step, action));
                 first = false;
             }
-            table.AddRow("", "", "", "", "", $"[bold]{Result(action.Status)}[/]", "");
+            if (action.Status != action.Steps[^1].Outcome)
+                table.AddRow("", "", "", "", "now", $"[bold]{Result(action.Status)}[/]", "");
         }
         foreach (var step in story.RunEvents)
             table.AddRow("", AuditCli.Clock(step.At), Markup.Escape(step.Actor ?? ""), "", StepName(step), Result(step.Outcome),
