@@ -16,7 +16,8 @@ namespace AgentBus.Projections.Audit;
 /// chain head (the one row every writer, in every projections instance, must hold to append),
 /// drop events already recorded (so a redelivered event never becomes a second row), number and
 /// hash the rest in order, COPY them in with their raw payloads, update the run summaries and move
-/// the head. Redaction happens before the lock, so concurrent batches only queue for the COPY.
+/// the head. Redaction happens before the lock, so concurrent batches only queue for the COPY; within
+/// one process they queue without holding a connection.
 /// </summary>
 public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redactor, IOptions<AuditOptions> options, TimeProvider clock,
     ILogger<AuditStore> logger)
@@ -58,6 +59,10 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         """;
 
     readonly AuditOptions _options = options.Value;
+
+    // Appends take turns on the chain head anyway; taking turns here first means a waiting batch
+    // holds no database connection, so an instance needs one for writing however many batches wait.
+    readonly SemaphoreSlim _turn = new(1, 1);
 
     /// <summary>Records one event; false when it was already recorded.</summary>
     public async Task<bool> RecordAsync(AuditEntry entry, CancellationToken cancellationToken) =>
@@ -145,6 +150,19 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
     };
 
     async Task<int> WriteAsync(IReadOnlyList<Prepared> batch, CancellationToken ct)
+    {
+        await _turn.WaitAsync(ct);
+        try
+        {
+            return await WriteInTurnAsync(batch, ct);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    async Task<int> WriteInTurnAsync(IReadOnlyList<Prepared> batch, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         await using var connection = await dataSource.OpenConnectionAsync(ct);

@@ -31,13 +31,14 @@ public sealed class AuditIntegrityTests(AuditFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Concurrent_writers_share_one_gapless_chain_that_the_database_recomputes_the_same_way()
     {
-        var store = fixture.NewStore();
         var odd = new ActionSucceeded("a", "run-odd", "support-bot", "ticketing",
             System.Text.Json.JsonSerializer.SerializeToElement(new { note = "NUL\u0000 and \ud800 and é and 😀", n = 1e300 }),
             "RF-\u0000-1", 0.0000004m, 1, 1, Now);
 
+        // Eight writers as eight projections instances would be: they share nothing but the database.
         var writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
         {
+            var store = fixture.NewStore();
             for (var b = 0; b < 10; b++)
             {
                 var batch = Enumerable.Range(0, 50).Select(i => (w + b + i) % 7 == 0
