@@ -34,8 +34,10 @@ TOOLS=(ticketing payments)
 stop_pipeline
 pipeline_build
 
-pipeline_log "applying database migrations and broker users"
-agentbus_cli db migrate --postgres "$AGENTBUS_POSTGRES" > "$STATE/logs/setup.log"
+pipeline_log "applying database roles, migrations and broker users"
+# Roles are cluster-wide and need CREATEROLE (an administrator); the owner then applies migrations.
+agentbus_cli db roles --postgres "$AGENTBUS_POSTGRES_ADMIN" > "$STATE/logs/setup.log"
+agentbus_cli db migrate --postgres "$AGENTBUS_POSTGRES" >> "$STATE/logs/setup.log"
 agentbus_cli broker apply --policy "$POLICY_FILE" >> "$STATE/logs/setup.log"
 
 # Each tool's secret is shared by its executor and the sandbox system of record, nobody else.
@@ -59,7 +61,7 @@ Sandbox__KeysDirectory="$SECRETS/tools" \
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-policy" Policy__File="$POLICY_FILE" \
   Policy__Signing__PrivateKeyFile="$SIGNING/policy-signing.key.pem" \
   pipeline_start policy AgentBus.Policy agentbus-policy --urls http://127.0.0.1:5101
-RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" \
+RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" Audit__RedactionFile="$REPO/ops/audit/redaction.json" \
   pipeline_start projections AgentBus.Projections agentbus-projections --urls http://127.0.0.1:5103
 port=5111
 declare -A executor_port
@@ -94,6 +96,8 @@ Where to look next
   Audit log and run summaries  PGPASSWORD="\$(cat $SECRETS/postgres-agentbus.password)" psql -h 127.0.0.1 -p ${AGENTBUS_POSTGRES_PORT:-5432} -U agentbus agentbus
                                -> tables audit_events, run_summaries
   Operator CLI                 dotnet $(pipeline_dll AgentBus.Cli agentbus) --help
+  Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify · agentbus gates
+                               (with AGENTBUS_POSTGRES from $STATE/env; docs/audit.md)
   The policy in force          $POLICY_FILE
   Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, executors :5111+)
   Stop everything              ops/down.sh

@@ -18,7 +18,7 @@ public static class WireNames
 
     /// <summary>
     /// Topic exchange routed by tool name; only the policy service may write to it. Each tool's
-    /// queue binds its exact name, the audit binds everything.
+    /// queue binds its exact name; the audit reads each command from its tool's exchange.
     /// </summary>
     public const string ExecuteToolExchange = "agentbus.commands.execute-tool";
 
@@ -48,6 +48,15 @@ public static class WireNames
 
     public const string PolicySpendReportsQueue = "agentbus.policy.spend-reports";
     public const string ProjectionsQueue = "agentbus.projections";
+
+    /// <summary>Fanout exchange agents publish <see cref="RunCompleted"/> to.</summary>
+    public const string RunReportsExchange = "agentbus.run-reports";
+
+    /// <summary>The audit's own copy of every proposal, read as agent input (even malformed ones are recorded).</summary>
+    public const string ProjectionsProposalsQueue = "agentbus.projections.proposals";
+
+    /// <summary>Agents' run reports, read as agent input.</summary>
+    public const string ProjectionsRunReportsQueue = "agentbus.projections.run-reports";
 
     public const string AgentReplyQueuePrefix = "agentbus.agent.";
     public const string ToolQueuePrefix = "agentbus.tool.";

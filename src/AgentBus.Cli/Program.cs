@@ -16,5 +16,9 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
     PolicyCommands.Create(),
     OperatorCommands.Agents(),
     OperatorCommands.Tools(),
+    AuditCommands.Create(),
+    RunsCommands.Create(),
+    CostsCommand.Create(),
+    GatesCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

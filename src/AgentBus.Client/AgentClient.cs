@@ -155,6 +155,39 @@ public sealed class AgentClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Tells AgentBus the run is over and whether it achieved its goal, for the run story and the
+    /// completion-rate gate. Call it once per run; the first report counts, and repeating the same
+    /// report (a retry after a lost confirm) records nothing new.
+    /// </summary>
+    public async Task CompleteRunAsync(string runId, bool succeeded, string? summary = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(runId);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new RunCompleted(runId, _options.AgentId, succeeded, summary), Json);
+        var properties = new BasicProperties
+        {
+            ContentType = WireNames.ContentType,
+            DeliveryMode = DeliveryModes.Persistent,
+            MessageId = RunReportMessageId(_options.AgentId, runId),
+            UserId = _options.AgentId,
+            Type = nameof(RunCompleted),
+            Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+        };
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.PublishTimeout);
+        await _publisher.BasicPublishAsync(WireNames.RunReportsExchange, "", mandatory: true, properties, body, timeout.Token);
+    }
+
+    /// <summary>The same id for every report of one run, so a resent report is recognised as the same message.</summary>
+    static string RunReportMessageId(string agentId, string runId)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"agentbus\nRunCompleted\n{agentId}:{runId}"));
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash.AsSpan(0, 16), bigEndian: true).ToString();
+    }
+
     async Task PublishAsync(byte[] body, string actionId, string runId, CancellationToken cancellationToken)
     {
         using var activity = Source.StartActivity("propose", ActivityKind.Producer);

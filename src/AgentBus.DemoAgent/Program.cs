@@ -81,7 +81,12 @@ try
     }
 
     AnsiConsole.Write(table);
-    AnsiConsole.MarkupLine($"This run in the audit log: [bold]select seq, event_type, agent_id, tool, outcome, reason_code from audit_events where run_id = '{runId}' order by seq;[/]");
+
+    // Each agent says the run is over; the audit marks the run, the gates count it.
+    foreach (var client in clients.Values)
+        await client.CompleteRunAsync(runId, succeeded: failures == 0, summary: $"Demo script: {steps.Count} steps, {failures} without an answer.");
+
+    AnsiConsole.MarkupLine($"This run as the audit tells it: [bold]agentbus runs show {runId}[/]");
     return failures == 0 ? 0 : 1;
 }
 finally

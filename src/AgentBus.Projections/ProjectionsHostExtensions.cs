@@ -1,5 +1,11 @@
+using AgentBus.Audit.Redaction;
+using AgentBus.Contracts;
 using AgentBus.Projections.Audit;
+using AgentBus.ServiceDefaults;
 using AgentBus.ServiceDefaults.Messaging;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace AgentBus.Projections;
 
@@ -7,8 +13,34 @@ public static class ProjectionsHostExtensions
 {
     public static IHostApplicationBuilder AddProjections(this IHostApplicationBuilder builder)
     {
+        if (builder.Configuration[$"{AuditOptions.Section}:{nameof(AuditOptions.RedactionFile)}"] is { Length: > 0 } redactionFile)
+        {
+            var path = Path.GetFullPath(redactionFile);
+            if (!File.Exists(path))
+                throw new InvalidOperationException($"Audit:RedactionFile '{redactionFile}' does not exist (looked for {path}).");
+            builder.Configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+        }
+
+        builder.Services.AddValidatedOptions<AuditOptions>(AuditOptions.Section, AuditOptions.Problems);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(services => new AuditRedactor(services.GetRequiredService<IOptions<AuditOptions>>().Value.Redaction));
         builder.Services.AddSingleton<AuditStore>();
-        builder.AddAgentBusMessaging("agentbus-projections", bus => bus.AddConsumer<AuditProjection>(typeof(AuditProjectionDefinition)));
+        builder.Services.AddHostedService<RawPayloadPurger>();
+
+        builder.AddAgentBusMessaging("agentbus-projections", bus =>
+        {
+            // Events from AgentBus's own services, on agentbus.projections: one line per event type.
+            bus.AddAuditEvent<ActionDecided>(AuditEntry.From);
+            bus.AddAuditEvent<ExecuteTool>(AuditEntry.From);
+            bus.AddAuditEvent<ExecutionStarted>(AuditEntry.From);
+            bus.AddAuditEvent<ActionSucceeded>(AuditEntry.From);
+            bus.AddAuditEvent<ActionFailed>(AuditEntry.From);
+            bus.AddAuditEvent<OperatorActionTaken>(AuditEntry.From);
+
+            // Messages written by agents: endpoints of their own that record even what cannot be read.
+            bus.AddConsumer<ProposalAuditConsumer, ProposalAuditConsumerDefinition>();
+            bus.AddConsumer<RunReportConsumer, RunReportConsumerDefinition>();
+        });
         return builder;
     }
 }

@@ -28,8 +28,8 @@ public sealed class DeadLetterFaultTests(PipelineFixture fixture) : IAsyncLifeti
             result = await support.RunAsync("ticketing",
                 new { method = "POST", url = new Uri(fixture.SandboxUrl, "/ticketing/tickets").ToString(), body = new { title = "outage" } },
                 "run-outage", TimeSpan.FromSeconds(20));
-            await Eventually.True(async () => await _kit.DepthAsync(ProjectionsError) == 3,
-                "the decision, the execution start and the outcome in the error queue", TimeSpan.FromSeconds(45));
+            await Eventually.True(async () => await _kit.DepthAsync(ProjectionsError) == 4,
+                "the decision, the authorization, the execution start and the outcome in the error queue", TimeSpan.FromSeconds(45));
         }
         finally
         {
@@ -40,12 +40,15 @@ public sealed class DeadLetterFaultTests(PipelineFixture fixture) : IAsyncLifeti
         await using var broker = await _kit.ConnectAsync();
         var summary = Assert.Single(await DeadLetterInspector.ListAsync(broker, 100, CancellationToken.None), s => s.Queue == ProjectionsError);
         Assert.All(summary.Groups, g => Assert.Equal("Npgsql.PostgresException", g.Failure));
-        Assert.Equal([nameof(ActionDecided), nameof(ActionSucceeded), nameof(ExecutionStarted)], summary.Groups.Select(g => g.MessageType).Order());
+        Assert.Equal([nameof(ActionDecided), nameof(ActionSucceeded), nameof(ExecuteTool), nameof(ExecutionStarted)],
+            summary.Groups.Select(g => g.MessageType).Order());
 
         Assert.Equal(0, await _kit.RunCliAsync(_kit.CliArguments("replay", ProjectionsError, "--all", "--operator", "erin")));
 
-        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE action_id = @ActionId", result) == 3,
-            "the decision, execution start and outcome in the audit");
+        // The proposal's own row comes from its own endpoint (its error queue is not replayed here).
+        await Eventually.True(async () => await fixture.CountAsync(
+                "SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type <> 'ActionProposed'", result) == 4,
+            "the decision, authorization, execution start and outcome in the audit");
         Assert.Equal(0u, await _kit.DepthAsync(ProjectionsError));
         Assert.Single(fixture.SandboxCalls.Calls, c => c.ActionId == result.ActionId);
     }

@@ -73,7 +73,7 @@ public sealed class PipelineTests(PipelineFixture fixture) : IAsyncLifetime
                 new { Id = allowed.ActionId }) == 3,
             "the allowed action's decision, start and outcome in the audit");
         Assert.Equal(0, await fixture.CountAsync(
-            "SELECT count(*) FROM audit_events WHERE action_id = @Id AND event_type <> 'ActionDecided'", new { Id = denied.ActionId }));
+            "SELECT count(*) FROM audit_events WHERE action_id = @Id AND event_type NOT IN ('ActionProposed', 'ActionDecided')", new { Id = denied.ActionId }));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AgentBus.Contracts;
 using AgentBus.Cli.Broker;
 using AgentBus.Client;
 using AgentBus.IntegrationTests.Infrastructure;
@@ -103,6 +104,12 @@ public sealed class TelemetryTests(TelemetryFixture fixture) : IAsyncLifetime
 
     static string? Tag(Activity span, string key) => span.GetTagItem(key)?.ToString();
 
+    static bool Consumed(Activity s, string consumer) =>
+        s.Source.Name == "MassTransit" && Tag(s, "messaging.masstransit.consumer_type") is { } type && type.EndsWith(consumer, StringComparison.Ordinal);
+
+    /// <summary>The projections' batch consumer recording one message type.</summary>
+    static bool Audited(Activity s, string messageType) => Consumed(s, $"AuditBatchConsumer<AgentBus.Contracts.{messageType}>");
+
     [Fact]
     public async Task One_action_is_one_trace_from_the_agents_publish_to_the_outcome_projection_and_every_span_carries_the_run_id()
     {
@@ -115,24 +122,24 @@ public sealed class TelemetryTests(TelemetryFixture fixture) : IAsyncLifetime
         var propose = Assert.Single(fixture.Spans.All, s => s.Source.Name == AgentClient.ActivitySourceName && Tag(s, AgentBusTelemetry.ActionIdKey) == result.ActionId);
         var traceId = propose.TraceId;
 
-        // Every hop, ending with the projections recording the outcome.
-        static bool Consumed(Activity s, string consumer) =>
-            s.Source.Name == "MassTransit" && Tag(s, "messaging.masstransit.consumer_type") is { } type && type.EndsWith(consumer, StringComparison.Ordinal);
+        // Every hop, ending with the projections recording each step: the proposal, the decision,
+        // the authorization, the execution start and the outcome.
+        string[] audited = [nameof(ActionDecided), nameof(ExecuteTool), nameof(ExecutionStarted), nameof(ActionSucceeded)];
         var spans = await Eventually.Get(() => Task.FromResult(fixture.Spans.InTrace(traceId)),
-            s => s.Count(span => Consumed(span, "AuditProjection")) >= 3 && s.Any(span => Consumed(span, "ExecuteToolConsumer")),
+            s => audited.All(type => s.Any(span => Audited(span, type))) && s.Any(span => Consumed(span, "ExecuteToolConsumer")),
             "the executor's and the projections' spans in the agent's trace");
 
         Assert.Contains(spans, s => Consumed(s, "ProposalConsumer"));
+        Assert.Contains(spans, s => Consumed(s, "ProposalAuditConsumer"));
         Assert.Contains(spans, s => Consumed(s, "ExecuteToolConsumer"));
         Assert.Contains(spans, s => s.Kind == ActivityKind.Client && s.Source.Name.StartsWith("System.Net.Http", StringComparison.Ordinal));
         Assert.Contains(spans, s => Tag(s, "messaging.destination.name") == "agentbus.tool.ticketing");
-        // The decision, the execution start and the outcome.
-        Assert.Equal(3, spans.Count(s => Consumed(s, "AuditProjection")));
+        Assert.All(audited, type => Assert.Single(spans, s => Audited(s, type)));
 
         Assert.All(spans, s => Assert.True(Tag(s, AgentBusTelemetry.RunIdKey) == "run-traced",
             $"span '{s.DisplayName}' ({s.Source.Name}) has run id '{Tag(s, AgentBusTelemetry.RunIdKey)}'"));
         // As baggage too, past the first hop: the projections learnt it from the executor's message.
-        Assert.All(spans.Where(s => Consumed(s, "AuditProjection") || Consumed(s, "ExecuteToolConsumer")),
+        Assert.All(spans.Where(s => audited.Any(type => Audited(s, type)) || Consumed(s, "ExecuteToolConsumer")),
             s => Assert.Equal("run-traced", s.GetBaggageItem(AgentBusTelemetry.RunIdKey)));
         Assert.All(spans.Where(s => s != propose), s => Assert.NotEqual(default, s.ParentSpanId));
     }
@@ -149,7 +156,7 @@ public sealed class TelemetryTests(TelemetryFixture fixture) : IAsyncLifetime
                 && Tag(s, "messaging.masstransit.consumer_type")?.EndsWith("ProposalConsumer", StringComparison.Ordinal) == true).ToList()),
             s => s.Count == 1, "the policy's span for the raw agent's proposal");
         var spans = await Eventually.Get(() => Task.FromResult(fixture.Spans.InTrace(consume[0].TraceId)),
-            s => s.Count(span => Tag(span, "messaging.masstransit.consumer_type")?.EndsWith("AuditProjection", StringComparison.Ordinal) == true) >= 2,
+            s => s.Any(span => Audited(span, nameof(ActionDecided))) && s.Any(span => Audited(span, nameof(ActionSucceeded))),
             "the projections' spans in the same trace");
 
         Assert.All(spans, s => Assert.Equal("run-raw-traced", Tag(s, AgentBusTelemetry.RunIdKey)));

@@ -61,7 +61,19 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         {
             await DeclareEndpointAsync(vhost, WireNames.ToolQueue(tool), ct);
             await api.BindExchangeAsync(vhost, WireNames.ExecuteToolExchange, WireNames.ToolQueue(tool), tool, ct);
+            // The audit records each authorization (ExecuteTool) from the tool's own exchange, that is
+            // only once the command has been routed to the tool: a command for a tool whose queue is
+            // not bound still comes back to the policy service (mandatory publish) instead of landing
+            // in the audit alone.
+            await api.BindExchangeAsync(vhost, WireNames.ToolQueue(tool), WireNames.ProjectionsQueue, "", ct);
         }
+
+        // The audit's own copies of what agents write: every proposal, every run report.
+        await api.PutExchangeAsync(vhost, WireNames.RunReportsExchange, "fanout", ct);
+        await DeclareEndpointAsync(vhost, WireNames.ProjectionsProposalsQueue, ct);
+        await api.BindExchangeAsync(vhost, WireNames.ProposalsExchange, WireNames.ProjectionsProposalsQueue, "", ct);
+        await DeclareEndpointAsync(vhost, WireNames.ProjectionsRunReportsQueue, ct);
+        await api.BindExchangeAsync(vhost, WireNames.RunReportsExchange, WireNames.ProjectionsRunReportsQueue, "", ct);
 
         foreach (var agent in agents)
         {

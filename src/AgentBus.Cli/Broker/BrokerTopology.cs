@@ -6,7 +6,8 @@ namespace AgentBus.Cli.Broker;
 /// <summary>
 /// Who may do what on the broker, as code: one user per role, each with the narrowest rights its
 /// work needs. Agents can only publish proposals and read their own reply queue; only the policy
-/// service can write to a tool's exchange; an executor can only read its own tool's queue.
+/// service can write to a tool's exchange; an executor can only read its own tool's queue. Agents
+/// may also publish their run reports.
 /// </summary>
 public static class BrokerTopology
 {
@@ -54,7 +55,7 @@ public static class BrokerTopology
         foreach (var agent in agents.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
             users.Add(new(agent, "", new Permissions(
                 Configure: Permissions.Nothing,
-                Write: $"^({Regex.Escape(WireNames.ProposalsExchange)}|{Regex.Escape(WireNames.SpendReportsExchange)})$",
+                Write: $"^({Regex.Escape(WireNames.ProposalsExchange)}|{Regex.Escape(WireNames.SpendReportsExchange)}|{Regex.Escape(WireNames.RunReportsExchange)})$",
                 Read: $"^{Regex.Escape(WireNames.AgentReplyQueue(agent))}$"), "agent"));
 
         return users;

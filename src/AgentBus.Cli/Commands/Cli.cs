@@ -12,6 +12,32 @@ static class Cli
     public const int Failed = 1;
     public const int BadInput = 2;
 
+    /// <summary>The command ran and its verdict is negative: a broken audit chain, a failed gate.</summary>
+    public const int CheckFailed = 3;
+
+    static readonly AsyncLocal<IAnsiConsole?> CapturedOutput = new();
+
+    static Cli()
+    {
+        // Piped into a file or another tool, Spectre assumes 80 columns and wraps every table.
+        if (Console.IsOutputRedirected)
+            AnsiConsole.Profile.Width = int.TryParse(Env("COLUMNS"), out var columns) && columns >= 80 ? columns : 200;
+    }
+
+    /// <summary>Where commands print; tests capture it per call with <see cref="CaptureOutput"/>.</summary>
+    public static IAnsiConsole Out => CapturedOutput.Value ?? AnsiConsole.Console;
+
+    public static IDisposable CaptureOutput(IAnsiConsole console)
+    {
+        CapturedOutput.Value = console;
+        return new Restore();
+    }
+
+    sealed class Restore : IDisposable
+    {
+        public void Dispose() => CapturedOutput.Value = null;
+    }
+
     public static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
 
     public static Option<string> Postgres() => new("--postgres")
@@ -80,7 +106,7 @@ static class Cli
         {
             return await body();
         }
-        catch (UsageException ex)
+        catch (Exception ex) when (ex is UsageException or AgentBus.Audit.Gates.GateConfigException)
         {
             Error(ex.Message);
             return BadInput;
@@ -100,7 +126,7 @@ static class Cli
         }
     }
 
-    public static void Error(string message) => AnsiConsole.Console.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+    public static void Error(string message) => Out.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
 }
 
 sealed class UsageException(string message) : Exception(message);

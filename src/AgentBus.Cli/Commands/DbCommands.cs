@@ -22,6 +22,26 @@ static class DbCommands
             return Cli.Ok;
         }));
 
-        return new Command("db", "Database schema.") { migrate };
+        var admin = new Option<string>("--postgres")
+        {
+            Description = "Npgsql connection string of a role with CREATEROLE, e.g. a superuser (default: $AGENTBUS_POSTGRES_ADMIN)",
+            DefaultValueFactory = _ => Cli.Env("AGENTBUS_POSTGRES_ADMIN") ?? "",
+        };
+        var roles = new Command("roles",
+            "Create the cluster-wide roles the schema grants to (agentbus_app, agentbus_auditor, agentbus_raw_payloads, " +
+            "agentbus_audit_break_glass), once per PostgreSQL cluster, before `db migrate`. Idempotent.")
+        {
+            admin,
+        };
+        roles.SetAction((result, ct) => Cli.Run(async () =>
+        {
+            var created = await DatabaseRoles.EnsureAsync(Cli.Required(result, admin, "an administrator's connection"), ct);
+            Cli.Out.MarkupLine(created.Count == 0
+                ? "Database roles are in place."
+                : $"Created role(s): {Markup.Escape(string.Join(", ", created))}");
+            return Cli.Ok;
+        }));
+
+        return new Command("db", "Database schema and roles.") { migrate, roles };
     }
 }

@@ -3,7 +3,13 @@ using AgentBus.Contracts;
 
 namespace AgentBus.Projections.Audit;
 
-/// <summary>One event as the audit log keeps it, plus what it changes in its run's summary.</summary>
+/// <summary>
+/// One event as the audit log keeps it, plus what it changes in its run's summary. <see cref="Payload"/>
+/// is the whole message as JSON, unredacted: <see cref="AuditStore"/> redacts it for the long-lived
+/// row and keeps the original in the raw-payload tier when redaction changed anything.
+/// To record a new event type: add a From overload here and one AddAuditEvent line in
+/// ProjectionsHostExtensions (plus the broker binding to agentbus.projections).
+/// </summary>
 public sealed record AuditEntry(
     Guid EventId,
     string EventType,
@@ -17,6 +23,36 @@ public sealed record AuditEntry(
     DateTimeOffset OccurredAt,
     RunChange Change)
 {
+    public string? RuleId { get; init; }
+    public string? PolicyVersion { get; init; }
+
+    /// <summary>Who did it: the agent, "policy", the executor, an approver, an operator.</summary>
+    public string? Actor { get; init; }
+
+    /// <summary>Ties rows together across messages, e.g. a proposal's AMQP message id and its decision.</summary>
+    public string? CorrelationId { get; init; }
+
+    public string? ExternalReference { get; init; }
+    public decimal? CostUsd { get; init; }
+
+    /// <summary>The original bytes, when <see cref="Payload"/> only describes them (a body that could not be read).</summary>
+    public byte[]? RawPayload { get; init; }
+
+    /// <summary>False for events recorded but refused (a run report from the wrong agent): they touch no run summary.</summary>
+    public bool AffectsRun { get; init; } = true;
+
+    /// <summary>
+    /// Error codes with which an executor refuses a command without calling the system of record
+    /// (besides any failure with zero attempts): recorded as "refused", not as a failed side effect.
+    /// </summary>
+    public static readonly IReadOnlySet<string> ExecutorRefusals = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "destination_not_allowed", "wrong_tool", "invalid_arguments", "arguments_changed",
+        ExecutionErrorCodes.AuthorizationMissing, ExecutionErrorCodes.AuthorizationUnknownKey, ExecutionErrorCodes.AuthorizationInvalid,
+        ExecutionErrorCodes.AuthorizationExpired, ExecutionErrorCodes.ActionIdReused, ExecutionErrorCodes.CircuitOpen,
+        ReasonCodes.AgentSuspended, ReasonCodes.ToolSuspended,
+    };
+
     public static AuditEntry From(Guid eventId, ActionDecided e) => new(eventId, nameof(ActionDecided), e.ActionId, e.RunId,
         NullIfEmpty(e.AgentId), e.Tool, DecisionName(e.Decision), e.ReasonCode, Json(e), e.DecidedAt,
         e.Decision switch
@@ -24,22 +60,56 @@ public sealed record AuditEntry(
             Decision.Allowed => new RunChange(Allowed: 1),
             Decision.ApprovalRequired => new RunChange(Pending: 1),
             _ => new RunChange(Denied: 1),
-        });
+        })
+    {
+        RuleId = e.RuleId,
+        PolicyVersion = e.PolicyVersion,
+        Actor = Actors.Policy,
+    };
+
+    /// <summary>The authorization: the command the policy service sent to the tool's queue.</summary>
+    public static AuditEntry From(Guid eventId, ExecuteTool e) => new(eventId, nameof(ExecuteTool), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "authorized", null, Json(e), e.AuthorizedAt, new RunChange(Authorized: 1))
+    {
+        Actor = Actors.Policy,
+    };
+
+    public static AuditEntry From(Guid eventId, ExecutionStarted e) => new(eventId, nameof(ExecutionStarted), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "started", null, Json(e), e.StartedAt, new RunChange())
+    {
+        Actor = e.Executor,
+    };
 
     public static AuditEntry From(Guid eventId, ActionSucceeded e) => new(eventId, nameof(ActionSucceeded), e.ActionId, e.RunId,
-        e.AgentId, e.Tool, "succeeded", null, Json(e), e.CompletedAt, new RunChange(Succeeded: 1, CostUsd: e.CostUsd));
+        e.AgentId, e.Tool, "succeeded", null, Json(e), e.CompletedAt, new RunChange(Succeeded: 1, CostUsd: e.CostUsd))
+    {
+        ExternalReference = e.ExternalReference,
+        CostUsd = e.CostUsd,
+        Actor = Actors.Executor(e.Tool),
+    };
 
+    /// <summary>
+    /// "outcome_unknown" when the side effect may have happened, "refused" when the executor did not
+    /// call the system at all (zero attempts, or one of <see cref="ExecutorRefusals"/>), "failed" otherwise.
+    /// </summary>
     public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
-        e.AgentId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", e.ErrorCode, Json(e), e.FailedAt, new RunChange(Failed: 1));
+        e.AgentId, e.Tool, FailureName(e), e.ErrorCode, Json(e), e.FailedAt,
+        new RunChange(Failed: 1, OutcomeUnknown: e.OutcomeUnknown ? 1 : 0))
+    {
+        Actor = Actors.Executor(e.Tool),
+    };
 
-    /// <summary>Who did what to which agent or tool; changes no run summary.</summary>
+    /// <summary>
+    /// Kill-switch changes, dead-letter replays and purges: <see cref="Outcome"/> is the action, e.g.
+    /// "agent.suspend"; the suspended agent or tool is in its column. Changes no run summary.
+    /// </summary>
     public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken), null, null,
         e.Action.StartsWith("agent.", StringComparison.Ordinal) ? e.Target : null,
         e.Action.StartsWith("tool.", StringComparison.Ordinal) ? e.Target : null,
-        e.Action, null, Json(e), e.TakenAt, new RunChange());
-
-    public static AuditEntry From(Guid eventId, ExecutionStarted e) => new(eventId, nameof(ExecutionStarted), e.ActionId, e.RunId,
-        e.AgentId, e.Tool, "started", null, Json(e), e.StartedAt, new RunChange());
+        e.Action, null, Json(e), e.TakenAt, new RunChange())
+    {
+        Actor = e.Operator,
+    };
 
     static string DecisionName(Decision decision) => decision switch
     {
@@ -48,9 +118,33 @@ public sealed record AuditEntry(
         _ => "denied",
     };
 
+    static string FailureName(ActionFailed e) =>
+        e.OutcomeUnknown ? "outcome_unknown" : e.Attempts == 0 || ExecutorRefusals.Contains(e.ErrorCode) ? "refused" : "failed";
+
     static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
     static string Json<T>(T value) => JsonSerializer.Serialize(value, AgentBus.ServiceDefaults.Messaging.WireJson.Options);
 }
 
-public sealed record RunChange(int Allowed = 0, int Denied = 0, int Pending = 0, int Succeeded = 0, int Failed = 0, decimal CostUsd = 0);
+/// <summary>What one event adds to its run's summary row.</summary>
+public sealed record RunChange(
+    int Allowed = 0,
+    int Denied = 0,
+    int Pending = 0,
+    int Succeeded = 0,
+    int Failed = 0,
+    decimal CostUsd = 0,
+    int Proposed = 0,
+    int Authorized = 0,
+    int OutcomeUnknown = 0,
+    RunCompletion? Completion = null);
+
+/// <summary>The agent's own report that the run is over (RunCompleted). The first report counts.</summary>
+public sealed record RunCompletion(bool Succeeded, string? Summary, DateTimeOffset At);
+
+public static class Actors
+{
+    public const string Policy = "policy";
+
+    public static string Executor(string tool) => $"executor:{tool}";
+}

@@ -1,52 +1,386 @@
-using Dapper;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text;
+using System.Text.Json;
+using AgentBus.Audit.Chain;
+using AgentBus.Audit.Redaction;
+using AgentBus.ServiceDefaults.Telemetry;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace AgentBus.Projections.Audit;
 
-public sealed class AuditStore(NpgsqlDataSource dataSource)
+/// <summary>
+/// Appends events to the hash-chained audit log, in batches. One transaction per batch: lock the
+/// chain head (the one row every writer, in every projections instance, must hold to append),
+/// drop events already recorded (so a redelivered event never becomes a second row), number and
+/// hash the rest in order, COPY them in with their raw payloads, update the run summaries and move
+/// the head. Redaction happens before the lock, so concurrent batches only queue for the COPY; within
+/// one process they queue without holding a connection.
+/// </summary>
+public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redactor, IOptions<AuditOptions> options, TimeProvider clock,
+    ILogger<AuditStore> logger)
 {
-    const string InsertEvent = """
-        INSERT INTO audit_events (event_id, event_type, action_id, run_id, agent_id, tool, outcome, reason_code, payload, occurred_at)
-        VALUES (@EventId, @EventType, @ActionId, @RunId, @AgentId, @Tool, @Outcome, @ReasonCode, CAST(@Payload AS jsonb), @OccurredAt)
-        ON CONFLICT (event_id) DO NOTHING
-        """;
+    static readonly Counter<long> Recorded = AgentBusTelemetry.Meter.CreateCounter<long>("agentbus.audit.events",
+        description: "Audit events appended to the chain");
+    static readonly Counter<long> Duplicates = AgentBusTelemetry.Meter.CreateCounter<long>("agentbus.audit.duplicates",
+        description: "Redelivered audit events dropped because they were already recorded");
+    static readonly Histogram<double> BatchDuration = AgentBusTelemetry.Meter.CreateHistogram<double>("agentbus.audit.batch.duration",
+        unit: "ms", description: "Time to append one batch, lock to commit");
 
-    const string UpsertRun = """
-        INSERT INTO run_summaries AS r (run_id, agent_id, first_event_at, last_event_at,
-            actions_allowed, actions_denied, actions_pending, actions_succeeded, actions_failed, cost_usd)
-        VALUES (@RunId, @AgentId, @OccurredAt, @OccurredAt, @Allowed, @Denied, @Pending, @Succeeded, @Failed, @CostUsd)
+    const string InsertEvents =
+        "COPY audit_events (seq, event_id, event_type, action_id, run_id, agent_id, tool, outcome, reason_code, rule_id, policy_version, " +
+        "actor, correlation_id, external_reference, cost_usd, payload, occurred_at, recorded_at, prev_hash, hash) FROM STDIN (FORMAT BINARY)";
+
+    const string InsertRaw = "COPY audit_raw_payloads (event_id, seq, payload, recorded_at, expires_at) FROM STDIN (FORMAT BINARY)";
+
+    const string UpsertRuns = """
+        INSERT INTO run_summaries AS r (run_id, agent_id, first_event_at, last_event_at, actions_allowed, actions_denied, actions_pending,
+            actions_succeeded, actions_failed, cost_usd, actions_proposed, actions_authorized, actions_outcome_unknown,
+            completed_at, succeeded, completion_summary)
+        SELECT * FROM unnest(@run_ids, @agent_ids, @first_at, @last_at, @allowed, @denied, @pending, @succeeded, @failed, @cost,
+            @proposed, @authorized, @unknown, @completed_at, @run_succeeded, @summaries)
         ON CONFLICT (run_id, agent_id) DO UPDATE SET
-            first_event_at    = LEAST(r.first_event_at, EXCLUDED.first_event_at),
-            last_event_at     = GREATEST(r.last_event_at, EXCLUDED.last_event_at),
-            actions_allowed   = r.actions_allowed   + EXCLUDED.actions_allowed,
-            actions_denied    = r.actions_denied    + EXCLUDED.actions_denied,
-            actions_pending   = r.actions_pending   + EXCLUDED.actions_pending,
-            actions_succeeded = r.actions_succeeded + EXCLUDED.actions_succeeded,
-            actions_failed    = r.actions_failed    + EXCLUDED.actions_failed,
-            cost_usd          = r.cost_usd          + EXCLUDED.cost_usd
+            first_event_at          = LEAST(r.first_event_at, EXCLUDED.first_event_at),
+            last_event_at           = GREATEST(r.last_event_at, EXCLUDED.last_event_at),
+            actions_allowed         = r.actions_allowed         + EXCLUDED.actions_allowed,
+            actions_denied          = r.actions_denied          + EXCLUDED.actions_denied,
+            actions_pending         = r.actions_pending         + EXCLUDED.actions_pending,
+            actions_succeeded       = r.actions_succeeded       + EXCLUDED.actions_succeeded,
+            actions_failed          = r.actions_failed          + EXCLUDED.actions_failed,
+            cost_usd                = r.cost_usd                + EXCLUDED.cost_usd,
+            actions_proposed        = r.actions_proposed        + EXCLUDED.actions_proposed,
+            actions_authorized      = r.actions_authorized      + EXCLUDED.actions_authorized,
+            actions_outcome_unknown = r.actions_outcome_unknown + EXCLUDED.actions_outcome_unknown,
+            completed_at            = COALESCE(r.completed_at, EXCLUDED.completed_at),
+            succeeded               = CASE WHEN r.completed_at IS NULL THEN EXCLUDED.succeeded ELSE r.succeeded END,
+            completion_summary      = CASE WHEN r.completed_at IS NULL THEN EXCLUDED.completion_summary ELSE r.completion_summary END
         """;
 
-    /// <summary>
-    /// Records the event once: the summary changes only when the audit row is new, in the same
-    /// transaction, so a redelivered event changes nothing.
-    /// </summary>
-    public async Task<bool> RecordAsync(AuditEntry entry, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+    readonly AuditOptions _options = options.Value;
 
-        var inserted = await connection.ExecuteAsync(new CommandDefinition(InsertEvent, entry, transaction, cancellationToken: cancellationToken));
-        if (inserted == 1 && entry.RunId is not null && entry.AgentId is not null)
+    // Appends take turns on the chain head anyway; taking turns here first means a waiting batch
+    // holds no database connection, so an instance needs one for writing however many batches wait.
+    readonly SemaphoreSlim _turn = new(1, 1);
+
+    /// <summary>Records one event; false when it was already recorded.</summary>
+    public async Task<bool> RecordAsync(AuditEntry entry, CancellationToken cancellationToken) =>
+        await AppendAsync([entry], cancellationToken) == 1;
+
+    /// <summary>Records a batch in one transaction; returns how many events were new.</summary>
+    public async Task<int> AppendAsync(IReadOnlyList<AuditEntry> entries, CancellationToken cancellationToken)
+    {
+        var prepared = Prepare(entries);
+        if (prepared.Count == 0)
+            return 0;
+        try
         {
-            var change = entry.Change;
-            await connection.ExecuteAsync(new CommandDefinition(UpsertRun, new
+            return await WriteAsync(prepared, cancellationToken);
+        }
+        catch (PostgresException ex) when (IsDataError(ex))
+        {
+            // Sanitizing should make every value storable; if one still is not, write the others
+            // and record that one as unrecordable (with its original bytes) instead of losing it.
+            logger.LogError(ex, "An audit batch of {Count} events was refused by PostgreSQL ({SqlState}); writing them one by one",
+                prepared.Count, ex.SqlState);
+            var written = 0;
+            foreach (var row in prepared)
             {
-                entry.RunId, entry.AgentId, entry.OccurredAt,
-                change.Allowed, change.Denied, change.Pending, change.Succeeded, change.Failed, change.CostUsd,
-            }, transaction, cancellationToken: cancellationToken));
+                try
+                {
+                    written += await WriteAsync([row], cancellationToken);
+                }
+                catch (PostgresException single) when (IsDataError(single))
+                {
+                    logger.LogError(single, "Audit event {EventId} ({EventType}) cannot be stored as it is; recording it as unrecordable",
+                        row.EventId, row.EventType);
+                    written += await WriteAsync([Unrecordable(row, single)], cancellationToken);
+                }
+            }
+            return written;
+        }
+    }
+
+    static bool IsDataError(PostgresException ex) => ex.SqlState.StartsWith("22", StringComparison.Ordinal);
+
+    List<Prepared> Prepare(IReadOnlyList<AuditEntry> entries)
+    {
+        var seen = new HashSet<Guid>();
+        var prepared = new List<Prepared>(entries.Count);
+        foreach (var entry in entries)
+        {
+            if (!seen.Add(entry.EventId))
+                continue;
+            var tool = AuditText.Identifier(entry.Tool);
+            var redacted = redactor.Redact(entry.Payload, tool);
+            var raw = entry.RawPayload ?? (redacted.Changed ? Encoding.UTF8.GetBytes(entry.Payload) : null);
+            prepared.Add(new Prepared(
+                entry.EventId,
+                AuditText.Identifier(entry.EventType) ?? "Unknown",
+                AuditText.Identifier(entry.ActionId),
+                AuditText.Identifier(entry.RunId),
+                AuditText.Identifier(entry.AgentId),
+                tool,
+                AuditText.Identifier(entry.Outcome) ?? "unknown",
+                AuditText.Identifier(entry.ReasonCode),
+                AuditText.Identifier(entry.RuleId),
+                AuditText.Identifier(entry.PolicyVersion),
+                AuditText.Identifier(entry.Actor),
+                AuditText.Identifier(entry.CorrelationId),
+                AuditText.Identifier(entry.ExternalReference),
+                entry.CostUsd is { } cost ? AuditChain.ToStoredPrecision(cost) : null,
+                redacted.Json,
+                raw,
+                AuditChain.ToStoredPrecision(entry.OccurredAt),
+                entry.Change with { CostUsd = AuditChain.ToStoredPrecision(entry.Change.CostUsd) },
+                entry.AffectsRun));
+        }
+        return prepared;
+    }
+
+    static Prepared Unrecordable(Prepared row, PostgresException error) => row with
+    {
+        ActionId = null, RunId = null, AgentId = null, Tool = null, ReasonCode = "unrecordable", RuleId = null, PolicyVersion = null,
+        Actor = null, CorrelationId = null, ExternalReference = null, CostUsd = null,
+        Payload = JsonSerializer.Serialize(new { unrecordable = $"PostgreSQL refused this event ({error.SqlState}): {error.MessageText}" }),
+        Raw = row.Raw ?? Encoding.UTF8.GetBytes(row.Payload),
+        Change = new RunChange(),
+        AffectsRun = false,
+    };
+
+    async Task<int> WriteAsync(IReadOnlyList<Prepared> batch, CancellationToken ct)
+    {
+        await _turn.WaitAsync(ct);
+        try
+        {
+            return await WriteInTurnAsync(batch, ct);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    async Task<int> WriteInTurnAsync(IReadOnlyList<Prepared> batch, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+
+        var (lastSeq, lastHash) = await LockHeadAsync(connection, transaction, ct);
+
+        var already = await RecordedAsync(connection, transaction, batch.Select(p => p.EventId).ToArray(), ct);
+        var fresh = already.Count == 0 ? batch : batch.Where(p => !already.Contains(p.EventId)).ToList();
+        if (already.Count > 0)
+            Duplicates.Add(already.Count);
+        if (fresh.Count == 0)
+        {
+            await transaction.CommitAsync(ct);
+            return 0;
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        return inserted == 1;
+        var recordedAt = AuditChain.ToStoredPrecision(clock.GetUtcNow());
+        var rows = new List<(Prepared Row, AuditRecord Record)>(fresh.Count);
+        foreach (var p in fresh)
+        {
+            var record = new AuditRecord(++lastSeq, p.EventId, p.EventType, p.ActionId, p.RunId, p.AgentId, p.Tool, p.Outcome, p.ReasonCode,
+                p.RuleId, p.PolicyVersion, p.Actor, p.CorrelationId, p.ExternalReference, p.CostUsd, p.Payload, p.OccurredAt, recordedAt)
+            {
+                PrevHash = lastHash,
+            };
+            lastHash = AuditChain.Hash(lastHash, record);
+            rows.Add((p, record with { Hash = lastHash }));
+        }
+
+        await CopyEventsAsync(connection, rows, ct);
+        await CopyRawAsync(connection, rows, recordedAt, ct);
+        await UpsertRunsAsync(connection, transaction, fresh, ct);
+
+        await using (var advance = new NpgsqlCommand(
+            "UPDATE audit_chain_head SET last_seq = @seq, last_hash = @hash, updated_at = now() WHERE id = 1", connection, transaction))
+        {
+            advance.Parameters.AddWithValue("seq", lastSeq);
+            advance.Parameters.AddWithValue("hash", lastHash);
+            await advance.ExecuteNonQueryAsync(ct);
+        }
+
+        await transaction.CommitAsync(ct);
+        Recorded.Add(fresh.Count);
+        BatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return fresh.Count;
     }
+
+    /// <summary>Takes the chain head's row lock: every writer of every instance appends in turn.</summary>
+    static async Task<(long Seq, byte[] Hash)> LockHeadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            await using (var select = new NpgsqlCommand("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE", connection, transaction))
+            await using (var reader = await select.ExecuteReaderAsync(ct))
+                if (await reader.ReadAsync(ct))
+                    return (reader.GetInt64(0), (byte[])reader[1]);
+
+            if (attempt > 0)
+                throw new InvalidOperationException("The audit chain head (audit_chain_head) could not be created.");
+
+            // The head row is created by migration 0301 and can only go with a break-glass TRUNCATE.
+            // An empty log may start a new chain; a log with rows but no head is a tampered log.
+            await using var create = new NpgsqlCommand("""
+                INSERT INTO audit_chain_head (id, last_seq, last_hash)
+                SELECT 1, 0, @genesis WHERE NOT EXISTS (SELECT FROM audit_events)
+                ON CONFLICT (id) DO NOTHING
+                """, connection, transaction);
+            create.Parameters.AddWithValue("genesis", AuditChain.Genesis.ToArray());
+            if (await create.ExecuteNonQueryAsync(ct) == 0)
+            {
+                await using var check = new NpgsqlCommand("SELECT EXISTS (SELECT FROM audit_chain_head)", connection, transaction);
+                if (await check.ExecuteScalarAsync(ct) is not true)
+                    throw new InvalidOperationException(
+                        "The audit chain head (audit_chain_head) is missing but audit_events has rows: the log was tampered with. " +
+                        "Nothing is appended until an operator runs `agentbus audit verify` and restores the head (docs/audit.md).");
+            }
+        }
+    }
+
+    static async Task<HashSet<Guid>> RecordedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] ids, CancellationToken ct)
+    {
+        var found = new HashSet<Guid>();
+        await using var command = new NpgsqlCommand("SELECT event_id FROM audit_events WHERE event_id = ANY(@ids)", connection, transaction);
+        command.Parameters.AddWithValue("ids", ids);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            found.Add(reader.GetGuid(0));
+        return found;
+    }
+
+    static async Task CopyEventsAsync(NpgsqlConnection connection, List<(Prepared Row, AuditRecord Record)> rows, CancellationToken ct)
+    {
+        await using var copy = await connection.BeginBinaryImportAsync(InsertEvents, ct);
+        foreach (var (_, r) in rows)
+        {
+            await copy.StartRowAsync(ct);
+            await copy.WriteAsync(r.Seq, NpgsqlDbType.Bigint, ct);
+            await copy.WriteAsync(r.EventId, NpgsqlDbType.Uuid, ct);
+            await copy.WriteAsync(r.EventType, NpgsqlDbType.Text, ct);
+            await Text(copy, r.ActionId, ct);
+            await Text(copy, r.RunId, ct);
+            await Text(copy, r.AgentId, ct);
+            await Text(copy, r.Tool, ct);
+            await copy.WriteAsync(r.Outcome, NpgsqlDbType.Text, ct);
+            await Text(copy, r.ReasonCode, ct);
+            await Text(copy, r.RuleId, ct);
+            await Text(copy, r.PolicyVersion, ct);
+            await Text(copy, r.Actor, ct);
+            await Text(copy, r.CorrelationId, ct);
+            await Text(copy, r.ExternalReference, ct);
+            if (r.CostUsd is { } cost)
+                await copy.WriteAsync(cost, NpgsqlDbType.Numeric, ct);
+            else
+                await copy.WriteNullAsync(ct);
+            await copy.WriteAsync(r.Payload, NpgsqlDbType.Text, ct);
+            await copy.WriteAsync(r.OccurredAt.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+            await copy.WriteAsync(r.RecordedAt.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+            await copy.WriteAsync(r.PrevHash, NpgsqlDbType.Bytea, ct);
+            await copy.WriteAsync(r.Hash, NpgsqlDbType.Bytea, ct);
+        }
+        await copy.CompleteAsync(ct);
+    }
+
+    async Task CopyRawAsync(NpgsqlConnection connection, List<(Prepared Row, AuditRecord Record)> rows, DateTimeOffset recordedAt, CancellationToken ct)
+    {
+        if (!rows.Any(r => r.Row.Raw is not null))
+            return;
+        var expires = recordedAt + _options.RawPayloadRetention;
+        await using var copy = await connection.BeginBinaryImportAsync(InsertRaw, ct);
+        foreach (var (row, record) in rows)
+        {
+            if (row.Raw is null)
+                continue;
+            await copy.StartRowAsync(ct);
+            await copy.WriteAsync(record.EventId, NpgsqlDbType.Uuid, ct);
+            await copy.WriteAsync(record.Seq, NpgsqlDbType.Bigint, ct);
+            await copy.WriteAsync(row.Raw, NpgsqlDbType.Bytea, ct);
+            await copy.WriteAsync(recordedAt.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+            await copy.WriteAsync(expires.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+        }
+        await copy.CompleteAsync(ct);
+    }
+
+    static async Task UpsertRunsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Prepared> rows, CancellationToken ct)
+    {
+        // One row per run and agent: ON CONFLICT may not touch the same row twice in one statement.
+        var runs = rows.Where(r => r.AffectsRun && r.RunId is not null && r.AgentId is not null)
+            .GroupBy(r => (r.RunId!, r.AgentId!))
+            .Select(g =>
+            {
+                var changes = g.Select(r => r.Change).ToList();
+                var completion = g.Select(r => r.Change.Completion).FirstOrDefault(c => c is not null);
+                return new
+                {
+                    Run = g.Key.Item1,
+                    Agent = g.Key.Item2,
+                    First = g.Min(r => r.OccurredAt),
+                    Last = g.Max(r => r.OccurredAt),
+                    Allowed = changes.Sum(c => c.Allowed),
+                    Denied = changes.Sum(c => c.Denied),
+                    Pending = changes.Sum(c => c.Pending),
+                    Succeeded = changes.Sum(c => c.Succeeded),
+                    Failed = changes.Sum(c => c.Failed),
+                    Cost = changes.Sum(c => c.CostUsd),
+                    Proposed = changes.Sum(c => c.Proposed),
+                    Authorized = changes.Sum(c => c.Authorized),
+                    Unknown = changes.Sum(c => c.OutcomeUnknown),
+                    Completion = completion,
+                };
+            }).ToList();
+        if (runs.Count == 0)
+            return;
+
+        await using var command = new NpgsqlCommand(UpsertRuns, connection, transaction);
+        command.Parameters.AddWithValue("run_ids", runs.Select(r => r.Run).ToArray());
+        command.Parameters.AddWithValue("agent_ids", runs.Select(r => r.Agent).ToArray());
+        command.Parameters.AddWithValue("first_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz, runs.Select(r => r.First.UtcDateTime).ToArray());
+        command.Parameters.AddWithValue("last_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz, runs.Select(r => r.Last.UtcDateTime).ToArray());
+        command.Parameters.AddWithValue("allowed", runs.Select(r => r.Allowed).ToArray());
+        command.Parameters.AddWithValue("denied", runs.Select(r => r.Denied).ToArray());
+        command.Parameters.AddWithValue("pending", runs.Select(r => r.Pending).ToArray());
+        command.Parameters.AddWithValue("succeeded", runs.Select(r => r.Succeeded).ToArray());
+        command.Parameters.AddWithValue("failed", runs.Select(r => r.Failed).ToArray());
+        command.Parameters.AddWithValue("cost", NpgsqlDbType.Array | NpgsqlDbType.Numeric, runs.Select(r => r.Cost).ToArray());
+        command.Parameters.AddWithValue("proposed", runs.Select(r => r.Proposed).ToArray());
+        command.Parameters.AddWithValue("authorized", runs.Select(r => r.Authorized).ToArray());
+        command.Parameters.AddWithValue("unknown", runs.Select(r => r.Unknown).ToArray());
+        command.Parameters.AddWithValue("completed_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            runs.Select(r => r.Completion?.At.UtcDateTime).ToArray());
+        command.Parameters.AddWithValue("run_succeeded", NpgsqlDbType.Array | NpgsqlDbType.Boolean,
+            runs.Select(r => r.Completion?.Succeeded).ToArray());
+        command.Parameters.AddWithValue("summaries", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            runs.Select(r => r.Completion?.Summary is { } summary ? AuditText.Clean(summary) : null).ToArray());
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    static Task Text(NpgsqlBinaryImporter copy, string? value, CancellationToken ct) =>
+        value is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(value, NpgsqlDbType.Text, ct);
+
+    sealed record Prepared(
+        Guid EventId,
+        string EventType,
+        string? ActionId,
+        string? RunId,
+        string? AgentId,
+        string? Tool,
+        string Outcome,
+        string? ReasonCode,
+        string? RuleId,
+        string? PolicyVersion,
+        string? Actor,
+        string? CorrelationId,
+        string? ExternalReference,
+        decimal? CostUsd,
+        string Payload,
+        byte[]? Raw,
+        DateTimeOffset OccurredAt,
+        RunChange Change,
+        bool AffectsRun);
 }

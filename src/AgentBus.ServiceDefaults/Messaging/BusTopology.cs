@@ -24,6 +24,7 @@ public static class BusTopology
         Exchange<OperatorActionTaken>(cfg, WireNames.OperatorActionsExchange, ExchangeType.Topic, m => m.Action);
         Exchange<ExecutionStarted>(cfg, WireNames.ExecutionStartedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<SpendReported>(cfg, WireNames.SpendReportsExchange, ExchangeType.Fanout);
+        Exchange<RunCompleted>(cfg, WireNames.RunReportsExchange, ExchangeType.Fanout);
     }
 
     static void Exchange<T>(IRabbitMqBusFactoryConfigurator cfg, string exchange, string type, Func<T, string>? routingKey = null)

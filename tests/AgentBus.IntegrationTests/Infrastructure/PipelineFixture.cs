@@ -206,8 +206,21 @@ public class PipelineFixture : IAsyncLifetime
         await using var connection = new NpgsqlConnection(ConnectionString);
         var tables = (await connection.QueryAsync<string>(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schemaversions'")).ToList();
-        if (tables.Count > 0)
-            await connection.ExecuteAsync($"TRUNCATE {string.Join(", ", tables.Select(t => '"' + t + '"'))} RESTART IDENTITY CASCADE");
+        // The audit log refuses TRUNCATE except through its documented break-glass path (docs/audit.md).
+        // A writer still finishing the previous test can deadlock with it: PostgreSQL aborts one, so try again.
+        for (var attempt = 1; tables.Count > 0; attempt++)
+        {
+            try
+            {
+                await connection.ExecuteAsync("SET agentbus.audit_break_glass = 'test reset'; " +
+                    $"TRUNCATE {string.Join(", ", tables.Select(t => '"' + t + '"'))} RESTART IDENTITY CASCADE");
+                break;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 5)
+            {
+                await Task.Delay(100 * attempt);
+            }
+        }
         SandboxCalls.Clear();
     }
 

@@ -135,7 +135,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
             "SELECT count(*) FROM cost_ledger WHERE run_id = 'run-suspend' AND status = 'released'") == 3, "three released reservations");
         await Eventually.True(async () => await fixture.CountAsync("""
             SELECT count(*) FROM audit_events WHERE event_type = 'OperatorActionTaken' AND outcome = 'agent.suspend'
-              AND agent_id = 'support-bot' AND payload->>'operator' = 'alice' AND payload->>'reason' = 'runaway refunds'
+              AND agent_id = 'support-bot' AND payload::jsonb->>'operator' = 'alice' AND payload::jsonb->>'reason' = 'runaway refunds'
             """) == 1, "the suspension in the audit with its operator");
 
         Assert.Equal(0, await fixture.OperatorAsync("agents", "resume", "support-bot", "alice"));
@@ -158,7 +158,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         var otherTool = await support.RunAsync("payments", Refund(5), "run-tool-suspend", TimeSpan.FromSeconds(20));
         Assert.NotNull(otherTool.Succeeded);
         await Eventually.True(async () => await fixture.CountAsync(
-            "SELECT count(*) FROM audit_events WHERE outcome = 'tool.suspend' AND tool = 'ticketing' AND payload->>'operator' = 'bob'") == 1,
+            "SELECT count(*) FROM audit_events WHERE outcome = 'tool.suspend' AND tool = 'ticketing' AND payload::jsonb->>'operator' = 'bob'") == 1,
             "the tool suspension in the audit");
     }
 

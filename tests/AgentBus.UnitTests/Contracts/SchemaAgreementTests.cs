@@ -20,6 +20,7 @@ public class SchemaAgreementTests
         { typeof(ActionSucceeded), "action-succeeded.schema.json" },
         { typeof(ActionFailed), "action-failed.schema.json" },
         { typeof(SpendReported), "spend-reported.schema.json" },
+        { typeof(RunCompleted), "run-completed.schema.json" },
     };
 
     static readonly JsonSerializerOptions Wire = AgentBus.ServiceDefaults.Messaging.WireJson.Options;

@@ -1,0 +1,37 @@
+-- The cluster-wide group roles (NOLOGIN) the audit schema grants to. Login roles join them
+-- (CREATE ROLE projections LOGIN PASSWORD '…' IN ROLE agentbus_app); docs/audit.md says which
+-- host uses which.
+--
+--   agentbus_app                 what services connect as: read and write application tables, but
+--                                only append to the audit log and only insert raw payloads
+--   agentbus_auditor             read-only: agentbus audit verify, runs, gates, costs
+--   agentbus_raw_payloads        read and purge the raw (unredacted) payloads, nobody else can
+--   agentbus_audit_break_glass   the only members allowed to change or remove audit rows, and only
+--                                after SET agentbus.audit_break_glass = '<reason>'
+--
+-- Roles belong to the whole PostgreSQL cluster, so this script is idempotent and tolerates another
+-- database's migration creating the same role at the same moment. Creating roles needs CREATEROLE:
+-- `agentbus db roles` runs this script with an administrator's connection once per cluster, after
+-- which the database owner can apply the migrations.
+
+DO $$
+DECLARE
+    wanted text[] := ARRAY['agentbus_app', 'agentbus_auditor', 'agentbus_raw_payloads', 'agentbus_audit_break_glass'];
+    role_name text;
+    may_create boolean;
+BEGIN
+    SELECT rolsuper OR rolcreaterole INTO may_create FROM pg_roles WHERE rolname = current_user;
+    FOREACH role_name IN ARRAY wanted LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = role_name);
+        IF NOT may_create THEN
+            RAISE EXCEPTION 'database role % does not exist, and % may not create roles', role_name, current_user
+                USING HINT = 'Create the AgentBus roles once per PostgreSQL cluster with an administrator: agentbus db roles --postgres "<superuser connection string>"';
+        END IF;
+        BEGIN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL; -- created concurrently by a migration of another database
+        END;
+    END LOOP;
+END
+$$;

@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using AgentBus.Audit.Redaction;
+using AgentBus.Cli.Commands;
+using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.Projections.Audit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Spectre.Console;
+
+namespace AgentBus.IntegrationTests.Audit;
+
+/// <summary>
+/// The pipeline with the projections host connected as it should be in production: a login role
+/// in agentbus_app, which may only append to the audit. Also a login role in agentbus_raw_payloads
+/// and one that is given ownership of the audit table when a test needs an owner. The roles are
+/// cluster-wide, so their names carry the fixture's suffix and they are dropped afterwards.
+/// </summary>
+public sealed class AuditFixture : PipelineFixture
+{
+    readonly string _password = RandomNumberGenerator.GetString("abcdefghijkmnopqrstuvwxyz23456789", 24);
+    readonly Lock _rolesGate = new();
+    bool _rolesCreated;
+    NpgsqlDataSource? _superuser;
+    NpgsqlDataSource? _app;
+
+    string Suffix => DatabaseName[^8..];
+    public string AppRole => $"agentbus_t_app_{Suffix}";
+    public string RawRole => $"agentbus_t_raw_{Suffix}";
+    public string OwnerRole => $"agentbus_t_owner_{Suffix}";
+
+    public string AppConnectionString => As(AppRole);
+    public string RawConnectionString => As(RawRole);
+    public string OwnerConnectionString => As(OwnerRole);
+
+    /// <summary>The test database as the superuser (the migrations' owner here): for tampering and for reading everything.</summary>
+    public NpgsqlDataSource Superuser => _superuser ??= NpgsqlDataSource.Create(ConnectionString);
+
+    public NpgsqlDataSource App => _app ??= NpgsqlDataSource.Create(AppConnectionString);
+
+    string As(string role) => new NpgsqlConnectionStringBuilder(ConnectionString) { Username = role, Password = _password }.ConnectionString;
+
+    protected override void ConfigureHost(string brokerUser, WebApplicationBuilder builder)
+    {
+        if (brokerUser != "agentbus-projections")
+            return;
+        EnsureRoles();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Database:ConnectionString"] = AppConnectionString,
+            ["Database:ApplyMigrations"] = "false",
+            ["Audit:BatchTimeLimit"] = "00:00:00.020",
+            ["Audit:Redaction:Tools:ticketing:0"] = "body.customer.phone",
+        });
+    }
+
+    /// <summary>Runs while the hosts start (the policy host has migrated, so the group roles exist); synchronous by necessity.</summary>
+    void EnsureRoles()
+    {
+        lock (_rolesGate)
+        {
+            if (_rolesCreated)
+                return;
+            using var connection = new NpgsqlConnection(Servers.PostgresAdmin);
+            connection.Open();
+            foreach (var (role, group) in new[] { (AppRole, "IN ROLE agentbus_app"), (RawRole, "IN ROLE agentbus_raw_payloads"), (OwnerRole, "") })
+            {
+                using var command = new NpgsqlCommand($"CREATE ROLE \"{role}\" LOGIN PASSWORD '{_password}' {group}", connection);
+                command.ExecuteNonQuery();
+            }
+            _rolesCreated = true;
+        }
+    }
+
+    /// <summary>A writer like the projections host's, connected as the application role.</summary>
+    public AuditStore NewStore(AuditOptions? options = null) =>
+        new(App, AuditRedactor.Default, Options.Create(options ?? new AuditOptions()), TimeProvider.System, NullLogger<AuditStore>.Instance);
+
+    public async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Runs the agentbus CLI in-process and returns its exit code and what it printed.</summary>
+    public static async Task<(int Exit, string Output)> CliAsync(params string[] args)
+    {
+        var root = new RootCommand
+        {
+            DbCommands.Create(), AuditCommands.Create(), RunsCommands.Create(), CostsCommand.Create(), GatesCommand.Create(),
+        };
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(writer),
+        });
+        console.Profile.Width = 320;
+        int exit;
+        using (AgentBus.Cli.Commands.Cli.CaptureOutput(console))
+            exit = await root.Parse(args).InvokeAsync();
+        return (exit, writer.ToString());
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_superuser is not null)
+            await _superuser.DisposeAsync();
+        if (_app is not null)
+            await _app.DisposeAsync();
+        var admin = Servers.PostgresAdmin;
+        await base.DisposeAsync();
+        if (!_rolesCreated)
+            return;
+        await using var connection = new NpgsqlConnection(admin);
+        await connection.OpenAsync();
+        foreach (var role in new[] { AppRole, RawRole, OwnerRole })
+        {
+            await using var command = new NpgsqlCommand($"DROP ROLE IF EXISTS \"{role}\"", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class AuditCollection : ICollectionFixture<AuditFixture>
+{
+    public const string Name = "audit";
+}
