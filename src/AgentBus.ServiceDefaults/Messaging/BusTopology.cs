@@ -21,6 +21,17 @@ public static class BusTopology
         Exchange<ActionDecided>(cfg, WireNames.ActionDecidedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ActionSucceeded>(cfg, WireNames.ActionSucceededExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ActionFailed>(cfg, WireNames.ActionFailedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<OperatorActionTaken>(cfg, WireNames.OperatorActionsExchange, ExchangeType.Topic, m => m.Action);
+
+        Exchange<ApprovalRequested>(cfg, WireNames.ApprovalRequestedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ConsumeApproval>(cfg, WireNames.ConsumeApprovalExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalGranted>(cfg, WireNames.ApprovalGrantedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalDenied>(cfg, WireNames.ApprovalDeniedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalExpired>(cfg, WireNames.ApprovalExpiredExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalCancelled>(cfg, WireNames.ApprovalCancelledExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalEscalated>(cfg, WireNames.ApprovalEscalatedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalConsumed>(cfg, WireNames.ApprovalConsumedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalConsumptionRefused>(cfg, WireNames.ApprovalConsumptionRefusedExchange, ExchangeType.Topic, m => m.AgentId);
     }
 
     static void Exchange<T>(IRabbitMqBusFactoryConfigurator cfg, string exchange, string type, Func<T, string>? routingKey = null)

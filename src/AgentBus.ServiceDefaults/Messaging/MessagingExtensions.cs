@@ -13,7 +13,8 @@ public static class MessagingExtensions
     /// publish would otherwise retry forever), and no usage telemetry (these hosts are offline).
     /// </summary>
     public static IHostApplicationBuilder AddAgentBusMessaging(
-        this IHostApplicationBuilder builder, string defaultBrokerUser, Action<IBusRegistrationConfigurator> register)
+        this IHostApplicationBuilder builder, string defaultBrokerUser, Action<IBusRegistrationConfigurator> register,
+        Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configureBus = null)
     {
         WireJson.Configure();
         builder.AddDefaultSettings([new($"{RabbitMqOptions.Section}:{nameof(RabbitMqOptions.Username)}", defaultBrokerUser)]);
@@ -55,6 +56,7 @@ public static class MessagingExtensions
                 BusTopology.Configure(cfg);
                 cfg.ConfigureSend(send => send.UseExecute(AmqpMessageType.Set));
                 cfg.ConfigurePublish(publish => publish.UseExecute(AmqpMessageType.Set));
+                configureBus?.Invoke(context, cfg);
 
                 cfg.ConfigureEndpoints(context);
             });
