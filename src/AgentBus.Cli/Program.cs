@@ -11,5 +11,6 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
     DbCommands.Create(),
     BrokerCommands.Create(),
     SecretsCommands.Create(),
+    ApproverCommands.Create(),
 };
 return await root.Parse(args).InvokeAsync();
