@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using AgentBus.Contracts;
 using MassTransit;
 
@@ -18,9 +19,27 @@ public sealed class ApprovalState : SagaStateMachineInstance, ISagaVersion
     public string AgentTeam { get; set; } = "";
     public string Tool { get; set; } = "";
     public string ArgumentsHash { get; set; } = "";
-    public JsonElement Arguments { get; set; } = EmptyObject;
+    /// <summary>
+    /// The arguments exactly as requested, kept as text: the row's JSONB would reorder their keys and
+    /// normalise their numbers, and what runs must be what people approved, byte for byte.
+    /// </summary>
+    public string ArgumentsJson { get; set; } = "{}";
     public string? IdempotencyKey { get; set; }
-    public JsonElement? Current { get; set; }
+    public string? CurrentJson { get; set; }
+
+    [JsonIgnore]
+    public JsonElement Arguments
+    {
+        get => JsonSerializer.Deserialize<JsonElement>(ArgumentsJson);
+        set => ArgumentsJson = value.GetRawText();
+    }
+
+    [JsonIgnore]
+    public JsonElement? Current
+    {
+        get => CurrentJson is null ? null : JsonSerializer.Deserialize<JsonElement>(CurrentJson);
+        set => CurrentJson = value is { ValueKind: not JsonValueKind.Undefined } element ? element.GetRawText() : null;
+    }
 
     // The rule that asked.
     public string RuleId { get; set; } = "";
@@ -46,10 +65,9 @@ public sealed class ApprovalState : SagaStateMachineInstance, ISagaVersion
     public Guid? ConsumptionId { get; set; }
     public DateTimeOffset? ConsumedAt { get; set; }
 
+    [JsonIgnore]
     public IReadOnlyList<string> Approvers =>
         Votes.Where(v => v.Verdict == ApprovalVerdict.Approve).Select(v => v.Approver).ToList();
-
-    static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
 }
 
 public sealed record ApprovalVote(

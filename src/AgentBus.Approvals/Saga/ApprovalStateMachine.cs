@@ -90,10 +90,10 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         saga.AgentId = request.AgentId;
         saga.AgentTeam = request.AgentTeam;
         saga.Tool = request.Tool;
-        saga.Arguments = request.Arguments.Clone();
+        saga.Arguments = request.Arguments;
         saga.ArgumentsHash = request.ArgumentsHash;
         saga.IdempotencyKey = request.IdempotencyKey;
-        saga.Current = request.Current?.Clone();
+        saga.Current = request.Current;
         saga.RuleId = request.RuleId;
         saga.ApproverGroup = request.ApproverGroup;
         saga.Quorum = request.Quorum;
