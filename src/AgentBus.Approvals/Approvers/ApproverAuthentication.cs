@@ -26,16 +26,16 @@ public static class ApproverAuthentication
 
     public static IHostApplicationBuilder AddApproverAuthentication(this IHostApplicationBuilder builder)
     {
-        var oidc = builder.Configuration.GetSection($"{ApprovalsOptions.Section}:Oidc").Get<OidcOptions>() ?? new OidcOptions();
-
-        var authentication = builder.Services.AddAuthentication(ApiScheme)
+        builder.Services.AddAuthentication(ApiScheme)
             .AddPolicyScheme(ApiScheme, "Approver bearer token or OIDC JWT", policy =>
             {
                 policy.ForwardDefaultSelector = context =>
-                    oidc.Enabled && BearerToken(context.Request) is { } token && token.Count(c => c == '.') == 2
+                    context.RequestServices.GetRequiredService<IOptions<ApprovalsOptions>>().Value.Oidc.Enabled
+                    && BearerToken(context.Request) is { } token && token.Count(c => c == '.') == 2
                         ? JwtBearerDefaults.AuthenticationScheme
                         : TokenScheme;
             })
+            .AddJwtBearer()
             .AddScheme<AuthenticationSchemeOptions, ApproverTokenHandler>(TokenScheme, null)
             .AddCookie(InboxScheme, cookie =>
             {
@@ -53,8 +53,12 @@ public static class ApproverAuthentication
         builder.Services.AddOptions<CookieAuthenticationOptions>(InboxScheme).Configure<IOptions<ApprovalsOptions>>((cookie, options) =>
             cookie.Cookie.SecurePolicy = options.Value.SecureCookies ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest);
 
-        if (oidc.Enabled)
-            authentication.AddJwtBearer(jwt => ConfigureJwt(jwt, oidc));
+        // Configured from the validated options when the host starts; only used when OIDC is on.
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<IOptions<ApprovalsOptions>>((jwt, options) =>
+        {
+            if (options.Value.Oidc.Enabled)
+                ConfigureJwt(jwt, options.Value.Oidc);
+        });
 
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(ApiPolicy, policy => policy.AddAuthenticationSchemes(ApiScheme).RequireAuthenticatedUser())
