@@ -1,5 +1,7 @@
 using System.Diagnostics.Metrics;
+using System.Text.Json;
 using AgentBus.Contracts;
+using AgentBus.ServiceDefaults.Json;
 using AgentBus.ServiceDefaults.Messaging;
 using AgentBus.ServiceDefaults.Telemetry;
 using MassTransit;
@@ -90,10 +92,10 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         saga.AgentId = request.AgentId;
         saga.AgentTeam = request.AgentTeam;
         saga.Tool = request.Tool;
-        saga.Arguments = request.Arguments;
+        saga.ArgumentsJson = request.Arguments.ValueKind == JsonValueKind.Undefined ? "null" : request.Arguments.GetRawText();
         saga.ArgumentsHash = request.ArgumentsHash;
         saga.IdempotencyKey = request.IdempotencyKey;
-        saga.Current = request.Current;
+        saga.CurrentJson = request.Current is { ValueKind: not JsonValueKind.Undefined } current ? current.GetRawText() : null;
         saga.RuleId = request.RuleId;
         saga.ApproverGroup = request.ApproverGroup;
         saga.Quorum = request.Quorum;
@@ -124,6 +126,10 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         if (string.IsNullOrWhiteSpace(request.ActionId) || string.IsNullOrWhiteSpace(request.RunId) || string.IsNullOrWhiteSpace(request.AgentId)
             || string.IsNullOrWhiteSpace(request.Tool) || string.IsNullOrWhiteSpace(request.ArgumentsHash))
             return "an empty action, run, agent, tool or arguments hash";
+        if (request.Arguments.ValueKind != JsonValueKind.Object)
+            return "arguments that are not a JSON object";
+        if (CanonicalJson.Hash(request.Arguments) != request.ArgumentsHash)
+            return "arguments that do not match their hash";
         if (string.IsNullOrWhiteSpace(request.RuleId) || string.IsNullOrWhiteSpace(request.ApproverGroup))
             return "no rule or approver group";
         if (request.Quorum < 1)

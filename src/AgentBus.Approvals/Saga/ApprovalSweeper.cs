@@ -23,6 +23,7 @@ public sealed class ApprovalSweeper(
     ILogger<ApprovalSweeper> logger) : BackgroundService
 {
     static long _open;
+    // Registered once with the meter when this type is first used; reads the count of the last sweep.
     static readonly ObservableGauge<long> Open = AgentBusTelemetry.Meter.CreateObservableGauge(
         "agentbus.approvals.pending", () => Interlocked.Read(ref _open), description: "Approvals waiting for people, as of the last sweep.");
 
@@ -46,7 +47,6 @@ public sealed class ApprovalSweeper(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _ = Open;
         var interval = options.Value.SweepInterval;
         while (!stoppingToken.IsCancellationRequested)
         {

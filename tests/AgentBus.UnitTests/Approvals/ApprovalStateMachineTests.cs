@@ -221,6 +221,16 @@ public sealed class ApprovalStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_request_whose_arguments_do_not_match_their_hash_is_cancelled()
+    {
+        var request = Request() with { ArgumentsHash = "sha256:" + new string('0', 64) };
+        await _harness.Bus.Publish(request);
+
+        Assert.NotNull(await _saga.Exists(request.ApprovalId, m => m.Cancelled));
+        Assert.Contains("do not match their hash", Assert.Single(_harness.Published.Select<ApprovalCancelled>()).Context.Message.Reason);
+    }
+
+    [Fact]
     public async Task A_repeated_request_changes_nothing()
     {
         var request = await RequestAsync(Request());
