@@ -21,7 +21,7 @@ static class InboxPage
         .notice{padding:.7rem 1rem;border-radius:6px;margin-bottom:1rem}.ok{background:#e3f6e8;border:1px solid #7ac48d}
         .error{background:#fde8e8;border:1px solid #e08a8a} pre{background:#f0f2f5;padding:.6rem;overflow:auto;font-size:.85rem}
         dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}
-        textarea{width:100%;min-height:3rem} button{padding:.4rem 1rem;margin-right:.5rem;border-radius:5px;border:1px solid #888;cursor:pointer}
+        textarea{width:100%;min-height:3rem;box-sizing:border-box} button{padding:.4rem 1rem;margin-right:.5rem;border-radius:5px;border:1px solid #888;cursor:pointer}
         button.approve{background:#2f8f4e;color:#fff;border-color:#2f8f4e} button.deny{background:#b93a3a;color:#fff;border-color:#b93a3a}
         table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{border-bottom:1px solid #e3e6eb;padding:.25rem .4rem;text-align:left}
         .muted{color:#667}
