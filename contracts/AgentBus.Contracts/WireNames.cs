@@ -26,7 +26,7 @@ public static class WireNames
     public const string ActionSucceededExchange = "agentbus.events.action-succeeded";
     public const string ActionFailedExchange = "agentbus.events.action-failed";
 
-    /// <summary>Operator changes (suspend, resume, ...), a topic exchange routed by the action, e.g. "agent.suspend".</summary>
+    /// <summary>Fanout exchange for <see cref="OperatorActionTaken"/> (suspend, resume, …); the audit binds it.</summary>
     public const string OperatorActionsExchange = "agentbus.events.operator-actions";
 
     // Approvals: internal to policy, the approvals service and projections; never bound to agent queues.

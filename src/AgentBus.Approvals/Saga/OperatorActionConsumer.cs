@@ -58,7 +58,7 @@ public sealed class OperatorActionConsumerDefinition : ConsumerDefinition<Operat
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpoint, IConsumerConfigurator<OperatorActionConsumer> consumer,
         IRegistrationContext context)
     {
-        // Bound to agentbus.events.operator-actions for agent.suspend and tool.suspend by `agentbus broker apply`.
+        // Bound to the agentbus.events.operator-actions fanout by `agentbus broker apply`; other actions are ignored.
         endpoint.ConfigureConsumeTopology = false;
     }
 }

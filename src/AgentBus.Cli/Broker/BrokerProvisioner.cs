@@ -62,12 +62,12 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
 
     /// <summary>
     /// Approval messages stay among policy, the approvals service and projections: requests and
-    /// consumptions reach the saga's queue; suspensions reach the approvals service (only the two
-    /// actions that cancel approvals are bound); the outcome exchanges are declared for their readers.
+    /// consumptions reach the saga's queue; operator actions reach the approvals service (it acts on
+    /// agent.suspend and tool.suspend); the outcome exchanges are declared for their readers.
     /// </summary>
     async Task ApplyApprovalsAsync(string vhost, CancellationToken ct)
     {
-        await api.PutExchangeAsync(vhost, WireNames.OperatorActionsExchange, "topic", ct);
+        await api.PutExchangeAsync(vhost, WireNames.OperatorActionsExchange, "fanout", ct);
         await api.PutExchangeAsync(vhost, WireNames.ApprovalRequestedExchange, "topic", ct);
         await api.PutExchangeAsync(vhost, WireNames.ConsumeApprovalExchange, "topic", ct);
         foreach (var exchange in WireNames.ApprovalOutcomeExchanges)
@@ -78,8 +78,7 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         await api.BindExchangeAsync(vhost, WireNames.ConsumeApprovalExchange, WireNames.ApprovalsQueue, "#", ct);
 
         await DeclareEndpointAsync(vhost, WireNames.ApprovalsOperatorActionsQueue, ct);
-        await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ApprovalsOperatorActionsQueue, "agent.suspend", ct);
-        await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ApprovalsOperatorActionsQueue, "tool.suspend", ct);
+        await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ApprovalsOperatorActionsQueue, "", ct);
     }
 
     async Task DeclareEndpointAsync(string vhost, string queue, CancellationToken ct)

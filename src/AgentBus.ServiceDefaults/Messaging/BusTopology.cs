@@ -21,7 +21,7 @@ public static class BusTopology
         Exchange<ActionDecided>(cfg, WireNames.ActionDecidedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ActionSucceeded>(cfg, WireNames.ActionSucceededExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ActionFailed>(cfg, WireNames.ActionFailedExchange, ExchangeType.Topic, m => m.AgentId);
-        Exchange<OperatorActionTaken>(cfg, WireNames.OperatorActionsExchange, ExchangeType.Topic, m => m.Action);
+        Exchange<OperatorActionTaken>(cfg, WireNames.OperatorActionsExchange, ExchangeType.Fanout);
 
         Exchange<ApprovalRequested>(cfg, WireNames.ApprovalRequestedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ConsumeApproval>(cfg, WireNames.ConsumeApprovalExchange, ExchangeType.Topic, m => m.AgentId);
