@@ -1,5 +1,5 @@
 # One image for every AgentBus program; the command chooses which one runs (docker-compose.yml):
-#   agentbus-policy.dll | agentbus-projections.dll | agentbus-executor.dll --tool NAME |
+#   agentbus-policy.dll | agentbus-projections.dll | agentbus-executor.dll --tool NAME | agentbus-approvals.dll |
 #   agentbus-sandbox-api.dll | agentbus.dll (the operator CLI) | agentbus-demo-agent.dll
 #
 #   docker build -t agentbus:local .
@@ -10,7 +10,7 @@ ENV DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 WORKDIR /src
 
 # The programs the image holds.
-ARG HOSTS="src/AgentBus.Policy src/AgentBus.Projections src/AgentBus.Executor src/AgentBus.SandboxApi src/AgentBus.Cli src/AgentBus.DemoAgent"
+ARG HOSTS="src/AgentBus.Policy src/AgentBus.Projections src/AgentBus.Executor src/AgentBus.Approvals src/AgentBus.SandboxApi src/AgentBus.Cli src/AgentBus.DemoAgent"
 
 # Restore from the project files alone, so this layer is reused until a package version or a project
 # reference changes. A new project that a host references needs its line here.
@@ -22,6 +22,7 @@ COPY src/AgentBus.Client/AgentBus.Client.csproj src/AgentBus.Client/
 COPY src/AgentBus.Policy/AgentBus.Policy.csproj src/AgentBus.Policy/
 COPY src/AgentBus.Projections/AgentBus.Projections.csproj src/AgentBus.Projections/
 COPY src/AgentBus.Executor/AgentBus.Executor.csproj src/AgentBus.Executor/
+COPY src/AgentBus.Approvals/AgentBus.Approvals.csproj src/AgentBus.Approvals/
 COPY src/AgentBus.SandboxApi/AgentBus.SandboxApi.csproj src/AgentBus.SandboxApi/
 COPY src/AgentBus.Cli/AgentBus.Cli.csproj src/AgentBus.Cli/
 COPY src/AgentBus.DemoAgent/AgentBus.DemoAgent.csproj src/AgentBus.DemoAgent/

@@ -8,6 +8,8 @@ OPS_DIR="$(cd "$(dirname "$0")" && pwd)"
 AGENTBUS_CONFIGURATION="${AGENTBUS_CONFIGURATION:-Debug}"
 # shellcheck source=lib/pipeline.sh
 . "$OPS_DIR/lib/pipeline.sh"
+# shellcheck source=lib/packages.sh
+. "$OPS_DIR/lib/packages.sh"
 STATE="$PIPELINE_STATE"
 
 # Durability is not under test here; benchmarks that claim it run with fsync on.
@@ -16,6 +18,7 @@ AGENTBUS_PG_FSYNC="${AGENTBUS_PG_FSYNC:-off}" "$OPS_DIR/lib/servers.sh" up
 . "$STATE/env"
 export AGENTBUS_SECRETS_DIR="$STATE/secrets"
 mkdir -p "$STATE/logs"
+packages_ensure_test
 
 pipeline_build
 

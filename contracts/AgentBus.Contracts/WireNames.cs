@@ -41,6 +41,26 @@ public static class WireNames
     /// <summary>Fanout exchange agents publish <see cref="SpendReported"/> to.</summary>
     public const string SpendReportsExchange = "agentbus.spend-reports";
 
+    // Approvals: internal to policy, the approvals service and projections; never bound to agent queues.
+    // Topic exchanges routed by agent id. Policy turns an approval's outcome into the agent's final ActionDecided.
+    public const string ApprovalRequestedExchange = "agentbus.events.approval-requested";
+    public const string ApprovalGrantedExchange = "agentbus.events.approval-granted";
+    public const string ApprovalDeniedExchange = "agentbus.events.approval-denied";
+    public const string ApprovalExpiredExchange = "agentbus.events.approval-expired";
+    public const string ApprovalCancelledExchange = "agentbus.events.approval-cancelled";
+    public const string ApprovalEscalatedExchange = "agentbus.events.approval-escalated";
+    public const string ApprovalConsumedExchange = "agentbus.events.approval-consumed";
+    public const string ApprovalConsumptionRefusedExchange = "agentbus.events.approval-consumption-refused";
+
+    /// <summary>Topic exchange routed by agent id; only the policy service writes here (ConsumeApproval).</summary>
+    public const string ConsumeApprovalExchange = "agentbus.commands.consume-approval";
+
+    /// <summary>The approval saga's queue: approval requests, consumptions, votes, sweeps and cancellations.</summary>
+    public const string ApprovalsQueue = "agentbus.approvals";
+
+    /// <summary>The approvals service's queue of operator actions (suspensions cancel pending approvals).</summary>
+    public const string ApprovalsOperatorActionsQueue = "agentbus.approvals.operator-actions";
+
     public const string PolicyProposalsQueue = "agentbus.policy.proposals";
 
     /// <summary>The policy service's copy of every outcome, to settle budgets.</summary>
@@ -64,6 +84,13 @@ public static class WireNames
     /// <summary>Exchanges whose events are also delivered to the agent they concern.</summary>
     public static IReadOnlyList<string> AgentFacingEventExchanges { get; } =
         [ActionDecidedExchange, ActionSucceededExchange, ActionFailedExchange];
+
+    /// <summary>Exchanges of the approval saga's outcomes, for policy and projections.</summary>
+    public static IReadOnlyList<string> ApprovalOutcomeExchanges { get; } =
+    [
+        ApprovalGrantedExchange, ApprovalDeniedExchange, ApprovalExpiredExchange, ApprovalCancelledExchange,
+        ApprovalEscalatedExchange, ApprovalConsumedExchange, ApprovalConsumptionRefusedExchange,
+    ];
 
     public static string AgentReplyQueue(string agentId) => AgentReplyQueuePrefix + agentId;
 

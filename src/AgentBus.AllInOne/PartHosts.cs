@@ -1,3 +1,4 @@
+using AgentBus.Approvals;
 using AgentBus.Executor;
 using AgentBus.Policy;
 using AgentBus.Projections;
@@ -6,7 +7,7 @@ using AgentBus.ServiceDefaults;
 namespace AgentBus.AllInOne;
 
 /// <summary>
-/// Builds the policy service, the projections and one executor per tool as separate hosts.
+/// Builds the policy service, the projections, the approvals service and one executor per tool as separate hosts.
 /// Settings come from the usual places (environment, appsettings.json, command line); each part's
 /// broker password is read from &lt;secrets&gt;/rabbitmq/&lt;its user&gt;, as `agentbus broker apply` writes it.
 /// </summary>
@@ -23,6 +24,8 @@ public static class PartHosts
         {
             Part(args, "agentbus-policy", secrets, basePort, b => b.AddServiceDefaults("agentbus-policy", basePort).AddPolicy()),
             Part(args, "agentbus-projections", secrets, basePort + 2, b => b.AddServiceDefaults("agentbus-projections", basePort + 2).AddProjections()),
+            Part(args, "agentbus-approvals", secrets, basePort + 3, b => b.AddServiceDefaults("agentbus-approvals", basePort + 3).AddApprovals(),
+                app => app.MapApprovals()),
         };
         for (var i = 0; i < tools.Length; i++)
         {
@@ -37,7 +40,8 @@ public static class PartHosts
         return parts;
     }
 
-    static WebApplication Part(string[] args, string brokerUser, string secrets, int port, Action<WebApplicationBuilder> add)
+    static WebApplication Part(string[] args, string brokerUser, string secrets, int port, Action<WebApplicationBuilder> add,
+        Action<WebApplication>? map = null)
     {
         var builder = WebApplication.CreateBuilder(args);
         // OpenTelemetry listens process-wide: the policy part collects traces and metrics for every
@@ -58,6 +62,7 @@ public static class PartHosts
         add(builder);
         var app = builder.Build();
         app.MapServiceDefaults();
+        map?.Invoke(app);
         return app;
     }
 

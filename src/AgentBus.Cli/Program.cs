@@ -20,5 +20,6 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
     RunsCommands.Create(),
     CostsCommand.Create(),
     GatesCommand.Create(),
+    ApproverCommands.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -57,6 +57,8 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         await api.PutExchangeAsync(vhost, WireNames.ExecutionStartedExchange, "topic", ct);
         await api.BindExchangeAsync(vhost, WireNames.ExecutionStartedExchange, WireNames.ProjectionsQueue, "#", ct);
 
+        await ApplyApprovalsAsync(vhost, ct);
+
         foreach (var tool in tools)
         {
             await DeclareEndpointAsync(vhost, WireNames.ToolQueue(tool), ct);
@@ -82,6 +84,27 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         }
 
         return provisioned;
+    }
+
+    /// <summary>
+    /// Approval messages stay among policy, the approvals service and projections: requests and
+    /// consumptions reach the saga's queue; operator actions reach the approvals service (it acts on
+    /// agent.suspend and tool.suspend); the outcome exchanges are declared for their readers.
+    /// </summary>
+    async Task ApplyApprovalsAsync(string vhost, CancellationToken ct)
+    {
+        await api.PutExchangeAsync(vhost, WireNames.ApprovalRequestedExchange, "topic", ct);
+        await api.PutExchangeAsync(vhost, WireNames.ConsumeApprovalExchange, "topic", ct);
+        foreach (var exchange in WireNames.ApprovalOutcomeExchanges)
+            await api.PutExchangeAsync(vhost, exchange, "topic", ct);
+
+        await DeclareEndpointAsync(vhost, WireNames.ApprovalsQueue, ct);
+        await api.BindExchangeAsync(vhost, WireNames.ApprovalRequestedExchange, WireNames.ApprovalsQueue, "#", ct);
+        await api.BindExchangeAsync(vhost, WireNames.ConsumeApprovalExchange, WireNames.ApprovalsQueue, "#", ct);
+
+        await DeclareEndpointAsync(vhost, WireNames.ApprovalsOperatorActionsQueue, ct);
+        await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ApprovalsOperatorActionsQueue, "agent.suspend", ct);
+        await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ApprovalsOperatorActionsQueue, "tool.suspend", ct);
     }
 
     /// <summary>

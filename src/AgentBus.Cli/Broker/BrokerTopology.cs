@@ -13,6 +13,7 @@ public static class BrokerTopology
 {
     public const string PolicyUser = "agentbus-policy";
     public const string ProjectionsUser = "agentbus-projections";
+    public const string ApprovalsUser = "agentbus-approvals";
     public const string OperatorUser = AgentBus.ServiceDefaults.Messaging.BrokerIdentity.OperatorUser;
     public const string ReservedPrefix = "agentbus-";
 
@@ -25,12 +26,18 @@ public static class BrokerTopology
             new(PolicyUser, "", new Permissions(
                 Configure: @"^agentbus\.policy\..+$",
                 // Outcomes too: a duplicate proposal gets a copy of the first action's outcome.
-                Write: @"^agentbus\.(policy\..+|events\.action-(decided|succeeded|failed)|commands\.execute-tool)$",
+                Write: @"^agentbus\.(policy\..+|events\.action-(decided|succeeded|failed)|commands\.execute-tool|events\.approval-requested|commands\.consume-approval)$",
                 Read: @"^agentbus\.policy\..+$"), "policy service"),
             new(ProjectionsUser, "", new Permissions(
                 Configure: @"^agentbus\.projections.*$",
                 Write: @"^agentbus\.projections.*$",
                 Read: @"^agentbus\.projections.*$"), "projections"),
+            // Its own queues (the saga's, operator actions, the temporary reply queue of its bus) and the
+            // approval outcome exchanges; it cannot write to executors, agents or the policy's queues.
+            new(ApprovalsUser, "", new Permissions(
+                Configure: @"^agentbus\.approvals(\..+)?(_error|_skipped)?$",
+                Write: @"^agentbus\.(approvals(\..+)?(_error|_skipped)?|events\.approval-(granted|denied|expired|cancelled|escalated|consumed|consumption-refused))$",
+                Read: @"^agentbus\.approvals(\..+)?(_error|_skipped)?$"), "approvals service"),
             // Operators read dead letters, put them back through the replay exchange (never straight
             // into a command or event exchange) and record what they did; the management tag lets
             // them list queues. Anything beyond that is the RabbitMQ administrator's.

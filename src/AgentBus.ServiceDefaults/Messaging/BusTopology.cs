@@ -25,6 +25,15 @@ public static class BusTopology
         Exchange<ExecutionStarted>(cfg, WireNames.ExecutionStartedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<SpendReported>(cfg, WireNames.SpendReportsExchange, ExchangeType.Fanout);
         Exchange<RunCompleted>(cfg, WireNames.RunReportsExchange, ExchangeType.Fanout);
+        Exchange<ApprovalRequested>(cfg, WireNames.ApprovalRequestedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ConsumeApproval>(cfg, WireNames.ConsumeApprovalExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalGranted>(cfg, WireNames.ApprovalGrantedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalDenied>(cfg, WireNames.ApprovalDeniedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalExpired>(cfg, WireNames.ApprovalExpiredExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalCancelled>(cfg, WireNames.ApprovalCancelledExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalEscalated>(cfg, WireNames.ApprovalEscalatedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalConsumed>(cfg, WireNames.ApprovalConsumedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalConsumptionRefused>(cfg, WireNames.ApprovalConsumptionRefusedExchange, ExchangeType.Topic, m => m.AgentId);
     }
 
     static void Exchange<T>(IRabbitMqBusFactoryConfigurator cfg, string exchange, string type, Func<T, string>? routingKey = null)

@@ -14,7 +14,8 @@ public static class MessagingExtensions
     /// publish would otherwise retry forever), and no usage telemetry (these hosts are offline).
     /// </summary>
     public static IHostApplicationBuilder AddAgentBusMessaging(
-        this IHostApplicationBuilder builder, string defaultBrokerUser, Action<IBusRegistrationConfigurator> register)
+        this IHostApplicationBuilder builder, string defaultBrokerUser, Action<IBusRegistrationConfigurator> register,
+        Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configureBus = null)
     {
         WireJson.Configure();
         builder.AddDefaultSettings([new($"{RabbitMqOptions.Section}:{nameof(RabbitMqOptions.Username)}", defaultBrokerUser)]);
@@ -64,6 +65,7 @@ public static class MessagingExtensions
                 cfg.ConfigurePublish(publish => publish.UseExecute(AmqpMessageType.Set));
                 cfg.ConfigureSend(send => send.UseExecute(TraceBaggage.Write));
                 cfg.ConfigurePublish(publish => publish.UseExecute(TraceBaggage.Write));
+                configureBus?.Invoke(context, cfg);
 
                 cfg.ConfigureEndpoints(context);
             });

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Debian packages the tests need beyond the servers (ops/lib/servers.sh installs those). Sourced by
+# ops/test.sh. Installs only what is missing; needs root then, as apt-get does.
+
+_pkg_log() { printf '[packages] %s\n' "$*" >&2; }
+
+_pkg_installed() { [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]; }
+
+# The approvals inbox is tested in a real browser: Debian's chromium, headless, driven by Playwright
+# with ExecutablePath=/usr/bin/chromium (Playwright never downloads a browser of its own here).
+packages_ensure_test() {
+  local missing=() log="${PIPELINE_STATE:-/var/lib/agentbus}/logs/apt-test-packages.log"
+  _pkg_installed chromium && [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  ((${#missing[@]} == 0)) && return 0
+
+  if ((EUID != 0)); then
+    _pkg_log "missing packages (${missing[*]}) and not root: cannot apt-get install"
+    return 1
+  fi
+  mkdir -p "$(dirname "$log")"
+  _pkg_log "installing ${missing[*]} (apt-get, log $log)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 20 "$log" | sed 's/^/[packages]   /' >&2
+    _pkg_log "apt-get install ${missing[*]} failed"
+    return 1
+  fi
+}

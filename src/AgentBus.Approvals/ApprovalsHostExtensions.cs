@@ -1,0 +1,50 @@
+using AgentBus.Approvals.Api;
+using AgentBus.Approvals.Approvers;
+using AgentBus.Approvals.Inbox;
+using AgentBus.Approvals.Persistence;
+using AgentBus.Approvals.RunStory;
+using AgentBus.Approvals.Saga;
+using AgentBus.Contracts;
+using AgentBus.ServiceDefaults;
+using AgentBus.ServiceDefaults.Messaging;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace AgentBus.Approvals;
+
+public static class ApprovalsHostExtensions
+{
+    public static IHostApplicationBuilder AddApprovals(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddValidatedOptions<ApprovalsOptions>(ApprovalsOptions.Section, ApprovalsOptions.Problems);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ApproverStore>();
+        builder.Services.AddSingleton<ApprovalReadStore>();
+        builder.Services.TryAddSingleton<IRunStory, AuditRunStory>();
+        builder.Services.AddScoped<ApprovalVoting>();
+        builder.Services.AddHostedService<ApprovalSweeper>();
+        builder.Services.AddAntiforgery(antiforgery => antiforgery.Cookie.Name = "agentbus-antiforgery");
+        builder.AddApproverAuthentication();
+
+        // The bus's reply queue (for the saga's answers to votes) is named inside the approvals user's rights.
+        var replyQueue = $"{WireNames.ApprovalsQueue}.bus.{Guid.NewGuid():N}";
+        builder.AddAgentBusMessaging("agentbus-approvals", bus =>
+        {
+            bus.AddSagaStateMachine<ApprovalStateMachine, ApprovalState>(typeof(ApprovalStateMachineDefinition))
+                .PostgresRepository<ApprovalState>(ApprovalSagaTable.Configure);
+            bus.AddConsumer<OperatorActionConsumer>(typeof(OperatorActionConsumerDefinition));
+            bus.AddRequestClient<ApprovalVoteCast>(new Uri($"queue:{WireNames.ApprovalsQueue}"));
+        }, (_, cfg) => cfg.OverrideDefaultBusEndpointQueueName(replyQueue));
+        return builder;
+    }
+
+    public static WebApplication MapApprovals(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+        app.MapApprovalApi();
+        app.MapInbox();
+        return app;
+    }
+}

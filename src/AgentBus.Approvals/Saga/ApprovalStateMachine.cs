@@ -1,0 +1,341 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using AgentBus.Contracts;
+using AgentBus.ServiceDefaults.Json;
+using AgentBus.ServiceDefaults.Messaging;
+using AgentBus.ServiceDefaults.Telemetry;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace AgentBus.Approvals.Saga;
+
+/// <summary>
+/// One approval from request to use. Every event is handled with the saga's row locked (see
+/// Persistence), and every decision is taken by <see cref="ApprovalRules"/> with this machine's clock,
+/// so concurrent votes, a vote racing the expiry, and a replayed grant are decided in one place.
+/// Outcome events carry ids derived from the approval: a redelivered message that finds the outcome
+/// already decided publishes the same event again, which consumers drop as a repeat, so an outcome
+/// lost between the commit and the publish is sent when the message is retried.
+/// </summary>
+public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState>
+{
+    static readonly Counter<long> Decided = AgentBusTelemetry.Meter.CreateCounter<long>(
+        "agentbus.approvals.decided", description: "Approvals that reached an outcome, by outcome.");
+    static readonly Histogram<double> WaitTime = AgentBusTelemetry.Meter.CreateHistogram<double>(
+        "agentbus.approvals.wait_time", "s", "Time from request to outcome.");
+
+    readonly TimeProvider _clock;
+    readonly ApprovalsOptions _options;
+    readonly ILogger<ApprovalStateMachine> _logger;
+
+    public ApprovalStateMachine(TimeProvider clock, IOptions<ApprovalsOptions> options, ILogger<ApprovalStateMachine> logger)
+    {
+        _clock = clock;
+        _options = options.Value;
+        _logger = logger;
+
+        InstanceState(x => x.CurrentState);
+
+        Event(() => Requested, e =>
+        {
+            e.CorrelateById(c => c.Message.ApprovalId);
+            e.InsertOnInitial = true;
+            e.SetSagaFactory(c => new ApprovalState { CorrelationId = c.Message.ApprovalId });
+        });
+        Event(() => VoteCast, e =>
+        {
+            e.CorrelateById(c => c.Message.ApprovalId);
+            e.OnMissingInstance(m => m.ExecuteAsync(c => RespondIfAsked(c, new ApprovalVoteResult(c.Message.ApprovalId, c.Message.VoteId,
+                ApprovalVoteOutcome.NotFound, "unknown", ApprovalReasonCodes.UnknownApproval, "No such approval.", [], 0))));
+        });
+        Event(() => Consume, e =>
+        {
+            e.CorrelateById(c => c.Message.ApprovalId);
+            e.OnMissingInstance(m => m.ExecuteAsync(c => c.Publish(Refusal(c.Message, ApprovalReasonCodes.UnknownApproval, "No such approval."),
+                send => send.MessageId = MessageIds.For($"{c.Message.ApprovalId:D}:{c.Message.ConsumptionId:D}", nameof(ApprovalConsumptionRefused)))));
+        });
+        Event(() => Expire, e => { e.CorrelateById(c => c.Message.ApprovalId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Escalate, e => { e.CorrelateById(c => c.Message.ApprovalId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Cancel, e => { e.CorrelateById(c => c.Message.ApprovalId); e.OnMissingInstance(m => m.Discard()); });
+
+        Initially(When(Requested).ThenAsync(StartAsync));
+
+        DuringAny(
+            When(Requested).Then(c => RepeatedRequest(c.Saga, c.Message)),
+            When(VoteCast).ThenAsync(VoteAsync),
+            When(Expire).ThenAsync(ExpireAsync),
+            When(Escalate).ThenAsync(EscalateAsync),
+            When(Cancel).ThenAsync(CancelAsync),
+            When(Consume).ThenAsync(ConsumeAsync));
+    }
+
+    public State Pending { get; private set; } = null!;
+    public State Escalated { get; private set; } = null!;
+    public State Granted { get; private set; } = null!;
+    public State Denied { get; private set; } = null!;
+    public State Expired { get; private set; } = null!;
+    public State Cancelled { get; private set; } = null!;
+    public State Consumed { get; private set; } = null!;
+
+    public Event<ApprovalRequested> Requested { get; private set; } = null!;
+    public Event<ApprovalVoteCast> VoteCast { get; private set; } = null!;
+    public Event<ExpireApproval> Expire { get; private set; } = null!;
+    public Event<EscalateApproval> Escalate { get; private set; } = null!;
+    public Event<CancelApproval> Cancel { get; private set; } = null!;
+    public Event<ConsumeApproval> Consume { get; private set; } = null!;
+
+    async Task StartAsync(BehaviorContext<ApprovalState, ApprovalRequested> context)
+    {
+        var (saga, request) = (context.Saga, context.Message);
+        saga.ActionId = request.ActionId;
+        saga.RunId = request.RunId;
+        saga.AgentId = request.AgentId;
+        saga.AgentTeam = request.AgentTeam;
+        saga.Tool = request.Tool;
+        saga.ArgumentsJson = request.Arguments.ValueKind == JsonValueKind.Undefined ? "null" : request.Arguments.GetRawText();
+        saga.ArgumentsHash = request.ArgumentsHash;
+        saga.IdempotencyKey = request.IdempotencyKey;
+        saga.CurrentJson = request.Current is { ValueKind: not JsonValueKind.Undefined } current ? current.GetRawText() : null;
+        saga.RuleId = request.RuleId;
+        saga.ApproverGroup = request.ApproverGroup;
+        saga.Quorum = request.Quorum;
+        saga.ExcludedApprovers = (request.ExcludedApprovers ?? []).Select(ApprovalRules.Normalize).Distinct().ToList();
+        saga.RequestedBy = request.RequestedBy ?? "";
+        saga.RequestedAt = request.RequestedAt;
+        saga.ExpiresAt = request.ExpiresAt;
+        saga.EscalationGroup = string.IsNullOrWhiteSpace(request.EscalationGroup) ? null : request.EscalationGroup;
+        saga.EscalateAt = saga.EscalationGroup is not null && request.EscalationDelay is { } delay ? request.RequestedAt + delay : null;
+        saga.PolicyVersion = request.PolicyVersion;
+        saga.Intent = request.Intent;
+
+        AgentBusTelemetry.TagAction(saga.ActionId, saga.RunId);
+        if (RequestProblem(request) is { } problem)
+        {
+            _logger.LogError("Approval {ApprovalId} for action {ActionId} was requested with {Problem}; cancelled", saga.CorrelationId, saga.ActionId, problem);
+            await CancelWithAsync(context, $"The approval request was invalid: {problem}", "approvals");
+            return;
+        }
+
+        await context.TransitionToState(Pending);
+        _logger.LogInformation("Approval {ApprovalId} for action {ActionId} of agent {AgentId} on tool {Tool}: waiting for {Quorum} of group {Group} until {ExpiresAt:O}",
+            saga.CorrelationId, saga.ActionId, saga.AgentId, saga.Tool, saga.Quorum, saga.ApproverGroup, saga.ExpiresAt);
+    }
+
+    static string? RequestProblem(ApprovalRequested request)
+    {
+        if (string.IsNullOrWhiteSpace(request.ActionId) || string.IsNullOrWhiteSpace(request.RunId) || string.IsNullOrWhiteSpace(request.AgentId)
+            || string.IsNullOrWhiteSpace(request.Tool) || string.IsNullOrWhiteSpace(request.ArgumentsHash))
+            return "an empty action, run, agent, tool or arguments hash";
+        if (request.Arguments.ValueKind != JsonValueKind.Object)
+            return "arguments that are not a JSON object";
+        if (CanonicalJson.Hash(request.Arguments) != request.ArgumentsHash)
+            return "arguments that do not match their hash";
+        if (string.IsNullOrWhiteSpace(request.RuleId) || string.IsNullOrWhiteSpace(request.ApproverGroup))
+            return "no rule or approver group";
+        if (request.Quorum < 1)
+            return $"a quorum of {request.Quorum}";
+        if (request.ExpiresAt <= request.RequestedAt)
+            return "an expiry not after the request";
+        if (request.EscalationDelay is { } delay && delay <= TimeSpan.Zero)
+            return "a non-positive escalation delay";
+        return null;
+    }
+
+    void RepeatedRequest(ApprovalState saga, ApprovalRequested request)
+    {
+        if (request.ActionId != saga.ActionId || request.ArgumentsHash != saga.ArgumentsHash || request.AgentId != saga.AgentId)
+            _logger.LogWarning("Approval {ApprovalId} was requested again for a different action or arguments; the first request stands", saga.CorrelationId);
+    }
+
+    async Task VoteAsync(BehaviorContext<ApprovalState, ApprovalVoteCast> context)
+    {
+        var (saga, vote) = (context.Saga, context.Message);
+        AgentBusTelemetry.TagAction(saga.ActionId, saga.RunId);
+        var now = _clock.GetUtcNow();
+        var step = ApprovalRules.Vote(saga, vote, now);
+        var approver = ApprovalRules.Normalize(vote.Approver);
+
+        if (step.Outcome == ApprovalVoteOutcome.Recorded)
+        {
+            var throughEscalation = saga.CurrentState == ApprovalStatus.Escalated && !vote.ApproverGroups.Contains(saga.ApproverGroup, StringComparer.Ordinal);
+            saga.Votes.Add(new ApprovalVote(vote.VoteId, approver, vote.Verdict, Trim(vote.Comment), now, throughEscalation));
+            _logger.LogInformation("Approval {ApprovalId}: {Approver} voted {Verdict}", saga.CorrelationId, approver, vote.Verdict);
+        }
+
+        switch (step.MoveTo)
+        {
+            case ApprovalStatus.Granted:
+                saga.DecidedAt = now;
+                saga.DecidedBy = string.Join(", ", saga.Approvers);
+                saga.ConsumableUntil = now + _options.GrantLifetime;
+                await context.TransitionToState(Granted);
+                Record(saga, "granted");
+                await PublishGrantedAsync(context);
+                break;
+            case ApprovalStatus.Denied:
+                saga.DecidedAt = now;
+                saga.DecidedBy = approver;
+                saga.DecisionReason = Trim(vote.Comment);
+                await context.TransitionToState(Denied);
+                Record(saga, "denied");
+                await PublishDeniedAsync(context);
+                break;
+            case ApprovalStatus.Expired:
+                await ExpireNowAsync(context, now);
+                break;
+            case null when step.Outcome == ApprovalVoteOutcome.Repeated:
+                // The same vote again (an HTTP retry, or this message redelivered after its outcome was
+                // committed but perhaps not published): publish the outcome again, same id.
+                if (saga.CurrentState is ApprovalStatus.Granted or ApprovalStatus.Consumed)
+                    await PublishGrantedAsync(context);
+                else if (saga.CurrentState == ApprovalStatus.Denied)
+                    await PublishDeniedAsync(context);
+                break;
+        }
+
+        await RespondIfAsked(context, new ApprovalVoteResult(saga.CorrelationId, vote.VoteId, step.Outcome,
+            ApprovalStatus.Display(saga.CurrentState), step.ReasonCode, step.Reason, saga.Approvers, saga.Quorum));
+    }
+
+    async Task ExpireAsync(BehaviorContext<ApprovalState, ExpireApproval> context)
+    {
+        var now = _clock.GetUtcNow();
+        if (ApprovalRules.ShouldExpire(context.Saga, now))
+            await ExpireNowAsync(context, now);
+        else if (context.Saga.CurrentState == ApprovalStatus.Expired)
+            await PublishExpiredAsync(context);
+    }
+
+    async Task ExpireNowAsync(BehaviorContext<ApprovalState> context, DateTimeOffset now)
+    {
+        var saga = context.Saga;
+        saga.DecidedAt = now;
+        saga.DecisionReason = $"No decision by {saga.ExpiresAt:O}.";
+        await context.TransitionToState(Expired);
+        Record(saga, "expired");
+        _logger.LogInformation("Approval {ApprovalId} expired with {Approvals} of {Quorum} approvals", saga.CorrelationId, saga.Approvers.Count, saga.Quorum);
+        await PublishExpiredAsync(context);
+    }
+
+    async Task EscalateAsync(BehaviorContext<ApprovalState, EscalateApproval> context)
+    {
+        var saga = context.Saga;
+        var now = _clock.GetUtcNow();
+        if (!ApprovalRules.ShouldEscalate(saga, now))
+        {
+            if (saga.CurrentState == ApprovalStatus.Escalated)
+                await PublishEscalatedAsync(context);
+            return;
+        }
+
+        saga.EscalatedAt = now;
+        await context.TransitionToState(Escalated);
+        _logger.LogInformation("Approval {ApprovalId} escalated: group {Group} may now approve too", saga.CorrelationId, saga.EscalationGroup);
+        await PublishEscalatedAsync(context);
+    }
+
+    async Task CancelAsync(BehaviorContext<ApprovalState, CancelApproval> context)
+    {
+        var saga = context.Saga;
+        if (saga.CurrentState is ApprovalStatus.Pending or ApprovalStatus.Escalated or ApprovalStatus.Granted)
+            await CancelWithAsync(context, context.Message.Reason, context.Message.CancelledBy);
+        else if (saga.CurrentState == ApprovalStatus.Cancelled)
+            await PublishCancelledAsync(context);
+    }
+
+    async Task CancelWithAsync(BehaviorContext<ApprovalState> context, string reason, string by)
+    {
+        var saga = context.Saga;
+        saga.DecidedAt = _clock.GetUtcNow();
+        saga.DecidedBy = by;
+        saga.DecisionReason = reason;
+        await context.TransitionToState(Cancelled);
+        Record(saga, "cancelled");
+        _logger.LogInformation("Approval {ApprovalId} cancelled by {By}: {Reason}", saga.CorrelationId, by, reason);
+        await PublishCancelledAsync(context);
+    }
+
+    async Task ConsumeAsync(BehaviorContext<ApprovalState, ConsumeApproval> context)
+    {
+        var (saga, request) = (context.Saga, context.Message);
+        AgentBusTelemetry.TagAction(saga.ActionId, saga.RunId);
+        var now = _clock.GetUtcNow();
+        var subject = $"{saga.CorrelationId:D}:{request.ConsumptionId:D}";
+
+        if (ApprovalRules.Consumption(saga, request, now) is { } refusal)
+        {
+            _logger.LogWarning("Approval {ApprovalId}: consumption {ConsumptionId} refused ({Code})", saga.CorrelationId, request.ConsumptionId, refusal.Code);
+            await context.Publish(Refusal(request, refusal.Code, refusal.Reason), send => send.MessageId = MessageIds.For(subject, nameof(ApprovalConsumptionRefused)));
+            return;
+        }
+
+        var repeated = saga.CurrentState == ApprovalStatus.Consumed;
+        if (!repeated)
+        {
+            saga.ConsumptionId = request.ConsumptionId;
+            saga.ConsumedAt = now;
+            await context.TransitionToState(Consumed);
+            _logger.LogInformation("Approval {ApprovalId} consumed by {ConsumptionId}", saga.CorrelationId, request.ConsumptionId);
+        }
+
+        await context.Publish(new ApprovalConsumed(saga.CorrelationId, request.ConsumptionId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool,
+                saga.Arguments, saga.ArgumentsHash, saga.IdempotencyKey, saga.RuleId, saga.Approvers, repeated, saga.ConsumedAt!.Value),
+            send => send.MessageId = MessageIds.For(subject, nameof(ApprovalConsumed)));
+    }
+
+    Task PublishGrantedAsync(BehaviorContext<ApprovalState> context)
+    {
+        var saga = context.Saga;
+        return context.Publish(new ApprovalGranted(saga.CorrelationId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool, saga.ArgumentsHash,
+            saga.RuleId, saga.Approvers, saga.DecidedAt!.Value, saga.ConsumableUntil!.Value), Id<ApprovalGranted>(saga));
+    }
+
+    Task PublishDeniedAsync(BehaviorContext<ApprovalState> context)
+    {
+        var saga = context.Saga;
+        return context.Publish(new ApprovalDenied(saga.CorrelationId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool, saga.RuleId,
+            saga.DecidedBy ?? "", saga.DecisionReason, saga.DecidedAt!.Value), Id<ApprovalDenied>(saga));
+    }
+
+    Task PublishExpiredAsync(BehaviorContext<ApprovalState> context)
+    {
+        var saga = context.Saga;
+        return context.Publish(new ApprovalExpired(saga.CorrelationId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool, saga.RuleId,
+            saga.Approvers, saga.Quorum, saga.ExpiresAt, saga.DecidedAt!.Value), Id<ApprovalExpired>(saga));
+    }
+
+    Task PublishCancelledAsync(BehaviorContext<ApprovalState> context)
+    {
+        var saga = context.Saga;
+        return context.Publish(new ApprovalCancelled(saga.CorrelationId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool, saga.RuleId,
+            saga.DecisionReason ?? "", saga.DecidedBy ?? "", saga.DecidedAt!.Value), Id<ApprovalCancelled>(saga));
+    }
+
+    static Task PublishEscalatedAsync(BehaviorContext<ApprovalState> context)
+    {
+        var saga = context.Saga;
+        return context.Publish(new ApprovalEscalated(saga.CorrelationId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool, saga.RuleId,
+            saga.EscalationGroup!, saga.EscalatedAt!.Value), Id<ApprovalEscalated>(saga));
+    }
+
+    static void Record(ApprovalState saga, string outcome)
+    {
+        Decided.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("rule", saga.RuleId));
+        if (saga.DecidedAt is { } at)
+            WaitTime.Record((at - saga.RequestedAt).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
+    }
+
+    static Action<PublishContext<T>> Id<T>(ApprovalState saga)
+        where T : class =>
+        send => send.MessageId = MessageIds.For(saga.CorrelationId.ToString("D"), typeof(T).Name);
+
+    ApprovalConsumptionRefused Refusal(ConsumeApproval request, string code, string reason) =>
+        new(request.ApprovalId, request.ConsumptionId, request.ActionId, request.RunId, request.AgentId, request.Tool, code, reason, _clock.GetUtcNow());
+
+    /// <summary>Votes come as requests from the HTTP side; a vote sent without a reply address gets no answer.</summary>
+    static Task RespondIfAsked<T>(ConsumeContext<T> context, ApprovalVoteResult result)
+        where T : class =>
+        context.ResponseAddress is null ? Task.CompletedTask : context.RespondAsync(result);
+
+    static string? Trim(string? comment) => string.IsNullOrWhiteSpace(comment) ? null : comment.Trim();
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics.Metrics;
+using AgentBus.Contracts;
+using AgentBus.ServiceDefaults.Telemetry;
+using Dapper;
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace AgentBus.Approvals.Saga;
+
+/// <summary>
+/// Finds open approvals whose time is up (or whose escalation delay passed) and asks their saga to
+/// act. Rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so several approvals services sweep
+/// without sending twice and without waiting on a row a vote is being handled on. The sweeper never
+/// changes an approval itself: the saga decides under its row lock, and an approval granted in the
+/// meantime stays granted. A sweep the saga did not act on is sent again after SweepResendAfter.
+/// </summary>
+public sealed class ApprovalSweeper(
+    NpgsqlDataSource dataSource,
+    ISendEndpointProvider sendEndpoints,
+    TimeProvider clock,
+    IOptions<ApprovalsOptions> options,
+    ILogger<ApprovalSweeper> logger) : BackgroundService
+{
+    static long _open;
+    // Registered once with the meter when this type is first used; reads the count of the last sweep.
+    static readonly ObservableGauge<long> Open = AgentBusTelemetry.Meter.CreateObservableGauge(
+        "agentbus.approvals.pending", () => Interlocked.Read(ref _open), description: "Approvals waiting for people, as of the last sweep.");
+
+    const string ClaimExpired = """
+        SELECT correlation_id FROM approval_sagas
+        WHERE current_state IN ('Pending', 'Escalated') AND expires_at <= @Now
+          AND (expiry_sent_at IS NULL OR expiry_sent_at <= @ResendBefore)
+        ORDER BY expires_at
+        LIMIT @Batch
+        FOR UPDATE SKIP LOCKED
+        """;
+
+    const string ClaimEscalations = """
+        SELECT correlation_id FROM approval_sagas
+        WHERE current_state = 'Pending' AND escalate_at <= @Now AND expires_at > @Now
+          AND (escalation_sent_at IS NULL OR escalation_sent_at <= @ResendBefore)
+        ORDER BY escalate_at
+        LIMIT @Batch
+        FOR UPDATE SKIP LOCKED
+        """;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = options.Value.SweepInterval;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await SweepAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Approval sweep failed; trying again in {Interval}", interval);
+            }
+
+            try
+            {
+                await Task.Delay(interval, clock, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>One pass: returns how many expiries and escalations it sent.</summary>
+    public async Task<(int Expired, int Escalated)> SweepAsync(CancellationToken cancellationToken)
+    {
+        var expired = await ClaimAndSendAsync(ClaimExpired, "expiry_sent_at", id => new ExpireApproval(id, clock.GetUtcNow()), cancellationToken);
+        var escalated = await ClaimAndSendAsync(ClaimEscalations, "escalation_sent_at", id => new EscalateApproval(id, clock.GetUtcNow()), cancellationToken);
+
+        await using var count = dataSource.CreateCommand("SELECT count(*) FROM approval_sagas WHERE current_state IN ('Pending', 'Escalated')");
+        Interlocked.Exchange(ref _open, (long)(await count.ExecuteScalarAsync(cancellationToken) ?? 0L));
+        return (expired, escalated);
+    }
+
+    async Task<int> ClaimAndSendAsync<T>(string claim, string mark, Func<Guid, T> message, CancellationToken cancellationToken)
+        where T : class
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var ids = (await connection.QueryAsync<Guid>(new CommandDefinition(claim, new
+        {
+            Now = now.ToUniversalTime(),
+            ResendBefore = (now - options.Value.SweepResendAfter).ToUniversalTime(),
+            Batch = options.Value.SweepBatch,
+        }, transaction, cancellationToken: cancellationToken))).ToList();
+        if (ids.Count == 0)
+            return 0;
+
+        // Sent while the rows are still claimed: the saga's handling of each waits for this commit,
+        // and a failed send rolls the marks back so the next sweep sends again.
+        var endpoint = await sendEndpoints.GetSendEndpoint(new Uri($"queue:{WireNames.ApprovalsQueue}"));
+        foreach (var id in ids)
+            await endpoint.Send(message(id), cancellationToken);
+
+        await connection.ExecuteAsync(new CommandDefinition($"UPDATE approval_sagas SET {mark} = @Now WHERE correlation_id = ANY(@Ids)",
+            new { Now = now.ToUniversalTime(), Ids = ids.ToArray() }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        logger.LogInformation("Sweep sent {Count} {Message}", ids.Count, typeof(T).Name);
+        return ids.Count;
+    }
+}

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using AgentBus.Approvals.Approvers;
+using Npgsql;
+using Spectre.Console;
+
+namespace AgentBus.Cli.Commands;
+
+/// <summary>`agentbus approvers add|list|revoke`: the people who may approve, in the approvals database.</summary>
+static class ApproverCommands
+{
+    public static Command Create()
+    {
+        var postgres = Cli.Postgres();
+
+        var name = new Argument<string>("name") { Description = "The approver's name (a-z 0-9 . _ @ -), as shown in approvals and the audit" };
+        var groups = new Option<string[]>("--group") { Description = "A group the approver belongs to (repeat for several)", Required = true, AllowMultipleArgumentsPerToken = false };
+        var add = new Command("add", "Add an approver and print their bearer token once (only its SHA-256 is stored).") { name, groups, postgres };
+        add.SetAction((result, ct) => Cli.Run(async () =>
+        {
+            var store = Store(result, postgres);
+            var (approver, token) = await Guarded(() => store.AddAsync(result.GetValue(name)!, result.GetValue(groups) ?? [], ct));
+            AnsiConsole.MarkupLine($"Approver [bold]{Markup.Escape(approver.Name)}[/] added to {Markup.Escape(string.Join(", ", approver.Groups))}.");
+            AnsiConsole.MarkupLine("Their token, shown this once (give it to them over a private channel; `agentbus approvers revoke` ends it):");
+            Console.Out.WriteLine(token);
+            return Cli.Ok;
+        }));
+
+        var list = new Command("list", "List approvers, their groups and whether they are revoked.") { postgres };
+        list.SetAction((result, ct) => Cli.Run(async () =>
+        {
+            var approvers = await Store(result, postgres).ListAsync(ct);
+            var table = new Table().AddColumns("name", "groups", "token issued (UTC)", "status");
+            foreach (var a in approvers)
+                table.AddRow(Markup.Escape(a.Name), Markup.Escape(string.Join(", ", a.Groups)), a.TokenIssuedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss"),
+                    a.Active ? "active" : $"revoked {a.RevokedAt!.Value.UtcDateTime:yyyy-MM-dd HH:mm:ss}");
+            AnsiConsole.Write(table);
+            return Cli.Ok;
+        }));
+
+        var revokeName = new Argument<string>("name") { Description = "The approver to revoke" };
+        var revoke = new Command("revoke", "Revoke an approver's token at once (API calls and inbox sessions). `add` issues a new one later.") { revokeName, postgres };
+        revoke.SetAction((result, ct) => Cli.Run(async () =>
+        {
+            var who = result.GetValue(revokeName)!;
+            if (!await Guarded(() => Store(result, postgres).RevokeAsync(who, ct)))
+                throw new UsageException($"No active approver named '{who}'.");
+            AnsiConsole.MarkupLine($"Approver [bold]{Markup.Escape(who)}[/] revoked.");
+            return Cli.Ok;
+        }));
+
+        return new Command("approvers", "People who may approve actions, and their bearer tokens.") { add, list, revoke };
+    }
+
+    static ApproverStore Store(ParseResult result, Option<string> postgres) =>
+        new(NpgsqlDataSource.Create(Cli.Required(result, postgres, "the AgentBus database")));
+
+    static async Task<T> Guarded<T>(Func<Task<T>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (ApproverException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            throw new UsageException("The approvers table does not exist: run `agentbus db migrate` first.");
+        }
+    }
+}

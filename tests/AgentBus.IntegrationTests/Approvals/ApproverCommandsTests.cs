@@ -1,0 +1,60 @@
+using System.CommandLine;
+using AgentBus.Cli.Commands;
+
+namespace AgentBus.IntegrationTests.Approvals;
+
+/// <summary>`agentbus approvers add|list|revoke` against the real database.</summary>
+[Collection(ApprovalsCollection.Name)]
+public sealed class ApproverCommandsTests(ApprovalsFixture fixture) : IAsyncLifetime
+{
+    public Task InitializeAsync() => fixture.ResetAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    async Task<(int Exit, string Output)> RunAsync(params string[] args)
+    {
+        var root = new RootCommand { ApproverCommands.Create() };
+        var output = new StringWriter();
+        var original = Console.Out;
+        Console.SetOut(output);
+        try
+        {
+            var exit = await root.Parse([.. args, "--postgres", fixture.ConnectionString]).InvokeAsync();
+            return (exit, output.ToString());
+        }
+        finally
+        {
+            Console.SetOut(original);
+        }
+    }
+
+    [Fact]
+    public async Task Add_prints_a_working_token_once_list_shows_it_and_revoke_ends_it()
+    {
+        var (exit, output) = await RunAsync("approvers", "add", "Bob", "--group", "finance", "--group", "ops");
+        Assert.Equal(0, exit);
+        var token = output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("abt_", StringComparison.Ordinal));
+
+        var bob = await fixture.Approvers.AuthenticateAsync(token, CancellationToken.None);
+        Assert.NotNull(bob);
+        Assert.Equal("bob", bob.Name);
+        Assert.Equal(["finance", "ops"], bob.Groups);
+        var stored = await fixture.QueryAsync<byte[]>("SELECT token_hash FROM approvers WHERE name = 'bob'");
+        Assert.Equal(32, Assert.Single(stored).Length);
+        Assert.Empty(await fixture.QueryAsync<string>("SELECT name FROM approvers WHERE encode(token_hash, 'escape') LIKE '%abt_%'"));
+
+        Assert.Equal(2, (await RunAsync("approvers", "add", "bob", "--group", "finance")).Exit);
+        Assert.Equal(2, (await RunAsync("approvers", "add", "not valid", "--group", "finance")).Exit);
+        Assert.Equal(0, (await RunAsync("approvers", "list")).Exit);
+
+        Assert.Equal(0, (await RunAsync("approvers", "revoke", "bob")).Exit);
+        Assert.Null(await fixture.Approvers.AuthenticateAsync(token, CancellationToken.None));
+        Assert.Equal(2, (await RunAsync("approvers", "revoke", "bob")).Exit);
+
+        var (again, reissued) = await RunAsync("approvers", "add", "bob", "--group", "finance");
+        Assert.Equal(0, again);
+        var newToken = reissued.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("abt_", StringComparison.Ordinal));
+        Assert.NotEqual(token, newToken);
+        Assert.Equal(["finance"], (await fixture.Approvers.AuthenticateAsync(newToken, CancellationToken.None))!.Groups);
+    }
+}

@@ -1,0 +1,112 @@
+using AgentBus.Contracts;
+using AgentBus.IntegrationTests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace AgentBus.IntegrationTests.Approvals;
+
+/// <summary>
+/// The inbox page in a real browser: Debian's chromium, headless, driven by Playwright (the system
+/// browser, never a downloaded one; ops/test.sh installs the package).
+/// </summary>
+[Collection(ApprovalsCollection.Name)]
+public sealed class InboxBrowserTests(ApprovalsFixture fixture) : IAsyncLifetime
+{
+    const string Chromium = "/usr/bin/chromium";
+    readonly string _profile = Directory.CreateTempSubdirectory("agentbus-chromium-").FullName;
+    IPlaywright _playwright = null!;
+    IBrowserContext _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        await fixture.ResetAsync();
+        if (!File.Exists(Chromium))
+            throw new InvalidOperationException($"{Chromium} is missing: run the tests through ops/test.sh, which installs Debian's chromium package.");
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchPersistentContextAsync(_profile, new BrowserTypeLaunchPersistentContextOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"],
+            Timeout = 60_000,
+        });
+        _browser.SetDefaultTimeout(20_000);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.CloseAsync();
+        _playwright.Dispose();
+        try
+        {
+            Directory.Delete(_profile, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Chromium may still be writing its profile as it exits; a leftover temp folder is harmless.
+        }
+    }
+
+    [Fact]
+    public async Task An_approver_signs_in_with_a_token_approves_an_item_and_the_approval_is_granted()
+    {
+        var token = await fixture.AddApproverAsync("bob", "finance");
+        var request = await fixture.RequestApprovalAsync(ApprovalsFixture.Request(
+            arguments: new { method = "POST", url = "http://127.0.0.1:5080/payments/refunds", body = new { orderId = "ORD-77", amountUsd = 900, apiKey = "sk-live-123" } }));
+        var page = await _browser.NewPageAsync();
+
+        await page.GotoAsync(new Uri(fixture.Approvals.ServerUrl, "/inbox").ToString());
+        Assert.EndsWith("/inbox/signin?ReturnUrl=%2Finbox", page.Url);
+
+        await page.FillAsync("#token", "abt_wrong");
+        await page.ClickAsync("#signin");
+        Assert.Contains("not valid", await page.InnerTextAsync("#notice"));
+
+        await page.FillAsync("#token", token);
+        await page.ClickAsync("#signin");
+        var card = page.Locator($"section[data-approval-id='{request.ApprovalId}']");
+        await card.WaitForAsync();
+        var text = await card.InnerTextAsync();
+        Assert.Contains("payments", text);
+        Assert.Contains("support-bot", text);
+        Assert.Contains("refunds-over-500", text);
+        Assert.Contains("ORD-77", text);
+        Assert.DoesNotContain("sk-live-123", text);
+
+        await card.Locator("textarea[name='comment']").FillAsync("Double charge confirmed with the customer.");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Path.GetTempPath(), "agentbus-inbox-pending.png"), FullPage = true });
+        await card.Locator("button.approve").ClickAsync();
+
+        var notice = await page.InnerTextAsync("#notice");
+        Assert.Contains("Approved", notice);
+        Assert.Contains("granted", notice);
+        Assert.Equal(0, await page.Locator($"section[data-approval-id='{request.ApprovalId}']").CountAsync());
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Path.GetTempPath(), "agentbus-inbox-approved.png"), FullPage = true });
+
+        Assert.Equal("Granted", await fixture.StateAsync(request.ApprovalId));
+        var outcomes = await fixture.WaitForOutcomesAsync(request.ApprovalId, o => o.Any(x => x.Type == nameof(ApprovalGranted)), "the grant");
+        Assert.Equal(["bob"], outcomes.Single(o => o.Type == nameof(ApprovalGranted)).Body.GetProperty("approvers").EnumerateArray().Select(a => a.GetString()));
+        // Part B (policy wiring) completes this story: policy re-checks the grant, consumes it and signs
+        // the ExecuteTool; then assert fixture.SandboxCalls holds exactly one call for request.ActionId.
+    }
+
+    [Fact]
+    public async Task A_denial_with_a_comment_is_shown_and_recorded()
+    {
+        var token = await fixture.AddApproverAsync("carol", "finance");
+        var request = await fixture.RequestApprovalAsync(ApprovalsFixture.Request());
+        var page = await _browser.NewPageAsync();
+
+        await page.GotoAsync(new Uri(fixture.Approvals.ServerUrl, "/inbox/signin").ToString());
+        await page.FillAsync("#token", token);
+        await page.ClickAsync("#signin");
+        var card = page.Locator($"section[data-approval-id='{request.ApprovalId}']");
+        await card.Locator("textarea[name='comment']").FillAsync("Not without a ticket.");
+        await card.Locator("button.deny").ClickAsync();
+
+        Assert.Contains("Denied", await page.InnerTextAsync("#notice"));
+        await Eventually.True(async () => await fixture.StateAsync(request.ApprovalId) == "Denied", "the denial");
+        var outcomes = await fixture.WaitForOutcomesAsync(request.ApprovalId, o => o.Any(x => x.Type == nameof(ApprovalDenied)), "the denial event");
+        Assert.Equal("Not without a ticket.", outcomes.Single().Body.GetProperty("comment").GetString());
+    }
+}
