@@ -143,7 +143,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             : null;
     }
 
-    sealed record HeldReservation(string Status, DateTime Day);
+    sealed record HeldReservation(string Status, DateOnly Day);
 
     async Task<PolicyDecision?> RevalidateReservationAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
         AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
@@ -155,7 +155,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
 
         if (held is { Status: "reserved" })
         {
-            var day = DateOnly.FromDateTime(held.Day);
+            var day = held.Day;
             var refusal = await FitsAsync(connection, tx, proposal.AgentId, DayPeriod(day), terms.PerDayUsd, $"{day:yyyy-MM-dd} (UTC)", ct)
                           ?? await FitsAsync(connection, tx, proposal.AgentId, RunPeriod(proposal.RunId), terms.PerRunUsd, $"run '{proposal.RunId}'", ct);
             if (refusal is not null)
