@@ -212,13 +212,14 @@ public sealed class ApprovalOutcomeConsumer(
     {
         var ct = context.CancellationToken;
         await session.FinishAsync(status, Decision.Denied, reasonCode, reason, approvers, now, ct);
-        await costs.ReleaseAsync(session.Connection, session.Transaction, approval.ActionId, ct);
-        await TellAsync(context, session, approval, Decision.Denied, reasonCode, reason, ruleId, now);
+        // Rows in the order the outcome consumer takes them (the action, then its ledger entry and budgets).
         await session.Connection.ExecuteAsync(new CommandDefinition("""
             UPDATE policy_actions SET decision = 'denied', reason_code = @ReasonCode, reason = @Reason, rule_id = COALESCE(@RuleId, rule_id)
             WHERE action_id = @ActionId OR (duplicate_of = @ActionId AND outcome IS NULL);
             DELETE FROM policy_idempotency WHERE action_id = @ActionId;
             """, new { ReasonCode = reasonCode, Reason = reason, RuleId = ruleId, approval.ActionId }, session.Transaction, cancellationToken: ct));
+        await costs.ReleaseAsync(session.Connection, session.Transaction, approval.ActionId, ct);
+        await TellAsync(context, session, approval, Decision.Denied, reasonCode, reason, ruleId, now);
         await session.CommitAsync(ct);
         logger.LogInformation("Approval {ApprovalId} for action {ActionId}: {Status} ({ReasonCode})", approval.ApprovalId, approval.ActionId, status, reasonCode);
     }
