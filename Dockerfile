@@ -18,6 +18,7 @@ COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY contracts/AgentBus.Contracts/AgentBus.Contracts.csproj contracts/AgentBus.Contracts/
 COPY src/AgentBus.ServiceDefaults/AgentBus.ServiceDefaults.csproj src/AgentBus.ServiceDefaults/
 COPY src/AgentBus.Policy.Engine/AgentBus.Policy.Engine.csproj src/AgentBus.Policy.Engine/
+COPY src/AgentBus.Audit/AgentBus.Audit.csproj src/AgentBus.Audit/
 COPY src/AgentBus.Client/AgentBus.Client.csproj src/AgentBus.Client/
 COPY src/AgentBus.Policy/AgentBus.Policy.csproj src/AgentBus.Policy/
 COPY src/AgentBus.Projections/AgentBus.Projections.csproj src/AgentBus.Projections/

@@ -63,6 +63,9 @@ RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-policy" Policy__File="$POLICY
   pipeline_start policy AgentBus.Policy agentbus-policy --urls http://127.0.0.1:5101
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" Audit__RedactionFile="$REPO/ops/audit/redaction.json" \
   pipeline_start projections AgentBus.Projections agentbus-projections --urls http://127.0.0.1:5103
+# The inbox is served over plain HTTP on loopback here, so its session cookie cannot be Secure.
+RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-approvals" Approvals__SecureCookies=false \
+  pipeline_start approvals AgentBus.Approvals agentbus-approvals --urls http://127.0.0.1:5104
 port=5111
 declare -A executor_port
 for tool in "${TOOLS[@]}"; do
@@ -80,13 +83,28 @@ trap 'exit 130' INT TERM
 pipeline_wait_ready sandbox-api http://127.0.0.1:5080/health
 pipeline_wait_ready policy http://127.0.0.1:5101/health/ready
 pipeline_wait_ready projections http://127.0.0.1:5103/health/ready
+pipeline_wait_ready approvals http://127.0.0.1:5104/health/ready
 for tool in "${TOOLS[@]}"; do
   pipeline_wait_ready "executor-$tool" "http://127.0.0.1:${executor_port[$tool]}/health/ready"
 done
-pipeline_log "pipeline ready: policy, projections, executors for ${TOOLS[*]}, sandbox API"
+pipeline_log "pipeline ready: policy, projections, approvals, executors for ${TOOLS[*]}, sandbox API"
+
+# A demo approver for the inbox, created once; the token stays in the secrets folder (mode 600).
+# A token file whose approver is gone (database reset, revoked) is replaced.
+APPROVER=dana
+APPROVER_TOKEN="$SECRETS/approvers/$APPROVER.token"
+add_demo_approver() {
+  agentbus_cli approvers add "$APPROVER" --group payments-approvers --token-file "$APPROVER_TOKEN" --postgres "$AGENTBUS_POSTGRES"
+}
+if ! add_demo_approver >> "$STATE/logs/setup.log" 2>&1; then
+  rm -f "$APPROVER_TOKEN"
+  agentbus_cli approvers revoke "$APPROVER" --postgres "$AGENTBUS_POSTGRES" >> "$STATE/logs/setup.log" 2>&1 || true
+  add_demo_approver >> "$STATE/logs/setup.log"
+fi
 
 demo_status=0
-AGENTBUS_SANDBOX_URL=http://127.0.0.1:5080 dotnet "$(pipeline_dll AgentBus.DemoAgent agentbus-demo-agent)" || demo_status=$?
+AGENTBUS_SANDBOX_URL=http://127.0.0.1:5080 AGENTBUS_APPROVALS_URL=http://127.0.0.1:5104 \
+  dotnet "$(pipeline_dll AgentBus.DemoAgent agentbus-demo-agent)" || demo_status=$?
 
 cat <<INFO
 
@@ -95,11 +113,13 @@ Where to look next
   RabbitMQ management UI       $AGENTBUS_RABBITMQ_MANAGEMENT_URL  (user agentbus-operator, password in $SECRETS/rabbitmq/agentbus-operator)
   Audit log and run summaries  PGPASSWORD="\$(cat $SECRETS/postgres-agentbus.password)" psql -h 127.0.0.1 -p ${AGENTBUS_POSTGRES_PORT:-5432} -U agentbus agentbus
                                -> tables audit_events, run_summaries
+  Approvals inbox              http://127.0.0.1:5104/inbox  (sign in as $APPROVER, payments-approvers: token in $APPROVER_TOKEN)
+                               the refund above waits there; approve it and it runs, once (agentbus runs show RUN_ID)
   Operator CLI                 dotnet $(pipeline_dll AgentBus.Cli agentbus) --help
   Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify · agentbus gates
                                (with AGENTBUS_POSTGRES from $STATE/env; docs/audit.md)
   The policy in force          $POLICY_FILE
-  Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, executors :5111+)
+  Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, approvals :5104, executors :5111+)
   Stop everything              ops/down.sh
 INFO
 

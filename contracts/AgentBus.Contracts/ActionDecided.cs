@@ -3,7 +3,8 @@ namespace AgentBus.Contracts;
 /// <summary>
 /// The policy service's answer to one proposal. Identifiers are null only when the proposal was
 /// too malformed to read them; the reply then carries the proposal's AMQP message id as its
-/// correlation id.
+/// correlation id. An <see cref="Decision.ApprovalRequired"/> decision is followed by a second,
+/// final one (allowed or denied) once people have answered; both carry <see cref="ApprovalId"/>.
 /// </summary>
 public sealed record ActionDecided(
     string? ActionId,
@@ -15,4 +16,5 @@ public sealed record ActionDecided(
     string Reason,
     string? RuleId,
     string? PolicyVersion,
-    DateTimeOffset DecidedAt);
+    DateTimeOffset DecidedAt,
+    string? ApprovalId = null);

@@ -33,6 +33,20 @@ public static class ReasonCodes
     public const string BudgetExceeded = "budget_exceeded";
     public const string ApprovalRequired = "approval_required";
 
+    // The final decision on an action that needed approval (it carries the approval id).
+
+    /// <summary>Enough people approved and policy re-checked it: the action runs.</summary>
+    public const string ApprovalGranted = "approval_granted";
+
+    public const string ApprovalDenied = "approval_denied";
+    public const string ApprovalExpired = "approval_expired";
+
+    /// <summary>The approval was withdrawn (the agent or tool was suspended) before it was used.</summary>
+    public const string ApprovalCancelled = "approval_cancelled";
+
+    /// <summary>The grant could not be used: already used, stale, or not for exactly the action proposed.</summary>
+    public const string ApprovalRefused = "approval_refused";
+
     /// <summary>The proposal repeats an admitted action (same idempotency key, or same run, tool and arguments within the window).</summary>
     public const string DuplicateAction = "duplicate_action";
 

@@ -52,6 +52,9 @@ public static class WireNames
     public const string ApprovalConsumedExchange = "agentbus.events.approval-consumed";
     public const string ApprovalConsumptionRefusedExchange = "agentbus.events.approval-consumption-refused";
 
+    /// <summary>Each approver's counted answer (<see cref="ApprovalVoteRecorded"/>), for the audit only.</summary>
+    public const string ApprovalVoteRecordedExchange = "agentbus.events.approval-vote-recorded";
+
     /// <summary>Topic exchange routed by agent id; only the policy service writes here (ConsumeApproval).</summary>
     public const string ConsumeApprovalExchange = "agentbus.commands.consume-approval";
 
@@ -62,6 +65,9 @@ public static class WireNames
     public const string ApprovalsOperatorActionsQueue = "agentbus.approvals.operator-actions";
 
     public const string PolicyProposalsQueue = "agentbus.policy.proposals";
+
+    /// <summary>The policy service's copy of approval outcomes: it re-checks a grant, uses it, and tells the agent.</summary>
+    public const string PolicyApprovalsQueue = "agentbus.policy.approvals";
 
     /// <summary>The policy service's copy of every outcome, to settle budgets.</summary>
     public const string PolicyOutcomesQueue = "agentbus.policy.outcomes";
@@ -91,6 +97,17 @@ public static class WireNames
         ApprovalGrantedExchange, ApprovalDeniedExchange, ApprovalExpiredExchange, ApprovalCancelledExchange,
         ApprovalEscalatedExchange, ApprovalConsumedExchange, ApprovalConsumptionRefusedExchange,
     ];
+
+    /// <summary>The outcomes policy acts on (not escalations: they change who may approve, nothing for policy).</summary>
+    public static IReadOnlyList<string> PolicyApprovalExchanges { get; } =
+    [
+        ApprovalGrantedExchange, ApprovalDeniedExchange, ApprovalExpiredExchange, ApprovalCancelledExchange,
+        ApprovalConsumedExchange, ApprovalConsumptionRefusedExchange,
+    ];
+
+    /// <summary>Every approval exchange the audit records: the request, each answer, every outcome.</summary>
+    public static IReadOnlyList<string> AuditedApprovalExchanges { get; } =
+        [ApprovalRequestedExchange, ApprovalVoteRecordedExchange, .. ApprovalOutcomeExchanges];
 
     public static string AgentReplyQueue(string agentId) => AgentReplyQueuePrefix + agentId;
 

@@ -2,10 +2,11 @@
 # The one-shot `setup` service of docker-compose.yml (runs as root, before every other AgentBus service):
 #   1. generates each tool's secret once, into the secret store (tools/<tool>), with the agentbus CLI;
 #   2. applies the database migrations and the broker's vhost, users, permissions and topology with
-#      the agentbus CLI, which generates every broker user's password into rabbitmq/<user>;
+#      the agentbus CLI, which generates every broker user's password into rabbitmq/<user>; generates the
+#      policy service's signing key pair once (signing/); creates a demo approver once (approvers/);
 #   3. hands each service a volume of its own holding only the secrets that service needs, owned by
 #      the unprivileged user the services run as.
-# Safe to run again: existing secrets are kept, migrations and `broker apply` are idempotent.
+# Safe to run again: existing secrets are kept, migrations, `broker apply` and the approver are idempotent.
 #
 # Environment (set by docker-compose.yml):
 #   AGENTBUS_SECRETS_DIR     the secret store, the CLI's layout (the `secrets` volume)
@@ -39,6 +40,24 @@ dotnet agentbus.dll db migrate
 log "applying broker users, permissions and topology ($policy)"
 dotnet agentbus.dll broker apply --policy "$policy"
 
+# The policy service signs every ExecuteTool; executors trust only its public key.
+if [[ ! -s "$store/signing/policy-signing.key.pem" || ! -s "$store/signing/policy-signing.pub.pem" ]]; then
+  log "generating the policy service's signing key pair"
+  dotnet agentbus.dll keys generate --out "$store/signing" --force
+fi
+
+# A demo approver for the inbox (group payments-approvers in ops/policies/policy.yaml), once. A token
+# file whose approver is gone (the database was reset) is replaced.
+approver=dana
+approver_token="$store/approvers/$approver.token"
+add_approver() { dotnet agentbus.dll approvers add "$approver" --group payments-approvers --token-file "$approver_token"; }
+if ! add_approver; then
+  log "replacing the demo approver's token"
+  rm -f "$approver_token"
+  dotnet agentbus.dll approvers revoke "$approver" || true
+  add_approver
+fi
+
 # 3. each service's own secrets
 deliver_to() { # service relative-path...
   local dir="$deliver/$1" rel
@@ -59,12 +78,15 @@ services=("$deliver"/*/)
 for dir in "${services[@]}"; do
   service="$(basename "$dir")"
   case "$service" in
-    policy | projections)
+    policy)
+      deliver_to "$service" rabbitmq/agentbus-policy signing/policy-signing.key.pem
+      ;;
+    projections | approvals)
       deliver_to "$service" "rabbitmq/agentbus-$service"
       ;;
     executor-*)
       tool="${service#executor-}"
-      deliver_to "$service" "rabbitmq/agentbus-executor-$tool" "tools/$tool"
+      deliver_to "$service" "rabbitmq/agentbus-executor-$tool" "tools/$tool" signing/policy-signing.pub.pem
       ;;
     sandbox-api)
       deliver_to "$service" tools/ticketing tools/payments

@@ -2,8 +2,8 @@ using AgentBus.Approvals.Api;
 using AgentBus.Approvals.Approvers;
 using AgentBus.Approvals.Inbox;
 using AgentBus.Approvals.Persistence;
-using AgentBus.Approvals.RunStory;
 using AgentBus.Approvals.Saga;
+using AgentBus.Audit.Stories;
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults;
 using AgentBus.ServiceDefaults.Messaging;
@@ -20,7 +20,7 @@ public static class ApprovalsHostExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApproverStore>();
         builder.Services.AddSingleton<ApprovalReadStore>();
-        builder.Services.TryAddSingleton<IRunStory, AuditRunStory>();
+        builder.Services.AddSingleton<RunStoryQuery>();
         builder.Services.AddScoped<ApprovalVoting>();
         builder.Services.AddHostedService<ApprovalSweeper>();
         builder.Services.AddAntiforgery(antiforgery => antiforgery.Cookie.Name = "agentbus-antiforgery");

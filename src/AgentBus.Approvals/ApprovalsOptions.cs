@@ -28,7 +28,7 @@ public sealed class ApprovalsOptions
     [Range(1, 1000, ErrorMessage = "Approvals:ConcurrentMessageLimit must be between 1 and 1000.")]
     public int ConcurrentMessageLimit { get; set; } = 16;
 
-    /// <summary>Steps of the run's story shown with an approval.</summary>
+    /// <summary>Steps of the run's story the inbox page shows with an approval (the API serves the whole story).</summary>
     [Range(1, 10_000, ErrorMessage = "Approvals:StoryLimit must be between 1 and 10000.")]
     public int StoryLimit { get; set; } = 200;
 

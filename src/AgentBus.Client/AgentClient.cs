@@ -156,6 +156,18 @@ public sealed class AgentClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Waits for the first decision on an action, without waiting for it to finish: an agent that must
+    /// not block on people sees <see cref="Decision.ApprovalRequired"/> (with the approval id) here and
+    /// can carry on; <see cref="WaitAsync"/> still returns the final decision and outcome later.
+    /// </summary>
+    public async Task<ActionDecided> DecisionAsync(string actionId, CancellationToken cancellationToken)
+    {
+        var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id));
+        var first = await Task.WhenAny(tracker.FirstDecision.Task, tracker.Finished.Task).WaitAsync(cancellationToken);
+        return first == tracker.FirstDecision.Task ? tracker.FirstDecision.Task.Result : tracker.Finished.Task.Result.Decision;
+    }
+
+    /// <summary>
     /// Tells AgentBus the run is over and whether it achieved its goal, for the run story and the
     /// completion-rate gate. Call it once per run; the first report counts, and repeating the same
     /// report (a retry after a lost confirm) records nothing new.
@@ -279,8 +291,14 @@ public sealed class AgentClient : IAsyncDisposable
 
         public TaskCompletionSource<ActionResult> Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        public TaskCompletionSource<ActionDecided> FirstDecision { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // approval_required is not final: a later decision (allowed or denied) follows once people answered.
         public void Decided(ActionDecided decision)
         {
+            FirstDecision.TrySetResult(decision);
+            if (_decision is { Decision: not Decision.ApprovalRequired } && decision.Decision == Decision.ApprovalRequired)
+                return;
             _decision = decision;
             if (decision.Decision == Decision.Denied)
                 Finished.TrySetResult(new ActionResult(actionId, decision));

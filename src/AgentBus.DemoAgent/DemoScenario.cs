@@ -11,6 +11,8 @@ public static class DemoScenario
             new { method = "POST", url = $"{sandbox}/ticketing/tickets", body = new { title = "Customer cannot log in", priority = "high" } }),
         new("support-bot", "payments", "refund an order",
             new { method = "POST", url = $"{sandbox}/payments/refunds", body = new { orderId = "ORD-1001", amountUsd = 25.00 } }),
+        new("support-bot", "payments", "refund a large order (needs a person)",
+            new { method = "POST", url = $"{sandbox}/payments/refunds", body = new { orderId = "ORD-1003", amountUsd = 250.00 } }),
         new("intern-bot", "ticketing", "comment on a ticket",
             new { method = "POST", url = $"{sandbox}/ticketing/tickets/TCK-1/comments", body = new { text = "Asked the customer for a screenshot." } }),
         new("intern-bot", "payments", "refund an order (no grant)",

@@ -7,6 +7,7 @@ string Setting(string name, string fallback) => Environment.GetEnvironmentVariab
 
 var secrets = Setting("AGENTBUS_SECRETS_DIR", "/var/lib/agentbus/secrets");
 var sandbox = Setting("AGENTBUS_SANDBOX_URL", "http://127.0.0.1:5080");
+var approvals = Setting("AGENTBUS_APPROVALS_URL", "http://127.0.0.1:5104").TrimEnd('/');
 var runId = $"demo-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}";
 var steps = DemoScenario.Steps(sandbox);
 
@@ -46,6 +47,7 @@ try
     var table = new Table().Title($"AgentBus demo, run [bold]{runId}[/]")
         .AddColumns("#", "agent", "tool", "what", "decision", "reason", "outcome", "reference / error", "ms");
     var failures = 0;
+    var waiting = new List<string>();
     for (var i = 0; i < steps.Count; i++)
     {
         var step = steps[i];
@@ -53,7 +55,20 @@ try
         ActionResult result;
         try
         {
-            result = await clients[step.Agent].RunAsync(step.Tool, step.Arguments, runId, TimeSpan.FromSeconds(30), intent: step.Description);
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var client = clients[step.Agent];
+            var actionId = await client.ProposeAsync(step.Tool, step.Arguments, runId, intent: step.Description, cancellationToken: deadline.Token);
+            // A person decides later: the demo shows where, and goes on (the action runs once approved).
+            if (await client.DecisionAsync(actionId, deadline.Token) is { Decision: Decision.ApprovalRequired } pending)
+            {
+                var inbox = $"{approvals}/inbox/{pending.ApprovalId}";
+                waiting.Add(inbox);
+                table.AddRow($"{i + 1}", step.Agent, step.Tool, Markup.Escape(step.Description), "[yellow]approval required[/]",
+                    Markup.Escape(pending.ReasonCode), "[yellow]waiting for approval[/]", Markup.Escape(inbox),
+                    $"{System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0}");
+                continue;
+            }
+            result = await client.WaitAsync(actionId, deadline.Token);
         }
         catch (OperationCanceledException)
         {
@@ -81,10 +96,14 @@ try
     }
 
     AnsiConsole.Write(table);
+    foreach (var inbox in waiting)
+        AnsiConsole.MarkupLine($"[yellow]Waiting for a person:[/] approve or deny at [bold]{Markup.Escape(inbox)}[/] (sign in with an approver token); " +
+                               "once approved, policy re-checks it and the action runs, once.");
 
     // Each agent says the run is over; the audit marks the run, the gates count it.
     foreach (var client in clients.Values)
-        await client.CompleteRunAsync(runId, succeeded: failures == 0, summary: $"Demo script: {steps.Count} steps, {failures} without an answer.");
+        await client.CompleteRunAsync(runId, succeeded: failures == 0,
+            summary: $"Demo script: {steps.Count} steps, {failures} without an answer, {waiting.Count} left waiting for approval.");
 
     AnsiConsole.MarkupLine($"This run as the audit tells it: [bold]agentbus runs show {runId}[/]");
     return failures == 0 ? 0 : 1;

@@ -19,8 +19,24 @@ public sealed record PolicyDecision(Decision Decision, string ReasonCode, string
         new(Decision.Denied, reasonCode, reason, ruleId);
 }
 
-/// <summary>The approval an action needs before it may run (issue: the approval saga builds on this).</summary>
-public sealed record ApprovalRequirement(string RuleId, string Group, int Approvers, TimeSpan Expiry, DateTimeOffset ExpiresAt);
+/// <summary>
+/// The approval an action needs before it may run: who may approve (the group, and the escalation
+/// group after the delay), how many, by when, and who may not (the requester and, by separation of
+/// duties, the agent's team). Policy sends it to the approval saga as ApprovalRequested.
+/// </summary>
+public sealed record ApprovalRequirement(string RuleId, string Group, int Approvers, TimeSpan Expiry, DateTimeOffset ExpiresAt)
+{
+    public string AgentTeam { get; init; } = "";
+
+    /// <summary>The agent's owner (or the agent id): the requester, who may not approve.</summary>
+    public string RequestedBy { get; init; } = "";
+
+    public IReadOnlyList<string> ExcludedApprovers { get; init; } = [];
+    public string? EscalationGroup { get; init; }
+    public TimeSpan? EscalationDelay { get; init; }
+
+    public DateTimeOffset RequestedAt => ExpiresAt - Expiry;
+}
 
 /// <summary>A limit and the rule that set it, so a denial can name the rule.</summary>
 public sealed record RuleLimit<T>(T Value, string RuleId);

@@ -12,6 +12,10 @@ public interface IHasLine
 public sealed class PolicyDocument
 {
     public List<AgentEntry> Agents { get; set; } = [];
+
+    /// <summary>Teams and their people: who owns an agent, for separation of duties on approvals.</summary>
+    public List<TeamEntry> Teams { get; set; } = [];
+
     public List<ToolEntry> Tools { get; set; } = [];
     public List<GrantEntry> Grants { get; set; } = [];
     public LimitsSection? Limits { get; set; }
@@ -22,8 +26,21 @@ public sealed class PolicyDocument
         public string Id { get; set; } = "";
         public string Team { get; set; } = "";
 
+        /// <summary>The person the agent acts for: the requester of its approvals, who may not approve them.</summary>
+        public string? Owner { get; set; }
+
         /// <summary>active (default) or suspended.</summary>
         public string? Status { get; set; }
+
+        public int Line { get; set; }
+    }
+
+    public sealed class TeamEntry : IHasLine
+    {
+        public string Id { get; set; } = "";
+
+        /// <summary>Approver names (as `agentbus approvers add` stores them) of the team's people.</summary>
+        public List<string> Members { get; set; } = [];
 
         public int Line { get; set; }
     }
@@ -119,6 +136,22 @@ public sealed class PolicyDocument
 
         /// <summary>How long approvers have, e.g. 30m, 1h, 1d.</summary>
         public string Expires { get; set; } = "1h";
+
+        /// <summary>Separation of duties: members of the agent's team (see teams) may not approve. On unless false.</summary>
+        public bool ExcludeTeam { get; set; } = true;
+
+        /// <summary>After a delay, a second group may approve too.</summary>
+        public EscalationEntry? Escalate { get; set; }
+
+        public int Line { get; set; }
+    }
+
+    public sealed class EscalationEntry : IHasLine
+    {
+        public string Group { get; set; } = "";
+
+        /// <summary>How long the first group has alone, e.g. 15m; less than the approval's expiry.</summary>
+        public string After { get; set; } = "";
 
         public int Line { get; set; }
     }

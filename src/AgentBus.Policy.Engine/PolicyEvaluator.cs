@@ -118,7 +118,14 @@ public static class PolicyEvaluator
         // 7. Approval condition.
         if (grant.Approval is { } approval && approval.Applies(arguments))
         {
-            var requirement = new ApprovalRequirement(approval.RuleId, approval.Group, approval.Approvers, approval.Expiry, state.Now + approval.Expiry);
+            var requirement = new ApprovalRequirement(approval.RuleId, approval.Group, approval.Approvers, approval.Expiry, state.Now + approval.Expiry)
+            {
+                AgentTeam = approval.AgentTeam,
+                RequestedBy = approval.RequestedBy,
+                ExcludedApprovers = approval.ExcludedApprovers,
+                EscalationGroup = approval.EscalationGroup,
+                EscalationDelay = approval.EscalationDelay,
+            };
             trace?.Add(new("approval", "approval required", $"Needed when {approval.DescribeCondition()}; that holds here.", approval.RuleId));
             return new PolicyDecision(Decision.ApprovalRequired, ReasonCodes.ApprovalRequired, approval.Reason, approval.RuleId)
             {

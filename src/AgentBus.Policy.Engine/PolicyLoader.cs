@@ -32,6 +32,9 @@ public static class PolicyLoader
     public static readonly IReadOnlyList<string> RiskLevels = ["low", "medium", "high", "critical"];
 
     static readonly TimeSpan MaxApprovalExpiry = TimeSpan.FromDays(30);
+
+    /// <summary>A person, as `agentbus approvers add` names approvers (compared in lower case).</summary>
+    public const string PersonPattern = "^[a-z0-9][a-z0-9._@-]{0,127}$";
     static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(100);
 
     static readonly IDeserializer Yaml = new DeserializerBuilder()
@@ -126,11 +129,12 @@ public static class PolicyLoader
         public PolicyLoadResult Compile(PolicyDocument document)
         {
             var agents = CompileAgents(document);
+            var teams = CompileTeams(document);
             var tools = CompileTools(document);
             var limits = document.Limits;
             var budgets = document.Budgets;
             CheckLimitsAndBudgets(limits, budgets, agents, tools);
-            var grants = CompileGrants(document, agents, tools, limits, budgets);
+            var grants = CompileGrants(document, agents, teams, tools, limits, budgets);
 
             if (_errors.Count > 0)
                 return new(null, _errors);
@@ -142,7 +146,40 @@ public static class PolicyLoader
                 Agents = agents,
                 Tools = tools,
                 Grants = grants,
+                Teams = teams,
             }, []);
+        }
+
+        Dictionary<string, IReadOnlyList<string>> CompileTeams(PolicyDocument document)
+        {
+            var teams = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+            foreach (var team in document.Teams)
+            {
+                if (string.IsNullOrWhiteSpace(team.Id))
+                {
+                    Error(team, "a team has no id.");
+                    continue;
+                }
+                var members = new List<string>();
+                foreach (var member in team.Members)
+                {
+                    if (Person(team, member, $"team '{team.Id}': member") is { } name && !members.Contains(name))
+                        members.Add(name);
+                }
+                if (!teams.TryAdd(team.Id, members))
+                    Error(team, $"team '{team.Id}' is defined twice.");
+            }
+            return teams;
+        }
+
+        /// <summary>A person's name in lower case, or null (and an error) when it is not one approvers could have.</summary>
+        string? Person(IHasLine at, string? name, string what)
+        {
+            var normalized = name?.Trim().ToLowerInvariant() ?? "";
+            if (Regex.IsMatch(normalized, PersonPattern))
+                return normalized;
+            Error(at, $"{what} '{name}' is not a valid person name: 1-128 characters from a-z 0-9 . _ @ -, starting with a letter or digit (as `agentbus approvers add` names approvers).");
+            return null;
         }
 
         Dictionary<string, AgentPolicy> CompileAgents(PolicyDocument document)
@@ -160,7 +197,8 @@ public static class PolicyLoader
                 else if (agent.Id.StartsWith(Names.ReservedPrefix, StringComparison.Ordinal))
                     Error(agent, $"agent id '{agent.Id}' starts with '{Names.ReservedPrefix}', which is reserved for AgentBus's own broker users.");
                 var suspended = Status(agent, agent.Status, $"agent '{agent.Id}'");
-                if (!agents.TryAdd(agent.Id, new AgentPolicy { Id = agent.Id, Team = agent.Team, Suspended = suspended, Line = agent.Line }))
+                var owner = agent.Owner is null ? null : Person(agent, agent.Owner, $"agent '{agent.Id}': owner");
+                if (!agents.TryAdd(agent.Id, new AgentPolicy { Id = agent.Id, Team = agent.Team, Owner = owner, Suspended = suspended, Line = agent.Line }))
                     Error(agent, $"agent '{agent.Id}' is defined twice.");
             }
             return agents;
@@ -335,7 +373,7 @@ public static class PolicyLoader
         }
 
         Dictionary<(string Agent, string Tool), GrantPolicy> CompileGrants(PolicyDocument document,
-            Dictionary<string, AgentPolicy> agents, Dictionary<string, ToolPolicy> tools,
+            Dictionary<string, AgentPolicy> agents, Dictionary<string, IReadOnlyList<string>> teams, Dictionary<string, ToolPolicy> tools,
             PolicyDocument.LimitsSection? limits, PolicyDocument.BudgetsSection? budgets)
         {
             var grants = new Dictionary<(string, string), GrantPolicy>();
@@ -374,11 +412,34 @@ public static class PolicyLoader
                         Error(declared, $"grant '{grant.Id}': approval.expires '{declared.Expires}' must be a duration between 1s and 30d, such as 30m or 1h.");
                     var when = declared.When.Select((c, i) => Predicate(c, $"{ruleId}/when/{i}", $"grant '{grant.Id}' approval"))
                         .OfType<ArgumentPredicate>().ToList();
+
+                    string? escalationGroup = null;
+                    TimeSpan? escalationDelay = null;
+                    if (declared.Escalate is { } escalate)
+                    {
+                        if (string.IsNullOrWhiteSpace(escalate.Group))
+                            Error(escalate, $"grant '{grant.Id}': approval.escalate needs a group that may approve after the delay.");
+                        else if (escalate.Group == declared.Group)
+                            Error(escalate, $"grant '{grant.Id}': approval.escalate.group is the approval's own group '{declared.Group}'; name a second group.");
+                        if (!TryParseDuration(escalate.After, out var after) || after <= TimeSpan.Zero || (expiry > TimeSpan.Zero && after >= expiry))
+                            Error(escalate, $"grant '{grant.Id}': approval.escalate.after '{escalate.After}' must be a positive duration shorter than approval.expires ({declared.Expires}).");
+                        (escalationGroup, escalationDelay) = (escalate.Group, after);
+                    }
+
+                    var agent = agents.GetValueOrDefault(grant.Agent);
+                    var team = agent?.Team ?? "";
+                    var excluded = declared.ExcludeTeam && teams.TryGetValue(team, out var members) ? members : [];
                     approval = new ApprovalPolicy
                     {
                         RuleId = ruleId, When = when, Group = declared.Group, Approvers = declared.Approvers, Expiry = expiry, Line = declared.Line,
+                        RequestedBy = agent?.Owner ?? grant.Agent,
+                        AgentTeam = team,
+                        ExcludedApprovers = excluded,
+                        EscalationGroup = escalationGroup,
+                        EscalationDelay = escalationDelay,
                         Reason = $"Grant '{grant.Id}' needs {declared.Approvers} distinct approver(s) from '{declared.Group}' within {Durations.Format(expiry)} when " +
-                                 (when.Count == 0 ? "always" : string.Join(" and ", when.Select(w => w.Describe()))) + ".",
+                                 (when.Count == 0 ? "always" : string.Join(" and ", when.Select(w => w.Describe()))) +
+                                 (escalationGroup is null ? "" : $"; after {Durations.Format(escalationDelay!.Value)} '{escalationGroup}' may approve too") + ".",
                     };
                 }
 

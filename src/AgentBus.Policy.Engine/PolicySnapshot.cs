@@ -14,12 +14,18 @@ public sealed class PolicySnapshot
     public required IReadOnlyDictionary<string, AgentPolicy> Agents { get; init; }
     public required IReadOnlyDictionary<string, ToolPolicy> Tools { get; init; }
     public required IReadOnlyDictionary<(string Agent, string Tool), GrantPolicy> Grants { get; init; }
+
+    /// <summary>Team id → its members' approver names (lower case); teams the file does not list have none.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Teams { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 }
 
 public sealed class AgentPolicy
 {
     public required string Id { get; init; }
     public required string Team { get; init; }
+
+    /// <summary>The person the agent acts for (lower case), or null when the policy names none.</summary>
+    public string? Owner { get; init; }
 
     /// <summary>Suspended in the policy file itself (status: suspended), as opposed to by an operator.</summary>
     public bool Suspended { get; init; }
@@ -70,6 +76,17 @@ public sealed class ApprovalPolicy
     public required int Approvers { get; init; }
     public required TimeSpan Expiry { get; init; }
     public int Line { get; init; }
+
+    /// <summary>The requester of this grant's approvals: the agent's owner, or the agent id when it has none.</summary>
+    public required string RequestedBy { get; init; }
+
+    public required string AgentTeam { get; init; }
+
+    /// <summary>Resolved at load: the agent's team members when the rule excludes the team (excludeTeam, on by default).</summary>
+    public required IReadOnlyList<string> ExcludedApprovers { get; init; }
+
+    public string? EscalationGroup { get; init; }
+    public TimeSpan? EscalationDelay { get; init; }
 
     /// <summary>The decision's sentence, built once at load (it depends on the grant only).</summary>
     public required string Reason { get; init; }

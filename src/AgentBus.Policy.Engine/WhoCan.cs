@@ -36,7 +36,8 @@ public static class WhoCan
                         ? $"{tool.Destinations.Describe()}, narrowed to {narrowed.Describe()}"
                         : tool.Destinations.Describe();
                 var approval = g.Approval is { } a
-                    ? $"{a.Approvers} of '{a.Group}' within {Durations.Format(a.Expiry)} when {a.DescribeCondition()} ({a.RuleId})"
+                    ? $"{a.Approvers} of '{a.Group}' within {Durations.Format(a.Expiry)} when {a.DescribeCondition()} ({a.RuleId})" +
+                      (a.EscalationGroup is { } escalation ? $", '{escalation}' too after {Durations.Format(a.EscalationDelay!.Value)}" : "")
                     : "never";
                 return new WhoCanRow(agent.Id, agent.Team, agent.Suspended || tool.Suspended, tool.Name, tool.Risk, g.Id,
                     g.Constraints.Select(c => c.Describe()).ToList(), destinations, approval, g.Terms);

@@ -1,3 +1,4 @@
+using AgentBus.Policy.Approvals;
 using AgentBus.Policy.Outcomes;
 using AgentBus.Policy.Proposals;
 using AgentBus.Policy.Spend;
@@ -22,6 +23,7 @@ public static class PolicyHostExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<SuspensionCache>());
         builder.Services.AddSingleton<AdmissionStore>();
         builder.Services.AddSingleton<CostLedger>();
+        builder.Services.AddSingleton<ApprovalLedger>();
         builder.Services.AddHostedService<StateSweeper>();
         builder.AddExecutionAuthorizer();
 
@@ -30,6 +32,7 @@ public static class PolicyHostExtensions
             bus.AddConsumer<ProposalConsumer>(typeof(ProposalConsumerDefinition));
             bus.AddConsumer<OutcomeConsumer>(typeof(OutcomeConsumerDefinition));
             bus.AddConsumer<SpendReportConsumer>(typeof(SpendReportConsumerDefinition));
+            bus.AddConsumer<ApprovalOutcomeConsumer>(typeof(ApprovalOutcomeConsumerDefinition));
         });
         return builder;
     }

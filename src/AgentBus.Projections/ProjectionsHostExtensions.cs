@@ -36,6 +36,15 @@ public static class ProjectionsHostExtensions
             bus.AddAuditEvent<ActionSucceeded>(AuditEntry.From);
             bus.AddAuditEvent<ActionFailed>(AuditEntry.From);
             bus.AddAuditEvent<OperatorActionTaken>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalRequested>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalVoteRecorded>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalGranted>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalDenied>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalExpired>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalCancelled>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalEscalated>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalConsumed>(AuditEntry.From);
+            bus.AddAuditEvent<ApprovalConsumptionRefused>(AuditEntry.From);
 
             // Messages written by agents: endpoints of their own that record even what cannot be read.
             bus.AddConsumer<ProposalAuditConsumer, ProposalAuditConsumerDefinition>();

@@ -1,7 +1,6 @@
 using AgentBus.Approvals.Approvers;
-using AgentBus.Approvals.RunStory;
+using AgentBus.Audit.Stories;
 using AgentBus.Contracts;
-using Microsoft.Extensions.Options;
 
 namespace AgentBus.Approvals.Api;
 
@@ -22,6 +21,7 @@ public static class ApprovalEndpoints
         var api = app.MapGroup("/api/approvals").RequireAuthorization(ApproverAuthentication.ApiPolicy);
         api.MapGet("/", ListAsync);
         api.MapGet("/{id:guid}", GetAsync);
+        api.MapGet("/{id:guid}/story", StoryAsync);
         api.MapPost("/{id:guid}/approve", (Guid id, VoteRequest? body, HttpContext http, ApprovalVoting voting) =>
             VoteAsync(id, ApprovalVerdict.Approve, body, http, voting));
         api.MapPost("/{id:guid}/deny", (Guid id, VoteRequest? body, HttpContext http, ApprovalVoting voting) =>
@@ -37,8 +37,7 @@ public static class ApprovalEndpoints
         return Results.Ok(new { approver = me.Name, groups = me.Groups, approvals = open.Select(s => ApprovalView.From(s, me, now, null)) });
     }
 
-    static async Task<IResult> GetAsync(Guid id, HttpContext http, ApprovalReadStore store, IRunStory stories, TimeProvider clock,
-        IOptions<ApprovalsOptions> options, CancellationToken ct)
+    static async Task<IResult> GetAsync(Guid id, HttpContext http, ApprovalReadStore store, RunStoryQuery stories, TimeProvider clock, CancellationToken ct)
     {
         var me = ApproverIdentity.From(http.User);
         var approval = await store.FindAsync(id, ct);
@@ -46,8 +45,22 @@ public static class ApprovalEndpoints
             return Problem(404, ApprovalReasonCodes.UnknownApproval, "No such approval.");
         if (!ApprovalView.Visible(approval, me))
             return Problem(403, ApprovalReasonCodes.NotInGroup, $"Only members of '{approval.ApproverGroup}' may see this approval.");
-        var story = await stories.ForRunAsync(approval.RunId, options.Value.StoryLimit, ct);
+        var story = await stories.GetAsync(approval.RunId, ct);
         return Results.Ok(ApprovalView.From(approval, me, clock.GetUtcNow(), story));
+    }
+
+    /// <summary>The run this approval belongs to, as the audit tells it: the JSON of `agentbus runs show RUN --json` (404 while the audit has nothing).</summary>
+    static async Task<IResult> StoryAsync(Guid id, HttpContext http, ApprovalReadStore store, RunStoryQuery stories, CancellationToken ct)
+    {
+        var me = ApproverIdentity.From(http.User);
+        var approval = await store.FindAsync(id, ct);
+        if (approval is null)
+            return Problem(404, ApprovalReasonCodes.UnknownApproval, "No such approval.");
+        if (!ApprovalView.Visible(approval, me))
+            return Problem(403, ApprovalReasonCodes.NotInGroup, $"Only members of '{approval.ApproverGroup}' may see this approval.");
+        return await stories.GetAsync(approval.RunId, ct) is { } story
+            ? Results.Ok(story)
+            : Problem(404, "unknown_run", $"The audit has recorded nothing of run '{approval.RunId}' yet.");
     }
 
     static async Task<IResult> VoteAsync(Guid id, ApprovalVerdict verdict, VoteRequest? body, HttpContext http, ApprovalVoting voting)

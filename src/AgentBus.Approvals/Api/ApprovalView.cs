@@ -1,15 +1,18 @@
 using System.Text.Json.Nodes;
 using AgentBus.Approvals.Approvers;
 using AgentBus.Approvals.Display;
-using AgentBus.Approvals.RunStory;
 using AgentBus.Approvals.Saga;
+using AgentBus.Audit.Stories;
 using AgentBus.Contracts;
 
 namespace AgentBus.Approvals.Api;
 
 public sealed record VoteView(string Approver, ApprovalVerdict Verdict, string? Comment, DateTimeOffset CastAt, bool ThroughEscalation);
 
-/// <summary>One approval as an approver sees it: redacted arguments, the diff, the rule, the votes, the time left.</summary>
+/// <summary>
+/// One approval as an approver sees it: redacted arguments, the diff, the rule, the votes, the time left,
+/// and (for one approval) the run's story so far, the same <see cref="RunStory"/> `agentbus runs show --json` prints.
+/// </summary>
 public sealed record ApprovalView(
     Guid ApprovalId,
     string Status,
@@ -40,9 +43,9 @@ public sealed record ApprovalView(
     string? DecidedBy,
     string? DecisionReason,
     DateTimeOffset? DecidedAt,
-    IReadOnlyList<RunStoryEntry>? Story)
+    RunStory? Story)
 {
-    public static ApprovalView From(ApprovalState s, ApproverIdentity viewer, DateTimeOffset now, IReadOnlyList<RunStoryEntry>? story)
+    public static ApprovalView From(ApprovalState s, ApproverIdentity viewer, DateTimeOffset now, RunStory? story)
     {
         var open = ApprovalStatus.IsOpen(s.CurrentState);
         var reason = !open ? $"This approval is {ApprovalStatus.Display(s.CurrentState)}."

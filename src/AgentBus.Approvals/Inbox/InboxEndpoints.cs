@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using AgentBus.Approvals.Api;
 using AgentBus.Approvals.Approvers;
-using AgentBus.Approvals.RunStory;
+using AgentBus.Audit.Stories;
 using AgentBus.Contracts;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
@@ -62,7 +62,7 @@ public static class InboxEndpoints
         return Html(InboxPage.List(me, views, antiforgery.GetAndStoreTokens(http), notice, kind == "ok"));
     }
 
-    static async Task<IResult> DetailAsync(Guid id, HttpContext http, ApprovalReadStore store, IRunStory stories, TimeProvider clock,
+    static async Task<IResult> DetailAsync(Guid id, HttpContext http, ApprovalReadStore store, RunStoryQuery stories, TimeProvider clock,
         IAntiforgery antiforgery, IOptions<ApprovalsOptions> options)
     {
         var me = ApproverIdentity.From(http.User);
@@ -71,8 +71,9 @@ public static class InboxEndpoints
             return Html(InboxPage.Message(me, "No such approval.", antiforgery.GetAndStoreTokens(http)), 404);
         if (!ApprovalView.Visible(approval, me))
             return Html(InboxPage.Message(me, $"Only members of '{approval.ApproverGroup}' may see this approval.", antiforgery.GetAndStoreTokens(http)), 403);
-        var story = await stories.ForRunAsync(approval.RunId, options.Value.StoryLimit, http.RequestAborted);
-        return Html(InboxPage.Detail(me, ApprovalView.From(approval, me, clock.GetUtcNow(), story), antiforgery.GetAndStoreTokens(http)));
+        var story = await stories.GetAsync(approval.RunId, http.RequestAborted);
+        return Html(InboxPage.Detail(me, ApprovalView.From(approval, me, clock.GetUtcNow(), story), antiforgery.GetAndStoreTokens(http),
+            options.Value.StoryLimit));
     }
 
     static async Task<IResult> VoteAsync(Guid id, ApprovalVerdict verdict, string? comment, HttpContext http, ApprovalVoting voting)

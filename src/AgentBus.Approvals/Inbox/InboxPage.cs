@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using AgentBus.Approvals.Api;
 using AgentBus.Approvals.Approvers;
+using AgentBus.Audit.Stories;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace AgentBus.Approvals.Inbox;
@@ -24,7 +25,7 @@ static class InboxPage
         textarea{width:100%;min-height:3rem;box-sizing:border-box} button{padding:.4rem 1rem;margin-right:.5rem;border-radius:5px;border:1px solid #888;cursor:pointer}
         button.approve{background:#2f8f4e;color:#fff;border-color:#2f8f4e} button.deny{background:#b93a3a;color:#fff;border-color:#b93a3a}
         table{border-collapse:collapse;width:100%;font-size:.9rem}td,th{border-bottom:1px solid #e3e6eb;padding:.25rem .4rem;text-align:left}
-        .muted{color:#667}
+        .muted{color:#667} tr.this-action{background:#fff7db}
         """;
 
     public static string SignIn(AntiforgeryTokenSet tokens, string? error)
@@ -49,18 +50,18 @@ static class InboxPage
         if (approvals.Count == 0)
             html.Append("<p class=\"muted\" id=\"empty\">Nothing is waiting for your groups.</p>");
         foreach (var approval in approvals)
-            html.Append(Card(approval, tokens, withStory: false));
+            html.Append(Card(approval, tokens, storySteps: null));
         html.Append("</main>");
         return Page("Inbox", me, tokens, html.ToString());
     }
 
-    public static string Detail(ApproverIdentity me, ApprovalView approval, AntiforgeryTokenSet tokens) =>
-        Page($"Approval {approval.ApprovalId}", me, tokens, $"<main><p><a href=\"/inbox\">← Inbox</a></p>{Card(approval, tokens, withStory: true)}</main>");
+    public static string Detail(ApproverIdentity me, ApprovalView approval, AntiforgeryTokenSet tokens, int storySteps) =>
+        Page($"Approval {approval.ApprovalId}", me, tokens, $"<main><p><a href=\"/inbox\">← Inbox</a></p>{Card(approval, tokens, storySteps)}</main>");
 
     public static string Message(ApproverIdentity me, string message, AntiforgeryTokenSet tokens) =>
         Page("Inbox", me, tokens, $"<main><p><a href=\"/inbox\">← Inbox</a></p><div class=\"notice error\" id=\"notice\">{E(message)}</div></main>");
 
-    static string Card(ApprovalView a, AntiforgeryTokenSet tokens, bool withStory)
+    static string Card(ApprovalView a, AntiforgeryTokenSet tokens, int? storySteps)
     {
         var id = a.ApprovalId.ToString("D");
         var html = new StringBuilder($"<section class=\"card approval\" data-approval-id=\"{id}\">");
@@ -86,19 +87,8 @@ static class InboxPage
         }
         html.Append($"<h3>Arguments</h3><pre>{E(a.Arguments?.ToJsonString(Pretty) ?? "{}")}</pre>");
 
-        if (withStory && a.Story is { } story)
-        {
-            html.Append("<h3>The run so far</h3>");
-            if (story.Count == 0)
-                html.Append("<p class=\"muted\">Nothing recorded for this run yet.</p>");
-            else
-            {
-                html.Append("<table class=\"story\"><tr><th>#</th><th>when (UTC)</th><th>event</th><th>tool</th><th>outcome</th></tr>");
-                foreach (var s in story)
-                    html.Append($"<tr><td>{s.Seq}</td><td>{s.OccurredAt.UtcDateTime:HH:mm:ss}</td><td>{E(s.EventType)}</td><td>{E(s.Tool ?? "")}</td><td>{E(s.Outcome)}{(s.ReasonCode is { } r ? " (" + E(r) + ")" : "")}</td></tr>");
-                html.Append("</table>");
-            }
-        }
+        if (storySteps is { } limit)
+            html.Append(Story(a, a.Story, limit));
 
         if (a.CanVote)
         {
@@ -110,6 +100,45 @@ static class InboxPage
         else if (a.CannotVoteReason is { } reason)
             html.Append($"<p class=\"muted cannot-vote\">{E(reason)}</p>");
         html.Append("</section>");
+        return html.ToString();
+    }
+
+    /// <summary>The run so far, from the audit: every action and its steps, this approval's action marked.</summary>
+    static string Story(ApprovalView a, RunStory? story, int limit)
+    {
+        var html = new StringBuilder("<h3>The run so far</h3>");
+        if (story is null)
+            return html.Append("<p class=\"muted\" id=\"story\">Nothing recorded for this run yet.</p>").ToString();
+
+        var t = story.Totals;
+        html.Append($"<p class=\"muted\" id=\"story\">Run {E(story.RunId)}: {E(story.Status)} since {story.StartedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC; " +
+                    $"{t.Actions} action(s): {t.Allowed} allowed, {t.Denied} denied, {t.PendingApproval} awaiting approval, {t.Succeeded} succeeded, " +
+                    $"{t.Failed} failed; cost ${t.CostUsd.ToString("0.00####", CultureInfo.InvariantCulture)}.</p>");
+        html.Append("<table class=\"story\"><tr><th>when (UTC)</th><th>action</th><th>step</th><th>result</th><th>detail</th></tr>");
+        var shown = 0;
+        var total = story.Actions.Sum(x => x.Steps.Count);
+        foreach (var action in story.Actions)
+        {
+            var mine = action.ActionId == a.ActionId;
+            foreach (var step in action.Steps)
+            {
+                if (shown++ >= limit)
+                    break;
+                var detail = string.Join(" · ", new[]
+                {
+                    step.Actor is { } actor ? $"by {actor}" : null,
+                    step.ReasonCode,
+                    step.RuleId is { } rule ? $"rule {rule}" : null,
+                    step.ExternalReference is { } reference ? $"ref {reference}" : null,
+                }.Where(x => !string.IsNullOrEmpty(x)));
+                html.Append($"<tr{(mine ? " class=\"this-action\"" : "")}><td>{step.At.UtcDateTime:HH:mm:ss}</td>" +
+                            $"<td>{E(action.Tool ?? "")} <span class=\"muted\">{E(action.ActionId[..Math.Min(8, action.ActionId.Length)])}</span>{(mine ? " (this one)" : "")}</td>" +
+                            $"<td>{E(step.EventType)}</td><td>{E(step.Outcome)}</td><td>{E(detail)}</td></tr>");
+            }
+        }
+        html.Append("</table>");
+        if (total > limit)
+            html.Append($"<p class=\"muted\">{total - limit} more step(s): <code>agentbus runs show {E(story.RunId)}</code>.</p>");
         return html.ToString();
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Text.Json;
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Json;
@@ -19,11 +18,6 @@ namespace AgentBus.Approvals.Saga;
 /// </summary>
 public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState>
 {
-    static readonly Counter<long> Decided = AgentBusTelemetry.Meter.CreateCounter<long>(
-        "agentbus.approvals.decided", description: "Approvals that reached an outcome, by outcome.");
-    static readonly Histogram<double> WaitTime = AgentBusTelemetry.Meter.CreateHistogram<double>(
-        "agentbus.approvals.wait_time", "s", "Time from request to outcome.");
-
     readonly TimeProvider _clock;
     readonly ApprovalsOptions _options;
     readonly ILogger<ApprovalStateMachine> _logger;
@@ -158,9 +152,13 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         if (step.Outcome == ApprovalVoteOutcome.Recorded)
         {
             var throughEscalation = saga.CurrentState == ApprovalStatus.Escalated && !vote.ApproverGroups.Contains(saga.ApproverGroup, StringComparer.Ordinal);
-            saga.Votes.Add(new ApprovalVote(vote.VoteId, approver, vote.Verdict, Trim(vote.Comment), now, throughEscalation));
+            var recorded = new ApprovalVote(vote.VoteId, approver, vote.Verdict, Trim(vote.Comment), now, throughEscalation);
+            saga.Votes.Add(recorded);
             _logger.LogInformation("Approval {ApprovalId}: {Approver} voted {Verdict}", saga.CorrelationId, approver, vote.Verdict);
+            await PublishVoteAsync(context, recorded);
         }
+        else if (step.Outcome == ApprovalVoteOutcome.Repeated && saga.Votes.FirstOrDefault(v => v.Approver == approver) is { } earlier)
+            await PublishVoteAsync(context, earlier);
 
         switch (step.MoveTo)
         {
@@ -283,6 +281,17 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
             send => send.MessageId = MessageIds.For(subject, nameof(ApprovalConsumed)));
     }
 
+    /// <summary>Each counted answer, for the audit (who approved or denied, and when); a repeat has the same id.</summary>
+    static Task PublishVoteAsync(BehaviorContext<ApprovalState> context, ApprovalVote vote)
+    {
+        var saga = context.Saga;
+        var approvals = saga.Votes.TakeWhile(v => v != vote).Count(v => v.Verdict == ApprovalVerdict.Approve)
+                        + (vote.Verdict == ApprovalVerdict.Approve ? 1 : 0);
+        return context.Publish(new ApprovalVoteRecorded(saga.CorrelationId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool, saga.RuleId,
+                vote.Approver, vote.Verdict, vote.Comment, vote.ThroughEscalation, approvals, saga.Quorum, vote.CastAt),
+            send => send.MessageId = MessageIds.For($"{saga.CorrelationId:D}:{vote.Approver}", nameof(ApprovalVoteRecorded)));
+    }
+
     Task PublishGrantedAsync(BehaviorContext<ApprovalState> context)
     {
         var saga = context.Saga;
@@ -318,12 +327,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
             saga.EscalationGroup!, saga.EscalatedAt!.Value), Id<ApprovalEscalated>(saga));
     }
 
-    static void Record(ApprovalState saga, string outcome)
-    {
-        Decided.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("rule", saga.RuleId));
-        if (saga.DecidedAt is { } at)
-            WaitTime.Record((at - saga.RequestedAt).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
-    }
+    static void Record(ApprovalState saga, string outcome) =>
+        AgentBusMetrics.ApprovalResolved(saga.Tool, saga.RuleId, outcome, (saga.DecidedAt ?? saga.RequestedAt) - saga.RequestedAt);
 
     static Action<PublishContext<T>> Id<T>(ApprovalState saga)
         where T : class =>

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Telemetry;
 using Dapper;
@@ -22,11 +21,6 @@ public sealed class ApprovalSweeper(
     IOptions<ApprovalsOptions> options,
     ILogger<ApprovalSweeper> logger) : BackgroundService
 {
-    static long _open;
-    // Registered once with the meter when this type is first used; reads the count of the last sweep.
-    static readonly ObservableGauge<long> Open = AgentBusTelemetry.Meter.CreateObservableGauge(
-        "agentbus.approvals.pending", () => Interlocked.Read(ref _open), description: "Approvals waiting for people, as of the last sweep.");
-
     const string ClaimExpired = """
         SELECT correlation_id FROM approval_sagas
         WHERE current_state IN ('Pending', 'Escalated') AND expires_at <= @Now
@@ -76,8 +70,13 @@ public sealed class ApprovalSweeper(
         var expired = await ClaimAndSendAsync(ClaimExpired, "expiry_sent_at", id => new ExpireApproval(id, clock.GetUtcNow()), cancellationToken);
         var escalated = await ClaimAndSendAsync(ClaimEscalations, "escalation_sent_at", id => new EscalateApproval(id, clock.GetUtcNow()), cancellationToken);
 
-        await using var count = dataSource.CreateCommand("SELECT count(*) FROM approval_sagas WHERE current_state IN ('Pending', 'Escalated')");
-        Interlocked.Exchange(ref _open, (long)(await count.ExecuteScalarAsync(cancellationToken) ?? 0L));
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            var open = await connection.QueryAsync<(string Tool, long Count)>(new CommandDefinition(
+                "SELECT tool, count(*) FROM approval_sagas WHERE current_state IN ('Pending', 'Escalated') GROUP BY tool",
+                cancellationToken: cancellationToken));
+            AgentBusMetrics.ApprovalsOpen(open.ToDictionary(o => o.Tool ?? "", o => o.Count));
+        }
         return (expired, escalated);
     }
 

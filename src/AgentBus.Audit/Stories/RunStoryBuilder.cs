@@ -56,7 +56,7 @@ public static class RunStoryBuilder
     {
         // In the order of the chain of custody, not of the clocks: the projections stamp a proposal
         // when they read it, which can be after the policy service decided it.
-        var ordered = events.OrderBy(e => StoryStages.Rank(e.Step.Stage)).ThenBy(e => e.Step.At).ThenBy(e => e.Step.Seq).ToList();
+        var ordered = events.OrderBy(e => Rank(e.Step)).ThenBy(e => e.Step.At).ThenBy(e => e.Step.Seq).ToList();
         var steps = ordered.Select(e => e.Step).ToList();
 
         StoryStep? Last(string stage) => steps.LastOrDefault(s => s.Stage == stage);
@@ -111,6 +111,8 @@ public static class RunStoryBuilder
             return "authorized";
         if (decision is not null)
         {
+            if (FollowsApproval(decision) && decision.Outcome == "denied" && decision.ReasonCode?.StartsWith("approval_", StringComparison.Ordinal) == true)
+                return decision.ReasonCode;
             if (decision.Outcome == "approval_required")
                 return approvals.Count == 0 ? "pending_approval" : approvals[^1].Answer switch
                 {
@@ -121,6 +123,16 @@ public static class RunStoryBuilder
         }
         return proposal?.Outcome ?? "proposed";
     }
+
+    /// <summary>
+    /// The stage's rank, except that the final decision on an action that needed approval comes after
+    /// the approval's steps (request, answers, grant), where it happened in the chain of custody.
+    /// </summary>
+    static double Rank(StoryStep step) =>
+        FollowsApproval(step) ? StoryStages.Rank(StoryStages.Approval) + 0.5 : StoryStages.Rank(step.Stage);
+
+    static bool FollowsApproval(StoryStep step) =>
+        step.Stage == StoryStages.Decision && step.Outcome != "approval_required" && String(step.Payload, "approvalId") is not null;
 
     static JsonElement Parse(string payload)
     {

@@ -89,7 +89,8 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
     /// <summary>
     /// Approval messages stay among policy, the approvals service and projections: requests and
     /// consumptions reach the saga's queue; operator actions reach the approvals service (it acts on
-    /// agent.suspend and tool.suspend); the outcome exchanges are declared for their readers.
+    /// agent.suspend and tool.suspend); outcomes reach policy's own queue (it re-checks a grant, uses
+    /// it and answers the agent); the audit records the request, every answer and every outcome.
     /// </summary>
     async Task ApplyApprovalsAsync(string vhost, CancellationToken ct)
     {
@@ -97,6 +98,13 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         await api.PutExchangeAsync(vhost, WireNames.ConsumeApprovalExchange, "topic", ct);
         foreach (var exchange in WireNames.ApprovalOutcomeExchanges)
             await api.PutExchangeAsync(vhost, exchange, "topic", ct);
+        await api.PutExchangeAsync(vhost, WireNames.ApprovalVoteRecordedExchange, "topic", ct);
+
+        await DeclareEndpointAsync(vhost, WireNames.PolicyApprovalsQueue, ct);
+        foreach (var exchange in WireNames.PolicyApprovalExchanges)
+            await api.BindExchangeAsync(vhost, exchange, WireNames.PolicyApprovalsQueue, "#", ct);
+        foreach (var exchange in WireNames.AuditedApprovalExchanges)
+            await api.BindExchangeAsync(vhost, exchange, WireNames.ProjectionsQueue, "#", ct);
 
         await DeclareEndpointAsync(vhost, WireNames.ApprovalsQueue, ct);
         await api.BindExchangeAsync(vhost, WireNames.ApprovalRequestedExchange, WireNames.ApprovalsQueue, "#", ct);

@@ -14,12 +14,33 @@ static class ApproverCommands
 
         var name = new Argument<string>("name") { Description = "The approver's name (a-z 0-9 . _ @ -), as shown in approvals and the audit" };
         var groups = new Option<string[]>("--group") { Description = "A group the approver belongs to (repeat for several)", Required = true, AllowMultipleArgumentsPerToken = false };
-        var add = new Command("add", "Add an approver and print their bearer token once (only its SHA-256 is stored).") { name, groups, postgres };
+        var tokenFile = new Option<string?>("--token-file")
+        {
+            Description = "Write the token to this new file (mode 600) instead of printing it; if the file already holds this approver's " +
+                          "working token, nothing changes (for setup scripts); any other existing file is refused",
+        };
+        var add = new Command("add", "Add an approver and print their bearer token once (only its SHA-256 is stored).") { name, groups, tokenFile, postgres };
         add.SetAction((result, ct) => Cli.Run(async () =>
         {
             var store = Store(result, postgres);
+            var file = result.GetValue(tokenFile) is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+            if (file is not null && File.Exists(file))
+            {
+                var existing = await store.AuthenticateAsync((await File.ReadAllTextAsync(file, ct)).Trim(), ct);
+                var wanted = await Guarded(() => Task.FromResult(ApproverStore.ValidName(result.GetValue(name)!)));
+                if (existing?.Name != wanted)
+                    throw new UsageException($"{file} exists but holds no working token of approver '{wanted}'; remove it to issue a new one (a token file is never overwritten).");
+                AnsiConsole.MarkupLine($"Approver [bold]{Markup.Escape(existing.Name)}[/] is set up already ({Markup.Escape(string.Join(", ", existing.Groups))}); its token is in {Markup.Escape(file)}.");
+                return Cli.Ok;
+            }
             var (approver, token) = await Guarded(() => store.AddAsync(result.GetValue(name)!, result.GetValue(groups) ?? [], ct));
             AnsiConsole.MarkupLine($"Approver [bold]{Markup.Escape(approver.Name)}[/] added to {Markup.Escape(string.Join(", ", approver.Groups))}.");
+            if (file is not null)
+            {
+                WriteSecret(file, token);
+                AnsiConsole.MarkupLine($"Their token is in [bold]{Markup.Escape(file)}[/] (mode 600); `agentbus approvers revoke` ends it.");
+                return Cli.Ok;
+            }
             AnsiConsole.MarkupLine("Their token, shown this once (give it to them over a private channel; `agentbus approvers revoke` ends it):");
             Console.Out.WriteLine(token);
             return Cli.Ok;
@@ -49,6 +70,18 @@ static class ApproverCommands
         }));
 
         return new Command("approvers", "People who may approve actions, and their bearer tokens.") { add, list, revoke };
+    }
+
+    /// <summary>Readable by the owner only from the start: written to a new file created with mode 600.</summary>
+    static void WriteSecret(string file, string token)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var stream = new FileStream(file, options);
+        using var writer = new StreamWriter(stream);
+        writer.WriteLine(token);
     }
 
     static ApproverStore Store(ParseResult result, Option<string> postgres) =>

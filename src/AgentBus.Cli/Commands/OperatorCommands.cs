@@ -163,6 +163,7 @@ static class OperatorCommands
             Headers = new Dictionary<string, object?> { ["MT-MessageType"] = $"urn:message:{typeof(OperatorActionTaken).Namespace}:{nameof(OperatorActionTaken)}" },
         };
         var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(action, WireJson.Options));
-        await channel.BasicPublishAsync(WireNames.OperatorActionsExchange, "", mandatory: true, properties, body, timeout.Token);
+        // Routed by the action ("agent.suspend"): the approvals service binds the suspensions it acts on.
+        await channel.BasicPublishAsync(WireNames.OperatorActionsExchange, action.Action, mandatory: true, properties, body, timeout.Token);
     }
 }

@@ -129,7 +129,12 @@ static class PolicyCommands
             AnsiConsole.MarkupLine($"Decision: [{colour}]{AdmissionName(decision.Decision)}[/] ({Markup.Escape(decision.ReasonCode)}, rule {Markup.Escape(decision.RuleId ?? "-")})");
             AnsiConsole.MarkupLine(Markup.Escape(decision.Reason));
             if (decision.Approval is { } approval)
+            {
                 AnsiConsole.MarkupLine($"Approval: {approval.Approvers} distinct approver(s) from [bold]{Markup.Escape(approval.Group)}[/] within {Durations.Format(approval.Expiry)} (rule {Markup.Escape(approval.RuleId)}).");
+                if (approval.EscalationGroup is { } escalation)
+                    AnsiConsole.MarkupLine($"Escalation: after {Durations.Format(approval.EscalationDelay!.Value)}, [bold]{Markup.Escape(escalation)}[/] may approve too.");
+                AnsiConsole.MarkupLine($"May not approve: {Markup.Escape(string.Join(", ", new[] { approval.RequestedBy + " (requester)" }.Concat(approval.ExcludedApprovers.Select(m => $"{m} (team {approval.AgentTeam})"))))}.");
+            }
             if (decision.Decision != Decision.Denied)
                 AnsiConsole.MarkupLine("[grey]Rates, run caps and budget are enforced by the policy service against live state; the limits above are what it will apply.[/]");
             return Cli.Ok;

@@ -135,7 +135,9 @@ static class RunsCommands
             action.Arguments is { } args ? AuditCli.Cut(args.GetRawText(), 90) : null, $"action {Markup.Escape(action.ActionId)}"),
         StoryStages.Decision => Join(step.ReasonCode is { } code ? Markup.Escape(code) : null, step.RuleId is { } rule ? $"rule {Markup.Escape(rule)}" : null,
             step.PolicyVersion is { } version ? $"policy {Markup.Escape(version)}" : null, AuditCli.Cut(Text(step.Payload, "reason"), 80)),
-        StoryStages.Approval => Join(step.Actor is { } by ? $"by {Markup.Escape(by)}" : null, AuditCli.Cut(Text(step.Payload, "reason"), 80)),
+        StoryStages.Approval => Join(step.Actor is { } by ? $"by {Markup.Escape(by)}" : null,
+            step.EventType == "ApprovalRequested" ? ApprovalAsked(step.Payload) : null,
+            AuditCli.Cut(Text(step.Payload, "reason") ?? Text(step.Payload, "comment"), 80)),
         StoryStages.Authorization => Join($"by {Markup.Escape(step.Actor ?? "policy")}", Text(step.Payload, "argumentsHash") is { } hash ? $"arguments {AuditCli.Cut(hash, 24)}" : null),
         StoryStages.Execution => $"by {Markup.Escape(step.Actor ?? "executor")}",
         StoryStages.Outcome when step.EventType == "ActionSucceeded" => Join(step.ExternalReference is { } reference ? $"ref {Markup.Escape(reference)}" : null,
@@ -144,6 +146,13 @@ static class RunsCommands
             Number(step.Payload, "durationMs") is { } ms ? $"{ms} ms" : null),
         _ => Join(step.Actor is { } actor ? $"by {Markup.Escape(actor)}" : null, step.ReasonCode is { } reason ? Markup.Escape(reason) : null),
     };
+
+    /// <summary>"2 of payments-approvers until 14:05:00": what an approval request asked for.</summary>
+    static string? ApprovalAsked(JsonElement payload) =>
+        Text(payload, "approverGroup") is { } group && Number(payload, "quorum") is { } quorum
+            ? $"{quorum} of {Markup.Escape(group)}" + (payload.TryGetProperty("expiresAt", out var until) && until.TryGetDateTimeOffset(out var at)
+                ? $" until {AuditCli.Clock(at)}" : "")
+            : null;
 
     static string Join(params string?[] parts) => string.Join(" · ", parts.Where(p => !string.IsNullOrEmpty(p)));
 
@@ -164,8 +173,9 @@ static class RunsCommands
 
     static string Result(string outcome) => outcome switch
     {
-        "allowed" or "succeeded" or "authorized" or "proposed" or "started" or "granted" => $"[green]{outcome}[/]",
+        "allowed" or "succeeded" or "authorized" or "proposed" or "started" or "granted" or "approved" or "consumed" => $"[green]{outcome}[/]",
         "denied" or "failed" or "malformed" or "rejected" or "refused" or "outcome_unknown" or "approval_denied" or "approval_expired"
+            or "approval_cancelled" or "approval_refused" or "expired" or "cancelled"
             => $"[red]{Markup.Escape(outcome)}[/]",
         _ => $"[yellow]{Markup.Escape(outcome)}[/]",
     };

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using AgentBus.Contracts;
+using AgentBus.Policy.Approvals;
 using AgentBus.Policy.Engine;
 using AgentBus.Policy.State;
 using AgentBus.ServiceDefaults.Messaging;
@@ -9,16 +10,18 @@ using MassTransit;
 namespace AgentBus.Policy.Proposals;
 
 /// <summary>
-/// Turns one proposal into one decision, and an allowed one into an ExecuteTool for that tool's
-/// queue. The pure evaluator decides steps 1-4 and 7; <see cref="AdmissionStore"/> then enforces
-/// rates, run caps, budget and idempotency against PostgreSQL. Message ids are derived from the
-/// sender and action, so a redelivered proposal repeats the same messages and downstream
-/// consumers drop the repeat.
+/// Turns one proposal into one decision, an allowed one into an ExecuteTool for that tool's queue,
+/// and one that needs approval into an ApprovalRequested for the approval saga (the final decision
+/// follows from <see cref="ApprovalOutcomeConsumer"/>). The pure evaluator decides steps 1-4 and 7;
+/// <see cref="AdmissionStore"/> then enforces rates, run caps, budget and idempotency against
+/// PostgreSQL. Message ids are derived from the sender and action, so a redelivered proposal repeats
+/// the same messages and downstream consumers drop the repeat.
 /// </summary>
 public sealed class ProposalConsumer(
     PolicyStore policies,
     SuspensionCache suspensions,
     AdmissionStore admissions,
+    ApprovalLedger approvals,
     ExecutionAuthorizer authorizer,
     TimeProvider clock,
     ILogger<ProposalConsumer> logger) : IConsumer<ActionProposed>
@@ -56,8 +59,12 @@ public sealed class ProposalConsumer(
             ? $"{sender}:body:{Convert.ToHexStringLower(SHA256.HashData(context.ReceiveContext.Body.GetBytes()))}"
             : $"{sender}:{actionId}";
 
+        // The approval the agent waits for: its own, or, for a repeat of an action, that action's.
+        var approvalId = decision.Decision == Decision.ApprovalRequired && sender is not null && admission is not null
+            ? ApprovalIds.For(sender, admission.DuplicateOf ?? proposal.ActionId).ToString("D")
+            : null;
         var decided = new ActionDecided(actionId, runId, sender ?? "", tool, decision.Decision, decision.ReasonCode,
-            decision.Reason, decision.RuleId, policy?.Version, now);
+            decision.Reason, decision.RuleId, policy?.Version, now, approvalId);
         AgentBusMetrics.Decided(decision.Decision, decision.ReasonCode, decision.RuleId);
 
         await context.Publish(decided, send =>
@@ -90,6 +97,11 @@ public sealed class ProposalConsumer(
                 return;
         }
 
+        if (decision is { Decision: Decision.ApprovalRequired, Approval: { } requirement } && admission is { DuplicateOf: null })
+        {
+            await AskForApprovalAsync(context, proposal, requirement, policy?.Version);
+            return;
+        }
         if (decision.Decision != Decision.Allowed)
             return;
 
@@ -101,5 +113,25 @@ public sealed class ProposalConsumer(
             send.MessageId = MessageIds.For(subject, nameof(ExecuteTool));
             send.Mandatory = true;
         }, context.CancellationToken);
+    }
+
+    /// <summary>
+    /// Records what is asked (once), then asks the approval saga. A re-sent proposal whose approval
+    /// has already ended gets its final decision again instead.
+    /// </summary>
+    async Task AskForApprovalAsync(ConsumeContext context, ActionProposed proposal, ApprovalRequirement requirement, string? policyVersion)
+    {
+        var request = ApprovalMessages.Request(proposal, requirement, policyVersion);
+        var approval = await approvals.RecordAsync(request, context.CancellationToken);
+        if (approval.FinalDecision is { } final)
+        {
+            await ApprovalMessages.PublishFinalAsync(context, approval.ActionId, approval.RunId, approval.AgentId, approval.Tool,
+                final == "allowed" ? Decision.Allowed : Decision.Denied, approval.ReasonCode!, approval.Reason!, approval.RuleId,
+                policyVersion, new DateTimeOffset(DateTime.SpecifyKind(approval.UpdatedAt, DateTimeKind.Utc)), approval.ApprovalId, context.CancellationToken);
+            return;
+        }
+        await ApprovalMessages.PublishRequestAsync(context, request, context.CancellationToken);
+        logger.LogInformation("Action {ActionId} of agent {AgentId} waits for approval {ApprovalId}: {Quorum} of group {Group} until {ExpiresAt:O}",
+            proposal.ActionId, proposal.AgentId, request.ApprovalId, request.Quorum, request.ApproverGroup, request.ExpiresAt);
     }
 }

@@ -100,6 +100,112 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         return new(AdmissionKind.New, evaluated);
     }
 
+    /// <summary>
+    /// A granted approval goes back through the stateful steps before anything runs, inside the
+    /// caller's transaction (which holds the approval's row): the live kill switch; the rate windows,
+    /// where the execution counts in the current minute (it happens now); the run's wall-clock cap; and
+    /// the budget under the limits in force now. Run tool calls and retries were counted when the
+    /// approval was requested and are not counted again. The reservation made then is kept and
+    /// re-validated (its day and run must still fit the current limits) and held for another
+    /// <see cref="PolicyOptions.ReservationTimeout"/>; if the sweeper released it meanwhile it is
+    /// reserved again, today. Returns the refusal, or null; a refusal undoes what this counted.
+    /// </summary>
+    public async Task<PolicyDecision?> ReadmitAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
+        AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
+    {
+        await tx.SaveAsync("readmission", ct);
+        var refusal = await LiveKillSwitchAsync(connection, tx, proposal, ct)
+                      ?? await RateAsync(connection, tx, "agent", proposal.AgentId, terms.AgentCallsPerMinute, now, ct)
+                      ?? await RateAsync(connection, tx, "tool", proposal.Tool, terms.ToolCallsPerMinute, now, ct)
+                      ?? await RunTimeAsync(connection, tx, proposal, terms, now, ct)
+                      ?? await RevalidateReservationAsync(connection, tx, proposal, terms, now, ct);
+        if (refusal is not null)
+            await tx.RollbackAsync("readmission", ct);
+        else
+            await tx.ReleaseAsync("readmission", ct);
+        return refusal;
+    }
+
+    static async Task<PolicyDecision?> RunTimeAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
+        AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
+    {
+        if (terms.RunDuration is not { } duration)
+            return null;
+        var started = await connection.QuerySingleOrDefaultAsync<DateTime?>(new CommandDefinition(
+            "SELECT started_at FROM policy_runs WHERE agent_id = @AgentId AND run_id = @RunId",
+            new { proposal.AgentId, proposal.RunId }, tx, cancellationToken: ct));
+        if (started is not { } at)
+            return null;
+        var startedAt = new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc));
+        return now - startedAt > duration.Value
+            ? PolicyDecision.Deny(ReasonCodes.RunTimeExceeded,
+                $"Run '{proposal.RunId}' started at {startedAt:u} and may last {Durations.Format(duration.Value)}; it is over now.", duration.RuleId)
+            : null;
+    }
+
+    sealed record HeldReservation(string Status, DateOnly Day);
+
+    async Task<PolicyDecision?> RevalidateReservationAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
+        AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
+    {
+        var held = await connection.QuerySingleOrDefaultAsync<HeldReservation>(new CommandDefinition(
+            "SELECT status AS Status, day AS Day FROM cost_ledger WHERE action_id = @ActionId FOR UPDATE",
+            new { proposal.ActionId }, tx, cancellationToken: ct));
+        var holdUntil = now + options.Value.ReservationTimeout;
+
+        if (held is { Status: "reserved" })
+        {
+            var day = held.Day;
+            var refusal = await FitsAsync(connection, tx, proposal.AgentId, DayPeriod(day), terms.PerDayUsd, $"{day:yyyy-MM-dd} (UTC)", ct)
+                          ?? await FitsAsync(connection, tx, proposal.AgentId, RunPeriod(proposal.RunId), terms.PerRunUsd, $"run '{proposal.RunId}'", ct);
+            if (refusal is not null)
+                return refusal;
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE cost_ledger SET expires_at = GREATEST(expires_at, @HoldUntil) WHERE action_id = @ActionId",
+                new { proposal.ActionId, HoldUntil = holdUntil }, tx, cancellationToken: ct));
+            return null;
+        }
+        if (held is { Status: "settled" })
+            return null;
+
+        // Released by the sweeper (or never reserved): reserve again, under today's and the run's limits.
+        var cost = terms.EstimatedCostUsd;
+        var today = DateOnly.FromDateTime(now.UtcDateTime);
+        var again = await ReservePeriodAsync(connection, tx, proposal.AgentId, DayPeriod(today), cost, terms.PerDayUsd, $"today ({today:yyyy-MM-dd} UTC)", ct)
+                    ?? await ReservePeriodAsync(connection, tx, proposal.AgentId, RunPeriod(proposal.RunId), cost, terms.PerRunUsd, $"run '{proposal.RunId}'", ct);
+        if (again is not null)
+            return again;
+        await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
+            VALUES ('tool', @AgentId, @RunId, @Day, @ActionId, @Tool, 'reserved', @Cost, 0, @Now, @HoldUntil)
+            ON CONFLICT (action_id) DO UPDATE SET status = 'reserved', day = EXCLUDED.day, reserved_usd = EXCLUDED.reserved_usd,
+                amount_usd = 0, recorded_at = EXCLUDED.recorded_at, expires_at = EXCLUDED.expires_at, settled_at = NULL
+            """, new
+        {
+            proposal.AgentId, proposal.RunId, Day = today.ToDateTime(TimeOnly.MinValue), proposal.ActionId, proposal.Tool, Cost = cost, Now = now,
+            HoldUntil = holdUntil,
+        }, tx, cancellationToken: ct));
+        return null;
+    }
+
+    sealed record Usage(decimal Spent, decimal Reserved);
+
+    /// <summary>Whether what is spent and reserved (this action's reservation included) still fits the limit in force now.</summary>
+    static async Task<PolicyDecision?> FitsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string agentId, string period,
+        RuleLimit<decimal>? limit, string what, CancellationToken ct)
+    {
+        if (limit is null)
+            return null;
+        var used = await connection.QuerySingleOrDefaultAsync<Usage>(new CommandDefinition(
+            "SELECT spent_usd AS Spent, reserved_usd AS Reserved FROM budget_usage WHERE agent_id = @AgentId AND period = @Period FOR UPDATE",
+            new { AgentId = agentId, Period = period }, tx, cancellationToken: ct));
+        if (used is null || used.Spent + used.Reserved <= limit.Value)
+            return null;
+        return PolicyDecision.Deny(ReasonCodes.BudgetExceeded,
+            $"Agent '{agentId}' now has ${Usd(limit.Value)} for {what}: ${Usd(used.Spent)} spent and ${Usd(used.Reserved)} reserved (this action included) exceed it.",
+            limit.RuleId);
+    }
+
     static PolicyDecision Rebuild(StoredAction stored)
     {
         var decision = stored.Decision switch

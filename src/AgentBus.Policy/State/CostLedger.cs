@@ -88,7 +88,8 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
         return released;
     }
 
-    async Task<bool> ReleaseAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string actionId, CancellationToken ct)
+    /// <summary>The same, inside the caller's transaction.</summary>
+    public async Task<bool> ReleaseAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string actionId, CancellationToken ct)
     {
         var charge = await connection.QuerySingleOrDefaultAsync<Charge>(new CommandDefinition("""
             SELECT entry_id AS EntryId, agent_id AS AgentId, run_id AS RunId, day AS Day, status AS Status, reserved_usd AS ReservedUsd

@@ -53,12 +53,18 @@ public sealed record AuditEntry(
         ReasonCodes.AgentSuspended, ReasonCodes.ToolSuspended,
     };
 
+    /// <summary>
+    /// A decision. The final decision after an approval (it carries the approval id) moves the action
+    /// from pending to allowed or denied in the run's summary.
+    /// </summary>
     public static AuditEntry From(Guid eventId, ActionDecided e) => new(eventId, nameof(ActionDecided), e.ActionId, e.RunId,
         NullIfEmpty(e.AgentId), e.Tool, DecisionName(e.Decision), e.ReasonCode, Json(e), e.DecidedAt,
-        e.Decision switch
+        (e.Decision, AfterApproval: e.ApprovalId is not null) switch
         {
-            Decision.Allowed => new RunChange(Allowed: 1),
-            Decision.ApprovalRequired => new RunChange(Pending: 1),
+            (Decision.ApprovalRequired, _) => new RunChange(Pending: 1),
+            (Decision.Allowed, true) => new RunChange(Allowed: 1, Pending: -1),
+            (Decision.Allowed, false) => new RunChange(Allowed: 1),
+            (_, true) => new RunChange(Denied: 1, Pending: -1),
             _ => new RunChange(Denied: 1),
         })
     {
@@ -111,6 +117,83 @@ public sealed record AuditEntry(
         Actor = e.Operator,
     };
 
+    // Approvals: the request, each approver's answer, and how it ended. They change no run summary
+    // (the final ActionDecided does); the story shows who approved or denied, and when.
+
+    public static AuditEntry From(Guid eventId, ApprovalRequested e) => new(eventId, nameof(ApprovalRequested), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "requested", null, Json(e), e.RequestedAt, new RunChange())
+    {
+        RuleId = e.RuleId,
+        PolicyVersion = e.PolicyVersion,
+        Actor = Actors.Policy,
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
+    /// <summary>One approver's counted answer: <see cref="Actor"/> is the approver, the outcome "approved" or "denied".</summary>
+    public static AuditEntry From(Guid eventId, ApprovalVoteRecorded e) => new(eventId, nameof(ApprovalVoteRecorded), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, e.Verdict == ApprovalVerdict.Approve ? "approved" : "denied", null, Json(e), e.CastAt, new RunChange())
+    {
+        RuleId = e.RuleId,
+        Actor = e.Approver,
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
+    public static AuditEntry From(Guid eventId, ApprovalGranted e) => new(eventId, nameof(ApprovalGranted), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "granted", ApprovalReasonCodes.Granted, Json(e), e.GrantedAt, new RunChange())
+    {
+        RuleId = e.RuleId,
+        Actor = string.Join(", ", e.Approvers),
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
+    public static AuditEntry From(Guid eventId, ApprovalDenied e) => new(eventId, nameof(ApprovalDenied), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "denied", ApprovalReasonCodes.Denied, Json(e), e.DeniedAt, new RunChange())
+    {
+        RuleId = e.RuleId,
+        Actor = e.DeniedBy,
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
+    public static AuditEntry From(Guid eventId, ApprovalExpired e) => new(eventId, nameof(ApprovalExpired), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "expired", ApprovalReasonCodes.Expired, Json(e), e.ExpiredAt, new RunChange())
+    {
+        RuleId = e.RuleId,
+        Actor = Actors.Approvals,
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
+    public static AuditEntry From(Guid eventId, ApprovalCancelled e) => new(eventId, nameof(ApprovalCancelled), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "cancelled", ApprovalReasonCodes.Cancelled, Json(e), e.CancelledAt, new RunChange())
+    {
+        RuleId = e.RuleId,
+        Actor = e.CancelledBy,
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
+    public static AuditEntry From(Guid eventId, ApprovalEscalated e) => new(eventId, nameof(ApprovalEscalated), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "escalated", null, Json(e), e.EscalatedAt, new RunChange())
+    {
+        RuleId = e.RuleId,
+        Actor = Actors.Approvals,
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
+    /// <summary>The grant handed to policy's consumption (single use); a repeat for the same consumption is its own row.</summary>
+    public static AuditEntry From(Guid eventId, ApprovalConsumed e) => new(eventId, nameof(ApprovalConsumed), e.ActionId, e.RunId,
+        e.AgentId, e.Tool, "consumed", ApprovalReasonCodes.Consumed, Json(e), e.ConsumedAt, new RunChange())
+    {
+        RuleId = e.RuleId,
+        Actor = Actors.Policy,
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
+    public static AuditEntry From(Guid eventId, ApprovalConsumptionRefused e) => new(eventId, nameof(ApprovalConsumptionRefused), e.ActionId,
+        e.RunId, e.AgentId, e.Tool, "refused", e.ReasonCode, Json(e), e.RefusedAt, new RunChange())
+    {
+        Actor = Actors.Approvals,
+        CorrelationId = e.ApprovalId.ToString("D"),
+    };
+
     static string DecisionName(Decision decision) => decision switch
     {
         Decision.Allowed => "allowed",
@@ -145,6 +228,9 @@ public sealed record RunCompletion(bool Succeeded, string? Summary, DateTimeOffs
 public static class Actors
 {
     public const string Policy = "policy";
+
+    /// <summary>The approvals service itself (its sweeper expires and escalates, it refuses a grant's misuse).</summary>
+    public const string Approvals = "approvals";
 
     public static string Executor(string tool) => $"executor:{tool}";
 }

@@ -34,6 +34,7 @@ public static class BusTopology
         Exchange<ApprovalEscalated>(cfg, WireNames.ApprovalEscalatedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ApprovalConsumed>(cfg, WireNames.ApprovalConsumedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ApprovalConsumptionRefused>(cfg, WireNames.ApprovalConsumptionRefusedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalVoteRecorded>(cfg, WireNames.ApprovalVoteRecordedExchange, ExchangeType.Topic, m => m.AgentId);
     }
 
     static void Exchange<T>(IRabbitMqBusFactoryConfigurator cfg, string exchange, string type, Func<T, string>? routingKey = null)

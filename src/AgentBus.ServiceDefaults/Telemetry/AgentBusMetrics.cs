@@ -25,11 +25,18 @@ public static class AgentBusMetrics
     static readonly Counter<double> Spend = AgentBusTelemetry.Meter.CreateCounter<double>(
         "agentbus.spend", "USD", "Money spent, by agent and source (a tool's name, or a category the agent reported).");
 
-    static readonly UpDownCounter<long> ApprovalsPending = AgentBusTelemetry.Meter.CreateUpDownCounter<long>(
-        "agentbus.approvals.pending", "{approval}", "Approvals requested and not yet granted, denied, expired or cancelled.");
+    static IReadOnlyDictionary<string, long> _approvalsPending = new Dictionary<string, long>();
+
+    static readonly ObservableGauge<long> ApprovalsPending = AgentBusTelemetry.Meter.CreateObservableGauge(
+        "agentbus.approvals.pending",
+        () => Volatile.Read(ref _approvalsPending).Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("tool", p.Key))),
+        "{approval}", "Approvals waiting for people (pending or escalated), by tool, as the approvals service last counted them.");
+
+    static readonly Counter<long> ApprovalsResolved = AgentBusTelemetry.Meter.CreateCounter<long>(
+        "agentbus.approvals.decided", "{approval}", "Approvals that reached an outcome, by tool, rule and resolution (granted, denied, expired, cancelled).");
 
     static readonly Histogram<double> ApprovalWait = AgentBusTelemetry.Meter.CreateHistogram<double>(
-        "agentbus.approvals.wait_time", "s", "Time from an approval request to its resolution, by resolution.");
+        "agentbus.approvals.wait_time", "s", "Time from an approval request to its resolution, by tool and resolution.");
 
     static readonly Histogram<double> RunCost = AgentBusTelemetry.Meter.CreateHistogram<double>(
         "agentbus.run.cost", "USD", "Total cost of a run that its agent reported as successful.");
@@ -65,11 +72,16 @@ public static class AgentBusMetrics
     public static void ReportedSpend(string agentId, string category, decimal amountUsd) =>
         Spend.Add((double)amountUsd, new("agent_id", agentId), new("source", category));
 
-    public static void ApprovalRequested(string tool) => ApprovalsPending.Add(1, new KeyValuePair<string, object?>("tool", tool));
-
-    public static void ApprovalResolved(string tool, string resolution, TimeSpan waited)
+    /// <summary>The open approvals per tool, as the approvals service's sweeper counted them in the database.</summary>
+    public static void ApprovalsOpen(IReadOnlyDictionary<string, long> byTool)
     {
-        ApprovalsPending.Add(-1, new KeyValuePair<string, object?>("tool", tool));
+        _ = ApprovalsPending;
+        Volatile.Write(ref _approvalsPending, byTool);
+    }
+
+    public static void ApprovalResolved(string tool, string ruleId, string resolution, TimeSpan waited)
+    {
+        ApprovalsResolved.Add(1, new("tool", tool), new("rule_id", ruleId), new("resolution", resolution));
         ApprovalWait.Record(waited.TotalSeconds, new("tool", tool), new("resolution", resolution));
     }
 

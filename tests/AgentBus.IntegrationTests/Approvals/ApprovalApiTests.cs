@@ -2,19 +2,27 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AgentBus.Contracts;
+using AgentBus.Audit.Redaction;
+using AgentBus.IntegrationTests.Audit;
 using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.Projections.Audit;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace AgentBus.IntegrationTests.Approvals;
 
 /// <summary>
-/// The approval saga and the approvers' HTTP API on the real broker and database. The last step of
-/// each story ("the action runs exactly once", "the agent hears the reason") belongs to the policy
-/// wiring (part B); here the saga's side of it is asserted: what it published and what it refused.
+/// The approval saga and the approvers' HTTP API on the real broker and database, with approval
+/// requests and consumptions published straight to the saga as the policy service's broker user
+/// (policy ignores outcomes of approvals it did not ask for): what the saga published and what it
+/// refused. The same stories end to end, through an agent, policy and the executor, are in
+/// <see cref="ApprovalPipelineTests"/>.
 /// </summary>
 [Collection(ApprovalsCollection.Name)]
 public sealed class ApprovalApiTests(ApprovalsFixture fixture) : IAsyncLifetime
 {
-    public Task InitializeAsync() => fixture.ResetAsync();
+    public Task InitializeAsync() => fixture.ResetAllAsync();
 
     public Task DisposeAsync() => Task.CompletedTask;
 
@@ -42,7 +50,7 @@ public sealed class ApprovalApiTests(ApprovalsFixture fixture) : IAsyncLifetime
         Assert.Single(granted.Body.GetProperty("approvers").EnumerateArray());
         Assert.Equal(request.ArgumentsHash, granted.Body.GetProperty("argumentsHash").GetString());
 
-        // Two executions racing for the grant (part B: policy, on ApprovalGranted): exactly one wins.
+        // Two consumptions racing for the grant: exactly one wins.
         await Task.WhenAll(fixture.ConsumeAsync(ApprovalsFixture.Consumption(request)), fixture.ConsumeAsync(ApprovalsFixture.Consumption(request)));
         outcomes = await fixture.WaitForOutcomesAsync(request.ApprovalId,
             o => o.Count(x => x.Type is nameof(ApprovalConsumed) or nameof(ApprovalConsumptionRefused)) == 2, "both consumption answers");
@@ -52,7 +60,6 @@ public sealed class ApprovalApiTests(ApprovalsFixture fixture) : IAsyncLifetime
         var refused = Assert.Single(outcomes, o => o.Type == nameof(ApprovalConsumptionRefused));
         Assert.Equal(ApprovalReasonCodes.AlreadyConsumed, refused.Body.GetProperty("reasonCode").GetString());
         Assert.Equal("Consumed", await fixture.StateAsync(request.ApprovalId));
-        // Part B (policy wiring) adds: the sandbox recorded exactly one call for request.ActionId.
     }
 
     [Fact]
@@ -203,7 +210,6 @@ public sealed class ApprovalApiTests(ApprovalsFixture fixture) : IAsyncLifetime
         var refusals = outcomes.Where(o => o.Type == nameof(ApprovalConsumptionRefused)).Select(o => o.Body.GetProperty("reasonCode").GetString()).ToList();
         Assert.Equal([ApprovalReasonCodes.BindingMismatch, ApprovalReasonCodes.AlreadyConsumed], refusals);
         Assert.Equal("Consumed", await fixture.StateAsync(request.ApprovalId));
-        // Part B (policy wiring) adds: the sandbox recorded exactly one call for request.ActionId, none for the tampered arguments.
     }
 
     [Fact]
@@ -283,12 +289,11 @@ public sealed class ApprovalApiTests(ApprovalsFixture fixture) : IAsyncLifetime
         var request = await fixture.RequestApprovalAsync(ApprovalsFixture.Request(
             arguments: new { method = "PUT", url = "https://crm.example.com/limits/42?api_key=s3cret&view=full", headers = new { Authorization = "Bearer xyz" },
                 body = new { daily = 5000, password = "hunter2" } },
-            current: new { daily = 1000, password = "old" }, runId: "run-story"));
-        await fixture.QueryAsync<int>("""
-            INSERT INTO audit_events (event_id, event_type, action_id, run_id, agent_id, tool, outcome, payload, occurred_at)
-            VALUES (gen_random_uuid(), 'ActionDecided', 'a-1', 'run-story', 'support-bot', 'ticketing', 'allowed', '{}', now())
-            RETURNING 1
-            """);
+            current: new { daily = 1000, password = "old" }, runId: "run-shown"));
+        // The audit is append-only and hash-chained: seed it through its own writer.
+        await using var database = NpgsqlDataSource.Create(fixture.ConnectionString);
+        var audit = new AuditStore(database, AuditRedactor.Default, Options.Create(new AuditOptions()), TimeProvider.System, NullLogger<AuditStore>.Instance);
+        await audit.AppendAsync([AuditSeed.Decided("a-1", "run-shown", "support-bot", "ticketing", Decision.Allowed, DateTimeOffset.UtcNow)], CancellationToken.None);
 
         var list = await Json(await bob.GetAsync("/api/approvals"));
         Assert.Equal("bob", list.GetProperty("approver").GetString());
@@ -307,6 +312,11 @@ public sealed class ApprovalApiTests(ApprovalsFixture fixture) : IAsyncLifetime
         Assert.Equal("refunds-over-500", view.GetProperty("ruleId").GetString());
         Assert.InRange(view.GetProperty("secondsLeft").GetInt64(), 500, 600);
         Assert.True(view.GetProperty("canVote").GetBoolean());
-        Assert.Equal("ActionDecided", Assert.Single(view.GetProperty("story").EnumerateArray()).GetProperty("eventType").GetString());
+        var story = view.GetProperty("story");
+        Assert.Equal("run-shown", story.GetProperty("runId").GetString());
+        // The run so far: the seeded decision, and this approval's own request (the audit records it too).
+        var action = Assert.Single(story.GetProperty("actions").EnumerateArray(), a => a.GetProperty("actionId").GetString() == "a-1");
+        Assert.Equal("allowed", action.GetProperty("decision").GetString());
+        Assert.Equal("ActionDecided", Assert.Single(action.GetProperty("steps").EnumerateArray()).GetProperty("eventType").GetString());
     }
 }

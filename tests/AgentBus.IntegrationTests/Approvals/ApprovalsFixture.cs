@@ -3,30 +3,168 @@ using AgentBus.Approvals.Approvers;
 using AgentBus.Cli.Broker;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
+using AgentBus.Policy;
+using AgentBus.Policy.Engine;
+using AgentBus.Policy.State;
 using AgentBus.ServiceDefaults;
 using AgentBus.ServiceDefaults.Json;
 using AgentBus.ServiceDefaults.Messaging;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 using RabbitMQ.Client;
 
 namespace AgentBus.IntegrationTests.Approvals;
 
 /// <summary>
-/// The pipeline plus the approvals service (its own host through <see cref="ApprovalsFactory"/>),
-/// a publisher with the policy service's broker identity (what part B's policy will send: approval
-/// requests and consumptions), one with the operator's (suspensions), and a queue bound to every
-/// approval outcome exchange so tests see exactly what the saga published.
+/// The pipeline plus the approvals service (its own host through <see cref="ApprovalsFactory"/>), with
+/// a policy whose payments grants need approval: support-bot (1 approver), intern-bot (2) and
+/// hasty-bot (1, expiring in seconds); each is owned by alice, and team support (sam, tina) may not
+/// approve. Also publishers with the policy service's broker identity (approval requests and
+/// consumptions, for tests of the saga alone), the approvals service's (replayed outcomes) and the
+/// operator's (suspensions), and a queue bound to every approval outcome exchange so tests see
+/// exactly what the saga published.
 /// </summary>
 public sealed class ApprovalsFixture : PipelineFixture
 {
     public const string OutcomesQueue = "test.approval-outcomes";
 
+    public const string PolicyYaml = """
+        agents:
+          - { id: support-bot, team: support, owner: alice }
+          - { id: intern-bot, team: support, owner: alice }
+          - { id: hasty-bot, team: support, owner: alice }
+          - { id: python-agent, team: platform }
+        teams:
+          - { id: support, members: [sam, tina] }
+        tools:
+          - name: ticketing
+            unitCostUsd: 0.002
+          - name: payments
+            unitCostUsd: 0.01
+        grants:
+          - { id: support-bot-tickets, agent: support-bot, tool: ticketing }
+          - id: support-bot-refunds
+            agent: support-bot
+            tool: payments
+            approval:
+              id: refunds-over-500
+              when: [{ argument: /body/amountUsd, above: 500 }]
+              group: finance
+              approvers: 1
+              expires: 10m
+          - id: intern-bot-refunds
+            agent: intern-bot
+            tool: payments
+            approval:
+              id: intern-refunds
+              group: finance
+              approvers: 2
+              expires: 10m
+          - id: hasty-bot-refunds
+            agent: hasty-bot
+            tool: payments
+            approval:
+              id: hasty-refunds
+              group: finance
+              approvers: 1
+              expires: 3s
+          - { id: intern-bot-tickets, agent: intern-bot, tool: ticketing }
+          - { id: python-agent-tickets, agent: python-agent, tool: ticketing }
+        budgets:
+          default: { perDayUsd: 10, perRunUsd: 1 }
+        """;
+
     ApprovalsFactory? _approvals;
     IBus _policyBus = null!;
     IBus _operatorBus = null!;
+    IBus _approvalsBus = null!;
+
+    readonly List<IServiceProvider> _policyInstances = [];
+
+    protected override string Policy => PolicyYaml;
+
+    protected override void ConfigureHost(string brokerUser, WebApplicationBuilder builder)
+    {
+        // The policy service itself, not the test's publishers that borrow its broker user.
+        if (brokerUser != BrokerTopology.PolicyUser || builder.Services.All(d => d.ServiceType != typeof(PolicyStore)))
+            return;
+        builder.Configuration["Policy:ReloadInterval"] = "00:00:00.100";
+        builder.Services.AddHostedService(services => new PolicyCapture(services, _policyInstances));
+    }
+
+    sealed class PolicyCapture(IServiceProvider services, List<IServiceProvider> into) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            lock (into)
+                into.Add(services);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    /// <summary>Writes a policy file and waits until the policy service has it in force.</summary>
+    public async Task UsePolicyAsync(string yaml)
+    {
+        var version = PolicyLoader.Parse(yaml, "x").Policy?.Version ?? throw new InvalidOperationException("not a valid policy");
+        await File.WriteAllTextAsync(PolicyFile, yaml);
+        await Eventually.True(() => Task.FromResult(_policyInstances.All(p => p.GetRequiredService<PolicyStore>().Current?.Version == version)),
+            $"policy {version} in force", TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>Empties state and puts the fixture's policy back in force.</summary>
+    public async Task ResetAllAsync()
+    {
+        _ = Approvals.ServerUrl;    // running again, if a test stopped it
+        await ResetAsync();
+        await UsePolicyAsync(PolicyYaml);
+        await RefreshSuspensionsAsync();
+    }
+
+    /// <summary>Makes the policy service read the kill switch table now instead of within its refresh interval.</summary>
+    public async Task RefreshSuspensionsAsync()
+    {
+        foreach (var instance in _policyInstances)
+            await instance.GetRequiredService<SuspensionCache>().RefreshAsync(CancellationToken.None);
+    }
+
+    /// <summary>Publishes as the policy service would (a forged or replayed command).</summary>
+    public async Task PublishAsPolicyAsync<T>(T message, Guid? messageId = null, string? routingKey = null)
+        where T : class
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await _policyBus.Publish(message, send =>
+        {
+            if (messageId is { } id)
+                send.MessageId = id;
+            if (routingKey is not null)
+                send.SetRoutingKey(routingKey);
+        }, timeout.Token);
+    }
+
+    /// <summary>Runs `agentbus agents|tools suspend|resume` in-process against this fixture's servers.</summary>
+    public async Task<int> OperatorAsync(string noun, string verb, string name, string operatorName, string? reason = null)
+    {
+        var command = noun == "agents" ? AgentBus.Cli.Commands.OperatorCommands.Agents() : AgentBus.Cli.Commands.OperatorCommands.Tools();
+        string[] args =
+        [
+            verb, name, "--operator", operatorName, "--postgres", ConnectionString, "--rabbitmq-host", Servers.RabbitHost,
+            "--rabbitmq-port", Servers.RabbitPort.ToString(), "--vhost", VirtualHost, "--secrets-dir", Secrets.Directory,
+            .. reason is null ? Array.Empty<string>() : ["--reason", reason],
+        ];
+        return await command.Parse(args).InvokeAsync();
+    }
+
+    /// <summary>The approvals service's settings as environment variables, for running it as a child process.</summary>
+    public IReadOnlyDictionary<string, string?> ApprovalsEnvironment() =>
+        ApprovalsSettings(new Dictionary<string, string?> { ["Database:ApplyMigrations"] = "false" })
+            .ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value);
+
+    protected override IReadOnlyList<string> Agents => ["support-bot", "intern-bot", "hasty-bot", "python-agent"];
 
     public ApprovalsFactory Approvals => _approvals ??= StartApprovals();
 
@@ -37,6 +175,7 @@ public sealed class ApprovalsFixture : PipelineFixture
         await base.InitializeAsync();
         _policyBus = (await PublisherAsync(BrokerTopology.PolicyUser)).Services.GetRequiredService<IBus>();
         _operatorBus = (await PublisherAsync(BrokerTopology.OperatorUser)).Services.GetRequiredService<IBus>();
+        _approvalsBus = (await PublisherAsync(BrokerTopology.ApprovalsUser)).Services.GetRequiredService<IBus>();
         Approvers = new ApproverStore(NpgsqlDataSource.Create(ConnectionString));
 
         await Management.PutQueueAsync(VirtualHost, OutcomesQueue, CancellationToken.None);
@@ -82,6 +221,22 @@ public sealed class ApprovalsFixture : PipelineFixture
             await _approvals.DisposeAsync();
         _approvals = null;
         _ = Approvals.ServerUrl;
+    }
+
+    /// <summary>Stops the in-process approvals service (a test then runs it as a child process); <see cref="Approvals"/> starts it again.</summary>
+    public async Task StopApprovalsAsync()
+    {
+        if (_approvals is not null)
+            await _approvals.DisposeAsync();
+        _approvals = null;
+    }
+
+    /// <summary>Publishes as the approvals service would (a replayed or forged outcome).</summary>
+    public async Task PublishAsApprovalsAsync<T>(T message, Guid? messageId = null)
+        where T : class
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await _approvalsBus.Publish(message, send => { if (messageId is { } id) send.MessageId = id; }, timeout.Token);
     }
 
     /// <summary>Another approvals service with extra settings (e.g. OIDC), alongside the main one; the caller disposes it.</summary>

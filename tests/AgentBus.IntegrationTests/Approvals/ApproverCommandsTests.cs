@@ -57,4 +57,37 @@ public sealed class ApproverCommandsTests(ApprovalsFixture fixture) : IAsyncLife
         Assert.NotEqual(token, newToken);
         Assert.Equal(["finance"], (await fixture.Approvers.AuthenticateAsync(newToken, CancellationToken.None))!.Groups);
     }
+
+    [Fact]
+    public async Task A_token_can_go_to_a_file_readable_by_its_owner_only_and_is_never_printed()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentbus-approver-").FullName;
+        try
+        {
+            var file = Path.Combine(folder, "approvers", "dana.token");
+            var (exit, output) = await RunAsync("approvers", "add", "dana", "--group", "payments-approvers", "--token-file", file);
+
+            Assert.Equal(0, exit);
+            Assert.DoesNotContain("abt_", output);
+            var token = (await File.ReadAllTextAsync(file)).Trim();
+            Assert.Equal("dana", (await fixture.Approvers.AuthenticateAsync(token, CancellationToken.None))!.Name);
+            if (!OperatingSystem.IsWindows())
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+
+            // Run again (a setup script): the file still holds dana's working token, nothing changes.
+            Assert.Equal(0, (await RunAsync("approvers", "add", "dana", "--group", "payments-approvers", "--token-file", file)).Exit);
+            Assert.Equal(token, (await File.ReadAllTextAsync(file)).Trim());
+
+            // A token file is never overwritten: not with another approver's token, not after a revoke.
+            Assert.Equal(2, (await RunAsync("approvers", "add", "erin", "--group", "payments-approvers", "--token-file", file)).Exit);
+            Assert.DoesNotContain(await fixture.Approvers.ListAsync(CancellationToken.None), a => a.Name == "erin");
+            Assert.True(await fixture.Approvers.RevokeAsync("dana", CancellationToken.None));
+            Assert.Equal(2, (await RunAsync("approvers", "add", "dana", "--group", "payments-approvers", "--token-file", file)).Exit);
+            Assert.Equal(token, (await File.ReadAllTextAsync(file)).Trim());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

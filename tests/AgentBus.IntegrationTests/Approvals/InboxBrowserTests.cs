@@ -18,7 +18,7 @@ public sealed class InboxBrowserTests(ApprovalsFixture fixture) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await fixture.ResetAsync();
+        await fixture.ResetAllAsync();
         if (!File.Exists(Chromium))
             throw new InvalidOperationException($"{Chromium} is missing: run the tests through ops/test.sh, which installs Debian's chromium package.");
         _playwright = await Playwright.CreateAsync();
@@ -48,11 +48,19 @@ public sealed class InboxBrowserTests(ApprovalsFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_approver_signs_in_with_a_token_approves_an_item_and_the_approval_is_granted()
+    public async Task An_approver_signs_in_with_a_token_approves_an_item_and_the_action_is_executed_once()
     {
         var token = await fixture.AddApproverAsync("bob", "finance");
-        var request = await fixture.RequestApprovalAsync(ApprovalsFixture.Request(
-            arguments: new { method = "POST", url = "http://127.0.0.1:5080/payments/refunds", body = new { orderId = "ORD-77", amountUsd = 900, apiKey = "sk-live-123" } }));
+        // A real proposal through policy: the agent waits for people.
+        await using var agent = await fixture.ConnectAgentAsync("support-bot");
+        var actionId = await agent.ProposeAsync("payments",
+            new { method = "POST", url = new Uri(fixture.SandboxUrl, "/payments/refunds").ToString(), body = new { orderId = "ORD-77", amountUsd = 900, apiKey = "sk-live-123" } },
+            "run-inbox", intent: "Refund a double charge.");
+        using var waiting = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var first = await agent.DecisionAsync(actionId, waiting.Token);
+        Assert.Equal(Decision.ApprovalRequired, first.Decision);
+        var approvalId = Guid.Parse(first.ApprovalId!);
+        await Eventually.True(async () => await fixture.StateAsync(approvalId) == "Pending", "the approval in the saga");
         var page = await _browser.NewPageAsync();
 
         await page.GotoAsync(new Uri(fixture.Approvals.ServerUrl, "/inbox").ToString());
@@ -64,14 +72,15 @@ public sealed class InboxBrowserTests(ApprovalsFixture fixture) : IAsyncLifetime
 
         await page.FillAsync("#token", token);
         await page.ClickAsync("#signin");
-        var card = page.Locator($"section[data-approval-id='{request.ApprovalId}']");
+        var card = page.Locator($"section[data-approval-id='{approvalId}']");
         await card.WaitForAsync();
         var text = await card.InnerTextAsync();
         Assert.Contains("payments", text);
         Assert.Contains("support-bot", text);
         Assert.Contains("refunds-over-500", text);
         Assert.Contains("ORD-77", text);
-        Assert.DoesNotContain("sk-live-123", text);
+        Assert.Contains("alice", text);                 // requested by the agent's owner
+        Assert.DoesNotContain("sk-live-123", text);      // secret-looking arguments are masked
 
         await card.Locator("textarea[name='comment']").FillAsync("Double charge confirmed with the customer.");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Path.GetTempPath(), "agentbus-inbox-pending.png"), FullPage = true });
@@ -80,14 +89,31 @@ public sealed class InboxBrowserTests(ApprovalsFixture fixture) : IAsyncLifetime
         var notice = await page.InnerTextAsync("#notice");
         Assert.Contains("Approved", notice);
         Assert.Contains("granted", notice);
-        Assert.Equal(0, await page.Locator($"section[data-approval-id='{request.ApprovalId}']").CountAsync());
+        Assert.Equal(0, await page.Locator($"section[data-approval-id='{approvalId}']").CountAsync());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Path.GetTempPath(), "agentbus-inbox-approved.png"), FullPage = true });
 
-        Assert.Equal("Granted", await fixture.StateAsync(request.ApprovalId));
-        var outcomes = await fixture.WaitForOutcomesAsync(request.ApprovalId, o => o.Any(x => x.Type == nameof(ApprovalGranted)), "the grant");
-        Assert.Equal(["bob"], outcomes.Single(o => o.Type == nameof(ApprovalGranted)).Body.GetProperty("approvers").EnumerateArray().Select(a => a.GetString()));
-        // Part B (policy wiring) completes this story: policy re-checks the grant, consumes it and signs
-        // the ExecuteTool; then assert fixture.SandboxCalls holds exactly one call for request.ActionId.
+        // Policy re-checked the grant, used it and signed the command: the agent hears it, and the
+        // system of record received the refund exactly once.
+        using var finished = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var result = await agent.WaitAsync(actionId, finished.Token);
+        Assert.Equal((Decision.Allowed, ReasonCodes.ApprovalGranted), (result.Decision.Decision, result.Decision.ReasonCode));
+        Assert.Contains("bob", result.Decision.Reason);
+        Assert.NotNull(result.Succeeded);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var call = Assert.Single(fixture.SandboxCalls.Calls, c => c.ActionId == actionId);
+        Assert.Equal("ORD-77", call.Body!.Value.GetProperty("orderId").GetString());
+        Assert.Equal("Consumed", await fixture.StateAsync(approvalId));
+
+        // The item's page now tells the run's story, with who approved.
+        await page.GotoAsync(new Uri(fixture.Approvals.ServerUrl, $"/inbox/{approvalId}").ToString());
+        await Eventually.True(async () =>
+        {
+            await page.ReloadAsync();
+            return (await page.InnerTextAsync("main")).Contains("ApprovalVoteRecorded", StringComparison.Ordinal);
+        }, "the run's story on the item's page");
+        var story = await page.InnerTextAsync("main");
+        Assert.Contains("by bob", story);
+        Assert.Contains("ActionSucceeded", story);
     }
 
     [Fact]

@@ -80,6 +80,26 @@ public sealed class ApprovalStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Every_counted_answer_is_published_once_for_the_audit_with_who_and_when()
+    {
+        var request = await RequestAsync(Request(quorum: 2));
+        await VoteAsync(request.ApprovalId, "Bob");
+        _clock.Now = Start.AddMinutes(3);
+        await VoteAsync(request.ApprovalId, "bob");                          // a repeat: the same event again, same id
+        await VoteAsync(request.ApprovalId, "sam");                          // refused (separation of duties): not an answer
+        await VoteAsync(request.ApprovalId, "carol");
+
+        // The harness keeps one message per id: the repeat was published again under bob's id, not as a new answer.
+        var votes = _harness.Published.Select<ApprovalVoteRecorded>().ToList();
+        Assert.Equal(["bob", "carol"], votes.Select(v => v.Context.Message.Approver));
+        Assert.Equal(MessageIds.For($"{request.ApprovalId:D}:bob", nameof(ApprovalVoteRecorded)), votes[0].Context.MessageId);
+        var carol = votes[1].Context.Message;
+        Assert.Equal((2, 2, Start.AddMinutes(3), ApprovalVerdict.Approve), (carol.Approvals, carol.Quorum, carol.CastAt, carol.Verdict));
+        Assert.Equal((request.ActionId, request.RunId, "comment"), (carol.ActionId, carol.RunId, carol.Comment));
+        Assert.Equal(Start, votes[0].Context.Message.CastAt);
+    }
+
+    [Fact]
     public async Task The_requester_the_owning_team_and_other_groups_are_forbidden()
     {
         var request = await RequestAsync(Request());

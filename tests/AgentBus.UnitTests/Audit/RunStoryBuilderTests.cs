@@ -15,6 +15,39 @@ public class RunStoryBuilderTests
             payload, T0.AddSeconds(seconds), T0.AddSeconds(seconds));
 
     [Fact]
+    public void The_final_decision_after_an_approval_comes_after_the_answers_and_says_how_it_ended()
+    {
+        var rows = new List<AuditRecord>
+        {
+            Row("ActionDecided", "a1", "approval_required", 0.1, "approval_required", """{"approvalId":"x"}"""),
+            Row("ActionProposed", "a1", "proposed", 0.2),
+            Row("ApprovalRequested", "a1", "requested", 0.2, actor: "policy"),
+            // Stamped by the saga's clock, a little behind policy's: the custody order still holds.
+            Row("ActionDecided", "a1", "allowed", 3.0, "approval_granted", """{"approvalId":"x","reason":"Approved by bob"}"""),
+            Row("ApprovalVoteRecorded", "a1", "approved", 3.1, actor: "bob"),
+            Row("ApprovalGranted", "a1", "granted", 3.1, actor: "bob"),
+            Row("ApprovalConsumed", "a1", "consumed", 3.2, actor: "policy"),
+            Row("ExecuteTool", "a1", "authorized", 3.3),
+            Row("ActionDecided", "a2", "approval_required", 4, "approval_required", """{"approvalId":"y"}"""),
+            Row("ApprovalVoteRecorded", "a2", "denied", 5, actor: "carol"),
+            Row("ApprovalDenied", "a2", "denied", 5, actor: "carol"),
+            Row("ActionDecided", "a2", "denied", 5.1, "approval_denied", """{"approvalId":"y","reason":"Denied by carol"}"""),
+        };
+
+        var story = RunStoryBuilder.Build("run-1", rows, [])!;
+
+        var granted = story.Actions[0];
+        Assert.Equal(["ActionProposed", "ActionDecided", "ApprovalRequested", "ApprovalVoteRecorded", "ApprovalGranted", "ApprovalConsumed",
+            "ActionDecided", "ExecuteTool"], granted.Steps.Select(s => s.EventType));
+        Assert.Equal(("allowed", "approval_granted", "authorized"), (granted.Decision, granted.ReasonCode, granted.Status));
+        Assert.Contains(granted.Approvals, a => a is { Answer: "approved", By: "bob" });
+        var denied = story.Actions[1];
+        Assert.Equal("ActionDecided", denied.Steps[^1].EventType);
+        Assert.Equal(("denied", "approval_denied"), (denied.Decision, denied.Status));
+        Assert.Equal((2, 1, 1, 0), (story.Totals.Actions, story.Totals.Allowed, story.Totals.Denied, story.Totals.PendingApproval));
+    }
+
+    [Fact]
     public void Each_action_is_told_in_the_order_of_custody_with_its_decision_approvals_execution_and_outcome()
     {
         var rows = new List<AuditRecord>

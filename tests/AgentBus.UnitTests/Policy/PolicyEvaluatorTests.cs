@@ -135,6 +135,11 @@ public class PolicyEvaluatorTests
         Assert.Equal(("large-refund", "payments-approvers", 2), (approval.RuleId, approval.Group, approval.Approvers));
         Assert.Equal(TimeSpan.FromMinutes(30), approval.Expiry);
         Assert.Equal(Now.AddMinutes(30), approval.ExpiresAt);
+        Assert.Equal(Now, approval.RequestedAt);
+        // Separation of duties: the owner asked for it, the owning team may not approve it.
+        Assert.Equal(("sam", "support"), (approval.RequestedBy, approval.AgentTeam));
+        Assert.Equal(["sam", "tina"], approval.ExcludedApprovers);
+        Assert.Equal(("finance-leads", TimeSpan.FromMinutes(10)), (approval.EscalationGroup, approval.EscalationDelay));
     }
 
     [Fact]

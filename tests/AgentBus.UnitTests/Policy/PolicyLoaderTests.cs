@@ -60,6 +60,12 @@ public class PolicyLoaderTests
     [InlineData("agents: [{id: a}]\nlimits:\n  default:\n    run:\n      maxDuration: soon", 5, "maxDuration 'soon'")]
     [InlineData("agents: [{id: a}]\nbudgets:\n  agents:\n    a: {perDayUsd: -5}", 4, "must not be negative")]
     [InlineData("agents: [{id: a}]\nbudgets:\n  agents:\n    ghost: {perDayUsd: 5}", 4, "unknown agent 'ghost'")]
+    [InlineData("agents:\n  - id: a\n    owner: Not A Person", 2, "owner 'Not A Person' is not a valid person name")]
+    [InlineData("teams:\n  - id: t\n    members: [ok, 'bad name']", 2, "member 'bad name' is not a valid person name")]
+    [InlineData("teams:\n  - {id: t}\n  - {id: t}", 3, "team 't' is defined twice")]
+    [InlineData("agents: [{id: a}]\ntools: [{name: t}]\ngrants:\n  - id: g\n    agent: a\n    tool: t\n    approval:\n      group: g\n      escalate: {after: 5m}", 9, "escalate needs a group")]
+    [InlineData("agents: [{id: a}]\ntools: [{name: t}]\ngrants:\n  - id: g\n    agent: a\n    tool: t\n    approval:\n      group: g\n      escalate: {group: g, after: 5m}", 9, "name a second group")]
+    [InlineData("agents: [{id: a}]\ntools: [{name: t}]\ngrants:\n  - id: g\n    agent: a\n    tool: t\n    approval:\n      group: g\n      expires: 1h\n      escalate: {group: leads, after: 2h}", 10, "shorter than approval.expires")]
     public void Semantic_errors_name_the_file_and_line(string yaml, int line, string expected)
     {
         var result = PolicyLoader.Parse(yaml, "p.yaml");
@@ -113,6 +119,47 @@ public class PolicyLoaderTests
         Assert.Equal(0m, terms.EstimatedCostUsd);
         Assert.Null(terms.PerDayUsd);
         Assert.Null(terms.AgentCallsPerMinute);
+    }
+
+    [Fact]
+    public void An_approval_names_the_requester_the_owning_team_and_the_escalation()
+    {
+        var policy = PolicyLoader.Parse("""
+            agents:
+              - { id: a, team: support, owner: Sam }
+              - { id: b, team: support }
+              - { id: c, team: nobody-listed, owner: carl }
+            teams:
+              - { id: support, members: [sam, Tina, tina] }
+            tools: [{ name: t }]
+            grants:
+              - id: ga
+                agent: a
+                tool: t
+                approval: { group: finance, approvers: 2, expires: 1h, escalate: { group: leads, after: 30m } }
+              - id: gb
+                agent: b
+                tool: t
+                approval: { group: finance, excludeTeam: false }
+              - id: gc
+                agent: c
+                tool: t
+                approval: { group: finance }
+            """, "p.yaml").Policy!;
+
+        var a = policy.Grants[("a", "t")].Approval!;
+        Assert.Equal(("sam", "support"), (a.RequestedBy, a.AgentTeam));
+        Assert.Equal(["sam", "tina"], a.ExcludedApprovers);
+        Assert.Equal(("leads", TimeSpan.FromMinutes(30)), (a.EscalationGroup, a.EscalationDelay));
+        Assert.Contains("after 30m 'leads' may approve too", a.Reason);
+        Assert.Equal(["sam", "tina"], policy.Teams["support"]);
+
+        // No owner: the agent itself is the requester. excludeTeam: false lets the team approve.
+        var b = policy.Grants[("b", "t")].Approval!;
+        Assert.Equal("b", b.RequestedBy);
+        Assert.Empty(b.ExcludedApprovers);
+        Assert.Null(b.EscalationGroup);
+        Assert.Empty(policy.Grants[("c", "t")].Approval!.ExcludedApprovers);
     }
 
     [Theory]

@@ -11,6 +11,7 @@ static class TestPolicy
         agents:
           - id: support-bot
             team: support
+            owner: sam
           - id: intern-bot
             team: support
           - id: retired-bot
@@ -18,6 +19,8 @@ static class TestPolicy
             status: suspended
           - id: notify-bot
             team: platform
+        teams:
+          - { id: support, members: [sam, tina] }
         tools:
           - name: ticketing
             capabilities: [message.send]
@@ -108,6 +111,7 @@ static class TestPolicy
               group: payments-approvers
               approvers: 2
               expires: 30m
+              escalate: { group: finance-leads, after: 10m }
           - id: intern-tickets
             agent: intern-bot
             tool: ticketing

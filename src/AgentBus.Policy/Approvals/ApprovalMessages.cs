@@ -1,0 +1,45 @@
+using AgentBus.Contracts;
+using AgentBus.Policy.Engine;
+using AgentBus.ServiceDefaults.Json;
+using AgentBus.ServiceDefaults.Messaging;
+using AgentBus.ServiceDefaults.Telemetry;
+using MassTransit;
+
+namespace AgentBus.Policy.Approvals;
+
+/// <summary>
+/// What policy says about approvals, with ids derived from what each message is about, so that a
+/// redone step (a redelivered proposal or outcome, a retried publish) repeats the same message and
+/// idempotent consumers drop the repeat.
+/// </summary>
+public static class ApprovalMessages
+{
+    public static Guid RequestMessageId(Guid approvalId) => MessageIds.For(approvalId.ToString("D"), nameof(ApprovalRequested));
+
+    /// <summary>The one consumption policy uses a grant with: the saga accepts the first and only that one again.</summary>
+    public static Guid ConsumptionId(Guid approvalId) => MessageIds.For(approvalId.ToString("D"), nameof(ConsumeApproval));
+
+    /// <summary>The final decision that follows an approval_required one (the first has step "ActionDecided").</summary>
+    public static Guid FinalDecisionId(string agentId, string actionId) => MessageIds.For($"{agentId}:{actionId}", "ActionDecided.final");
+
+    public static Guid ExecuteToolId(string agentId, string actionId) => MessageIds.For($"{agentId}:{actionId}", nameof(ExecuteTool));
+
+    /// <summary>The approval request for one proposal, from the requirement the evaluator resolved.</summary>
+    public static ApprovalRequested Request(ActionProposed proposal, ApprovalRequirement requirement, string? policyVersion) =>
+        new(ApprovalIds.For(proposal.AgentId, proposal.ActionId), proposal.ActionId, proposal.RunId, proposal.AgentId, requirement.AgentTeam,
+            proposal.Tool, proposal.Arguments, CanonicalJson.Hash(proposal.Arguments), requirement.RuleId, requirement.Group,
+            requirement.Approvers, requirement.ExcludedApprovers, requirement.RequestedBy, requirement.RequestedAt, requirement.ExpiresAt,
+            requirement.EscalationGroup, requirement.EscalationDelay, policyVersion, proposal.Intent, proposal.IdempotencyKey);
+
+    public static Task PublishRequestAsync(IPublishEndpoint bus, ApprovalRequested request, CancellationToken ct) =>
+        bus.Publish(request, send => send.MessageId = RequestMessageId(request.ApprovalId), ct);
+
+    /// <summary>The agent's final decision on an action that needed approval.</summary>
+    public static Task PublishFinalAsync(IPublishEndpoint bus, string actionId, string runId, string agentId, string tool, Decision decision,
+        string reasonCode, string reason, string? ruleId, string? policyVersion, DateTimeOffset decidedAt, Guid approvalId, CancellationToken ct)
+    {
+        AgentBusMetrics.Decided(decision, reasonCode, ruleId);
+        return bus.Publish(new ActionDecided(actionId, runId, agentId, tool, decision, reasonCode, reason, ruleId, policyVersion, decidedAt,
+            approvalId.ToString("D")), send => send.MessageId = FinalDecisionId(agentId, actionId), ct);
+    }
+}
