@@ -31,7 +31,7 @@ sealed record ChaosOptions(
           --agents 4                agents publishing (each its own broker user and connection)
           --claim-lease 10          seconds before a dead executor's claim makes its action outcome-unknown
           --settle-timeout 180      seconds to wait, after the last fault, for every action to end
-          --sandbox-delay-ms 25     how long the sandbox holds each call (so kills land mid-call)
+          --sandbox-delay-ms 200    how long the sandbox holds each call (so an executor kill lands mid-call)
           --servers-script PATH     restarts a server: PATH restart rabbitmq|postgres (default: ops/lib/servers.sh)
           --no-server-restarts      only the service kills (servers shared with others must never be restarted)
           --log-level Information   services' Logging:LogLevel:Default
@@ -94,7 +94,7 @@ sealed record ChaosOptions(
             Int("agents", 4, 1, 64),
             TimeSpan.FromSeconds(Int("claim-lease", 10, 3, 600)),
             TimeSpan.FromSeconds(Int("settle-timeout", 180, 10, 3600)),
-            Int("sandbox-delay-ms", 25, 0, 5000),
+            Int("sandbox-delay-ms", 200, 0, 5000),
             Path.GetFullPath(script),
             restartServers,
             logLevel,

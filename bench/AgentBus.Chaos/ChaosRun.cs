@@ -10,7 +10,7 @@ using Dapper;
 namespace AgentBus.Chaos;
 
 /// <summary>One fault as it happened: what, while which action was going out, and how long until everything was ready again.</summary>
-sealed record FaultResult(string Name, int AtAction, double Seconds, string? Problem);
+sealed record FaultResult(string Name, int AtAction, double InjectSeconds, double Seconds, string? Problem);
 
 /// <summary>Per agent: budget periods checked against the cost ledger, and those that disagree.</summary>
 sealed record BudgetResult(string AgentId, int Periods, IReadOnlyList<string> Mismatches);
@@ -77,40 +77,27 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
             PublishTimeout = TimeSpan.FromSeconds(10),
             RetryFor = TimeSpan.FromMinutes(5),
         };
-        var sendSeconds = options.Actions / options.Rate;
-        Log($"Sending {options.Actions} actions at {options.Rate:0.#}/s (~{sendSeconds:0} s) through {options.Agents} agents; " +
-            $"faults after each seventh of them");
-        var trafficStart = Stopwatch.GetTimestamp();
-        var sending = driver.OpenLoopAsync(0, options.Actions, options.Rate, ct);
-
+        // The actions go out in as many equal segments as there are faults plus one; each fault strikes a
+        // third into its segment, so traffic flows through every fault, and the next segment starts once
+        // the fault has recovered (a stalled broker does not eat the traffic meant for the next fault).
         var faults = Faults();
-        for (var k = 0; k < faults.Count; k++)
+        var segments = faults.Count + 1;
+        var segmentSeconds = options.Actions / options.Rate / segments;
+        Log($"Sending {options.Actions} actions at {options.Rate:0.#}/s through {options.Agents} agents in {segments} segments " +
+            $"of ~{segmentSeconds:0.0} s; a fault a third into each segment after the first");
+        var trafficStart = Stopwatch.GetTimestamp();
+        for (var segment = 0; segment < segments; segment++)
         {
-            var due = sendSeconds * (k + 1) / (faults.Count + 1);
-            var wait = due - Stopwatch.GetElapsedTime(trafficStart).TotalSeconds;
-            if (wait > 0)
-                await Task.Delay(TimeSpan.FromSeconds(wait), ct);
-            var at = (int)Math.Min(options.Actions, Stopwatch.GetElapsedTime(trafficStart).TotalSeconds * options.Rate);
-            var (name, inject) = faults[k];
-            Log($"Fault {k + 1}/{faults.Count}: {name} (while action ~{at} goes out; {Ended()} ended so far)");
-            var started = Stopwatch.GetTimestamp();
-            string? problem = null;
-            try
+            var from = options.Actions * segment / segments;
+            var count = options.Actions * (segment + 1) / segments - from;
+            var sending = driver.OpenLoopAsync(from, count, options.Rate, ct);
+            if (segment > 0)
             {
-                await inject(ct);
-                await AllReadyAsync(TimeSpan.FromMinutes(2), ct);
+                await Task.Delay(TimeSpan.FromSeconds(segmentSeconds / 3), ct);
+                await InjectAsync(segment, faults, from + (int)(count / 3.0), ct);
             }
-            catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
-            {
-                problem = ex.Message;
-                Log($"  FAILED: {ex.Message}");
-            }
-            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            _faults.Add(new FaultResult(name, at, seconds, problem));
-            Log($"  every service ready again after {seconds:0.0} s");
+            await sending;
         }
-
-        await sending;
         Log($"All {options.Actions} proposals sent ({driver.Retries} publishes repeated, {driver.PublishFailures} never confirmed) after " +
             $"{Stopwatch.GetElapsedTime(trafficStart).TotalSeconds:0} s; waiting up to {options.SettleTimeout.TotalSeconds:0} s for every action to end");
         var ended = await ProposalDriver.WaitForEndsAsync(_ledger, 0, options.Actions, options.SettleTimeout, ct);
@@ -120,6 +107,29 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
         report.TotalSeconds = Stopwatch.GetElapsedTime(clock).TotalSeconds;
         Print(report);
         return report.Problems.Count == 0 ? 0 : 1;
+    }
+
+    async Task InjectAsync(int number, List<(string Name, Func<CancellationToken, Task> Inject)> faults, int at, CancellationToken ct)
+    {
+        var (name, inject) = faults[number - 1];
+        Log($"Fault {number}/{faults.Count}: {name} (while action ~{at} goes out; {Ended()} ended so far)");
+        var started = Stopwatch.GetTimestamp();
+        string? problem = null;
+        double injected = 0;
+        try
+        {
+            await inject(ct);
+            injected = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            await AllReadyAsync(TimeSpan.FromMinutes(2), ct);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
+        {
+            problem = ex.Message;
+            Log($"  FAILED: {ex.Message}");
+        }
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        _faults.Add(new FaultResult(name, at, injected, seconds, problem));
+        Log($"  done in {injected:0.0} s; every service ready again after {seconds:0.0} s");
     }
 
     int Ended()
@@ -136,7 +146,11 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
         var pipeline = _pipeline!;
         var list = new List<(string, Func<CancellationToken, Task>)>
         {
-            ($"SIGKILL + restart {pipeline.Executors[0].Name}", ct => KillAndRestartAsync(pipeline.Executors[0], ct)),
+            ($"SIGKILL + restart {pipeline.Executors[0].Name} mid-call", async ct =>
+            {
+                await WaitForCallInFlightAsync($"{Tool}-1", ct);
+                await KillAndRestartAsync(pipeline.Executors[0], ct);
+            }),
             ("SIGKILL + restart policy", ct => KillAndRestartAsync(pipeline.Policy[0], ct)),
             ("SIGKILL + restart projections", ct => KillAndRestartAsync(pipeline.Projections!, ct)),
             ("SIGKILL + restart approvals", ct => KillAndRestartAsync(pipeline.Approvals!, ct)),
@@ -155,6 +169,25 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
         // Long enough for deliveries in flight to go back to the queue and the other copy (if any) to take them.
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
         await service.StartAsync(ct, TimeSpan.FromMinutes(2));
+    }
+
+    /// <summary>Until the executor copy holds a running claim (a call under way), at most ten seconds: the kill should land mid-call.</summary>
+    async Task WaitForCallInFlightAsync(string executor, CancellationToken ct)
+    {
+        await using var connection = await _scratch!.Database.OpenConnectionAsync(ct);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            var running = await connection.ExecuteScalarAsync<long>(
+                "SELECT count(*) FROM execution_claims WHERE state = 'running' AND executor = @executor", new { executor });
+            if (running > 0)
+            {
+                Log($"  {executor} has {running} call(s) under way");
+                return;
+            }
+            await Task.Delay(20, ct);
+        }
+        Log($"  {executor} had no call under way within 10 s; killing it anyway");
     }
 
     async Task RestartServerAsync(string server, CancellationToken ct)
@@ -399,10 +432,10 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
         text.AppendLine();
         text.AppendLine($"## AgentBus fault run: {n} actions at {options.Rate:0.#}/s, {options.Agents} agents, {r.TotalSeconds:0} s in all");
         text.AppendLine();
-        text.AppendLine("| fault | at action | ready again after s | |");
-        text.AppendLine("|---|---:|---:|---|");
+        text.AppendLine("| fault | at action | kill+start / restart s | every service ready after s | |");
+        text.AppendLine("|---|---:|---:|---:|---|");
         foreach (var f in _faults)
-            text.AppendLine($"| {f.Name} | {f.AtAction} | {f.Seconds:0.0} | {(f.Problem is null ? "ok" : "FAILED")} |");
+            text.AppendLine($"| {f.Name} | {f.AtAction} | {f.InjectSeconds:0.0} | {f.Seconds:0.0} | {(f.Problem is null ? "ok" : "FAILED")} |");
         text.AppendLine();
         text.AppendLine("| check | figure |");
         text.AppendLine("|---|---|");
