@@ -10,7 +10,7 @@ using Dapper;
 namespace AgentBus.Chaos;
 
 /// <summary>One fault as it happened: what, while which action was going out, and how long until everything was ready again.</summary>
-sealed record FaultResult(string Name, int AtAction, double InjectSeconds, double Seconds, string? Problem);
+sealed record FaultResult(string Name, int AtAction, int SentDuring, double InjectSeconds, double Seconds, string? Problem);
 
 /// <summary>Per agent: budget periods checked against the cost ledger, and those that disagree.</summary>
 sealed record BudgetResult(string AgentId, int Periods, IReadOnlyList<string> Mismatches);
@@ -34,6 +34,8 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
     Pipeline? _pipeline;
     ActionLedger? _ledger;
     string _refundsUrl = "";
+    int _sent;
+    bool _faulting;
 
     IReadOnlyList<string> AgentNames => Enumerable.Range(0, options.Agents).Select(i => $"chaos-agent-{i:D2}").ToList();
 
@@ -77,27 +79,23 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
             PublishTimeout = TimeSpan.FromSeconds(10),
             RetryFor = TimeSpan.FromMinutes(5),
         };
-        // The actions go out in as many equal segments as there are faults plus one; each fault strikes a
-        // third into its segment, so traffic flows through every fault, and the next segment starts once
-        // the fault has recovered (a stalled broker does not eat the traffic meant for the next fault).
+        // One sender at the offered rate; fault k strikes once k/(faults+1) of the actions went out and the
+        // previous fault recovered. While a fault lasts the sender slows down (it does not stop): traffic
+        // flows through every fault without the slow ones (a broker restart) using up the run's actions.
         var faults = Faults();
-        var segments = faults.Count + 1;
-        var segmentSeconds = options.Actions / options.Rate / segments;
-        Log($"Sending {options.Actions} actions at {options.Rate:0.#}/s through {options.Agents} agents in {segments} segments " +
-            $"of ~{segmentSeconds:0.0} s; a fault a third into each segment after the first");
+        var faultRate = Math.Max(2, options.Rate / 5);
+        Log($"Sending {options.Actions} actions at {options.Rate:0.#}/s ({faultRate:0.#}/s while a fault lasts) through {options.Agents} agents; " +
+            $"{faults.Count} faults, one after each {options.Actions / (faults.Count + 1)} actions");
         var trafficStart = Stopwatch.GetTimestamp();
-        for (var segment = 0; segment < segments; segment++)
+        var sending = SendAsync(driver, faultRate, ct);
+        for (var k = 0; k < faults.Count; k++)
         {
-            var from = options.Actions * segment / segments;
-            var count = options.Actions * (segment + 1) / segments - from;
-            var sending = driver.OpenLoopAsync(from, count, options.Rate, ct);
-            if (segment > 0)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(segmentSeconds / 3), ct);
-                await InjectAsync(segment, faults, from + (int)(count / 3.0), ct);
-            }
-            await sending;
+            var threshold = options.Actions * (k + 1) / (faults.Count + 1);
+            while (Volatile.Read(ref _sent) < threshold && !sending.IsCompleted)
+                await Task.Delay(20, ct);
+            await InjectAsync(k + 1, faults, ct);
         }
+        await sending;
         Log($"All {options.Actions} proposals sent ({driver.Retries} publishes repeated, {driver.PublishFailures} never confirmed) after " +
             $"{Stopwatch.GetElapsedTime(trafficStart).TotalSeconds:0} s; waiting up to {options.SettleTimeout.TotalSeconds:0} s for every action to end");
         var ended = await ProposalDriver.WaitForEndsAsync(_ledger, 0, options.Actions, options.SettleTimeout, ct);
@@ -109,9 +107,29 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
         return report.Problems.Count == 0 ? 0 : 1;
     }
 
-    async Task InjectAsync(int number, List<(string Name, Func<CancellationToken, Task> Inject)> faults, int at, CancellationToken ct)
+    /// <summary>Offers every action at the run's rate, or the slower one while a fault is under way.</summary>
+    async Task SendAsync(ProposalDriver driver, double faultRate, CancellationToken ct)
+    {
+        var publishes = new List<Task>(options.Actions);
+        var last = Stopwatch.GetTimestamp();
+        var credit = 1.0;
+        while (_sent < options.Actions)
+        {
+            var now = Stopwatch.GetTimestamp();
+            credit += Stopwatch.GetElapsedTime(last, now).TotalSeconds * (Volatile.Read(ref _faulting) ? faultRate : options.Rate);
+            last = now;
+            for (; credit >= 1 && _sent < options.Actions; credit--)
+                publishes.Add(driver.PublishAsync(Interlocked.Increment(ref _sent) - 1, now, ct));
+            await Task.Delay(5, ct);
+        }
+        await Task.WhenAll(publishes);
+    }
+
+    async Task InjectAsync(int number, List<(string Name, Func<CancellationToken, Task> Inject)> faults, CancellationToken ct)
     {
         var (name, inject) = faults[number - 1];
+        var at = Volatile.Read(ref _sent);
+        Volatile.Write(ref _faulting, true);
         Log($"Fault {number}/{faults.Count}: {name} (while action ~{at} goes out; {Ended()} ended so far)");
         var started = Stopwatch.GetTimestamp();
         string? problem = null;
@@ -127,8 +145,9 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
             problem = ex.Message;
             Log($"  FAILED: {ex.Message}");
         }
+        Volatile.Write(ref _faulting, false);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        _faults.Add(new FaultResult(name, at, injected, seconds, problem));
+        _faults.Add(new FaultResult(name, at, Volatile.Read(ref _sent) - at, injected, seconds, problem));
         Log($"  done in {injected:0.0} s; every service ready again after {seconds:0.0} s");
     }
 
@@ -338,6 +357,8 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
         }
         foreach (var fault in _faults.Where(f => f.Problem is not null))
             report.Problems.Add($"{fault.Name}: {fault.Problem}");
+        foreach (var fault in _faults.Where(f => f.SentDuring == 0))
+            report.Problems.Add($"{fault.Name}: no proposal went out while it lasted (the run did not test it under traffic)");
         report.Alarms = _pipeline.AlarmingLogLines();
         return report;
     }
@@ -432,10 +453,10 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
         text.AppendLine();
         text.AppendLine($"## AgentBus fault run: {n} actions at {options.Rate:0.#}/s, {options.Agents} agents, {r.TotalSeconds:0} s in all");
         text.AppendLine();
-        text.AppendLine("| fault | at action | kill+start / restart s | every service ready after s | |");
-        text.AppendLine("|---|---:|---:|---:|---|");
+        text.AppendLine("| fault | at action | sent while it lasted | kill+start / restart s | every service ready after s | |");
+        text.AppendLine("|---|---:|---:|---:|---:|---|");
         foreach (var f in _faults)
-            text.AppendLine($"| {f.Name} | {f.AtAction} | {f.InjectSeconds:0.0} | {f.Seconds:0.0} | {(f.Problem is null ? "ok" : "FAILED")} |");
+            text.AppendLine($"| {f.Name} | {f.AtAction} | {f.SentDuring} | {f.InjectSeconds:0.0} | {f.Seconds:0.0} | {(f.Problem is null ? "ok" : "FAILED")} |");
         text.AppendLine();
         text.AppendLine("| check | figure |");
         text.AppendLine("|---|---|");
