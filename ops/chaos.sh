@@ -16,6 +16,7 @@
 #   AGENTBUS_CHAOS_STATE_DIR        private servers' state folder (default /tmp/agentbus-chaos)
 #   AGENTBUS_CHAOS_RABBITMQ_PORT    AMQP port (default 5682); management port: AGENTBUS_CHAOS_MANAGEMENT_PORT (15682)
 #   AGENTBUS_CHAOS_POSTGRES_PORT    PostgreSQL port (default 5442)
+#   AGENTBUS_CHAOS_COMPOSE_PROJECT  docker mode only: compose project (default agentbus-chaos-<amqp port>)
 #   AGENTBUS_CONFIGURATION          Release or Debug (default: Release when built, else Debug; built when missing)
 set -euo pipefail
 
@@ -40,7 +41,7 @@ while (($#)); do
       shift
       ;;
     -h | --help)
-      sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+      awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//' >&2
       args+=("$1")
       shift
       ;;
@@ -82,6 +83,8 @@ export AGENTBUS_RABBITMQ_PORT="${AGENTBUS_CHAOS_RABBITMQ_PORT:-5682}"
 export AGENTBUS_RABBITMQ_MANAGEMENT_PORT="${AGENTBUS_CHAOS_MANAGEMENT_PORT:-15682}"
 export AGENTBUS_POSTGRES_PORT="${AGENTBUS_CHAOS_POSTGRES_PORT:-5442}"
 unset AGENTBUS_RABBITMQ_NODENAME AGENTBUS_RABBITMQ_DIST_PORT
+# docker mode: a compose project of its own (containers, volumes), never the shared one
+export COMPOSE_PROJECT_NAME="${AGENTBUS_CHAOS_COMPOSE_PROJECT:-agentbus-chaos-$AGENTBUS_RABBITMQ_PORT}"
 [[ "${AGENTBUS_STATE_DIR%/}" != /var/lib/agentbus ]] || die "AGENTBUS_CHAOS_STATE_DIR must not be the shared /var/lib/agentbus"
 [[ "$AGENTBUS_RABBITMQ_PORT" != 5672 && "$AGENTBUS_RABBITMQ_MANAGEMENT_PORT" != 15672 && "$AGENTBUS_POSTGRES_PORT" != 5432 ]] ||
   die "the chaos servers must not use the default ports 5672/15672/5432 (those servers are shared)"
