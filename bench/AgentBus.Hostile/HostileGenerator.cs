@@ -14,7 +14,7 @@ namespace AgentBus.Hostile;
 /// too (hostile-looking text in free-text fields, odd headers and content types, a body of exactly the
 /// size limit), because a gateway that refuses those is as broken as one that lets bad ones through.
 /// </summary>
-sealed class HostileGenerator(int seed, IReadOnlyList<string> agents, string victim, int maxBodyBytes)
+sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, string victim, int maxBodyBytes)
 {
     public const string Tool = "noop";
     public const string UngrantedTool = "restricted";
@@ -127,7 +127,10 @@ sealed class HostileGenerator(int seed, IReadOnlyList<string> agents, string vic
                 var text = Injections[r.Next(Injections.Length)];
                 p["intent"] = text;
                 args["note"] = text.Length <= 200 ? text : text[..200];
-                p["idempotencyKey"] = Clip($"{text}-{index}", 200);
+                // ... except what the contract forbids there: control characters in the key (it becomes an HTTP
+                // header), NUL in the intent (PostgreSQL text cannot hold it).
+                p["intent"] = text.Replace("\0", "", StringComparison.Ordinal);
+                p["idempotencyKey"] = Clip($"{new string(text.Where(ch => !char.IsControl(ch)).ToArray())}-{index}", 200);
                 return Case(index, "valid", variant, true, Bytes(p), allowed);
             }
             case "unicode":
@@ -422,7 +425,7 @@ sealed class HostileGenerator(int seed, IReadOnlyList<string> agents, string vic
             case 11: p["idempotencyKey"] = new string('k', 201); return Case(index, c, "idempotencyKey of 201 characters", false, Bytes(p), [ReasonCodes.InvalidField]);
             case 12: p["tool"] = new string('t', 65); return Case(index, c, "tool of 65 characters", false, Bytes(p), [ReasonCodes.InvalidField]);
             case 13: p["agentId"] = new string('a', 30_000); return Case(index, c, "agentId of 30000 characters", false, Bytes(p), [ReasonCodes.InvalidField]);
-            case 14: args["blob"] = new string('b', 60_000); return Case(index, c, "argument over its maxLength (60000)", false, Bytes(p), [ReasonCodes.InvalidArguments]);
+            case 14: args["note"] = new string('b', 60_000); return Case(index, c, "argument of 60000 over its maxLength of 200", false, Bytes(p), [ReasonCodes.InvalidArguments]);
             case 15:
             {
                 var array = new JsonArray();
@@ -437,17 +440,17 @@ sealed class HostileGenerator(int seed, IReadOnlyList<string> agents, string vic
                     args[$"k{i}"] = 1;
                 return Case(index, c, "5000 argument fields", false, Bytes(p), [ReasonCodes.InvalidArguments]);
             }
-            case 17: args["n"] = JsonValue.Create(decimal.MaxValue); return Case(index, c, "n = 79228162514264337593543950335 (too big)", false,
+            case 17: args["n"] = JsonValue.Create(decimal.MaxValue); return Case(index, c, "n = 79228162514264337593543950335 (over its maximum)", false,
                 Bytes(p), [ReasonCodes.InvalidArguments]);
             case 18:
             {
                 var text = Text(p).Replace($"\"n\":{index}", "\"n\":1" + new string('0', 20_000), StringComparison.Ordinal);
-                return Case(index, c, "n with 20000 digits", false, Encoding.UTF8.GetBytes(text), [ReasonCodes.InvalidArguments]);
+                return Case(index, c, "n with 20000 digits", false, Encoding.UTF8.GetBytes(text), [ReasonCodes.InvalidField]);
             }
             default:
             {
                 var text = Text(p).Replace($"\"n\":{index}", "\"n\":1e999999", StringComparison.Ordinal);
-                return Case(index, c, "n = 1e999999", false, Encoding.UTF8.GetBytes(text), [ReasonCodes.InvalidArguments]);
+                return Case(index, c, "n = 1e999999", false, Encoding.UTF8.GetBytes(text), [ReasonCodes.InvalidField]);
             }
         }
     }
@@ -566,9 +569,12 @@ sealed class HostileGenerator(int seed, IReadOnlyList<string> agents, string vic
         {
             case 0 or 1 or 2 or 3:
             {
+                // "null", "NaN" or "1e309" are fine run ids (and well-formed names): only strings outside the alphabet are hostile here.
+                while (PlainAlphabet().IsMatch(text))
+                    text = Injections[r.Next(Injections.Length)];
                 var field = RequiredStrings[r.Next(RequiredStrings.Length)];
                 p[field] = text;
-                string[] expected = field == "agentId" && text is "hostile-a" ? [ReasonCodes.IdentityMismatch] : [ReasonCodes.InvalidField];
+                string[] expected = [ReasonCodes.InvalidField];
                 return Case(index, c, $"{field}: {Printable(text)}", false, Bytes(p), expected, headers: headers, messageIdSuffix: suffix, type: type);
             }
             case 4:
@@ -655,6 +661,9 @@ sealed class HostileGenerator(int seed, IReadOnlyList<string> agents, string vic
         }
         return Case(index, c, variant, false, Bytes(p), [ReasonCodes.InvalidArguments]);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:-]*\z")]
+    private static partial System.Text.RegularExpressions.Regex PlainAlphabet();
 
     static string Clip(string text, int max) => text.Length <= max ? text : text[..max];
 

@@ -420,19 +420,23 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
         var refusedButAudited = _cases.Where(c => c.BrokerRefused && c.MessageId is not null && audit.ProposalsByCorrelation.ContainsKey(c.MessageId)).ToList();
         if (refusedButAudited.Count > 0)
             problems.Add($"{refusedButAudited.Count} proposals the broker refused are in the audit anyway: " + Examples(refusedButAudited));
-        var agentCounts = _cases.Where(c => c.Decision is not null).GroupBy(c => c.ReasonCode ?? "(none)").ToDictionary(g => g.Key, g => (long)g.Count());
-        var auditOnly = _cases.Count(c => c.Confirmed && c.UserId == UserIdMode.Missing);
-        foreach (var code in agentCounts.Keys.Union(audit.DecisionReasons.Keys).Order(StringComparer.Ordinal))
+        // The policy service derives a decision's message id from the sender and the body (or the action id,
+        // which the body holds): the same bytes sent twice by one agent are one decision in the audit,
+        // however many times the agent is answered. Count distinct (sender, body) pairs.
+        static string Key(HostileCase c) => $"{(c.UserId == UserIdMode.Own ? c.Agent.ToString(CultureInfo.InvariantCulture) : "-")}:" +
+                                            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(c.Body));
+        var decided = _cases.Where(c => c.Decision is not null || (c.Confirmed && c.UserId == UserIdMode.Missing)).ToList();
+        foreach (var group in _cases.Where(c => c.Decision is not null).GroupBy(c => c.ReasonCode ?? "(none)"))
         {
-            var seen = agentCounts.GetValueOrDefault(code);
-            var audited = audit.DecisionReasons.GetValueOrDefault(code);
-            if (audited < seen)
-                problems.Add($"agents received {seen} '{code}' decisions, the audit holds {audited}");
+            var distinct = group.Select(Key).Distinct(StringComparer.Ordinal).Count();
+            var audited = audit.DecisionReasons.GetValueOrDefault(group.Key);
+            if (audited < distinct)
+                problems.Add($"agents received {distinct} distinct '{group.Key}' decisions, the audit holds {audited}");
         }
         var auditTotal = audit.DecisionReasons.Values.Sum();
-        var expectedTotal = agentCounts.Values.Sum() + auditOnly;
+        var expectedTotal = decided.Select(Key).Distinct(StringComparer.Ordinal).Count();
         if (auditTotal != expectedTotal)
-            problems.Add($"the audit holds {auditTotal} decisions; the agents received {agentCounts.Values.Sum()} and {auditOnly} went to no agent (no user_id)");
+            problems.Add($"the audit holds {auditTotal} decisions; {expectedTotal} distinct proposals were decided (agents' answers and those without user_id)");
         var deniedAudit = valid.Where(c => c.AuditDecisionReason is not null && c.AuditDecisionReason != ReasonCodes.Allowed).ToList();
         if (deniedAudit.Count > 0)
             problems.Add($"{deniedAudit.Count} valid proposals are audited as refused: " + Examples(deniedAudit, c => c.AuditDecisionReason ?? ""));
@@ -441,7 +445,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
 
         foreach (var service in _pipeline!.Services.Where(s => s.UnexpectedExits > 0 || !s.Running || s.Starts != 1))
             problems.Add($"{service.Name} exited or restarted ({service.Starts} starts):{Environment.NewLine}{service.Tail(20)}");
-        foreach (var (service, line) in _pipeline.AlarmingLogLines())
+        // A proposal's own text echoed inside one log line (newlines flattened) is not an alarm; a line it starts is.
+        foreach (var (service, line) in _pipeline.AlarmingLogLines(200).Where(l => !l.Line.Contains(HostileGenerator.ForgedMarker, StringComparison.Ordinal)).Take(10))
             problems.Add($"{service} logged: {line}");
         foreach (var service in _pipeline.Services)
         {
@@ -531,7 +536,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
                         $"({audit.UnattributedDecisions} without an action id)");
         text.AppendLine($"- error queues: {(errorQueues.Count == 0 ? "none" : string.Join(", ", errorQueues.Select(q => $"{q.Name} {q.Messages}")))}");
         text.AppendLine($"- services: {string.Join(", ", _pipeline!.Services.Select(s => $"{s.Name} {s.Starts} start{(s.Starts == 1 ? "" : "s")}, {(s.Running ? "running" : "EXITED")}"))}; " +
-                        $"alarming log lines: {_pipeline.AlarmingLogLines().Count}");
+                        $"alarming log lines: {_pipeline.AlarmingLogLines(200).Count(l => !l.Line.Contains(HostileGenerator.ForgedMarker, StringComparison.Ordinal))}");
         text.AppendLine($"- replies to the victim agent: {_victimReplies}; replies matching no proposal: {_foreign.Count}");
         text.AppendLine();
         text.AppendLine(problems.Count == 0
@@ -557,11 +562,11 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
                   required: [n]
                   additionalProperties: false
                   properties:
-                    n: { type: integer, minimum: 0 }
+                    n: { type: integer, minimum: 0, maximum: 1000000000 }
                     note: { type: string, maxLength: 200 }
                     blob: { type: string, maxLength: {{MaxProposalBytes}} }
               - name: {{HostileGenerator.UngrantedTool}}
-                capabilities: [write]
+                capabilities: [money.move]
                 risk: high
                 unitCostUsd: 1
             grants:
