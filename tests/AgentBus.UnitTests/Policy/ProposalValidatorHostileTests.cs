@@ -41,3 +41,20 @@ public class ProposalValidatorHostileTests
     [Fact]
     public void An_intent_with_a_NUL_is_refused() => Assert.Equal(ReasonCodes.InvalidField, Code(Proposal(intent: "why\u0000")));
 }
+
+public class DenialReasonTests
+{
+    [Fact]
+    public void Control_characters_an_agent_sent_are_escaped_in_a_denial_reason()
+    {
+        // A schema error quoting an argument named "\u0000" made PostgreSQL refuse the decision's row.
+        var decision = PolicyDecision.Deny(ReasonCodes.InvalidArguments, "property 'a\u0000b' is not allowed\r\n\u001b[31m");
+
+        Assert.Equal("property 'a\\u0000b' is not allowed\\u000d\\u000a\\u001b[31m", decision.Reason);
+        Assert.DoesNotContain(decision.Reason, char.IsControl);
+    }
+
+    [Fact]
+    public void An_ordinary_reason_is_unchanged() =>
+        Assert.Equal("Tool 'x' is not in the policy.", PolicyDecision.Deny(ReasonCodes.UnknownTool, "Tool 'x' is not in the policy.").Reason);
+}
