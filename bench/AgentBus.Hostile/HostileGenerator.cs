@@ -590,7 +590,8 @@ sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, st
                 p["idempotencyKey"] = string.Concat(Enumerable.Repeat(text, 201 / Math.Max(1, text.Length) + 1));
                 return Case(index, c, $"idempotencyKey over 200: {Printable(text)}", false, Bytes(p), [ReasonCodes.InvalidField], headers: headers, messageIdSuffix: suffix, type: type);
             default:
-                args["note"] = string.Concat(Enumerable.Repeat(text, 201 / Math.Max(1, text.Length) + 1));
+                // JSON Schema's maxLength counts code points, not UTF-16 units.
+                args["note"] = string.Concat(Enumerable.Repeat(text, 201 / Math.Max(1, text.EnumerateRunes().Count()) + 1));
                 return Case(index, c, $"arguments.note over 200: {Printable(text)}", false, Bytes(p), [ReasonCodes.InvalidArguments], headers: headers, messageIdSuffix: suffix, type: type);
         }
     }

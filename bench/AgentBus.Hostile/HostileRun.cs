@@ -28,7 +28,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
     readonly ConcurrentDictionary<string, HostileCase> _byActionId = new(StringComparer.Ordinal);
     readonly ConcurrentQueue<string> _foreign = new();
     BenchAgent? _victim;
-    IConnection? _spoofer;
+    readonly List<IConnection> _spoofers = [];
     Watchdog? _watchdog;
     Scratch? _scratch;
     Pipeline? _pipeline;
@@ -59,7 +59,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
             _agents.Add(await BenchAgent.ConnectAsync(_scratch, name, reply => OnReply(agentName, reply), ct));
         }
         _victim = await BenchAgent.ConnectAsync(_scratch, Victim, _ => Interlocked.Increment(ref _victimReplies), ct);
-        _spoofer = await BenchAgent.Factory(_scratch, PublisherNames[0]).CreateConnectionAsync(ct);
+        foreach (var name in PublisherNames)
+            _spoofers.Add(await BenchAgent.Factory(_scratch, name).CreateConnectionAsync(ct));
         foreach (var c in _cases)
         {
             if (c.MessageId is not null)
@@ -205,7 +206,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
     /// <summary>A user_id that is not the connection's login: RabbitMQ must refuse it (406) and close the channel.</summary>
     async Task PublishSpoofedAsync(HostileCase c, CancellationToken ct)
     {
-        var channel = await _spoofer!.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+        var channel = await _spoofers[c.Agent].CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -319,7 +320,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
 
         foreach (var c in _cases)
         {
-            if (c.MessageId is not null && byCorrelation.TryGetValue(c.MessageId, out var proposal))
+            // The audit stores a NUL in an identifier as U+FFFD (PostgreSQL text holds no NUL).
+            if (c.MessageId is not null && byCorrelation.TryGetValue(c.MessageId.Replace('\0', '\uFFFD'), out var proposal))
                 (c.AuditProposal, c.AuditProposalReason) = proposal;
             // Action ids are unique per case, but a body that could not be read has none in the audit.
             if (byAction.TryGetValue(c.ActionId, out var decided) && (c.UserId == UserIdMode.Missing || c.Valid || c.Decision is not null))
@@ -417,7 +419,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
         var notAudited = confirmed.Where(c => c.AuditProposal is null).ToList();
         if (notAudited.Count > 0)
             problems.Add($"{notAudited.Count} proposals the broker accepted are not in the audit: " + Examples(notAudited));
-        var refusedButAudited = _cases.Where(c => c.BrokerRefused && c.MessageId is not null && audit.ProposalsByCorrelation.ContainsKey(c.MessageId)).ToList();
+        var refusedButAudited = _cases.Where(c => c.BrokerRefused && c.MessageId is not null && audit.ProposalsByCorrelation.ContainsKey(c.MessageId.Replace('\0', '\uFFFD'))).ToList();
         if (refusedButAudited.Count > 0)
             problems.Add($"{refusedButAudited.Count} proposals the broker refused are in the audit anyway: " + Examples(refusedButAudited));
         // The policy service derives a decision's message id from the sender and the body (or the action id,
@@ -592,17 +594,17 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
             await agent.DisposeAsync();
         if (_victim is not null)
             await _victim.DisposeAsync();
-        if (_spoofer is not null)
+        foreach (var spoofer in _spoofers)
         {
             try
             {
-                await _spoofer.CloseAsync(TimeSpan.FromSeconds(5));
+                await spoofer.CloseAsync(TimeSpan.FromSeconds(5));
             }
             catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException or IOException)
             {
                 // Gone already.
             }
-            await _spoofer.DisposeAsync();
+            await spoofer.DisposeAsync();
         }
         if (_pipeline is not null)
             await _pipeline.DisposeAsync();
