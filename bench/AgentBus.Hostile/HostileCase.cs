@@ -51,6 +51,7 @@ sealed class HostileCase
     // What happened.
     public bool Confirmed;
     public bool BrokerRefused;
+    public string? BrokerRefusal;
     public string? PublishError;
     public int Decisions;
     public string? Decision;
@@ -91,7 +92,8 @@ sealed class HostileCase
     public string RefusalCode() => Handling() switch
     {
         null => "(none)",
-        "broker_refused" => "broker_refused (406)",
+        "broker_refused" => BrokerRefusal?.Contains("max size", StringComparison.Ordinal) == true
+            ? "broker_refused (406, max message size)" : "broker_refused (406, user_id)",
         "error_queue" => "error_queue",
         var h => h[(h.IndexOf(':') + 1)..],
     };

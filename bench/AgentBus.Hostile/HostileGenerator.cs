@@ -416,7 +416,7 @@ sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, st
             p["intent"] = new string('i', target - overhead);
             var body = Bytes(p);
             return Case(index, c, body.Length == maxBodyBytes + 1 ? "limit + 1 byte" : $"{Size(body.Length)} body", false, body,
-                [ReasonCodes.PayloadTooLarge]);
+                [ReasonCodes.PayloadTooLarge, "broker_refused"]);
         }
         switch (pick)
         {

@@ -186,9 +186,10 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
 
     async Task PublishAsync(HostileCase c, CancellationToken ct)
     {
-        if (c.UserId == UserIdMode.Spoofed)
+        // The broker may refuse these (406) and close the channel they came on: a channel of their own.
+        if (c.UserId == UserIdMode.Spoofed || c.Body.Length > OwnChannelBytes)
         {
-            await PublishSpoofedAsync(c, ct);
+            await PublishOnOwnChannelAsync(c, ct);
             return;
         }
         try
@@ -203,8 +204,14 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
         }
     }
 
-    /// <summary>A user_id that is not the connection's login: RabbitMQ must refuse it (406) and close the channel.</summary>
-    async Task PublishSpoofedAsync(HostileCase c, CancellationToken ct)
+    /// <summary>Bodies above this go on a channel of their own: RabbitMQ refuses bodies over its max_message_size (406).</summary>
+    const int OwnChannelBytes = 1024 * 1024;
+
+    /// <summary>
+    /// A user_id that is not the connection's login (RabbitMQ must refuse it: 406, channel closed), or a
+    /// body the broker may find larger than its max_message_size (the same refusal).
+    /// </summary>
+    async Task PublishOnOwnChannelAsync(HostileCase c, CancellationToken ct)
     {
         var channel = await _spoofers[c.Agent].CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
         try
@@ -221,7 +228,10 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
         {
             var reason = channel.CloseReason;
             if (reason is { ReplyCode: 406 })
+            {
                 c.BrokerRefused = true;
+                c.BrokerRefusal = reason.ReplyText;
+            }
             else
                 c.PublishError = $"{ex.GetType().Name}: {ex.Message}";
         }
