@@ -289,7 +289,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
         await using var connection = await _scratch!.Database.OpenConnectionAsync(ct);
         // The projections write in batches: wait until the audit has every proposal the broker accepted.
         var expectedProposals = _cases.Count(c => c.Confirmed);
-        var expectedDecisions = _cases.Count(c => c.Confirmed) ;
+        var expectedDecisions = _cases.Where(c => c.Decision is not null || (c.Confirmed && c.UserId == UserIdMode.Missing))
+            .Select(DecisionKey).Distinct(StringComparer.Ordinal).Count();
         var wait = Stopwatch.StartNew();
         while (wait.Elapsed < TimeSpan.FromSeconds(90))
         {
@@ -339,6 +340,10 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
         }
         return new AuditRows(rows, byCorrelation, byAction, reasons, unattributed, executed, claims, chain);
     }
+
+    /// <summary>What the policy service derives a decision's message id from: the validated sender and the body.</summary>
+    static string DecisionKey(HostileCase c) => $"{(c.UserId == UserIdMode.Own ? c.Agent.ToString(CultureInfo.InvariantCulture) : "-")}:" +
+                                               Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(c.Body));
 
     sealed record ErrorQueue(string Name, long Messages, List<string> Faults);
 
@@ -435,8 +440,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
         // The policy service derives a decision's message id from the sender and the body (or the action id,
         // which the body holds): the same bytes sent twice by one agent are one decision in the audit,
         // however many times the agent is answered. Count distinct (sender, body) pairs.
-        static string Key(HostileCase c) => $"{(c.UserId == UserIdMode.Own ? c.Agent.ToString(CultureInfo.InvariantCulture) : "-")}:" +
-                                            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(c.Body));
+        static string Key(HostileCase c) => DecisionKey(c);
         var decided = _cases.Where(c => c.Decision is not null || (c.Confirmed && c.UserId == UserIdMode.Missing)).ToList();
         foreach (var group in _cases.Where(c => c.Decision is not null).GroupBy(c => c.ReasonCode ?? "(none)"))
         {
