@@ -46,7 +46,9 @@ sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, st
 
     public IReadOnlyList<string> Agents => agents;
 
-    Random Rng(int index, int salt = 0) => new(HashCode.Combine(seed, index, salt) & int.MaxValue);
+    // Not HashCode.Combine: it is seeded per process, and the same --seed must send the same bytes in every run.
+    Random Rng(int index, int salt = 0) =>
+        new((int)((((uint)seed * 2654435761u) ^ ((uint)index * 2246822519u) ^ ((uint)salt * 3266489917u)) & int.MaxValue));
 
     public string ActionId(int index)
     {
@@ -608,7 +610,7 @@ sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, st
                 // MassTransit's own envelope: agents speak plain JSON, so its fields are unknown.
                 var envelope = new JsonObject
                 {
-                    ["messageId"] = Guid.NewGuid().ToString(),
+                    ["messageId"] = ActionId(index),
                     ["messageType"] = new JsonArray("urn:message:AgentBus.Contracts:ActionProposed"),
                     ["message"] = JsonNode.Parse(text),
                 };
