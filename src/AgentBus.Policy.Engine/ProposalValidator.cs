@@ -45,13 +45,27 @@ public sealed class ProposalValidator : AbstractValidator<ActionProposed>
             .WithMessage("'intent' must not contain NUL characters.");
     }
 
-    static bool NumbersAreFinite(JsonElement element) => element.ValueKind switch
+    // Loops, not LINQ: this runs on every proposal, and All() would box the enumerators.
+    static bool NumbersAreFinite(JsonElement element)
     {
-        JsonValueKind.Number => element.TryGetDouble(out var number) && double.IsFinite(number),
-        JsonValueKind.Object => element.EnumerateObject().All(property => NumbersAreFinite(property.Value)),
-        JsonValueKind.Array => element.EnumerateArray().All(NumbersAreFinite),
-        _ => true,
-    };
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Number:
+                return element.TryGetDouble(out var number) && double.IsFinite(number);
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                    if (!NumbersAreFinite(property.Value))
+                        return false;
+                return true;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                    if (!NumbersAreFinite(item))
+                        return false;
+                return true;
+            default:
+                return true;
+        }
+    }
 }
 
 /// <summary>Agent ids and tool names double as RabbitMQ user and queue names, hence the narrow alphabet.</summary>
