@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: real RabbitMQ and PostgreSQL (Docker when an engine answers, Debian packages
 # when not), then every test in the solution. Extra arguments go to `dotnet test`
-# (e.g. ops/test.sh --filter FullyQualifiedName~Policy).
+# (e.g. AGENTBUS_TEST_RUNS=0 ops/test.sh --filter FullyQualifiedName~Policy).
 set -euo pipefail
 
 OPS_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -42,4 +42,18 @@ storage = name.attrib.get("storage", "?").split("/")[-1] if name is not None els
 print(f"[agentbus] {storage}: {c['passed']} passed, {c['failed']} failed, {int(c['total']) - int(c['executed'])} not run, {c['total']} total")
 PY
 done
+
+# The short fault and hostile-input runs: the whole pipeline as processes, the fault run on servers
+# of its own, the hostile run on a scratch vhost and database (full runs: ops/chaos.sh,
+# ops/hostile.sh; docs/faults.md, docs/hostile-input.md). AGENTBUS_TEST_RUNS=0 skips them, e.g.
+# with a --filter.
+if [[ "${AGENTBUS_TEST_RUNS:-1}" != 0 ]]; then
+  for run in hostile chaos; do
+    pipeline_log "the short $run run: ops/$run.sh --short"
+    run_status=0
+    AGENTBUS_CONFIGURATION="$AGENTBUS_CONFIGURATION" "$OPS_DIR/$run.sh" --short </dev/null || run_status=$?
+    pipeline_log "$run run: $([[ $run_status == 0 ]] && echo passed || echo "FAILED (exit $run_status)")"
+    ((run_status == 0)) || status=$run_status
+  done
+fi
 exit "$status"

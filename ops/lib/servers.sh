@@ -3,10 +3,11 @@
 #
 #   ops/lib/servers.sh up               start both (idempotent), provision users, write $STATE/env
 #   ops/lib/servers.sh down [--purge]   stop what `up` started; --purge also deletes $STATE
+#   ops/lib/servers.sh restart rabbitmq|postgres   stop and start that one server (fault runs)
 #   ops/lib/servers.sh status           one line per server; exit 0 when both are up, 3 otherwise
 #   ops/lib/servers.sh env              print the path of $STATE/env (export lines to source)
 #
-# Sourced (`. ops/lib/servers.sh`), it defines servers_up, servers_down, servers_status,
+# Sourced (`. ops/lib/servers.sh`), it defines servers_up, servers_down, servers_restart, servers_status,
 # servers_env_file (each runs in a subshell with `set -euo pipefail`, so the caller's shell
 # options are untouched) and servers_load_env (sources $STATE/env into the caller).
 #
@@ -658,6 +659,36 @@ servers_down() (
   fi
 )
 
+servers_restart() (
+  set -euo pipefail
+  local server="${1:-}"
+  [[ "$server" == rabbitmq || "$server" == postgres ]] || _sv_die "restart: name rabbitmq or postgres (got '$server')"
+  (($# == 1)) || _sv_die "restart: one server only"
+  _sv_config
+  [[ -s "$SV_ENV_FILE" ]] || _sv_die "no $SV_ENV_FILE yet: run ops/lib/servers.sh up"
+  _sv_lock
+  _sv_load_secrets
+  local mode
+  mode="$(cat "$SV_MODE_FILE" 2>/dev/null || echo native)"
+  if [[ "$mode" == docker ]]; then
+    _sv_docker_engine || _sv_die "recorded mode is docker but no Docker engine answers"
+    _sv_export_for_compose
+    _sv_log "docker compose restart $server"
+    _sv_compose restart "$server" 9>&- >&2 || _sv_die "docker compose restart $server failed"
+  else
+    ((EUID == 0)) || _sv_die "native mode needs root"
+    if [[ "$server" == rabbitmq ]]; then
+      _sv_rmq_stop_native
+      _sv_rmq_start_native
+    else
+      _sv_pg_stop_native
+      _sv_pg_start_native
+    fi
+  fi
+  if [[ "$server" == rabbitmq ]]; then _sv_rmq_wait_ready "$mode"; else _sv_pg_wait_ready "$mode"; fi
+  _sv_log "$server restarted ($mode)"
+)
+
 servers_status() (
   set -euo pipefail
   _sv_config
@@ -706,7 +737,7 @@ servers_load_env() {
 }
 
 _sv_usage() {
-  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
@@ -716,6 +747,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   case "$cmd" in
     up) servers_up "$@" ;;
     down) servers_down "$@" ;;
+    restart) servers_restart "$@" ;;
     status) servers_status "$@" ;;
     env) servers_env_file "$@" ;;
     -h | --help | help) _sv_usage ;;

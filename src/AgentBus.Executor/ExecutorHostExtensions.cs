@@ -77,14 +77,17 @@ public static class ExecutorHostExtensions
             ToolRunner.Configure(pipeline, name, tool);
         });
 
-        builder.Services.AddHttpClient<ITool, HttpTool>()
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
-            {
-                AllowAutoRedirect = false,
-                PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-                ConnectTimeout = TimeSpan.FromSeconds(5),
-            })
-            .ConfigureHttpClient(http => http.Timeout = Timeout.InfiniteTimeSpan);
+        if (string.Equals(builder.Configuration[ToolOptions.Section + ":" + nameof(ToolOptions.Kind)], NoopTool.Kind, StringComparison.OrdinalIgnoreCase))
+            builder.Services.AddSingleton<ITool, NoopTool>();
+        else
+            builder.Services.AddHttpClient<ITool, HttpTool>()
+                .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+                {
+                    AllowAutoRedirect = false,
+                    PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+                    ConnectTimeout = TimeSpan.FromSeconds(5),
+                })
+                .ConfigureHttpClient(http => http.Timeout = Timeout.InfiniteTimeSpan);
 
         builder.AddAgentBusMessaging($"agentbus-executor-{builder.Configuration[ExecutorOptions.ToolKey]}", bus => bus.AddConsumer<ExecuteToolConsumer>(typeof(ExecuteToolConsumerDefinition)));
         return builder;
@@ -124,9 +127,10 @@ public static class ExecutorHostExtensions
 
     static IEnumerable<string> ToolProblems(ToolOptions tool)
     {
-        if (!string.Equals(tool.Kind, "http", StringComparison.OrdinalIgnoreCase))
-            yield return $"Tool:Kind '{tool.Kind}' is not a known tool kind (known: http).";
-        if (tool.Http.AllowedHosts.Count == 0)
+        var http = string.Equals(tool.Kind, "http", StringComparison.OrdinalIgnoreCase);
+        if (!http && !string.Equals(tool.Kind, NoopTool.Kind, StringComparison.OrdinalIgnoreCase))
+            yield return $"Tool:Kind '{tool.Kind}' is not a known tool kind (known: http, {NoopTool.Kind}).";
+        if (http && tool.Http.AllowedHosts.Count == 0)
             yield return "Tool:Http:AllowedHosts must list at least one host:port.";
         if (tool.Resilience.AttemptTimeout > tool.Resilience.TotalTimeout)
             yield return "Tool:Resilience:AttemptTimeout must not be longer than Tool:Resilience:TotalTimeout.";

@@ -16,7 +16,22 @@ public sealed record PolicyDecision(Decision Decision, string ReasonCode, string
     public AdmissionTerms? Terms { get; init; }
 
     public static PolicyDecision Deny(string reasonCode, string reason, string? ruleId = null) =>
-        new(Decision.Denied, reasonCode, reason, ruleId);
+        new(Decision.Denied, reasonCode, Printable(reason), ruleId);
+
+    /// <summary>
+    /// A denial's reason often quotes what the agent sent (a field name, a value). Control characters
+    /// in it are written as \uXXXX: a NUL would make PostgreSQL refuse the decision's row (and the
+    /// proposal fault unanswered), a newline or an escape sequence would forge log lines.
+    /// </summary>
+    internal static string Printable(string text)
+    {
+        if (!text.Any(char.IsControl))
+            return text;
+        var builder = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var ch in text)
+            builder.Append(char.IsControl(ch) ? $"\\u{(int)ch:x4}" : ch.ToString());
+        return builder.ToString();
+    }
 }
 
 /// <summary>

@@ -23,11 +23,7 @@ public sealed class SuspensionFilter(IServiceProvider services) : IFilter<Consum
         }
 
         var command = consumeContext.Message;
-        var database = services.GetRequiredService<NpgsqlDataSource>();
-        await using var connection = await database.OpenConnectionAsync(context.CancellationToken);
-        var kinds = (await connection.QueryAsync<string>(new CommandDefinition("""
-            SELECT kind FROM policy_suspensions WHERE (kind = 'agent' AND name = @AgentId) OR (kind = 'tool' AND name = @Tool)
-            """, new { command.AgentId, command.Tool }, cancellationToken: context.CancellationToken))).ToList();
+        var kinds = await SuspensionsAsync(command, context.CancellationToken);
         if (kinds.Count == 0)
         {
             await next.Send(context);
@@ -44,6 +40,21 @@ public sealed class SuspensionFilter(IServiceProvider services) : IFilter<Consum
             OutcomeUnknown: false, DurationMs: 0, Attempts: 0, services.GetRequiredService<TimeProvider>().GetUtcNow());
         await context.Publish(failed, send => send.MessageId = MessageIds.For($"{command.AgentId}:{command.ActionId}", "Outcome"),
             context.CancellationToken);
+    }
+
+    /// <summary>
+    /// Reads the kill switch on a connection given back before the command runs: holding it across
+    /// the consume would pin one pooled connection per call in flight on top of the ones the call
+    /// needs, and with as many calls in flight as the pool has connections, every call would wait
+    /// for a connection that only a finished call can return.
+    /// </summary>
+    async Task<List<string>> SuspensionsAsync(ExecuteTool command, CancellationToken ct)
+    {
+        var database = services.GetRequiredService<NpgsqlDataSource>();
+        await using var connection = await database.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<string>(new CommandDefinition("""
+            SELECT kind FROM policy_suspensions WHERE (kind = 'agent' AND name = @AgentId) OR (kind = 'tool' AND name = @Tool)
+            """, new { command.AgentId, command.Tool }, cancellationToken: ct))).ToList();
     }
 
     public void Probe(ProbeContext context) => context.CreateFilterScope("suspensions");

@@ -15,8 +15,6 @@ public sealed record SettledOutcome(bool Recorded, IReadOnlyList<(string ActionI
 /// </summary>
 public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
 {
-    sealed record ActionRow(string? DuplicateOf, string? Outcome);
-
     sealed record Charge(long EntryId, string AgentId, string RunId, DateOnly Day, string Status, decimal ReservedUsd);
 
     /// <summary>
@@ -27,55 +25,14 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
     public async Task<SettledOutcome> RecordOutcomeAsync(string actionId, string outcome, string outcomeType, string payload,
         decimal? actualCostUsd, CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
+        // One round trip: policy_record_outcome (migration 0601) does all of it in one transaction.
         await using var connection = await database.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-
-        var found = await connection.QuerySingleOrDefaultAsync<ActionRow>(new CommandDefinition(
-            "SELECT duplicate_of AS DuplicateOf, outcome AS Outcome FROM policy_actions WHERE action_id = @ActionId FOR UPDATE",
-            new { ActionId = actionId }, tx, cancellationToken: ct));
-        if (found is null || found.Outcome is not null)
-        {
-            await tx.CommitAsync(ct);
-            return new(false, []);
-        }
-
-        await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE policy_actions SET outcome = @Outcome, outcome_type = @Type, outcome_payload = CAST(@Payload AS jsonb), outcome_at = @Now
-            WHERE action_id = @ActionId
-            """, new { ActionId = actionId, Outcome = outcome, Type = outcomeType, Payload = payload, Now = now }, tx, cancellationToken: ct));
-
-        if (found.DuplicateOf is not null)
-        {
-            await tx.CommitAsync(ct);
-            return new(true, []);
-        }
-
-        var charge = await connection.QuerySingleOrDefaultAsync<Charge>(new CommandDefinition("""
-            SELECT entry_id AS EntryId, agent_id AS AgentId, run_id AS RunId, day AS Day, status AS Status, reserved_usd AS ReservedUsd
-            FROM cost_ledger WHERE action_id = @ActionId FOR UPDATE
-            """, new { ActionId = actionId }, tx, cancellationToken: ct));
-        if (charge is not null && charge.Status != "settled")
-        {
-            var amount = outcome switch
-            {
-                "succeeded" => actualCostUsd ?? charge.ReservedUsd,
-                "outcome_unknown" => charge.ReservedUsd,
-                _ => 0m,
-            };
-            var held = charge.Status == "reserved" ? charge.ReservedUsd : 0m;
-            await AdjustAsync(connection, tx, charge.AgentId, charge.RunId, charge.Day, -held, amount, ct);
-            await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE cost_ledger SET status = @Status, amount_usd = @Amount, settled_at = @Now WHERE entry_id = @EntryId
-                """, new { charge.EntryId, Status = outcome == "failed" ? "released" : "settled", Amount = amount, Now = now },
-                tx, cancellationToken: ct));
-        }
-
-        var waiting = (await connection.QueryAsync<(string ActionId, string AgentId, string RunId)>(new CommandDefinition(
-            "SELECT action_id, agent_id, run_id FROM policy_actions WHERE duplicate_of = @ActionId AND outcome IS NULL",
-            new { ActionId = actionId }, tx, cancellationToken: ct))).ToList();
-        await tx.CommitAsync(ct);
-        return new(true, waiting);
+        var rows = (await connection.QueryAsync<(bool Recorded, string? ActionId, string? AgentId, string? RunId)>(new CommandDefinition(
+            "SELECT recorded, waiting_action_id, waiting_agent_id, waiting_run_id FROM policy_record_outcome(@ActionId, @Outcome, @Type, CAST(@Payload AS jsonb), @Cost, @Now)",
+            new { ActionId = actionId, Outcome = outcome, Type = outcomeType, Payload = payload, Cost = actualCostUsd, Now = clock.GetUtcNow() },
+            cancellationToken: ct))).ToList();
+        return new(rows.Any(r => r.Recorded),
+            rows.Where(r => r.ActionId is not null).Select(r => (r.ActionId!, r.AgentId!, r.RunId!)).ToList());
     }
 
     /// <summary>Gives back what an admitted action had reserved (its approval was denied or it expired).</summary>

@@ -16,8 +16,10 @@ namespace AgentBus.Projections.Audit;
 /// chain head (the one row every writer, in every projections instance, must hold to append),
 /// drop events already recorded (so a redelivered event never becomes a second row), number and
 /// hash the rest in order, COPY them in with their raw payloads, update the run summaries and move
-/// the head. Redaction happens before the lock, so concurrent batches only queue for the COPY; within
-/// one process they queue without holding a connection.
+/// the head. Redaction happens before the lock, so concurrent batches only queue for the COPY. Within
+/// one process the batches waiting for their turn are written together (group commit): one writer
+/// drains them all into one transaction, so under load transactions grow instead of queueing, and a
+/// waiting batch holds no connection.
 /// </summary>
 public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redactor, IOptions<AuditOptions> options, TimeProvider clock,
     ILogger<AuditStore> logger)
@@ -58,11 +60,16 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
             completion_summary      = CASE WHEN r.completed_at IS NULL THEN EXCLUDED.completion_summary ELSE r.completion_summary END
         """;
 
+    /// <summary>Most events one group-commit transaction takes (whole batches; a larger batch still goes alone).</summary>
+    const int MaxGroupEvents = 5_000;
+
     readonly AuditOptions _options = options.Value;
 
-    // Appends take turns on the chain head anyway; taking turns here first means a waiting batch
-    // holds no database connection, so an instance needs one for writing however many batches wait.
-    readonly SemaphoreSlim _turn = new(1, 1);
+    // Appends take turns on the chain head anyway. Batches wait here instead, without a connection,
+    // and one writer at a time takes every waiting batch into its next transaction.
+    readonly Lock _gate = new();
+    readonly List<PendingWrite> _waiting = [];
+    bool _writing;
 
     /// <summary>Records one event; false when it was already recorded.</summary>
     public async Task<bool> RecordAsync(AuditEntry entry, CancellationToken cancellationToken) =>
@@ -149,20 +156,86 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         AffectsRun = false,
     };
 
+    sealed class PendingWrite(IReadOnlyList<Prepared> rows)
+    {
+        public IReadOnlyList<Prepared> Rows { get; } = rows;
+
+        public TaskCompletionSource<int> Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Queues the batch for the writer (starting one if none runs) and waits until it is committed.</summary>
     async Task<int> WriteAsync(IReadOnlyList<Prepared> batch, CancellationToken ct)
     {
-        await _turn.WaitAsync(ct);
-        try
+        var pending = new PendingWrite(batch);
+        bool startWriter;
+        lock (_gate)
         {
-            return await WriteInTurnAsync(batch, ct);
+            _waiting.Add(pending);
+            startWriter = !_writing;
+            _writing = true;
         }
-        finally
+        if (startWriter)
+            _ = Task.Run(DrainAsync, CancellationToken.None);
+        return await pending.Written.Task.WaitAsync(ct);
+    }
+
+    /// <summary>The one writer: takes every batch waiting, writes them in one transaction, until none waits.</summary>
+    async Task DrainAsync()
+    {
+        while (true)
         {
-            _turn.Release();
+            List<PendingWrite> group = [];
+            lock (_gate)
+            {
+                var events = 0;
+                while (_waiting.Count > 0 && (group.Count == 0 || events + _waiting[0].Rows.Count <= MaxGroupEvents))
+                {
+                    events += _waiting[0].Rows.Count;
+                    group.Add(_waiting[0]);
+                    _waiting.RemoveAt(0);
+                }
+                if (group.Count == 0)
+                {
+                    _writing = false;
+                    return;
+                }
+            }
+            await WriteGroupAsync(group);
         }
     }
 
-    async Task<int> WriteInTurnAsync(IReadOnlyList<Prepared> batch, CancellationToken ct)
+    async Task WriteGroupAsync(List<PendingWrite> group)
+    {
+        try
+        {
+            var written = await WriteInTurnAsync(group.Select(p => p.Rows).ToList(), CancellationToken.None);
+            for (var i = 0; i < group.Count; i++)
+                group[i].Written.TrySetResult(written[i]);
+        }
+        catch (PostgresException ex) when (IsDataError(ex) && group.Count > 1)
+        {
+            // One batch's value was refused: write each batch alone, so only that one's caller has to deal with it.
+            foreach (var pending in group)
+            {
+                try
+                {
+                    pending.Written.TrySetResult((await WriteInTurnAsync([pending.Rows], CancellationToken.None))[0]);
+                }
+                catch (Exception single)
+                {
+                    pending.Written.TrySetException(single);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var pending in group)
+                pending.Written.TrySetException(ex);
+        }
+    }
+
+    /// <summary>Appends several batches in one transaction, in order; returns how many events of each were new.</summary>
+    async Task<int[]> WriteInTurnAsync(IReadOnlyList<IReadOnlyList<Prepared>> batches, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -170,14 +243,27 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
 
         var (lastSeq, lastHash) = await LockHeadAsync(connection, transaction, ct);
 
-        var already = await RecordedAsync(connection, transaction, batch.Select(p => p.EventId).ToArray(), ct);
-        var fresh = already.Count == 0 ? batch : batch.Where(p => !already.Contains(p.EventId)).ToList();
-        if (already.Count > 0)
-            Duplicates.Add(already.Count);
+        var already = await RecordedAsync(connection, transaction, batches.SelectMany(b => b).Select(p => p.EventId).Distinct().ToArray(), ct);
+        // An event in two waiting batches (a redelivery racing its first delivery) is new only the first time.
+        var taken = new HashSet<Guid>(already);
+        var written = new int[batches.Count];
+        var fresh = new List<Prepared>();
+        var total = 0;
+        for (var i = 0; i < batches.Count; i++)
+            foreach (var row in batches[i])
+            {
+                total++;
+                if (!taken.Add(row.EventId))
+                    continue;
+                fresh.Add(row);
+                written[i]++;
+            }
+        if (total > fresh.Count)
+            Duplicates.Add(total - fresh.Count);
         if (fresh.Count == 0)
         {
             await transaction.CommitAsync(ct);
-            return 0;
+            return written;
         }
 
         var recordedAt = AuditChain.ToStoredPrecision(clock.GetUtcNow());
@@ -208,7 +294,7 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         await transaction.CommitAsync(ct);
         Recorded.Add(fresh.Count);
         BatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return fresh.Count;
+        return written;
     }
 
     /// <summary>Takes the chain head's row lock: every writer of every instance appends in turn.</summary>

@@ -14,7 +14,7 @@ public static class DatabaseExtensions
         builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-            var dataSource = new NpgsqlDataSourceBuilder(options.ResolveConnectionString());
+            var dataSource = new NpgsqlDataSourceBuilder(WithAutoPrepare(options.ResolveConnectionString()));
             dataSource.UseLoggerFactory(services.GetRequiredService<ILoggerFactory>());
             return dataSource.Build();
         });
@@ -23,6 +23,18 @@ public static class DatabaseExtensions
         // Bounded: a database that stopped answering must fail the probe, not hang it.
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"], timeout: TimeSpan.FromSeconds(5));
         return builder;
+    }
+
+    /// <summary>
+    /// Every action runs the same few dozen statements. Prepared once per pooled connection, PostgreSQL
+    /// stops parsing and planning them each time: a third less of its CPU per action in the load run
+    /// (docs/performance.md). A connection string that sets Max Auto Prepare itself keeps its value.
+    /// </summary>
+    public static string WithAutoPrepare(string connectionString)
+    {
+        if (connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
+            return connectionString;
+        return new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 64 }.ConnectionString;
     }
 
     sealed class MigrateOnStart(IOptions<DatabaseOptions> options, ILogger<MigrateOnStart> logger) : IHostedService

@@ -16,7 +16,9 @@ namespace AgentBus.ServiceDefaults.Messaging;
 public sealed class AgentMessageDeserializer<T>(int maxBodyBytes) : IMessageDeserializer
     where T : class
 {
-    static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    // Duplicate names are refused: one reader taking the first "agentId" and another the last is how
+    // a proposal says two things at once (RFC 8259 leaves it open, I-JSON forbids it).
+    static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
     static readonly MessageBody EmptyObject = new StringMessageBody("{}");
 
     // A gateway should not silently ignore what an agent meant to say ("approved": true, a typo'd
@@ -32,12 +34,12 @@ public sealed class AgentMessageDeserializer<T>(int maxBodyBytes) : IMessageDese
     public ConsumeContext Deserialize(ReceiveContext receiveContext)
     {
         var rejection = Inspect(receiveContext.Body.GetBytes());
+        var headers = AgentHeaders.Readable(receiveContext.TransportHeaders);
         if (rejection is null)
-            return _raw.Deserialize(receiveContext);
+            return new BodyConsumeContext(receiveContext, _raw.Deserialize(receiveContext.Body, headers, receiveContext.InputAddress));
 
         receiveContext.GetOrAddPayload(() => rejection);
-        return new BodyConsumeContext(receiveContext,
-            _raw.Deserialize(EmptyObject, receiveContext.TransportHeaders, receiveContext.InputAddress));
+        return new BodyConsumeContext(receiveContext, _raw.Deserialize(EmptyObject, headers, receiveContext.InputAddress));
     }
 
     public SerializerContext Deserialize(MessageBody body, Headers headers, Uri? destinationAddress = null) =>
@@ -95,6 +97,43 @@ public sealed class AgentMessageDeserializer<T>(int maxBodyBytes) : IMessageDese
 
     static string? StringField(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
+
+/// <summary>
+/// The headers of an agent's message as MassTransit may read them. MassTransit parses
+/// <c>MT-Activity-Correlation-Context</c> as a JSON object when it is not an AMQP table, and a
+/// string such as "x" then faults the message before any consumer sees it (no answer, no audit):
+/// an agent's malformed baggage is dropped instead. TraceBaggage reads the table from the AMQP
+/// properties itself.
+/// </summary>
+public sealed class AgentHeaders(Headers inner) : Headers
+{
+    const string Baggage = MassTransit.Logging.DiagnosticHeaders.ActivityCorrelationContext;
+
+    public static Headers Readable(Headers headers) =>
+        headers.TryGetHeader(Baggage, out var value) && value is not IEnumerable<KeyValuePair<string, object?>> and not IEnumerable<KeyValuePair<string, object>>
+            ? new AgentHeaders(headers)
+            : headers;
+
+    public IEnumerable<KeyValuePair<string, object>> GetAll() => inner.GetAll().Where(h => h.Key != Baggage);
+
+    public bool TryGetHeader(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out object? value)
+    {
+        if (key == Baggage)
+        {
+            value = null;
+            return false;
+        }
+        return inner.TryGetHeader(key, out value);
+    }
+
+    public T? Get<T>(string key, T? defaultValue = default) where T : class => key == Baggage ? defaultValue : inner.Get(key, defaultValue);
+
+    public T? Get<T>(string key, T? defaultValue = default) where T : struct => key == Baggage ? defaultValue : inner.Get(key, defaultValue);
+
+    public IEnumerator<HeaderValue> GetEnumerator() => inner.Where(h => h.Key != Baggage).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
 public sealed class AgentMessageSerializerFactory<T>(int maxBodyBytes) : ISerializerFactory

@@ -62,3 +62,48 @@ public class AgentMessageDeserializerTests
         Assert.True(rejection!.Detail.Length < 200);
     }
 }
+
+public class AgentIngressHostileInputTests
+{
+    readonly AgentMessageDeserializer<ActionProposed> _deserializer = new(maxBodyBytes: 4096);
+
+    [Theory]
+    [InlineData("agentId")]
+    [InlineData("tool")]
+    [InlineData("arguments")]
+    public void A_field_given_twice_is_refused_as_invalid_json(string field)
+    {
+        // One reader would take the first value, another the last: the proposal must not say two things.
+        var first = field == "arguments" ? "\"arguments\":{\"n\":1}," : $"\"{field}\":\"someone-else\",";
+        var body = "{" + first + "\"actionId\":\"0193e3c2-6f1a-7c3b-9d4e-2a1b3c4d5e6f\",\"runId\":\"r\",\"agentId\":\"a\",\"tool\":\"t\",\"arguments\":{}}";
+        Assert.Equal(ReasonCodes.InvalidJson, _deserializer.Inspect(Encoding.UTF8.GetBytes(body))?.ReasonCode);
+    }
+
+    [Fact]
+    public void A_baggage_header_that_is_not_a_table_is_hidden_from_MassTransit()
+    {
+        var headers = new MassTransit.Serialization.DictionarySendHeaders(new Dictionary<string, object?>
+        {
+            ["MT-Activity-Correlation-Context"] = "{0}{1}",
+            ["MT-Activity-Id"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        });
+
+        var readable = AgentHeaders.Readable(headers);
+
+        Assert.False(readable.TryGetHeader("MT-Activity-Correlation-Context", out _));
+        Assert.DoesNotContain(readable.GetAll(), h => h.Key == "MT-Activity-Correlation-Context");
+        Assert.True(readable.TryGetHeader("MT-Activity-Id", out var traceParent));
+        Assert.Equal("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", traceParent);
+    }
+
+    [Fact]
+    public void A_baggage_table_is_left_alone()
+    {
+        var headers = new MassTransit.Serialization.DictionarySendHeaders(new Dictionary<string, object?>
+        {
+            ["MT-Activity-Correlation-Context"] = new Dictionary<string, object?> { ["agentbus.run_id"] = "run-1" },
+        });
+
+        Assert.Same(headers, AgentHeaders.Readable(headers));
+    }
+}

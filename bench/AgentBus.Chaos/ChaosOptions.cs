@@ -1,0 +1,112 @@
+using System.Globalization;
+using AgentBus.Testbed;
+
+namespace AgentBus.Chaos;
+
+/// <summary>Command-line settings; the servers come from the environment ops/lib/servers.sh writes.</summary>
+sealed record ChaosOptions(
+    int Actions,
+    double Rate,
+    int Agents,
+    TimeSpan ClaimLease,
+    TimeSpan SettleTimeout,
+    int SandboxDelayMs,
+    string ServersScript,
+    bool RestartServers,
+    string LogLevel,
+    TimeSpan Timeout,
+    bool Keep)
+{
+    public const string Usage = """
+        agentbus-chaos: the real pipeline (policy, two executor copies of an http tool, projections, approvals,
+        the sandbox system of record, all as processes) under traffic, while it SIGKILLs and restarts in turn an
+        executor copy, the policy service, the projections and the approvals service, then restarts RabbitMQ,
+        then PostgreSQL. Afterwards it checks: every action ended (succeeded, failed, outcome unknown or
+        denied; none missing), no side effect happened twice (the sandbox's own record), the audit chain
+        verifies, and budgets balance against the cost ledger. Exit 0 only when all of that holds.
+
+          --actions 5000            actions to send (the issue's full run); --short: 600
+          --short                   the CI run: 600 actions, same faults, shorter gaps
+          --rate 40                 actions offered per second (--short: 15)
+          --agents 4                agents publishing (each its own broker user and connection)
+          --claim-lease 10          seconds before a dead executor's claim makes its action outcome-unknown
+          --settle-timeout 180      seconds to wait, after the last fault, for every action to end
+          --sandbox-delay-ms 200    how long the sandbox holds each call (so an executor kill lands mid-call)
+          --servers-script PATH     restarts a server: PATH restart rabbitmq|postgres (default: ops/lib/servers.sh)
+          --no-server-restarts      only the service kills (servers shared with others must never be restarted)
+          --log-level Information   services' Logging:LogLevel:Default
+          --timeout 1800            stop (and clean up) after this many seconds whatever happens
+          --keep                    keep the vhost, database and logs afterwards
+
+        Server restarts run the servers script with this process's environment, and only when
+        AGENTBUS_STATE_DIR names a private state folder (not /var/lib/agentbus) and the ports are not the
+        defaults 5672/5432: ops/chaos.sh starts such private servers and stops them afterwards.
+        """ + "\n" + ServerEnvironment.Help;
+
+    public static ChaosOptions Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var flags = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "-h" or "--help")
+                throw new UsageException(Usage);
+            if (args[i] is "--keep" or "--short" or "--no-server-restarts")
+            {
+                flags.Add(args[i][2..]);
+                continue;
+            }
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                throw new UsageException($"Unexpected argument '{args[i]}'.{Environment.NewLine}{Usage}");
+            values[args[i][2..]] = args[++i];
+        }
+
+        int Int(string name, int fallback, int min, int max)
+        {
+            if (!values.TryGetValue(name, out var text))
+                return fallback;
+            if (!int.TryParse(text, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+                throw new UsageException($"--{name} must be a whole number from {min} to {max}.");
+            return value;
+        }
+
+        double Number(string name, double fallback, double min, double max)
+        {
+            if (!values.TryGetValue(name, out var text))
+                return fallback;
+            if (!double.TryParse(text, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+                throw new UsageException($"--{name} must be a number from {min} to {max}.");
+            return value;
+        }
+
+        var logLevel = values.GetValueOrDefault("log-level") ?? "Information";
+        if (logLevel is not ("Trace" or "Debug" or "Information" or "Warning" or "Error" or "Critical" or "None"))
+            throw new UsageException("--log-level is one of Trace, Debug, Information, Warning, Error, Critical, None.");
+        var isShort = flags.Contains("short");
+        var script = values.GetValueOrDefault("servers-script") ?? DefaultServersScript();
+        var restartServers = !flags.Contains("no-server-restarts");
+        if (restartServers && !File.Exists(script))
+            throw new UsageException($"--servers-script: {script} does not exist.");
+
+        return new ChaosOptions(
+            Int("actions", isShort ? 600 : 5000, 70, 1_000_000),
+            Number("rate", isShort ? 15 : 40, 1, 10_000),
+            Int("agents", 4, 1, 64),
+            TimeSpan.FromSeconds(Int("claim-lease", 10, 3, 600)),
+            TimeSpan.FromSeconds(Int("settle-timeout", 180, 10, 3600)),
+            Int("sandbox-delay-ms", 200, 0, 5000),
+            Path.GetFullPath(script),
+            restartServers,
+            logLevel,
+            TimeSpan.FromSeconds(Int("timeout", 1800, 60, 86_400)),
+            flags.Contains("keep"));
+    }
+
+    /// <summary>ops/lib/servers.sh of the checkout this program was built in (artifacts/bin/AgentBus.Chaos/CONFIG/).</summary>
+    static string DefaultServersScript()
+    {
+        var bin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var repo = bin.Parent?.Parent?.Parent?.Parent?.FullName ?? ".";
+        return Path.Combine(repo, "ops", "lib", "servers.sh");
+    }
+}

@@ -1,0 +1,112 @@
+using AgentBus.Testbed;
+
+namespace AgentBus.LoadHarness;
+
+/// <summary>Command-line settings; the servers come from the environment ops/lib/servers.sh writes.</summary>
+sealed record LoadOptions(
+    int Agents,
+    int ExecutorCopies,
+    int PolicyInstances,
+    bool Approvals,
+    int WarmupActions,
+    int ThroughputActions,
+    int Window,
+    double[] Rates,
+    int RateSeconds,
+    double SoakMinutes,
+    double SoakRate,
+    int CeilingMessages,
+    string LogLevel,
+    string ConnectionOptions,
+    TimeSpan Timeout,
+    bool Keep)
+{
+    public const string Usage = """
+        agentbus-load-harness: the real pipeline under load (policy, noop executor, projections, approvals as
+        separate processes; agents on their own broker users), with throughput, latency percentiles, CPU and
+        memory per process, and MassTransit's own ceiling on the same broker for comparison.
+
+          --agents 16               agents publishing (each its own broker user and connection)
+          --executors 2             copies of the noop tool's executor
+          --policy-instances 1      policy service instances
+          --no-approvals            do not start the approvals service
+          --warmup 3000             actions before anything is measured (JIT, pools, caches)
+          --throughput 30000        actions sent as fast as they finish (0: skip)
+          --window 800              at most this many unfinished actions during the throughput phase
+          --rates 500               offered rates (actions/s, comma-separated) for the latency phases (empty: skip)
+          --rate-seconds 30         length of each latency phase
+          --soak-minutes 0          memory run: offered --soak-rate for this long (10 for the issue's check)
+          --soak-rate 500
+          --ceiling 20000           messages for the broker-ceiling measurement (0: skip)
+          --log-level Information   services' Logging:LogLevel:Default (Information is what ops/run.sh uses)
+          --db-options ""           appended to every service's connection string, e.g. "Max Auto Prepare=0"
+          --timeout 3600            stop (and clean up) after this many seconds whatever happens
+          --keep                    keep the vhost, database and logs afterwards
+
+        Build first: dotnet build AgentBus.sln -c Release. The harness starts the Release builds next to itself.
+        """ + "\n" + ServerEnvironment.Help;
+
+    public static LoadOptions Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var flags = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "-h" or "--help")
+                throw new UsageException(Usage);
+            if (args[i] is "--keep" or "--no-approvals")
+            {
+                flags.Add(args[i][2..]);
+                continue;
+            }
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                throw new UsageException($"Unexpected argument '{args[i]}'.{Environment.NewLine}{Usage}");
+            values[args[i][2..]] = args[++i];
+        }
+
+        int Int(string name, int fallback, int min, int max)
+        {
+            if (!values.TryGetValue(name, out var text))
+                return fallback;
+            if (!int.TryParse(text, out var value) || value < min || value > max)
+                throw new UsageException($"--{name} must be a whole number from {min} to {max}.");
+            return value;
+        }
+
+        double Number(string name, double fallback, double min, double max)
+        {
+            if (!values.TryGetValue(name, out var text))
+                return fallback;
+            if (!double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+                throw new UsageException($"--{name} must be a number from {min} to {max}.");
+            return value;
+        }
+
+        var rates = (values.GetValueOrDefault("rates") ?? "500").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(r => double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out var v) && v is > 0 and <= 100_000
+                ? v
+                : throw new UsageException("--rates takes actions per second from 1 to 100000, e.g. 250,500,1000."))
+            .ToArray();
+        var logLevel = values.GetValueOrDefault("log-level") ?? "Information";
+        if (logLevel is not ("Trace" or "Debug" or "Information" or "Warning" or "Error" or "Critical" or "None"))
+            throw new UsageException("--log-level is one of Trace, Debug, Information, Warning, Error, Critical, None.");
+
+        return new LoadOptions(
+            Int("agents", 16, 1, 256),
+            Int("executors", 2, 1, 16),
+            Int("policy-instances", 1, 1, 8),
+            !flags.Contains("no-approvals"),
+            Int("warmup", 3000, 0, 1_000_000),
+            Int("throughput", 30_000, 0, 10_000_000),
+            Int("window", 800, 1, 100_000),
+            rates,
+            Int("rate-seconds", 30, 5, 3600),
+            Number("soak-minutes", 0, 0, 240),
+            Number("soak-rate", 500, 1, 100_000),
+            Int("ceiling", 20_000, 0, 10_000_000),
+            logLevel,
+            values.GetValueOrDefault("db-options") ?? "",
+            TimeSpan.FromSeconds(Int("timeout", 3600, 60, 86_400)),
+            flags.Contains("keep"));
+    }
+}
