@@ -20,7 +20,7 @@ sealed record BudgetResult(string AgentId, int Periods, IReadOnlyList<string> Mi
 /// fixed offered rate, six faults spread over the run (each after its share of the actions went out and
 /// the previous one recovered), then the checks the issue asks for, printed as a table.
 /// </summary>
-sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncDisposable
+sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
 {
     const string Tool = "payments";
     const int ActionsPerRun = 200;
@@ -505,13 +505,8 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
         Http = new { AllowedHosts = new[] { $"127.0.0.1:{sandboxPort}" }, SecretHeader = "X-Api-Key", SecretPrefix = "", ExternalReferenceProperty = "id" },
     };
 
-    static string PolicyYaml(IReadOnlyList<string> agents, int sandboxPort)
-    {
-        var yaml = new StringBuilder();
-        yaml.AppendLine("agents:");
-        foreach (var agent in agents)
-            yaml.AppendLine($"  - id: {agent}\n    team: chaos");
-        yaml.AppendLine($$"""
+    static string PolicyYaml(IReadOnlyList<string> agents, int sandboxPort) =>
+        RunPolicy.Yaml(agents, "chaos", $$"""
             tools:
               - name: payments
                 capabilities: [money.move]
@@ -533,20 +528,7 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IAsyncD
                 destinations:
                   from: [/url]
                   urlPrefixes: [ "http://127.0.0.1:{{sandboxPort}}/payments/" ]
-            grants:
-            """);
-        foreach (var agent in agents)
-            yaml.AppendLine($"  - id: {agent}-refunds\n    agent: {agent}\n    tool: payments");
-        yaml.AppendLine("""
-            limits:
-              default:
-                callsPerMinute: 1000000
-                run: { maxToolCalls: 100000, maxRetries: 3, maxDuration: 1d }
-            budgets:
-              default: { perDayUsd: 100000, perRunUsd: 10000 }
-            """);
-        return yaml.ToString();
-    }
+            """, "payments");
 
     static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 

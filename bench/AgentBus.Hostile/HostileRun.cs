@@ -16,7 +16,7 @@ namespace AgentBus.Hostile;
 /// victim agent, then every case published (valid ones mixed in at random), the answers collected
 /// from the agents' queues, the audit, the execution claims and the error queues, and the checks.
 /// </summary>
-sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAsyncDisposable
+sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRun
 {
     const int MaxProposalBytes = 64 * 1024;
     static readonly string[] PublisherNames = ["hostile-a", "hostile-b", "hostile-c"];
@@ -561,13 +561,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
         Console.WriteLine(text.ToString());
     }
 
-    static string PolicyYaml()
-    {
-        var yaml = new StringBuilder();
-        yaml.AppendLine("agents:");
-        foreach (var agent in PublisherNames.Append(Victim))
-            yaml.AppendLine($"  - id: {agent}\n    team: hostile");
-        yaml.AppendLine($$"""
+    static string PolicyYaml() =>
+        RunPolicy.Yaml(PublisherNames.Append(Victim), "hostile", $$"""
             tools:
               - name: {{HostileGenerator.Tool}}
                 capabilities: [read]
@@ -585,20 +580,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IAs
                 capabilities: [money.move]
                 risk: high
                 unitCostUsd: 1
-            grants:
-            """);
-        foreach (var agent in PublisherNames.Append(Victim))
-            yaml.AppendLine($"  - id: {agent}-noop\n    agent: {agent}\n    tool: {HostileGenerator.Tool}");
-        yaml.AppendLine("""
-            limits:
-              default:
-                callsPerMinute: 1000000
-                run: { maxToolCalls: 100000, maxRetries: 3, maxDuration: 1d }
-            budgets:
-              default: { perDayUsd: 100000, perRunUsd: 10000 }
-            """);
-        return yaml.ToString();
-    }
+            """, HostileGenerator.Tool);
 
     static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 

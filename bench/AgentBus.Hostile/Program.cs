@@ -1,32 +1,8 @@
 using AgentBus.Hostile;
 using AgentBus.Testbed;
 
-HostileOptions options;
-ServerEnvironment servers;
-try
+return await RunHost.MainAsync("Hostile run", () =>
 {
-    options = HostileOptions.Parse(args);
-    servers = ServerEnvironment.FromEnvironment();
-}
-catch (UsageException ex)
-{
-    Console.Error.WriteLine(ex.Message);
-    return 2;
-}
-
-using var shutdown = new Shutdown(options.Timeout);
-await using var run = new HostileRun(options, servers);
-try
-{
-    return await run.RunAsync(shutdown.Token);
-}
-catch (OperationCanceledException) when (shutdown.Requested)
-{
-    Console.Error.WriteLine($"Stopped (signal, or the {options.Timeout.TotalSeconds:0} s limit); cleaning up.");
-    return 1;
-}
-catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or Npgsql.NpgsqlException or HttpRequestException)
-{
-    Console.Error.WriteLine($"Hostile run failed: {ex.Message}");
-    return 1;
-}
+    var options = HostileOptions.Parse(args);
+    return (new HostileRun(options, ServerEnvironment.FromEnvironment()), options.Timeout);
+});

@@ -31,7 +31,7 @@ sealed record PhaseResult(
 /// broker ceiling, throughput, latency at fixed offered rates, soak), each with its own figures and
 /// the CPU and memory of every process while it ran.
 /// </summary>
-sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IAsyncDisposable
+sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
 {
     const string Tool = "noop";
     const int ActionsPerRun = 1000;
@@ -367,13 +367,8 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IAsyncDis
         Console.WriteLine(text.ToString());
     }
 
-    static string PolicyYaml(IReadOnlyList<string> agents)
-    {
-        var yaml = new StringBuilder();
-        yaml.AppendLine("agents:");
-        foreach (var agent in agents)
-            yaml.AppendLine($"  - id: {agent}\n    team: load");
-        yaml.AppendLine("""
+    static string PolicyYaml(IReadOnlyList<string> agents) =>
+        RunPolicy.Yaml(agents, "load", """
             tools:
               - name: noop
                 capabilities: [read]
@@ -386,20 +381,7 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IAsyncDis
                   properties:
                     n: { type: integer, minimum: 0 }
                     note: { type: string, maxLength: 200 }
-            grants:
-            """);
-        foreach (var agent in agents)
-            yaml.AppendLine($"  - id: {agent}-noop\n    agent: {agent}\n    tool: noop");
-        yaml.AppendLine("""
-            limits:
-              default:
-                callsPerMinute: 1000000
-                run: { maxToolCalls: 100000, maxRetries: 3, maxDuration: 1d }
-            budgets:
-              default: { perDayUsd: 100000, perRunUsd: 10000 }
-            """);
-        return yaml.ToString();
-    }
+            """, Tool);
 
     static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 

@@ -1,32 +1,8 @@
 using AgentBus.LoadHarness;
 using AgentBus.Testbed;
 
-LoadOptions options;
-ServerEnvironment servers;
-try
+return await RunHost.MainAsync("Load run", () =>
 {
-    options = LoadOptions.Parse(args);
-    servers = ServerEnvironment.FromEnvironment();
-}
-catch (UsageException ex)
-{
-    Console.Error.WriteLine(ex.Message);
-    return 2;
-}
-
-using var shutdown = new Shutdown(options.Timeout);
-await using var run = new LoadRun(options, servers);
-try
-{
-    return await run.RunAsync(shutdown.Token);
-}
-catch (OperationCanceledException) when (shutdown.Requested)
-{
-    Console.Error.WriteLine($"Stopped (signal, or the {options.Timeout.TotalSeconds:0} s limit); cleaning up.");
-    return 1;
-}
-catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or Npgsql.NpgsqlException or HttpRequestException)
-{
-    Console.Error.WriteLine($"Load run failed: {ex.Message}");
-    return 1;
-}
+    var options = LoadOptions.Parse(args);
+    return (new LoadRun(options, ServerEnvironment.FromEnvironment()), options.Timeout);
+});
