@@ -60,6 +60,9 @@ sealed record ChaosOptions(
                 throw new UsageException($"Unexpected argument '{args[i]}'.{Environment.NewLine}{Usage}");
             values[args[i][2..]] = args[++i];
         }
+        foreach (var name in values.Keys)
+            if (name is not ("actions" or "agents" or "claim-lease" or "log-level" or "rate" or "sandbox-delay-ms" or "servers-script" or "settle-timeout" or "timeout"))
+                throw new UsageException($"Unknown option --{name}.{Environment.NewLine}{Usage}");
 
         int Int(string name, int fallback, int min, int max)
         {

@@ -43,6 +43,9 @@ sealed record HarnessOptions(
                 throw new UsageException($"Unexpected argument '{args[i]}'.{Environment.NewLine}{Usage}");
             values[args[i][2..]] = args[++i];
         }
+        foreach (var name in values.Keys)
+            if (name is not ("actions-per-copy" or "concurrency" or "copies" or "latency-ms" or "prefetch" or "timeout"))
+                throw new UsageException($"Unknown option --{name}.{Environment.NewLine}{Usage}");
 
         int Int(string name, int fallback, int min, int max)
         {

@@ -63,6 +63,9 @@ sealed record LoadOptions(
                 throw new UsageException($"Unexpected argument '{args[i]}'.{Environment.NewLine}{Usage}");
             values[args[i][2..]] = args[++i];
         }
+        foreach (var name in values.Keys)
+            if (name is not ("agents" or "ceiling" or "db-options" or "executors" or "log-level" or "policy-instances" or "rate-seconds" or "rates" or "soak-minutes" or "soak-rate" or "throughput" or "timeout" or "warmup" or "window"))
+                throw new UsageException($"Unknown option --{name}.{Environment.NewLine}{Usage}");
 
         int Int(string name, int fallback, int min, int max)
         {
