@@ -45,64 +45,26 @@ sealed record ChaosOptions(
 
     public static ChaosOptions Parse(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        var flags = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] is "-h" or "--help")
-                throw new UsageException(Usage);
-            if (args[i] is "--keep" or "--short" or "--no-server-restarts")
-            {
-                flags.Add(args[i][2..]);
-                continue;
-            }
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-                throw new UsageException($"Unexpected argument '{args[i]}'.{Environment.NewLine}{Usage}");
-            values[args[i][2..]] = args[++i];
-        }
-        foreach (var name in values.Keys)
-            if (name is not ("actions" or "agents" or "claim-lease" or "log-level" or "rate" or "sandbox-delay-ms" or "servers-script" or "settle-timeout" or "timeout"))
-                throw new UsageException($"Unknown option --{name}.{Environment.NewLine}{Usage}");
-
-        int Int(string name, int fallback, int min, int max)
-        {
-            if (!values.TryGetValue(name, out var text))
-                return fallback;
-            if (!int.TryParse(text, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-                throw new UsageException($"--{name} must be a whole number from {min} to {max}.");
-            return value;
-        }
-
-        double Number(string name, double fallback, double min, double max)
-        {
-            if (!values.TryGetValue(name, out var text))
-                return fallback;
-            if (!double.TryParse(text, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-                throw new UsageException($"--{name} must be a number from {min} to {max}.");
-            return value;
-        }
-
-        var logLevel = values.GetValueOrDefault("log-level") ?? "Information";
-        if (logLevel is not ("Trace" or "Debug" or "Information" or "Warning" or "Error" or "Critical" or "None"))
-            throw new UsageException("--log-level is one of Trace, Debug, Information, Warning, Error, Critical, None.");
-        var isShort = flags.Contains("short");
-        var script = values.GetValueOrDefault("servers-script") ?? DefaultServersScript();
-        var restartServers = !flags.Contains("no-server-restarts");
+        var arguments = new RunArguments(args, Usage, ["actions", "agents", "claim-lease", "log-level", "rate", "sandbox-delay-ms", "servers-script", "settle-timeout", "timeout"], ["keep", "short", "no-server-restarts"]);
+        var logLevel = arguments.LogLevel();
+        var isShort = arguments.Flag("short");
+        var script = arguments.Text("servers-script") ?? DefaultServersScript();
+        var restartServers = !arguments.Flag("no-server-restarts");
         if (restartServers && !File.Exists(script))
             throw new UsageException($"--servers-script: {script} does not exist.");
 
         return new ChaosOptions(
-            Int("actions", isShort ? 600 : 5000, 70, 1_000_000),
-            Number("rate", isShort ? 15 : 40, 1, 10_000),
-            Int("agents", 4, 1, 64),
-            TimeSpan.FromSeconds(Int("claim-lease", 10, 3, 600)),
-            TimeSpan.FromSeconds(Int("settle-timeout", 180, 10, 3600)),
-            Int("sandbox-delay-ms", 200, 0, 5000),
+            arguments.Int("actions", isShort ? 600 : 5000, 70, 1_000_000),
+            arguments.Number("rate", isShort ? 15 : 40, 1, 10_000),
+            arguments.Int("agents", 4, 1, 64),
+            TimeSpan.FromSeconds(arguments.Int("claim-lease", 10, 3, 600)),
+            TimeSpan.FromSeconds(arguments.Int("settle-timeout", 180, 10, 3600)),
+            arguments.Int("sandbox-delay-ms", 200, 0, 5000),
             Path.GetFullPath(script),
             restartServers,
             logLevel,
-            TimeSpan.FromSeconds(Int("timeout", 1800, 60, 86_400)),
-            flags.Contains("keep"));
+            TimeSpan.FromSeconds(arguments.Int("timeout", 1800, 60, 86_400)),
+            arguments.Flag("keep"));
     }
 
     /// <summary>ops/lib/servers.sh of the checkout this program was built in (artifacts/bin/AgentBus.Chaos/CONFIG/).</summary>

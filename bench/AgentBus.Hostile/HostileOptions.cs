@@ -27,46 +27,17 @@ sealed record HostileOptions(int Bad, int Valid, int Seed, int InFlight, TimeSpa
 
     public static HostileOptions Parse(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        var flags = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] is "-h" or "--help")
-                throw new UsageException(Usage);
-            if (args[i] is "--keep" or "--short")
-            {
-                flags.Add(args[i][2..]);
-                continue;
-            }
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-                throw new UsageException($"Unexpected argument '{args[i]}'.{Environment.NewLine}{Usage}");
-            values[args[i][2..]] = args[++i];
-        }
-        foreach (var name in values.Keys)
-            if (name is not ("bad" or "valid" or "seed" or "in-flight" or "settle" or "timeout" or "log-level"))
-                throw new UsageException($"Unknown option --{name}.{Environment.NewLine}{Usage}");
-
-        int Int(string name, int fallback, int min, int max)
-        {
-            if (!values.TryGetValue(name, out var text))
-                return fallback;
-            if (!int.TryParse(text, out var value) || value < min || value > max)
-                throw new UsageException($"--{name} must be a whole number from {min} to {max}.");
-            return value;
-        }
-
-        var isShort = flags.Contains("short");
-        var logLevel = values.GetValueOrDefault("log-level") ?? "Information";
-        if (logLevel is not ("Trace" or "Debug" or "Information" or "Warning" or "Error" or "Critical" or "None"))
-            throw new UsageException("--log-level is one of Trace, Debug, Information, Warning, Error, Critical, None.");
+        var arguments = new RunArguments(args, Usage, ["bad", "valid", "seed", "in-flight", "settle", "timeout", "log-level"], ["keep", "short"]);
+        var isShort = arguments.Flag("short");
+        var logLevel = arguments.LogLevel();
         return new HostileOptions(
-            Int("bad", isShort ? 1000 : 10_000, 0, 1_000_000),
-            Int("valid", isShort ? 200 : 2000, 0, 1_000_000),
-            Int("seed", 8, 0, int.MaxValue),
-            Int("in-flight", 64, 1, 4096),
-            TimeSpan.FromSeconds(Int("settle", isShort ? 90 : 180, 10, 3600)),
-            TimeSpan.FromSeconds(Int("timeout", isShort ? 600 : 1800, 60, 86_400)),
+            arguments.Int("bad", isShort ? 1000 : 10_000, 0, 1_000_000),
+            arguments.Int("valid", isShort ? 200 : 2000, 0, 1_000_000),
+            arguments.Int("seed", 8, 0, int.MaxValue),
+            arguments.Int("in-flight", 64, 1, 4096),
+            TimeSpan.FromSeconds(arguments.Int("settle", isShort ? 90 : 180, 10, 3600)),
+            TimeSpan.FromSeconds(arguments.Int("timeout", isShort ? 600 : 1800, 60, 86_400)),
             logLevel,
-            flags.Contains("keep"));
+            arguments.Flag("keep"));
     }
 }

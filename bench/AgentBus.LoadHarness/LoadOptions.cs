@@ -48,68 +48,30 @@ sealed record LoadOptions(
 
     public static LoadOptions Parse(string[] args)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        var flags = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] is "-h" or "--help")
-                throw new UsageException(Usage);
-            if (args[i] is "--keep" or "--no-approvals")
-            {
-                flags.Add(args[i][2..]);
-                continue;
-            }
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-                throw new UsageException($"Unexpected argument '{args[i]}'.{Environment.NewLine}{Usage}");
-            values[args[i][2..]] = args[++i];
-        }
-        foreach (var name in values.Keys)
-            if (name is not ("agents" or "ceiling" or "db-options" or "executors" or "log-level" or "policy-instances" or "rate-seconds" or "rates" or "soak-minutes" or "soak-rate" or "throughput" or "timeout" or "warmup" or "window"))
-                throw new UsageException($"Unknown option --{name}.{Environment.NewLine}{Usage}");
-
-        int Int(string name, int fallback, int min, int max)
-        {
-            if (!values.TryGetValue(name, out var text))
-                return fallback;
-            if (!int.TryParse(text, out var value) || value < min || value > max)
-                throw new UsageException($"--{name} must be a whole number from {min} to {max}.");
-            return value;
-        }
-
-        double Number(string name, double fallback, double min, double max)
-        {
-            if (!values.TryGetValue(name, out var text))
-                return fallback;
-            if (!double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-                throw new UsageException($"--{name} must be a number from {min} to {max}.");
-            return value;
-        }
-
-        var rates = (values.GetValueOrDefault("rates") ?? "500").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var arguments = new RunArguments(args, Usage, ["agents", "ceiling", "db-options", "executors", "log-level", "policy-instances", "rate-seconds", "rates", "soak-minutes", "soak-rate", "throughput", "timeout", "warmup", "window"], ["keep", "no-approvals"]);
+        var rates = (arguments.Text("rates") ?? "500").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out var v) && v is > 0 and <= 100_000
                 ? v
                 : throw new UsageException("--rates takes actions per second from 1 to 100000, e.g. 250,500,1000."))
             .ToArray();
-        var logLevel = values.GetValueOrDefault("log-level") ?? "Information";
-        if (logLevel is not ("Trace" or "Debug" or "Information" or "Warning" or "Error" or "Critical" or "None"))
-            throw new UsageException("--log-level is one of Trace, Debug, Information, Warning, Error, Critical, None.");
+        var logLevel = arguments.LogLevel();
 
         return new LoadOptions(
-            Int("agents", 16, 1, 256),
-            Int("executors", 2, 1, 16),
-            Int("policy-instances", 1, 1, 8),
-            !flags.Contains("no-approvals"),
-            Int("warmup", 3000, 0, 1_000_000),
-            Int("throughput", 30_000, 0, 10_000_000),
-            Int("window", 800, 1, 100_000),
+            arguments.Int("agents", 16, 1, 256),
+            arguments.Int("executors", 2, 1, 16),
+            arguments.Int("policy-instances", 1, 1, 8),
+            !arguments.Flag("no-approvals"),
+            arguments.Int("warmup", 3000, 0, 1_000_000),
+            arguments.Int("throughput", 30_000, 0, 10_000_000),
+            arguments.Int("window", 800, 1, 100_000),
             rates,
-            Int("rate-seconds", 30, 5, 3600),
-            Number("soak-minutes", 0, 0, 240),
-            Number("soak-rate", 500, 1, 100_000),
-            Int("ceiling", 20_000, 0, 10_000_000),
+            arguments.Int("rate-seconds", 30, 5, 3600),
+            arguments.Number("soak-minutes", 0, 0, 240),
+            arguments.Number("soak-rate", 500, 1, 100_000),
+            arguments.Int("ceiling", 20_000, 0, 10_000_000),
             logLevel,
-            values.GetValueOrDefault("db-options") ?? "",
-            TimeSpan.FromSeconds(Int("timeout", 3600, 60, 86_400)),
-            flags.Contains("keep"));
+            arguments.Text("db-options") ?? "",
+            TimeSpan.FromSeconds(arguments.Int("timeout", 3600, 60, 86_400)),
+            arguments.Flag("keep"));
     }
 }
