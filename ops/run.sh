@@ -118,7 +118,8 @@ AGENTBUS_SANDBOX_URL=http://127.0.0.1:5080 AGENTBUS_APPROVALS_URL=http://127.0.0
 # only such a copy catches a rewrite by whoever can change the database, its owner included. Here it
 # is kept in the state folder; in production, run `audit anchor` on a schedule from another host.
 ANCHORS="$STATE/audit/anchors"
-if ! agentbus_cli audit anchor --out "$ANCHORS" --postgres "$AGENTBUS_POSTGRES" >> "$STATE/logs/setup.log" 2>&1; then
+AUDITOR_DB="$(pg_db agentbus-auditor);Password=$(cat "$(pg_pw agentbus-auditor)")" # read-only (agentbus_auditor)
+if ! AGENTBUS_POSTGRES="$AUDITOR_DB" agentbus_cli audit anchor --out "$ANCHORS" >> "$STATE/logs/setup.log" 2>&1; then
   pipeline_log "warning: the audit chain was not anchored: it does not match $ANCHORS (see $STATE/logs/setup.log;" \
     "agentbus audit verify --anchor $ANCHORS names the row)"
 fi
@@ -136,7 +137,8 @@ Where to look next
   Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify --anchor $ANCHORS · agentbus gates
                                (with AGENTBUS_POSTGRES from $STATE/env; docs/audit.md)
   Database logins              each service connects as its own (agentbus-policy, -projections, -approvals, -executor-TOOL;
-                               passwords in $SECRETS/postgres/); agentbus, the owner, is for migrations and the CLI only
+                               agentbus-auditor reads only; passwords in $SECRETS/postgres/); agentbus, the owner, is for
+                               migrations and the CLI only
   The policy in force          $POLICY_FILE
   Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, approvals :5104, executors :5111+)
   Stop everything              ops/down.sh

@@ -30,8 +30,9 @@ static class DbCommands
         };
         var logins = new Option<bool>("--logins")
         {
-            Description = "Also create or update one login per service (policy, projections, approvals, executor-<tool> for each tool in --policy), " +
-                "each in its service's group role only, with a password generated once into <secrets>/postgres/<login>",
+            Description = "Also create or update one login per service (policy, projections, approvals, executor-<tool> for each tool in --policy) " +
+                "and a read-only one for the audit commands (auditor), each in its group role only, with a password generated once into " +
+                "<secrets>/postgres/<login>",
         };
         var policy = new Option<string?>("--policy") { Description = "Policy file whose tools get an executor login (with --logins)" };
         var secrets = Cli.SecretsDirectory();

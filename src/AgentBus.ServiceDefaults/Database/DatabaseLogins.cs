@@ -32,9 +32,13 @@ public static partial class DatabaseLogins
     /// <summary>Where a login's password lives: &lt;secrets&gt;/postgres/&lt;login&gt;.</summary>
     public static string PasswordFileFor(string secretsDirectory, string login) => Path.Combine(secretsDirectory, "postgres", login);
 
+    /// <summary>The group of the operators' read-only login (<c>{prefix}auditor</c>): audit verify and anchor, runs, costs, gates.</summary>
+    public const string AuditorGroup = "agentbus_auditor";
+
     /// <summary>
     /// <c>{prefix}policy</c>, <c>{prefix}projections</c>, <c>{prefix}approvals</c> and <c>{prefix}executor-{tool}</c>
-    /// for each tool: the names of the services' broker users, so one name means one host everywhere.
+    /// for each tool (the names of the services' broker users, so one name means one host everywhere), and
+    /// <c>{prefix}auditor</c>, read-only, for the operators' audit commands.
     /// </summary>
     public static IReadOnlyList<DatabaseLogin> ForServices(IEnumerable<string> tools, string secretsDirectory, string prefix = DefaultPrefix)
     {
@@ -43,6 +47,7 @@ public static partial class DatabaseLogins
             logins.Add(new(prefix + service, DatabaseRoles.ServiceGroups[service], PasswordFileFor(secretsDirectory, prefix + service)));
         foreach (var tool in tools.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
             logins.Add(new(prefix + "executor-" + tool, DatabaseRoles.ServiceGroups["executor"], PasswordFileFor(secretsDirectory, prefix + "executor-" + tool)));
+        logins.Add(new(prefix + "auditor", AuditorGroup, PasswordFileFor(secretsDirectory, prefix + "auditor")));
         foreach (var login in logins)
             if (!ValidName().IsMatch(login.Name))
                 throw new ArgumentException($"'{login.Name}' is not a usable login name: 1-63 characters from a-z 0-9 _ -, starting with a letter.");
@@ -67,7 +72,7 @@ public static partial class DatabaseLogins
             var login = logins[i];
             if (!ValidName().IsMatch(login.Name))
                 throw new ArgumentException($"'{login.Name}' is not a usable login name.");
-            if (!DatabaseRoles.ServiceGroups.Values.Contains(login.Group, StringComparer.Ordinal))
+            if (!DatabaseRoles.ServiceGroups.Values.Contains(login.Group, StringComparer.Ordinal) && login.Group != AuditorGroup)
                 throw new ArgumentException($"'{login.Group}' is not a service group role.");
 
             var role = Quote(login.Name);

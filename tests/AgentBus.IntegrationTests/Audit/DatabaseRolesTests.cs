@@ -111,7 +111,7 @@ public sealed class DatabaseRolesFixture : IAsyncLifetime
 /// </summary>
 public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFixture<DatabaseRolesFixture>, IAsyncLifetime
 {
-    public static readonly string[] Services = ["policy", "projections", "approvals", "executor-ticketing", "executor-payments"];
+    public static readonly string[] Services = ["policy", "projections", "approvals", "executor-ticketing", "executor-payments", "auditor"];
 
     public Task InitializeAsync() => fixture.ResetAsync();
 
@@ -298,33 +298,34 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
     public async Task A_rewrite_by_the_owner_passes_the_chain_but_not_the_anchor(string rewrite, string first, string detail)
     {
         var writer = Writer();
-        // Anchored after rows 5, 10 and 15, as a periodic `agentbus audit anchor` would.
+        // Anchored after rows 5, 10 and 15, as a periodic `agentbus audit anchor` would, with the read-only login.
+        var auditor = fixture.ConnectionStringFor("auditor");
         foreach (var from in new[] { 1, 6, 11 })
         {
             await SeedAsync(writer, from, 5);
-            var (anchored, said) = await AuditFixture.CliAsync("audit", "anchor", "--out", fixture.AnchorFile, "--postgres", fixture.OwnerConnectionString);
+            var (anchored, said) = await AuditFixture.CliAsync("audit", "anchor", "--out", fixture.AnchorFile, "--postgres", auditor);
             Assert.True(anchored == 0, said);
         }
         Assert.Equal(3, AuditAnchors.Read(fixture.AnchorFile).Count);
-        Assert.Equal(0, (await AuditFixture.CliAsync("audit", "verify", "--anchor", fixture.AnchorFile, "--postgres", fixture.OwnerConnectionString)).Exit);
+        Assert.Equal(0, (await AuditFixture.CliAsync("audit", "verify", "--anchor", fixture.AnchorFile, "--postgres", auditor)).Exit);
 
         // The owner needs no superuser for this: it owns the table and the triggers.
         await using (var owner = new NpgsqlConnection(fixture.OwnerConnectionString))
             await owner.ExecuteAsync(rewrite);
 
         // The chain alone cannot tell: it was recomputed with the database's own function.
-        var (exit, output) = await AuditFixture.CliAsync("audit", "verify", "--postgres", fixture.OwnerConnectionString);
+        var (exit, output) = await AuditFixture.CliAsync("audit", "verify", "--postgres", auditor);
         Assert.True(exit == 0, output);
         Assert.Contains("Audit chain intact", output);
 
-        (exit, output) = await AuditFixture.CliAsync("audit", "verify", "--anchor", fixture.AnchorFile, "--postgres", fixture.OwnerConnectionString);
+        (exit, output) = await AuditFixture.CliAsync("audit", "verify", "--anchor", fixture.AnchorFile, "--postgres", auditor);
         Assert.True(exit == 3, output);
         Assert.Contains(first, output);
         Assert.Contains(detail, output);
 
         // And nobody can anchor the rewritten chain as if it were the one written.
         var lines = await File.ReadAllTextAsync(fixture.AnchorFile);
-        (exit, output) = await AuditFixture.CliAsync("audit", "anchor", "--out", fixture.AnchorFile, "--postgres", fixture.OwnerConnectionString);
+        (exit, output) = await AuditFixture.CliAsync("audit", "anchor", "--out", fixture.AnchorFile, "--postgres", auditor);
         Assert.True(exit == 3, output);
         Assert.Contains("Not anchored", output);
         Assert.Equal(lines, await File.ReadAllTextAsync(fixture.AnchorFile));
