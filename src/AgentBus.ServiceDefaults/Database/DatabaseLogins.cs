@@ -77,7 +77,7 @@ public static partial class DatabaseLogins
 
             var role = Quote(login.Name);
             var verifier = ScramVerifier(passwords[i].Password);
-            var created = !await RefuseUnsafeAsync(connection, transaction, login.Name, cancellationToken);
+            var created = !await ExistsAsServiceLoginAsync(connection, transaction, login.Name, cancellationToken);
             if (created)
                 await ExecuteAsync(connection, transaction, $"CREATE ROLE {role} LOGIN PASSWORD '{verifier}' IN ROLE {Quote(login.Group)}", cancellationToken);
             else
@@ -96,7 +96,7 @@ public static partial class DatabaseLogins
     }
 
     /// <summary>True when the role exists (and may be used); throws when it is one no service should log in as.</summary>
-    static async Task<bool> RefuseUnsafeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, CancellationToken ct)
+    static async Task<bool> ExistsAsServiceLoginAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand("""
             SELECT r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls,
