@@ -35,8 +35,10 @@ stop_pipeline
 pipeline_build
 
 pipeline_log "applying database roles, migrations and broker users"
-# Roles are cluster-wide and need CREATEROLE (an administrator); the owner then applies migrations.
-agentbus_cli db roles --postgres "$AGENTBUS_POSTGRES_ADMIN" > "$STATE/logs/setup.log"
+# Roles are cluster-wide and need CREATEROLE (an administrator): the group roles, and one login per
+# service (executors: per tool) with its password in $SECRETS/postgres/<login>. The owner (agentbus)
+# then applies migrations; no service connects as it.
+agentbus_cli db roles --postgres "$AGENTBUS_POSTGRES_ADMIN" --logins --policy "$POLICY_FILE" > "$STATE/logs/setup.log"
 agentbus_cli db migrate --postgres "$AGENTBUS_POSTGRES" >> "$STATE/logs/setup.log"
 agentbus_cli broker apply --policy "$POLICY_FILE" >> "$STATE/logs/setup.log"
 
@@ -50,26 +52,32 @@ if [[ ! -s "$SIGNING/policy-signing.key.pem" || ! -s "$SIGNING/policy-signing.pu
   agentbus_cli keys generate --out "$SIGNING" --force >> "$STATE/logs/setup.log"
 fi
 
-# Passwords are passed as files, never in the environment.
+# Passwords are passed as files, never in the environment. Each service connects to PostgreSQL as its
+# own login (agentbus db roles --logins), which owns nothing and may do only what that service does.
 export RabbitMq__Host="$AGENTBUS_RABBITMQ_HOST" RabbitMq__Port="$AGENTBUS_RABBITMQ_PORT" RabbitMq__VirtualHost="$AGENTBUS_RABBITMQ_VHOST"
-export Database__ConnectionString="Host=127.0.0.1;Port=${AGENTBUS_POSTGRES_PORT:-5432};Username=agentbus;Database=agentbus"
-export Database__PasswordFile="$SECRETS/postgres-agentbus.password" Database__ApplyMigrations=false
+export Database__ApplyMigrations=false
+pg_db() { printf 'Host=127.0.0.1;Port=%s;Username=%s;Database=agentbus' "${AGENTBUS_POSTGRES_PORT:-5432}" "$1"; }
+pg_pw() { printf '%s/postgres/%s' "$SECRETS" "$1"; }
 
 pipeline_log "starting the pipeline (logs in $STATE/logs)"
 Sandbox__KeysDirectory="$SECRETS/tools" \
   pipeline_start sandbox-api AgentBus.SandboxApi agentbus-sandbox-api --urls http://127.0.0.1:5080
+Database__ConnectionString="$(pg_db agentbus-policy)" Database__PasswordFile="$(pg_pw agentbus-policy)" \
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-policy" Policy__File="$POLICY_FILE" \
   Policy__Signing__PrivateKeyFile="$SIGNING/policy-signing.key.pem" \
   pipeline_start policy AgentBus.Policy agentbus-policy --urls http://127.0.0.1:5101
+Database__ConnectionString="$(pg_db agentbus-projections)" Database__PasswordFile="$(pg_pw agentbus-projections)" \
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" Audit__RedactionFile="$REPO/ops/audit/redaction.json" \
   pipeline_start projections AgentBus.Projections agentbus-projections --urls http://127.0.0.1:5103
 # The inbox is served over plain HTTP on loopback here, so its session cookie cannot be Secure.
+Database__ConnectionString="$(pg_db agentbus-approvals)" Database__PasswordFile="$(pg_pw agentbus-approvals)" \
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-approvals" Approvals__SecureCookies=false \
   pipeline_start approvals AgentBus.Approvals agentbus-approvals --urls http://127.0.0.1:5104
 port=5111
 declare -A executor_port
 for tool in "${TOOLS[@]}"; do
   executor_port[$tool]=$port
+  Database__ConnectionString="$(pg_db "agentbus-executor-$tool")" Database__PasswordFile="$(pg_pw "agentbus-executor-$tool")" \
   RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-executor-$tool" Executor__PolicyKeys="$SIGNING/policy-signing.pub.pem" \
     pipeline_start "executor-$tool" AgentBus.Executor agentbus-executor --tool "$tool" \
       --secrets-directory "$SECRETS/tools" --urls "http://127.0.0.1:$port"
@@ -106,6 +114,16 @@ demo_status=0
 AGENTBUS_SANDBOX_URL=http://127.0.0.1:5080 AGENTBUS_APPROVALS_URL=http://127.0.0.1:5104 \
   dotnet "$(pipeline_dll AgentBus.DemoAgent agentbus-demo-agent)" || demo_status=$?
 
+# The audit chain's head copied out of the database (after verifying it against the earlier copies):
+# only such a copy catches a rewrite by whoever can change the database, its owner included. Here it
+# is kept in the state folder; in production, run `audit anchor` on a schedule from another host.
+ANCHORS="$STATE/audit/anchors"
+AUDITOR_DB="$(pg_db agentbus-auditor);Password=$(cat "$(pg_pw agentbus-auditor)")" # read-only (agentbus_auditor)
+if ! AGENTBUS_POSTGRES="$AUDITOR_DB" agentbus_cli audit anchor --out "$ANCHORS" >> "$STATE/logs/setup.log" 2>&1; then
+  pipeline_log "warning: the audit chain was not anchored: it does not match $ANCHORS (see $STATE/logs/setup.log;" \
+    "agentbus audit verify --anchor $ANCHORS names the row)"
+fi
+
 cat <<INFO
 
 Where to look next
@@ -116,8 +134,11 @@ Where to look next
   Approvals inbox              http://127.0.0.1:5104/inbox  (sign in as $APPROVER, payments-approvers: token in $APPROVER_TOKEN)
                                the refund above waits there; approve it and it runs, once (agentbus runs show RUN_ID)
   Operator CLI                 dotnet $(pipeline_dll AgentBus.Cli agentbus) --help
-  Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify · agentbus gates
+  Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify --anchor $ANCHORS · agentbus gates
                                (with AGENTBUS_POSTGRES from $STATE/env; docs/audit.md)
+  Database logins              each service connects as its own (agentbus-policy, -projections, -approvals, -executor-TOOL;
+                               agentbus-auditor reads only; passwords in $SECRETS/postgres/); agentbus, the owner, is for
+                               migrations and the CLI only
   The policy in force          $POLICY_FILE
   Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, approvals :5104, executors :5111+)
   Stop everything              ops/down.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one-shot `setup` service of docker-compose.yml (runs as root, before every other AgentBus service):
 #   1. generates each tool's secret once, into the secret store (tools/<tool>), with the agentbus CLI;
-#   2. applies the database migrations and the broker's vhost, users, permissions and topology with
-#      the agentbus CLI, which generates every broker user's password into rabbitmq/<user>; generates the
+#   2. creates the database's group roles and one login per service (passwords into postgres/<login>) with
+#      the administrator, applies the migrations as the owner, and the broker's vhost, users, permissions and
+#      topology with the agentbus CLI, which generates every broker user's password into rabbitmq/<user>; generates the
 #      policy service's signing key pair once (signing/); creates a demo approver once (approvers/);
 #   3. hands each service a volume of its own holding only the secrets that service needs, owned by
 #      the unprivileged user the services run as.
@@ -12,7 +13,7 @@
 #   AGENTBUS_SECRETS_DIR     the secret store, the CLI's layout (the `secrets` volume)
 #   AGENTBUS_DELIVER_DIR     one folder per service, each a volume that service mounts read-only
 #   AGENTBUS_POLICY_FILE     the policy whose agents and tools get broker users
-#   AGENTBUS_POSTGRES, AGENTBUS_RABBITMQ_MANAGEMENT_URL, AGENTBUS_RABBITMQ_ADMIN_USER,
+#   AGENTBUS_POSTGRES (the owner), AGENTBUS_POSTGRES_ADMIN (CREATEROLE), AGENTBUS_RABBITMQ_MANAGEMENT_URL, AGENTBUS_RABBITMQ_ADMIN_USER,
 #   AGENTBUS_RABBITMQ_ADMIN_PASSWORD, AGENTBUS_RABBITMQ_VHOST   read by the CLI itself
 set -euo pipefail
 
@@ -34,7 +35,9 @@ cd /app
 log "generating missing tool secrets"
 dotnet agentbus.dll secrets init --policy "$policy"
 
-# 2. schema, then broker users and topology
+# 2. database roles and the services' logins (cluster-wide), schema, then broker users and topology
+log "creating database roles and the services' logins"
+dotnet agentbus.dll db roles --logins --policy "$policy"
 log "applying database migrations"
 dotnet agentbus.dll db migrate
 log "applying broker users, permissions and topology ($policy)"
@@ -79,14 +82,14 @@ for dir in "${services[@]}"; do
   service="$(basename "$dir")"
   case "$service" in
     policy)
-      deliver_to "$service" rabbitmq/agentbus-policy signing/policy-signing.key.pem
+      deliver_to "$service" rabbitmq/agentbus-policy postgres/agentbus-policy signing/policy-signing.key.pem
       ;;
     projections | approvals)
-      deliver_to "$service" "rabbitmq/agentbus-$service"
+      deliver_to "$service" "rabbitmq/agentbus-$service" "postgres/agentbus-$service"
       ;;
     executor-*)
       tool="${service#executor-}"
-      deliver_to "$service" "rabbitmq/agentbus-executor-$tool" "tools/$tool" signing/policy-signing.pub.pem
+      deliver_to "$service" "rabbitmq/agentbus-executor-$tool" "postgres/agentbus-executor-$tool" "tools/$tool" signing/policy-signing.pub.pem
       ;;
     sandbox-api)
       deliver_to "$service" tools/ticketing tools/payments
@@ -107,4 +110,11 @@ for dir in "${services[@]}"; do
   esac
   log "secrets for $service: $(cd "$dir" && find . -type f | sed 's|^\./||' | sort | tr '\n' ' ')"
 done
+# The audit chain's head, copied out of the database after checking it against the earlier copies
+# (docs/audit.md). A mismatch is reported, not fatal: the stack still starts, and
+# `agentbus audit verify --anchor` names the row.
+anchors="$store/audit/anchors"
+if ! dotnet agentbus.dll audit anchor --out "$anchors"; then
+  log "WARNING: the audit chain does not match $anchors: run agentbus audit verify --anchor $anchors"
+fi
 log "done"

@@ -13,6 +13,12 @@ public enum ChainProblemKind
 
     /// <summary>A row is chained to a row that now sits elsewhere in the log.</summary>
     Reordered,
+
+    /// <summary>
+    /// The chain holds together but a row's hash is not the one anchored outside the database: rows up to it
+    /// were changed and the chain recomputed after the anchor was taken (only the owner or a superuser can).
+    /// </summary>
+    Rewritten,
 }
 
 public sealed record ChainProblem(ChainProblemKind Kind, long Seq, Guid? EventId, string? EventType, string Detail);
@@ -21,7 +27,8 @@ public sealed record ChainProblem(ChainProblemKind Kind, long Seq, Guid? EventId
 /// What <c>agentbus audit verify</c> found. <see cref="Problems"/> is sorted by position; the
 /// first one is the first row that was edited, deleted or reordered.
 /// </summary>
-public sealed record AuditVerification(long RowsChecked, long HeadSeq, string HeadHash, IReadOnlyList<ChainProblem> Problems, int ProblemsFound)
+public sealed record AuditVerification(long RowsChecked, long HeadSeq, string HeadHash, IReadOnlyList<ChainProblem> Problems, int ProblemsFound,
+    int AnchorsChecked = 0)
 {
     public bool Intact => ProblemsFound == 0;
 
@@ -29,12 +36,18 @@ public sealed record AuditVerification(long RowsChecked, long HeadSeq, string He
 }
 
 /// <summary>
-/// Recomputes the whole chain from the stored rows, in one snapshot, and names what does not fit.
-/// Needs only SELECT on audit_events and audit_chain_head.
+/// Recomputes the whole chain from the stored rows, in one snapshot, and names what does not fit;
+/// with anchors (heads copied out of the database earlier, <see cref="AuditAnchors"/>), also checks
+/// that each anchored row still has the anchored hash, which catches a chain rewritten and recomputed
+/// as a whole. Needs only SELECT on audit_events and audit_chain_head.
 /// </summary>
 public static class AuditVerifier
 {
-    public static async Task<AuditVerification> VerifyAsync(NpgsqlDataSource dataSource, int maxProblems = 20, CancellationToken cancellationToken = default)
+    public static Task<AuditVerification> VerifyAsync(NpgsqlDataSource dataSource, int maxProblems = 20, CancellationToken cancellationToken = default) =>
+        VerifyAsync(dataSource, [], maxProblems, cancellationToken);
+
+    public static async Task<AuditVerification> VerifyAsync(NpgsqlDataSource dataSource, IReadOnlyList<AuditAnchor> anchors, int maxProblems = 20,
+        CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // One snapshot for the head and every row: a writer committing meanwhile is either wholly in or wholly out.
@@ -46,7 +59,7 @@ public static class AuditVerifier
             if (await reader.ReadAsync(cancellationToken))
                 head = (reader.GetInt64(0), (byte[])reader[1]);
 
-        var scan = new Scan(maxProblems);
+        var scan = new Scan(maxProblems, anchors);
         await using (var command = new NpgsqlCommand($"SELECT {AuditRows.Columns} FROM audit_events ORDER BY seq", connection, transaction))
         await using (var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken))
             while (await reader.ReadAsync(cancellationToken))
@@ -56,12 +69,15 @@ public static class AuditVerifier
         await transaction.CommitAsync(cancellationToken);
 
         var problems = scan.Problems.OrderBy(p => p.Seq).ThenBy(p => p.Kind).Take(maxProblems).ToList();
-        return new AuditVerification(scan.Rows, head?.Seq ?? 0, AuditChain.Hex(head?.Hash ?? AuditChain.Genesis.ToArray()), problems, scan.Found);
+        return new AuditVerification(scan.Rows, head?.Seq ?? 0, AuditChain.Hex(head?.Hash ?? AuditChain.Genesis.ToArray()), problems, scan.Found,
+            anchors.Count);
     }
 
-    sealed class Scan(int maxProblems)
+    sealed class Scan(int maxProblems, IReadOnlyList<AuditAnchor> anchors)
     {
+        readonly ILookup<long, AuditAnchor> _anchors = anchors.ToLookup(a => a.Seq);
         readonly List<AuditRecord> _brokenLinks = [];
+        long _lastMatchedAnchor;
         long _expected = 1;
         byte[] _previous = AuditChain.Genesis.ToArray();
         AuditRecord? _last;
@@ -91,9 +107,27 @@ public static class AuditVerifier
                         $"row #{row.Seq} is not chained to row #{row.Seq - 1}"));
             }
 
+            foreach (var anchor in _anchors[row.Seq])
+                CheckAnchor(anchor, row.Hash, row);
+
             _previous = row.Hash;
             _expected = row.Seq + 1;
             _last = row;
+        }
+
+        void CheckAnchor(AuditAnchor anchor, byte[] hash, AuditRecord? row)
+        {
+            if (anchor.Hash.AsSpan().SequenceEqual(hash))
+            {
+                _lastMatchedAnchor = Math.Max(_lastMatchedAnchor, anchor.Seq);
+                return;
+            }
+            var from = _lastMatchedAnchor + 1;
+            Add(new(ChainProblemKind.Rewritten, anchor.Seq, row?.EventId, row?.EventType,
+                $"row #{anchor.Seq} no longer has the hash anchored at {anchor.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z ({anchor.HashHex[..16]}…): " +
+                (from == anchor.Seq ? $"row #{anchor.Seq}" : $"rows #{from}–#{anchor.Seq}") +
+                " were changed after it was taken and the chain recomputed to hide it" +
+                (_lastMatchedAnchor > 0 ? $" (the anchor of row #{_lastMatchedAnchor} still matches)" : "")));
         }
 
         /// <summary>Rows are scanned in order, so the first problems kept are the first in the log; the rest are only counted.</summary>
@@ -107,6 +141,12 @@ public static class AuditVerifier
         public async Task FinishAsync((long Seq, byte[] Hash)? head, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
         {
             var lastSeq = _last?.Seq ?? 0;
+            foreach (var anchor in _anchors[0])
+                CheckAnchor(anchor, AuditChain.Genesis.ToArray(), null);
+            if (anchors.Where(a => a.Seq > lastSeq).MaxBy(a => a.Seq) is { } beyond)
+                Add(new(ChainProblemKind.Deleted, lastSeq + 1, null, null,
+                    $"row #{beyond.Seq} was anchored at {beyond.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z but the log ends at #{lastSeq}: " +
+                    (beyond.Seq == lastSeq + 1 ? $"row #{beyond.Seq} is gone" : $"rows #{lastSeq + 1}–#{beyond.Seq} are gone")));
             if (head is null)
             {
                 if (Rows > 0)

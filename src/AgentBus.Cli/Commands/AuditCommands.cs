@@ -12,21 +12,57 @@ static class AuditCommands
         var postgres = Cli.Postgres();
         var maxProblems = new Option<int>("--max-problems") { Description = "Problems to list (all are counted)", DefaultValueFactory = _ => 20 };
         var json = AuditCli.AsJson();
-        var verify = new Command("verify",
-            "Recompute the audit log's hash chain and name the first row that was edited, deleted or reordered. " +
-            "Exit 0: intact; 3: tampered with; 1: could not check.")
+        var anchor = new Option<string?>("--anchor")
         {
-            postgres, maxProblems, json,
+            Description = "Anchor file (`audit anchor --out`): also check that every anchored row still has the anchored hash, " +
+                "which catches a chain rewritten and recomputed by the database's owner",
+        };
+        var verify = new Command("verify",
+            "Recompute the audit log's hash chain and name the first row that was edited, deleted or reordered; with --anchor, " +
+            "also rewritten since it was anchored. Exit 0: intact; 3: tampered with; 1: could not check.")
+        {
+            postgres, maxProblems, json, anchor,
         };
         verify.SetAction((result, ct) => Cli.Run(async () =>
         {
+            var anchors = ReadAnchors(result.GetValue(anchor), mustExist: true);
             await using var dataSource = AuditCli.DataSource(result, postgres);
-            var verification = await AuditVerifier.VerifyAsync(dataSource, Math.Max(1, result.GetValue(maxProblems)), ct);
+            var verification = await AuditVerifier.VerifyAsync(dataSource, anchors, Math.Max(1, result.GetValue(maxProblems)), ct);
             if (result.GetValue(json))
                 AuditCli.WriteJson(verification);
             else
                 Print(verification);
             return verification.Intact ? Cli.Ok : Cli.CheckFailed;
+        }));
+
+        var anchorPostgres = Cli.Postgres();
+        var output = new Option<string>("--out")
+        {
+            Description = "Anchor file to append the head to (created when missing); keep it, or copies of it, off the database host",
+            Required = true,
+        };
+        var anchorCommand = new Command("anchor",
+            "Verify the chain (against the anchors already in --out), then append its head (row, hash, time) to --out. Run it on a " +
+            "schedule from a host the database's administrators cannot write to. Exit 0: anchored; 3: the chain is broken, nothing appended.")
+        {
+            anchorPostgres, output,
+        };
+        anchorCommand.SetAction((result, ct) => Cli.Run(async () =>
+        {
+            var file = result.GetValue(output)!;
+            var anchors = ReadAnchors(file, mustExist: false);
+            await using var dataSource = AuditCli.DataSource(result, anchorPostgres);
+            var verification = await AuditVerifier.VerifyAsync(dataSource, anchors, 20, ct);
+            if (!verification.Intact)
+            {
+                Print(verification);
+                Cli.Out.MarkupLine($"[red]Not anchored:[/] the chain is not intact, and {Markup.Escape(file)} is left as it was.");
+                return Cli.CheckFailed;
+            }
+            var line = AuditAnchors.Append(file, new AuditAnchor(verification.HeadSeq, Convert.FromHexString(verification.HeadHash), DateTimeOffset.UtcNow));
+            Cli.Out.MarkupLine($"Anchored head #{verification.HeadSeq} ({verification.RowsChecked} row(s) verified" +
+                $"{(anchors.Count > 0 ? $", {anchors.Count} earlier anchor(s) matched" : "")}) to {Markup.Escape(file)}: {Markup.Escape(line)}");
+            return Cli.Ok;
         }));
 
         var purgePostgres = Cli.Postgres();
@@ -43,7 +79,7 @@ static class AuditCommands
             return Cli.Ok;
         }));
 
-        return new Command("audit", "The hash-chained audit log.") { verify, Events(), purge };
+        return new Command("audit", "The hash-chained audit log.") { verify, anchorCommand, Events(), purge };
     }
 
     static Command Events()
@@ -89,11 +125,28 @@ static class AuditCommands
         return command;
     }
 
+    static IReadOnlyList<AuditAnchor> ReadAnchors(string? file, bool mustExist)
+    {
+        if (string.IsNullOrWhiteSpace(file) || (!mustExist && !File.Exists(file)))
+            return [];
+        if (!File.Exists(file))
+            throw new UsageException($"Anchor file {file} does not exist.");
+        try
+        {
+            return AuditAnchors.Read(file);
+        }
+        catch (AuditAnchorFormatException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+    }
+
     static void Print(AuditVerification verification)
     {
         if (verification.Intact)
         {
-            Cli.Out.MarkupLine($"[green]Audit chain intact:[/] {verification.RowsChecked} row(s), head #{verification.HeadSeq} {verification.HeadHash[..16]}…");
+            Cli.Out.MarkupLine($"[green]Audit chain intact:[/] {verification.RowsChecked} row(s), head #{verification.HeadSeq} {verification.HeadHash[..16]}…" +
+                (verification.AnchorsChecked > 0 ? $", {verification.AnchorsChecked} anchor(s) match" : ""));
             return;
         }
 
@@ -111,6 +164,7 @@ static class AuditCommands
     {
         ChainProblemKind.Edited => "[red]edited[/]",
         ChainProblemKind.Deleted => "[red]deleted[/]",
+        ChainProblemKind.Rewritten => "[red]rewritten[/]",
         _ => "[red]reordered[/]",
     };
 }

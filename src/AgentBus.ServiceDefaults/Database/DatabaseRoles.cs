@@ -3,24 +3,36 @@ using Npgsql;
 namespace AgentBus.ServiceDefaults.Database;
 
 /// <summary>
-/// The cluster-wide roles the schema grants to (migration 0300). Creating roles needs CREATEROLE,
+/// The cluster-wide roles the schema grants to (migrations 0300 and 0700). Creating roles needs CREATEROLE,
 /// which the database owner that applies migrations usually lacks, so an administrator runs this
-/// once per PostgreSQL cluster (<c>agentbus db roles</c>); the migration then finds them in place.
+/// once per PostgreSQL cluster (<c>agentbus db roles</c>); the migrations then find them in place.
 /// </summary>
 public static class DatabaseRoles
 {
-    public const string ScriptName = "0300_database_roles.sql";
+    public static readonly IReadOnlyList<string> ScriptNames = ["0300_database_roles.sql", "0700_service_roles.sql"];
+
+    /// <summary>The group role each service's login joins (0701 grants to them).</summary>
+    public static readonly IReadOnlyDictionary<string, string> ServiceGroups = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["policy"] = "agentbus_policy",
+        ["projections"] = "agentbus_projections",
+        ["approvals"] = "agentbus_approvals",
+        ["executor"] = "agentbus_executor",
+    };
 
     public static readonly IReadOnlyList<string> Names =
-        ["agentbus_app", "agentbus_auditor", "agentbus_raw_payloads", "agentbus_audit_break_glass"];
+        ["agentbus_app", "agentbus_auditor", "agentbus_raw_payloads", "agentbus_audit_break_glass", .. ServiceGroups.Values];
 
-    public static string Script()
+    public static IEnumerable<string> Scripts()
     {
         var assembly = typeof(DatabaseRoles).Assembly;
-        var resource = assembly.GetManifestResourceNames().Single(n => n.EndsWith(".Migrations." + ScriptName, StringComparison.Ordinal));
-        using var stream = assembly.GetManifestResourceStream(resource)!;
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
+        foreach (var name in ScriptNames)
+        {
+            var resource = assembly.GetManifestResourceNames().Single(n => n.EndsWith(".Migrations." + name, StringComparison.Ordinal));
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream);
+            yield return reader.ReadToEnd();
+        }
     }
 
     /// <summary>Creates whichever of the roles are missing; returns the ones that did not exist before.</summary>
@@ -29,8 +41,11 @@ public static class DatabaseRoles
         await using var connection = new NpgsqlConnection(adminConnectionString);
         await connection.OpenAsync(cancellationToken);
         var before = await ExistingAsync(connection, cancellationToken);
-        await using (var command = new NpgsqlCommand(Script(), connection))
+        foreach (var script in Scripts())
+        {
+            await using var command = new NpgsqlCommand(script, connection);
             await command.ExecuteNonQueryAsync(cancellationToken);
+        }
         var after = await ExistingAsync(connection, cancellationToken);
         return after.Except(before).Order(StringComparer.Ordinal).ToList();
     }

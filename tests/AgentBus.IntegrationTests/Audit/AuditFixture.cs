@@ -4,6 +4,7 @@ using AgentBus.Audit.Redaction;
 using AgentBus.Cli.Commands;
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.Projections.Audit;
+using AgentBus.ServiceDefaults.Database;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -14,25 +15,29 @@ using Spectre.Console;
 namespace AgentBus.IntegrationTests.Audit;
 
 /// <summary>
-/// The pipeline with the projections host connected as it should be in production: a login role
-/// in agentbus_app, which may only append to the audit. Also a login role in agentbus_raw_payloads
-/// and one that is given ownership of the audit table when a test needs an owner. The roles are
-/// cluster-wide, so their names carry the fixture's suffix and they are dropped afterwards.
+/// The pipeline with every host connected as it should be in production: policy, projections and each
+/// executor as its own login (`agentbus db roles --logins`) in its service's group role, migrations
+/// applied beforehand by the owner; only the projections may append to the audit. Also a login role in
+/// agentbus_raw_payloads and one that is given ownership of the audit table when a test needs an owner.
+/// The roles are cluster-wide, so their names carry the fixture's suffix and they are dropped afterwards.
 /// </summary>
 public sealed class AuditFixture : PipelineFixture
 {
     readonly string _password = RandomNumberGenerator.GetString("abcdefghijkmnopqrstuvwxyz23456789", 24);
-    readonly Lock _rolesGate = new();
+    readonly string _loginSecrets = Directory.CreateTempSubdirectory("agentbus-audit-logins-").FullName;
+    IReadOnlyList<DatabaseLogin> _logins = [];
     bool _rolesCreated;
     NpgsqlDataSource? _superuser;
     NpgsqlDataSource? _app;
 
     string Suffix => DatabaseName[^8..];
-    public string AppRole => $"agentbus_t_app_{Suffix}";
+    string LoginPrefix => $"agentbus-t{Suffix}-";
+    public string AppRole => LoginPrefix + "projections";
     public string RawRole => $"agentbus_t_raw_{Suffix}";
     public string OwnerRole => $"agentbus_t_owner_{Suffix}";
 
-    public string AppConnectionString => As(AppRole);
+    /// <summary>The projections host's login.</summary>
+    public string AppConnectionString => LoginConnectionString(AppRole);
     public string RawConnectionString => As(RawRole);
     public string OwnerConnectionString => As(OwnerRole);
 
@@ -43,36 +48,46 @@ public sealed class AuditFixture : PipelineFixture
 
     string As(string role) => new NpgsqlConnectionStringBuilder(ConnectionString) { Username = role, Password = _password }.ConnectionString;
 
-    protected override void ConfigureHost(string brokerUser, WebApplicationBuilder builder)
+    string LoginConnectionString(string login) => new NpgsqlConnectionStringBuilder(ConnectionString)
     {
-        if (brokerUser != "agentbus-projections")
-            return;
-        EnsureRoles();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        Username = login, Password = File.ReadAllText(DatabaseLogins.PasswordFileFor(_loginSecrets, login)).Trim(),
+    }.ConnectionString;
+
+    /// <summary>What ops/run.sh does before it starts the hosts: cluster roles and logins, then the migrations.</summary>
+    protected override async Task PrepareDatabaseAsync()
+    {
+        await DatabaseRoles.EnsureAsync(Servers.PostgresAdmin);
+        await DatabaseMigrator.ApplyAsync(ConnectionString, NullLogger.Instance);
+        _rolesCreated = true;
+        _logins = DatabaseLogins.ForServices(Tools, _loginSecrets, LoginPrefix);
+        await DatabaseLogins.EnsureAsync(Servers.PostgresAdmin, _logins);
+        await using var connection = new NpgsqlConnection(Servers.PostgresAdmin);
+        await connection.OpenAsync();
+        foreach (var (role, group) in new[] { (RawRole, "IN ROLE agentbus_raw_payloads"), (OwnerRole, "") })
         {
-            ["Database:ConnectionString"] = AppConnectionString,
-            ["Database:ApplyMigrations"] = "false",
-            ["Audit:BatchTimeLimit"] = "00:00:00.020",
-            ["Audit:Redaction:Tools:ticketing:0"] = "body.customer.phone",
-        });
+            await using var command = new NpgsqlCommand($"CREATE ROLE \"{role}\" LOGIN PASSWORD '{_password}' {group}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
     }
 
-    /// <summary>Runs while the hosts start (the policy host has migrated, so the group roles exist); synchronous by necessity.</summary>
-    void EnsureRoles()
+    protected override void ConfigureHost(string brokerUser, WebApplicationBuilder builder)
     {
-        lock (_rolesGate)
+        // The broker user agentbus-policy connects to the database as <prefix>policy, and so on.
+        if (!brokerUser.StartsWith("agentbus-", StringComparison.Ordinal)
+            || _logins.FirstOrDefault(l => l.Name == LoginPrefix + brokerUser["agentbus-".Length..]) is not { } login)
+            return;
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            if (_rolesCreated)
-                return;
-            using var connection = new NpgsqlConnection(Servers.PostgresAdmin);
-            connection.Open();
-            foreach (var (role, group) in new[] { (AppRole, "IN ROLE agentbus_app"), (RawRole, "IN ROLE agentbus_raw_payloads"), (OwnerRole, "") })
+            ["Database:ConnectionString"] = new NpgsqlConnectionStringBuilder(ConnectionString) { Username = login.Name, Password = null }.ConnectionString,
+            ["Database:PasswordFile"] = login.PasswordFile,
+            ["Database:ApplyMigrations"] = "false",
+        });
+        if (brokerUser == "agentbus-projections")
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
-                using var command = new NpgsqlCommand($"CREATE ROLE \"{role}\" LOGIN PASSWORD '{_password}' {group}", connection);
-                command.ExecuteNonQuery();
-            }
-            _rolesCreated = true;
-        }
+                ["Audit:BatchTimeLimit"] = "00:00:00.020",
+                ["Audit:Redaction:Tools:ticketing:0"] = "body.customer.phone",
+            });
     }
 
     /// <summary>A writer like the projections host's, connected as the application role.</summary>
@@ -115,11 +130,12 @@ public sealed class AuditFixture : PipelineFixture
             await _app.DisposeAsync();
         var admin = Servers.PostgresAdmin;
         await base.DisposeAsync();
+        Directory.Delete(_loginSecrets, recursive: true);
         if (!_rolesCreated)
             return;
         await using var connection = new NpgsqlConnection(admin);
         await connection.OpenAsync();
-        foreach (var role in new[] { AppRole, RawRole, OwnerRole })
+        foreach (var role in _logins.Select(l => l.Name).Append(RawRole).Append(OwnerRole))
         {
             await using var command = new NpgsqlCommand($"DROP ROLE IF EXISTS \"{role}\"", connection);
             await command.ExecuteNonQueryAsync();

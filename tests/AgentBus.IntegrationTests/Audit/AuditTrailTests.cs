@@ -171,7 +171,7 @@ public sealed class AuditTrailTests(AuditFixture fixture) : IAsyncLifetime
     public async Task Events_that_arrive_while_the_database_refuses_them_are_recorded_once_it_accepts_them_again()
     {
         await using var support = await fixture.ConnectAgentAsync("support-bot");
-        await fixture.ExecuteAsync(fixture.Superuser, "REVOKE INSERT ON audit_events FROM agentbus_app");
+        await fixture.ExecuteAsync(fixture.Superuser, "REVOKE INSERT ON audit_events FROM agentbus_projections");
         try
         {
             await support.CompleteRunAsync("run-retry", succeeded: true);
@@ -180,7 +180,7 @@ public sealed class AuditTrailTests(AuditFixture fixture) : IAsyncLifetime
         }
         finally
         {
-            await fixture.ExecuteAsync(fixture.Superuser, "GRANT INSERT ON audit_events TO agentbus_app");
+            await fixture.ExecuteAsync(fixture.Superuser, "GRANT INSERT ON audit_events TO agentbus_projections");
         }
 
         await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE run_id = 'run-retry'") == 1,

@@ -69,6 +69,9 @@ public class PipelineFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>Runs once the (empty) database exists, before any host starts: roles, logins, migrations ahead of the hosts.</summary>
+    protected virtual Task PrepareDatabaseAsync() => Task.CompletedTask;
+
     readonly List<WebApplication> _hosts = [];
     readonly string _suffix = Guid.NewGuid().ToString("N")[..8];
     readonly string _workDirectory = Directory.CreateTempSubdirectory("agentbus-test-").FullName;
@@ -98,6 +101,7 @@ public class PipelineFixture : IAsyncLifetime
         Management = new RabbitMqManagementClient(Servers.ManagementUrl, Servers.AdminUser, Servers.AdminPassword);
 
         await CreateDatabaseAsync();
+        await PrepareDatabaseAsync();
         await File.WriteAllTextAsync(PolicyFile, Policy);
         await new BrokerProvisioner(Management, Secrets, Servers.AdminUser)
             .ApplyAsync(VirtualHost, Agents, Tools, CancellationToken.None);
