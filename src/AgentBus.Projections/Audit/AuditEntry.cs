@@ -202,7 +202,7 @@ public sealed record AuditEntry(
     };
 
     static string FailureName(ActionFailed e) =>
-        e.OutcomeUnknown ? "outcome_unknown" : e.Attempts == 0 || ExecutorRefusals.Contains(e.ErrorCode) ? "refused" : "failed";
+        e.OutcomeUnknown ? "outcome_unknown" : e.Refused || e.Attempts == 0 || ExecutorRefusals.Contains(e.ErrorCode) ? "refused" : "failed";
 
     static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
