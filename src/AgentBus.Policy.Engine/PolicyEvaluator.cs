@@ -57,11 +57,9 @@ public static class PolicyEvaluator
         var agentKnown = policy.Agents.TryGetValue(proposal.AgentId, out var agent);
         var toolKnown = policy.Tools.TryGetValue(proposal.Tool, out var tool);
         if (state.Suspensions.Agents.Contains(proposal.AgentId))
-            return Denied(trace, "kill switch", PolicyDecision.Deny(ReasonCodes.AgentSuspended,
-                $"Agent '{proposal.AgentId}' is suspended by an operator.", "kill-switch"));
+            return Denied(trace, "kill switch", PolicyDecision.AgentSuspended(proposal.AgentId));
         if (state.Suspensions.Tools.Contains(proposal.Tool))
-            return Denied(trace, "kill switch", PolicyDecision.Deny(ReasonCodes.ToolSuspended,
-                $"Tool '{proposal.Tool}' is suspended by an operator.", "kill-switch"));
+            return Denied(trace, "kill switch", PolicyDecision.ToolSuspended(proposal.Tool));
         if (agentKnown && agent!.Suspended)
             return Denied(trace, "kill switch", PolicyDecision.Deny(ReasonCodes.AgentSuspended,
                 $"Agent '{proposal.AgentId}' has status suspended in the policy.", $"agents/{proposal.AgentId}"));
