@@ -25,7 +25,7 @@ public static class PolicyEvaluator
         EvaluationState state, ICollection<EvaluationStep>? trace = null)
     {
         var decision = Decide(proposal, brokerUserId, policy, state, trace);
-        trace?.Add(new("decision", Name(decision.Decision), decision.Reason, decision.RuleId));
+        trace?.Add(new("decision", decision.Decision.WireName(), decision.Reason, decision.RuleId));
         return decision;
     }
 
@@ -203,10 +203,4 @@ public static class PolicyEvaluator
         return decision;
     }
 
-    static string Name(Decision decision) => decision switch
-    {
-        Decision.Allowed => "allowed",
-        Decision.ApprovalRequired => "approval_required",
-        _ => "denied",
-    };
 }

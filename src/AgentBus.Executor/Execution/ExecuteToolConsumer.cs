@@ -240,7 +240,8 @@ public sealed class ExecuteToolConsumer(
         }
 
         var failed = new ActionFailed(command.ActionId, command.RunId, command.AgentId, command.Tool,
-            outcome.ErrorCode ?? "failed", outcome.Error ?? "The tool failed.", outcome.OutcomeUnknown, durationMs, run.Attempts, clock.GetUtcNow());
+            outcome.ErrorCode ?? "failed", outcome.Error ?? "The tool failed.", outcome.OutcomeUnknown, durationMs, run.Attempts, clock.GetUtcNow(),
+            outcome.Refused);
         return new RecordedOutcome(outcome.OutcomeUnknown ? ClaimState.OutcomeUnknown : ClaimState.Failed, run.Attempts, nameof(ActionFailed),
             messageId, JsonSerializer.Serialize(failed, WireJson.Options));
     }

@@ -112,7 +112,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             DayLimit = terms.PerDayUsd?.Value,
             RunLimit = terms.PerRunUsd?.Value,
             ReservationExpiresAt = (evaluated.Approval?.ExpiresAt ?? now) + options.Value.ReservationTimeout,
-            Decision = DecisionName(evaluated.Decision), evaluated.ReasonCode, evaluated.Reason, evaluated.RuleId, PolicyVersion = policyVersion,
+            Decision = evaluated.Decision.WireName(), evaluated.ReasonCode, evaluated.Reason, evaluated.RuleId, PolicyVersion = policyVersion,
             Approval = evaluated.Approval is { } approval ? JsonSerializer.Serialize(approval) : null,
         };
     }
@@ -211,12 +211,8 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
 
     static PolicyDecision Rebuild(StoredAction stored)
     {
-        var decision = stored.Decision switch
-        {
-            "allowed" => Decision.Allowed,
-            "approval_required" => Decision.ApprovalRequired,
-            _ => Decision.Denied,
-        };
+        if (!DecisionNames.TryParse(stored.Decision, out var decision))
+            throw new InvalidOperationException($"Action {stored.AgentId}/{stored.RunId} has the unknown decision '{stored.Decision}' on record.");
         return new PolicyDecision(decision, stored.ReasonCode, stored.Reason, stored.RuleId)
         {
             Approval = stored.Approval is { } json ? JsonSerializer.Deserialize<ApprovalRequirement>(json) : null,
@@ -236,17 +232,11 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             """, new
         {
             proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, ArgumentsHash = argumentsHash, proposal.IdempotencyKey,
-            Decision = DecisionName(decision.Decision), decision.ReasonCode, decision.Reason, decision.RuleId,
+            Decision = decision.Decision.WireName(), decision.ReasonCode, decision.Reason, decision.RuleId,
             PolicyVersion = policyVersion, DuplicateOf = duplicateOf, Cost = decision.Terms?.EstimatedCostUsd ?? 0m,
             Approval = decision.Approval is { } approval ? JsonSerializer.Serialize(approval) : null, Now = now,
         }, tx, cancellationToken: ct)) == 1;
 
-    public static string DecisionName(Decision decision) => decision switch
-    {
-        Decision.Allowed => "allowed",
-        Decision.ApprovalRequired => "approval_required",
-        _ => "denied",
-    };
 
     /// <summary>
     /// It repeats an admitted action (policy_admit found that action holding the claim, and wrote
@@ -265,7 +255,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         var firstDecision = Rebuild(first);
         var how = proposal.IdempotencyKey is { Length: > 0 } ? "its idempotency key" : "its run, tool and arguments";
         var decision = new PolicyDecision(firstDecision.Decision, ReasonCodes.DuplicateAction,
-            $"This proposal repeats action {firstActionId} ({how}); it gets that action's decision ({DecisionName(firstDecision.Decision)}: {first.Reason}) " +
+            $"This proposal repeats action {firstActionId} ({how}); it gets that action's decision ({firstDecision.Decision.WireName()}: {first.Reason}) " +
             "and outcome, and is not executed again.", "idempotency")
         {
             Approval = firstDecision.Approval,
