@@ -141,10 +141,6 @@ public static class PolicyEvaluator
     {
         try
         {
-            return tool.FastArgumentSchema?.IsValid(arguments) ?? schema.Evaluate(arguments, FlagOnly).IsValid;
-        }
-        catch (NotSupportedException)
-        {
             return schema.Evaluate(arguments, FlagOnly).IsValid;
         }
         catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
