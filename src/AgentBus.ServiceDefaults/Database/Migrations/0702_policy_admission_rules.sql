@@ -49,6 +49,22 @@ BEGIN
 END
 $$;
 
+-- Both rate windows an action counts in: the agent's, then the tool's. The refusal that applies
+-- ('agent_rate', 'tool_rate'), or null when both counted the call.
+CREATE FUNCTION policy_take_rates(p_agent_id text, p_tool text, p_window_start timestamptz, p_previous_weight float8,
+    p_agent_calls_per_minute integer, p_tool_calls_per_minute integer) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT policy_take_rate('agent', p_agent_id, p_window_start, p_previous_weight, p_agent_calls_per_minute) THEN
+        RETURN 'agent_rate';
+    END IF;
+    IF NOT policy_take_rate('tool', p_tool, p_window_start, p_previous_weight, p_tool_calls_per_minute) THEN
+        RETURN 'tool_rate';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- The run's row (created on its first action) with its start and tool calls so far, locked.
 CREATE FUNCTION policy_open_run(p_agent_id text, p_run_id text, p_now timestamptz, OUT started_at timestamptz, OUT tool_calls integer)
 LANGUAGE plpgsql AS $$
@@ -94,6 +110,29 @@ BEGIN
 END
 $$;
 
+-- An action's reservation: its cost in the day's period, then in the run's. The refusal that applies
+-- ('budget_day', 'budget_run') and the usage that refused it, or null when both are reserved. The
+-- caller undoes a half-made reservation by leaving its block with the refusal.
+CREATE FUNCTION policy_reserve_action(p_agent_id text, p_run_id text, p_day date, p_cost numeric, p_day_limit numeric, p_run_limit numeric,
+    OUT refusal text, OUT spent_usd numeric, OUT reserved_usd numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ok boolean;
+BEGIN
+    SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, spent_usd, reserved_usd
+      FROM policy_reserve_budget(p_agent_id, policy_day_period(p_day), p_cost, p_day_limit) b;
+    IF NOT v_ok THEN
+        refusal := 'budget_day';
+        RETURN;
+    END IF;
+    SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, spent_usd, reserved_usd
+      FROM policy_reserve_budget(p_agent_id, policy_run_period(p_run_id), p_cost, p_run_limit) b;
+    IF NOT v_ok THEN
+        refusal := 'budget_run';
+    END IF;
+END
+$$;
+
 -- Every other change to the budget counters: a reservation given back or settled (negative
 -- p_reserved_delta), money spent (p_spent_delta), in the day's and the run's period alike.
 CREATE FUNCTION policy_adjust_budget(p_agent_id text, p_run_id text, p_day date, p_reserved_delta numeric, p_spent_delta numeric)
@@ -131,7 +170,6 @@ DECLARE
     v_started timestamptz;
     v_calls integer;
     v_attempts integer;
-    v_ok boolean;
     v_spent numeric;
     v_reserved numeric;
 BEGIN
@@ -164,12 +202,8 @@ BEGIN
             v_first := NULL;
         END IF;
 
-        IF NOT policy_take_rate('agent', p_agent_id, p_window_start, p_previous_weight, p_agent_calls_per_minute) THEN
-            v_result := 'agent_rate';
-            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
-        END IF;
-        IF NOT policy_take_rate('tool', p_tool, p_window_start, p_previous_weight, p_tool_calls_per_minute) THEN
-            v_result := 'tool_rate';
+        v_result := policy_take_rates(p_agent_id, p_tool, p_window_start, p_previous_weight, p_agent_calls_per_minute, p_tool_calls_per_minute);
+        IF v_result IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
         END IF;
 
@@ -193,16 +227,9 @@ BEGIN
         END IF;
         UPDATE policy_runs SET tool_calls = tool_calls + 1 WHERE agent_id = p_agent_id AND run_id = p_run_id;
 
-        SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, v_spent, v_reserved
-          FROM policy_reserve_budget(p_agent_id, policy_day_period(p_day), p_cost, p_day_limit) b;
-        IF NOT v_ok THEN
-            v_result := 'budget_day';
-            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
-        END IF;
-        SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, v_spent, v_reserved
-          FROM policy_reserve_budget(p_agent_id, policy_run_period(p_run_id), p_cost, p_run_limit) b;
-        IF NOT v_ok THEN
-            v_result := 'budget_run';
+        SELECT b.refusal, b.spent_usd, b.reserved_usd INTO v_result, v_spent, v_reserved
+          FROM policy_reserve_action(p_agent_id, p_run_id, p_day, p_cost, p_day_limit, p_run_limit) b;
+        IF v_result IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
         END IF;
 
@@ -256,12 +283,8 @@ BEGIN
     END IF;
 
     BEGIN
-        IF NOT policy_take_rate('agent', p_agent_id, p_window_start, p_previous_weight, p_agent_calls_per_minute) THEN
-            v_result := 'agent_rate';
-            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
-        END IF;
-        IF NOT policy_take_rate('tool', p_tool, p_window_start, p_previous_weight, p_tool_calls_per_minute) THEN
-            v_result := 'tool_rate';
+        v_result := policy_take_rates(p_agent_id, p_tool, p_window_start, p_previous_weight, p_agent_calls_per_minute, p_tool_calls_per_minute);
+        IF v_result IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
         END IF;
 
@@ -288,16 +311,9 @@ BEGIN
             UPDATE cost_ledger SET expires_at = GREATEST(expires_at, p_hold_until) WHERE action_id = p_action_id;
         ELSIF v_status IS DISTINCT FROM 'settled' THEN
             -- Released by the sweeper (or never reserved): reserve again, under today's and the run's limits.
-            SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, v_spent, v_reserved
-              FROM policy_reserve_budget(p_agent_id, policy_day_period(p_day), p_cost, p_day_limit) b;
-            IF NOT v_ok THEN
-                v_result := 'budget_day';
-                RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
-            END IF;
-            SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, v_spent, v_reserved
-              FROM policy_reserve_budget(p_agent_id, policy_run_period(p_run_id), p_cost, p_run_limit) b;
-            IF NOT v_ok THEN
-                v_result := 'budget_run';
+            SELECT b.refusal, b.spent_usd, b.reserved_usd INTO v_result, v_spent, v_reserved
+              FROM policy_reserve_action(p_agent_id, p_run_id, p_day, p_cost, p_day_limit, p_run_limit) b;
+            IF v_result IS NOT NULL THEN
                 RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
             END IF;
             INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
@@ -360,5 +376,20 @@ BEGIN
     IF NOT FOUND THEN
         RETURN QUERY SELECT true, NULL::text, NULL::text, NULL::text;
     END IF;
+END
+$$;
+
+-- Only the policy service runs its admission rules (as 0701 does for the first two): every policy_*
+-- function, the ones replaced above included, is the policy login's alone. They run with the
+-- caller's rights, so they can do nothing the caller could not.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+             WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'policy\_%' LOOP
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO agentbus_policy', f);
+    END LOOP;
 END
 $$;
