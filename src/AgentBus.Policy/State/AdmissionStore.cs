@@ -174,7 +174,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
 
     /// <summary>
     /// A granted approval goes back through the same admission rules before anything runs
-    /// (policy_readmit, migration 0602), inside the caller's transaction, which holds the approval's
+    /// (policy_readmit, migration 0702), inside the caller's transaction, which holds the approval's
     /// row: the live kill switch; the rate windows, where the execution counts in the current minute;
     /// the run's wall-clock cap; and the budget under the limits in force now (the reservation made
     /// when the approval was requested is kept if it still fits, else, if the sweeper released it,

@@ -100,7 +100,7 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
         return inserted == 1;
     }
 
-    /// <summary>Budget counters change only through the database's own rules (policy_adjust_budget, migration 0602).</summary>
+    /// <summary>Budget counters change only through the database's own rules (policy_adjust_budget, migration 0702).</summary>
     static Task AdjustAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string agentId, string runId, DateOnly day,
         decimal reservedDelta, decimal spentDelta, CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition(
