@@ -11,6 +11,8 @@ set -euo pipefail
 OPS_DIR="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=lib/pipeline.sh
 . "$OPS_DIR/lib/pipeline.sh"
+# shellcheck source=lib/confine.sh
+. "$OPS_DIR/lib/confine.sh"
 REPO="$PIPELINE_REPO"
 STATE="$PIPELINE_STATE"
 
@@ -73,14 +75,17 @@ RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" Audit__Redaction
 Database__ConnectionString="$(pg_db agentbus-approvals)" Database__PasswordFile="$(pg_pw agentbus-approvals)" \
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-approvals" Approvals__SecureCookies=false \
   pipeline_start approvals AgentBus.Approvals agentbus-approvals --urls http://127.0.0.1:5104
+# Each executor runs as its own system user (agentbus-exec-<tool>) from a home that holds only its
+# tool's secret and its own passwords; it cannot read the shared secrets folder (docs/executors.md).
 port=5111
 declare -A executor_port
 for tool in "${TOOLS[@]}"; do
   executor_port[$tool]=$port
-  Database__ConnectionString="$(pg_db "agentbus-executor-$tool")" Database__PasswordFile="$(pg_pw "agentbus-executor-$tool")" \
-  RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-executor-$tool" Executor__PolicyKeys="$SIGNING/policy-signing.pub.pem" \
-    pipeline_start "executor-$tool" AgentBus.Executor agentbus-executor --tool "$tool" \
-      --secrets-directory "$SECRETS/tools" --urls "http://127.0.0.1:$port"
+  confine_executor_prepare "$tool" "$STATE" "$SECRETS" "$SIGNING/policy-signing.pub.pem" "$REPO/ops/tools/$tool.json" \
+    "$(dirname "$(pipeline_dll AgentBus.Executor agentbus-executor)")" "$(pg_pw "agentbus-executor-$tool")"
+  Database__ConnectionString="$(pg_db "agentbus-executor-$tool")" \
+    confine_executor_start "$tool" "$STATE" "$STATE/logs/executor-$tool.log" --urls "http://127.0.0.1:$port" \
+    > "$STATE/run/executor-$tool.pid"
   port=$((port + 1))
 done
 

@@ -3,6 +3,11 @@ namespace AgentBus.Contracts;
 /// <summary>
 /// The tool did not succeed. <see cref="OutcomeUnknown"/> is true when the side effect may have
 /// happened (a crash or timeout mid-call): an operator reconciles it, nothing retries it.
+/// <see cref="Refused"/> is true when the executor refused the command before calling the tool:
+/// no side effect was attempted. A refusal whose <see cref="ErrorCode"/> is one of
+/// <see cref="ExecutionErrorCodes.UnsignedCommand"/> concerns a delivered command the policy
+/// service did not sign as it stands (forged, altered, misrouted): it ends no action, and the action
+/// the policy service did authorize under that id, if any, still gets its own outcome.
 /// </summary>
 public sealed record ActionFailed(
     string ActionId,
@@ -14,4 +19,5 @@ public sealed record ActionFailed(
     bool OutcomeUnknown,
     long DurationMs,
     int Attempts,
-    DateTimeOffset FailedAt);
+    DateTimeOffset FailedAt,
+    bool Refused = false);

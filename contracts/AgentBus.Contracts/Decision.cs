@@ -5,12 +5,12 @@ namespace AgentBus.Contracts;
 [JsonConverter(typeof(JsonStringEnumConverter<Decision>))]
 public enum Decision
 {
-    [JsonStringEnumMemberName("allowed")]
+    [JsonStringEnumMemberName(DecisionNames.Allowed)]
     Allowed,
 
-    [JsonStringEnumMemberName("denied")]
+    [JsonStringEnumMemberName(DecisionNames.Denied)]
     Denied,
 
-    [JsonStringEnumMemberName("approval_required")]
+    [JsonStringEnumMemberName(DecisionNames.ApprovalRequired)]
     ApprovalRequired,
 }

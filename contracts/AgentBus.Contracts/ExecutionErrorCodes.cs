@@ -14,6 +14,19 @@ public static class ExecutionErrorCodes
     public const string WrongTool = "wrong_tool";
     public const string ArgumentsChanged = "arguments_changed";
 
+    /// <summary>
+    /// Refusals of a command that the policy service did not sign as delivered. They say nothing
+    /// about the action whose id the command carries: they settle no budget and end no action.
+    /// Every other refusal is of a command the policy service did sign, and is that action's final word.
+    /// </summary>
+    public static readonly IReadOnlySet<string> UnsignedCommand = new HashSet<string>(StringComparer.Ordinal)
+    {
+        AuthorizationMissing, AuthorizationUnknownKey, AuthorizationInvalid, WrongTool, ArgumentsChanged,
+    };
+
+    /// <summary>True for a refusal that must not end or settle the action it names (see <see cref="UnsignedCommand"/>).</summary>
+    public static bool EndsNoAction(ActionFailed failed) => failed.Refused && UnsignedCommand.Contains(failed.ErrorCode);
+
     /// <summary>The action id was already executed for another agent, tool or arguments.</summary>
     public const string ActionIdReused = "action_id_reused";
 

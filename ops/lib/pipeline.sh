@@ -37,7 +37,9 @@ pipeline_start() {
   local name="$1" project="$2" assembly="$3"
   shift 3
   mkdir -p "$PIPELINE_STATE/run" "$PIPELINE_STATE/logs"
-  (cd "$PIPELINE_REPO" && exec dotnet "$(pipeline_dll "$project" "$assembly")" "$@" \
+  # The administrators' credentials in $STATE/env are for setup; no service process is given them.
+  (cd "$PIPELINE_REPO" && exec env -u AGENTBUS_POSTGRES_ADMIN -u AGENTBUS_POSTGRES -u AGENTBUS_RABBITMQ_ADMIN_PASSWORD \
+      dotnet "$(pipeline_dll "$project" "$assembly")" "$@" \
       >> "$PIPELINE_STATE/logs/$name.log" 2>&1 < /dev/null) &
   echo $! > "$PIPELINE_STATE/run/$name.pid"
 }

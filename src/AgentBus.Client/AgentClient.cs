@@ -262,7 +262,11 @@ public sealed class AgentClient : IAsyncDisposable
                 break;
             case nameof(ActionFailed):
                 var failed = JsonSerializer.Deserialize<ActionFailed>(body, Json)!;
-                Tracker(failed.ActionId, type, body)?.Failed(failed);
+                // A refusal of a command the policy service never signed ends nothing: the genuine command may still run.
+                if (ExecutionErrorCodes.EndsNoAction(failed))
+                    UnmatchedReply?.Invoke(nameof(ActionFailed), JsonSerializer.Deserialize<JsonElement>(body));
+                else
+                    Tracker(failed.ActionId, type, body)?.Failed(failed);
                 break;
             default:
                 UnmatchedReply?.Invoke(type ?? "(no type)", JsonSerializer.Deserialize<JsonElement>(body));

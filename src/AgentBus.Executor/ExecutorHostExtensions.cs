@@ -152,7 +152,37 @@ public static class ExecutorHostExtensions
             var verifier = services.GetRequiredService<AuthorizationVerifier>();
             var instance = services.GetRequiredService<ExecutorInstance>();
             logger.LogInformation("Executor {Instance} trusts policy keys {KeyIds}", instance.Name, string.Join(", ", verifier.KeyIds));
+            var options = services.GetRequiredService<IOptions<ExecutorOptions>>().Value;
+            var readable = ReadableNeighbours(options.SecretsDirectory, options.Tool);
+            if (readable.Count > 0)
+                logger.LogWarning("The executor for {Tool} can read other files in its secrets directory {SecretsDirectory}: {Files}. " +
+                                  "It loads only its own, but a compromised process could read them: give each executor a folder with its own " +
+                                  "secret only, readable by its user alone (ops/lib/confine.sh, docs/executors.md)",
+                    options.Tool, options.SecretsDirectory, string.Join(", ", readable));
             return Task.CompletedTask;
+        }
+
+        /// <summary>Files beside this tool's secret that this process could open: what it could steal, not what it loads.</summary>
+        static List<string> ReadableNeighbours(string? directory, string tool)
+        {
+            var readable = new List<string>();
+            if (string.IsNullOrEmpty(directory) || !Directory.Exists(directory))
+                return readable;
+            foreach (var file in Directory.EnumerateFiles(directory).Order(StringComparer.Ordinal))
+            {
+                if (Path.GetFileName(file) == tool)
+                    continue;
+                try
+                {
+                    using var stream = File.OpenRead(file);
+                    readable.Add(Path.GetFileName(file));
+                }
+                catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+                {
+                    // Unreadable to this user: as it should be.
+                }
+            }
+            return readable;
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -67,7 +67,7 @@ public sealed class PolicyCases
         .WithNodeDeserializer(inner => new LineTrackingDeserializer(inner), s => s.InsteadOf<ObjectNodeDeserializer>())
         .Build();
 
-    static readonly string[] Decisions = ["allowed", "denied", "approval_required"];
+    static readonly IReadOnlyList<string> Decisions = DecisionNames.All;
 
     /// <summary>Reads a cases file; problems come back as "file:line: what is wrong".</summary>
     public static (PolicyCases? Cases, IReadOnlyList<string> Errors) Load(string text, string source)
@@ -116,12 +116,7 @@ public sealed class PolicyCases
             var brokerUser = c.Anonymous ? null : c.BrokerUser ?? proposal.AgentId;
             var suspended = c.Suspended is { } s ? new SuspensionSet(s.Agents, s.Tools) : SuspensionSet.None;
             var decision = PolicyEvaluator.Evaluate(proposal, brokerUser, policy, new EvaluationState(now, suspended));
-            var actual = decision.Decision switch
-            {
-                Decision.Allowed => "allowed",
-                Decision.ApprovalRequired => "approval_required",
-                _ => "denied",
-            };
+            var actual = decision.Decision.WireName();
             var passed = actual == c.Expect.Decision
                          && (c.Expect.Rule is null || c.Expect.Rule == decision.RuleId)
                          && (c.Expect.ReasonCode is null || c.Expect.ReasonCode == decision.ReasonCode);

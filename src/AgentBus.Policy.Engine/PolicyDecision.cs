@@ -18,6 +18,14 @@ public sealed record PolicyDecision(Decision Decision, string ReasonCode, string
     public static PolicyDecision Deny(string reasonCode, string reason, string? ruleId = null) =>
         new(Decision.Denied, reasonCode, Printable(reason), ruleId);
 
+    /// <summary>The operator's kill switch, in the one wording every check that reads it uses.</summary>
+    public static PolicyDecision AgentSuspended(string agentId) =>
+        Deny(ReasonCodes.AgentSuspended, $"Agent '{agentId}' is suspended by an operator.", "kill-switch");
+
+    /// <inheritdoc cref="AgentSuspended"/>
+    public static PolicyDecision ToolSuspended(string tool) =>
+        Deny(ReasonCodes.ToolSuspended, $"Tool '{tool}' is suspended by an operator.", "kill-switch");
+
     /// <summary>
     /// A denial's reason often quotes what the agent sent (a field name, a value). Control characters
     /// in it are written as \uXXXX: a NUL would make PostgreSQL refuse the decision's row (and the

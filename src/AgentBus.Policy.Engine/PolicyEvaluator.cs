@@ -25,7 +25,7 @@ public static class PolicyEvaluator
         EvaluationState state, ICollection<EvaluationStep>? trace = null)
     {
         var decision = Decide(proposal, brokerUserId, policy, state, trace);
-        trace?.Add(new("decision", Name(decision.Decision), decision.Reason, decision.RuleId));
+        trace?.Add(new("decision", decision.Decision.WireName(), decision.Reason, decision.RuleId));
         return decision;
     }
 
@@ -57,11 +57,9 @@ public static class PolicyEvaluator
         var agentKnown = policy.Agents.TryGetValue(proposal.AgentId, out var agent);
         var toolKnown = policy.Tools.TryGetValue(proposal.Tool, out var tool);
         if (state.Suspensions.Agents.Contains(proposal.AgentId))
-            return Denied(trace, "kill switch", PolicyDecision.Deny(ReasonCodes.AgentSuspended,
-                $"Agent '{proposal.AgentId}' is suspended by an operator.", "kill-switch"));
+            return Denied(trace, "kill switch", PolicyDecision.AgentSuspended(proposal.AgentId));
         if (state.Suspensions.Tools.Contains(proposal.Tool))
-            return Denied(trace, "kill switch", PolicyDecision.Deny(ReasonCodes.ToolSuspended,
-                $"Tool '{proposal.Tool}' is suspended by an operator.", "kill-switch"));
+            return Denied(trace, "kill switch", PolicyDecision.ToolSuspended(proposal.Tool));
         if (agentKnown && agent!.Suspended)
             return Denied(trace, "kill switch", PolicyDecision.Deny(ReasonCodes.AgentSuspended,
                 $"Agent '{proposal.AgentId}' has status suspended in the policy.", $"agents/{proposal.AgentId}"));
@@ -143,10 +141,6 @@ public static class PolicyEvaluator
     {
         try
         {
-            return tool.FastArgumentSchema?.IsValid(arguments) ?? schema.Evaluate(arguments, FlagOnly).IsValid;
-        }
-        catch (NotSupportedException)
-        {
             return schema.Evaluate(arguments, FlagOnly).IsValid;
         }
         catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
@@ -205,10 +199,4 @@ public static class PolicyEvaluator
         return decision;
     }
 
-    static string Name(Decision decision) => decision switch
-    {
-        Decision.Allowed => "allowed",
-        Decision.ApprovalRequired => "approval_required",
-        _ => "denied",
-    };
 }

@@ -279,7 +279,6 @@ public static class PolicyLoader
                     Risk = risk,
                     UnitCostUsd = tool.UnitCostUsd,
                     ArgumentSchema = schema,
-                    FastArgumentSchema = schema is null ? null : FastSchema.TryCompile(tool.Arguments),
                     ArgumentSchemaJson = tool.Arguments,
                     DestinationArguments = pointers,
                     Destinations = destinations,

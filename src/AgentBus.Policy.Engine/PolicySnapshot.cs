@@ -39,10 +39,8 @@ public sealed class ToolPolicy
     public required IReadOnlyList<string> Capabilities { get; init; }
     public required string Risk { get; init; }
     public decimal UnitCostUsd { get; init; }
+    /// <summary>Built once when the policy version loads, and evaluated by JsonSchema.Net for every proposal.</summary>
     public JsonSchema? ArgumentSchema { get; init; }
-
-    /// <summary>The same schema compiled for speed, when it only uses the keywords <see cref="FastSchema"/> implements.</summary>
-    public FastSchema? FastArgumentSchema { get; init; }
     public JsonNode? ArgumentSchemaJson { get; init; }
 
     /// <summary>Pointers into the arguments that name where data goes.</summary>

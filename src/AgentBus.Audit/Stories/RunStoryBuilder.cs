@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgentBus.Audit.Chain;
+using AgentBus.Contracts;
 
 namespace AgentBus.Audit.Stories;
 
@@ -113,7 +114,7 @@ public static class RunStoryBuilder
         {
             if (FollowsApproval(decision) && decision.Outcome == "denied" && decision.ReasonCode?.StartsWith("approval_", StringComparison.Ordinal) == true)
                 return decision.ReasonCode;
-            if (decision.Outcome == "approval_required")
+            if (decision.Outcome == DecisionNames.ApprovalRequired)
                 return approvals.Count == 0 ? "pending_approval" : approvals[^1].Answer switch
                 {
                     "denied" or "expired" or "cancelled" => "approval_" + approvals[^1].Answer,
@@ -132,7 +133,7 @@ public static class RunStoryBuilder
         FollowsApproval(step) ? StoryStages.Rank(StoryStages.Approval) + 0.5 : StoryStages.Rank(step.Stage);
 
     static bool FollowsApproval(StoryStep step) =>
-        step.Stage == StoryStages.Decision && step.Outcome != "approval_required" && String(step.Payload, "approvalId") is not null;
+        step.Stage == StoryStages.Decision && step.Outcome != DecisionNames.ApprovalRequired && String(step.Payload, "approvalId") is not null;
 
     static JsonElement Parse(string payload)
     {

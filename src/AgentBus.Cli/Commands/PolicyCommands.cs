@@ -126,7 +126,7 @@ static class PolicyCommands
                 Decision.ApprovalRequired => "yellow",
                 _ => "red",
             };
-            AnsiConsole.MarkupLine($"Decision: [{colour}]{AdmissionName(decision.Decision)}[/] ({Markup.Escape(decision.ReasonCode)}, rule {Markup.Escape(decision.RuleId ?? "-")})");
+            AnsiConsole.MarkupLine($"Decision: [{colour}]{decision.Decision.WireName()}[/] ({Markup.Escape(decision.ReasonCode)}, rule {Markup.Escape(decision.RuleId ?? "-")})");
             AnsiConsole.MarkupLine(Markup.Escape(decision.Reason));
             if (decision.Approval is { } approval)
             {
@@ -142,12 +142,6 @@ static class PolicyCommands
         return command;
     }
 
-    static string AdmissionName(Decision decision) => decision switch
-    {
-        Decision.Allowed => "allowed",
-        Decision.ApprovalRequired => "approval_required",
-        _ => "denied",
-    };
 
     static async Task<ActionProposed> ReadProposal(string path)
     {

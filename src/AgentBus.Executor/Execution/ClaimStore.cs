@@ -10,6 +10,7 @@ public enum ClaimState
     Succeeded,
     Failed,
     OutcomeUnknown,
+    Refused,
 }
 
 /// <summary>A claim as another delivery of the same command finds it.</summary>
@@ -42,16 +43,50 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
         outcome_type AS OutcomeType, outcome_message_id AS OutcomeMessageId, outcome::text AS Outcome
         """;
 
-    /// <summary>Inserts the claim; null when this attempt now owns the action, the existing claim otherwise.</summary>
-    public async Task<ExistingClaim?> TryClaimAsync(ExecuteTool command, string executor, Guid token, TimeSpan lease, CancellationToken ct)
+    /// <summary>
+    /// Claims the action in one statement unless its agent or tool is suspended (the kill switch is
+    /// read in the same statement that claims, so there is no moment between the check and the claim).
+    /// An existing claim wins over a suspension: an action that already ran is answered from its claim.
+    /// </summary>
+    public async Task<ClaimAttempt> TryClaimAsync(ExecuteTool command, string executor, Guid token, TimeSpan lease, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var result = await connection.QuerySingleAsync<(long Claimed, string[]? Suspended)>(new CommandDefinition("""
+            WITH suspension AS (
+                SELECT kind FROM policy_suspensions WHERE (kind = 'agent' AND name = @AgentId) OR (kind = 'tool' AND name = @Tool)
+            ), claimed AS (
+                INSERT INTO execution_claims (action_id, tool, run_id, agent_id, arguments_hash, state, executor, claim_token)
+                SELECT @ActionId, @Tool, @RunId, @AgentId, @ArgumentsHash, 'running', @Executor, @Token
+                 WHERE NOT EXISTS (SELECT FROM suspension)
+                ON CONFLICT (action_id) DO NOTHING
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM claimed), (SELECT array_agg(kind ORDER BY kind) FROM suspension)
+            """, new { command.ActionId, command.Tool, command.RunId, command.AgentId, command.ArgumentsHash, Executor = executor, Token = token },
+            cancellationToken: ct));
+        if (result.Claimed == 1)
+            return ClaimAttempt.Owned;
+        if (await GetAsync(connection, command.ActionId, lease, ct) is { } existing)
+            return new ClaimAttempt(existing, []);
+        return new ClaimAttempt(null, result.Suspended ?? throw new InvalidOperationException(
+            $"Action {command.ActionId} was neither claimed nor found nor suspended; retrying."));
+    }
+
+    /// <summary>
+    /// Records a refusal of a signed command as the action's final state, so no later delivery can
+    /// run it; null when recorded, the existing claim when the action was claimed before.
+    /// </summary>
+    public async Task<ExistingClaim?> RefuseAsync(ExecuteTool command, string executor, RecordedOutcome refusal, TimeSpan lease, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var inserted = await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO execution_claims (action_id, tool, run_id, agent_id, arguments_hash, state, executor, claim_token)
-            VALUES (@ActionId, @Tool, @RunId, @AgentId, @ArgumentsHash, 'running', @Executor, @Token)
+            INSERT INTO execution_claims (action_id, tool, run_id, agent_id, arguments_hash, state, executor, claim_token,
+                                          finished_at, attempts, outcome_type, outcome_message_id, outcome)
+            VALUES (@ActionId, @Tool, @RunId, @AgentId, @ArgumentsHash, 'refused', @Executor, @Token,
+                    now(), 0, @Type, @MessageId, CAST(@Json AS json))
             ON CONFLICT (action_id) DO NOTHING
-            """, new { command.ActionId, command.Tool, command.RunId, command.AgentId, command.ArgumentsHash, Executor = executor, Token = token },
-            cancellationToken: ct));
+            """, new { command.ActionId, command.Tool, command.RunId, command.AgentId, command.ArgumentsHash, Executor = executor,
+                Token = Guid.NewGuid(), refusal.Type, refusal.MessageId, refusal.Json }, cancellationToken: ct));
         if (inserted == 1)
             return null;
         return await GetAsync(connection, command.ActionId, lease, ct)
@@ -134,6 +169,7 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
         ClaimState.Running => "running",
         ClaimState.Succeeded => "succeeded",
         ClaimState.Failed => "failed",
+        ClaimState.Refused => "refused",
         _ => "outcome_unknown",
     };
 
@@ -157,9 +193,21 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
             "running" => ClaimState.Running,
             "succeeded" => ClaimState.Succeeded,
             "failed" => ClaimState.Failed,
+            "refused" => ClaimState.Refused,
             _ => ClaimState.OutcomeUnknown,
         }, Executor, ClaimToken, HeartbeatStale, ElapsedMs, OutcomeType, OutcomeMessageId, Outcome);
     }
+}
+
+/// <summary>
+/// What claiming found: the action is now this attempt's (<see cref="IsOwned"/>), or it was claimed
+/// before (<see cref="Existing"/>), or its agent or tool is suspended (<see cref="Suspended"/>: "agent", "tool").
+/// </summary>
+public sealed record ClaimAttempt(ExistingClaim? Existing, IReadOnlyList<string> Suspended)
+{
+    public static readonly ClaimAttempt Owned = new(null, []);
+
+    public bool IsOwned => Existing is null && Suspended.Count == 0;
 }
 
 /// <summary>An outcome event as the claim keeps it, to be published again word for word.</summary>

@@ -19,11 +19,13 @@ public sealed record ExecutorInstance(string Name);
 public sealed class InvalidCommandException(string message) : Exception(message);
 
 /// <summary>
-/// Runs one ExecuteTool at most once. In order: the authorization must verify (else a refusal,
-/// audited, nothing claimed); the claim must be new (else the recorded outcome is published again,
-/// or a copy that died mid-call is declared outcome-unknown); ExecutionStarted is published; the tool
-/// runs through its resilience pipeline; the outcome is recorded on the claim, conditionally, and
-/// then published under a message id derived from the action, so repeats are recognisable.
+/// Runs one ExecuteTool at most once. In order: the signature must verify before anything else is
+/// looked at (else an unclaimed refusal, audited); then the claim, in one statement with the kill
+/// switch: a new claim runs; an existing claim is answered from its record (or a copy that died
+/// mid-call is declared outcome-unknown); a suspension, or an authorization that expired before any
+/// copy claimed the action, is refused finally on the claim, so the same command can never run
+/// later. A run publishes ExecutionStarted, calls the tool through its resilience pipeline, records
+/// the outcome on the claim, conditionally, and then publishes it under the action's outcome id.
 /// </summary>
 public sealed class ExecuteToolConsumer(
     AuthorizationVerifier verifier,
@@ -58,20 +60,32 @@ public sealed class ExecuteToolConsumer(
         AgentBusTelemetry.TagAction(command.ActionId, command.RunId);
 
         var problem = verifier.Check(command, _executor.Tool, clock.GetUtcNow());
+        if (problem is not null && problem.ErrorCode != ExecutionErrorCodes.AuthorizationExpired)
+        {
+            logger.LogWarning("Refused a command for action {ActionId} of agent {AgentId} that the policy service did not sign as delivered: {ErrorCode} ({Reason})",
+                command.ActionId, command.AgentId, problem.ErrorCode, problem.Reason);
+            await RefuseUnclaimedAsync(context, problem.ErrorCode, problem.Reason);
+            return;
+        }
+
+        // Expiry is checked only once the signature held, so this command is the policy service's own.
         if (problem is not null)
         {
-            logger.LogWarning("Refused action {ActionId} of agent {AgentId}: {ErrorCode} ({Reason})",
-                command.ActionId, command.AgentId, problem.ErrorCode, problem.Reason);
-            await RefuseAsync(context, problem.ErrorCode, problem.Reason);
+            await RefuseFinallyAsync(context, problem.ErrorCode, problem.Reason);
             return;
         }
 
         var token = Guid.NewGuid();
-        var existing = await claims.TryClaimAsync(command, instance.Name, token, _executor.ClaimLease, CancellationToken.None);
-        if (existing is null)
+        var attempt = await claims.TryClaimAsync(command, instance.Name, token, _executor.ClaimLease, CancellationToken.None);
+        if (attempt.IsOwned)
             await ExecuteAsync(context, token);
-        else
+        else if (attempt.Existing is { } existing)
             await ResumeAsync(context, existing);
+        else
+        {
+            var (code, reason) = ExecutionRefusal.ForSuspension(command, attempt.Suspended);
+            await RefuseFinallyAsync(context, code, reason);
+        }
     }
 
     /// <summary>Fields every answer needs; without them the command cannot even be refused.</summary>
@@ -82,10 +96,29 @@ public sealed class ExecuteToolConsumer(
             throw new InvalidCommandException("The ExecuteTool lacks actionId, runId, agentId, tool or argumentsHash; it cannot be answered.");
     }
 
-    async Task RefuseAsync(ConsumeContext<ExecuteTool> context, string errorCode, string reason)
+    async Task RefuseUnclaimedAsync(ConsumeContext<ExecuteTool> context, string errorCode, string reason)
     {
         using var timeout = PublishTimeout();
-        await ExecutionRefusal.PublishAsync(context, errorCode, reason, clock.GetUtcNow(), timeout.Token);
+        await ExecutionRefusal.PublishUnclaimedAsync(context, errorCode, reason, clock.GetUtcNow(), timeout.Token);
+    }
+
+    /// <summary>A signed command that may not run: the refusal becomes the action's final record, unless it was claimed before.</summary>
+    async Task RefuseFinallyAsync(ConsumeContext<ExecuteTool> context, string errorCode, string reason)
+    {
+        var command = context.Message;
+        var refusal = ExecutionRefusal.Final(command, errorCode, reason, clock.GetUtcNow());
+        var existing = await DatabaseRetry.ExecuteAsync(
+            async ct => await claims.RefuseAsync(command, instance.Name, refusal, _executor.ClaimLease, ct), CancellationToken.None);
+        if (existing is not null)
+        {
+            await ResumeAsync(context, existing);
+            return;
+        }
+
+        logger.LogWarning("Refused action {ActionId} of agent {AgentId} on {Tool} for good: {ErrorCode} ({Reason})",
+            command.ActionId, command.AgentId, command.Tool, errorCode, reason);
+        await PublishRecordedAsync(context, refusal);
+        AgentBusMetrics.ToolCall(command.Tool, command.AgentId, "refused");
     }
 
     async Task ExecuteAsync(ConsumeContext<ExecuteTool> context, Guid token)
@@ -99,7 +132,7 @@ public sealed class ExecuteToolConsumer(
             {
                 using var timeout = PublishTimeout();
                 var started = new ExecutionStarted(command.ActionId, command.RunId, command.AgentId, command.Tool, instance.Name, clock.GetUtcNow());
-                await context.Publish(started, send => send.MessageId = MessageIds.For(Subject(command), nameof(ExecutionStarted)), timeout.Token);
+                await context.Publish(started, send => send.MessageId = MessageIds.For($"{command.AgentId}:{command.ActionId}", nameof(ExecutionStarted)), timeout.Token);
             }
             catch
             {
@@ -152,7 +185,7 @@ public sealed class ExecuteToolConsumer(
         if (claim.AgentId != command.AgentId || claim.Tool != command.Tool || claim.ArgumentsHash != command.ArgumentsHash)
         {
             logger.LogWarning("Refused action {ActionId}: the id was already used for another command", command.ActionId);
-            await RefuseAsync(context, ExecutionErrorCodes.ActionIdReused,
+            await RefuseUnclaimedAsync(context, ExecutionErrorCodes.ActionIdReused,
                 "This action id was already executed for another agent, tool or arguments; use a new action id.");
             return;
         }
@@ -195,7 +228,7 @@ public sealed class ExecuteToolConsumer(
 
     RecordedOutcome Record(ExecuteTool command, ToolRun run)
     {
-        var messageId = MessageIds.For(Subject(command), "Outcome");
+        var messageId = MessageIds.ActionOutcome(command.AgentId, command.ActionId);
         var outcome = run.Outcome;
         var durationMs = (long)run.Duration.TotalMilliseconds;
         if (outcome.Succeeded)
@@ -207,7 +240,8 @@ public sealed class ExecuteToolConsumer(
         }
 
         var failed = new ActionFailed(command.ActionId, command.RunId, command.AgentId, command.Tool,
-            outcome.ErrorCode ?? "failed", outcome.Error ?? "The tool failed.", outcome.OutcomeUnknown, durationMs, run.Attempts, clock.GetUtcNow());
+            outcome.ErrorCode ?? "failed", outcome.Error ?? "The tool failed.", outcome.OutcomeUnknown, durationMs, run.Attempts, clock.GetUtcNow(),
+            outcome.Refused);
         return new RecordedOutcome(outcome.OutcomeUnknown ? ClaimState.OutcomeUnknown : ClaimState.Failed, run.Attempts, nameof(ActionFailed),
             messageId, JsonSerializer.Serialize(failed, WireJson.Options));
     }
@@ -217,7 +251,7 @@ public sealed class ExecuteToolConsumer(
         var failed = new ActionFailed(command.ActionId, command.RunId, command.AgentId, command.Tool, ExecutionErrorCodes.ExecutorLost,
             $"The executor copy '{claim.Executor}' stopped while calling the tool; whether the call took effect is unknown. " +
             "It is not retried: an operator must reconcile it.", OutcomeUnknown: true, claim.ElapsedMs, Attempts: 1, clock.GetUtcNow());
-        return new RecordedOutcome(ClaimState.OutcomeUnknown, 1, nameof(ActionFailed), MessageIds.For(Subject(command), "Outcome"),
+        return new RecordedOutcome(ClaimState.OutcomeUnknown, 1, nameof(ActionFailed), MessageIds.ActionOutcome(command.AgentId, command.ActionId),
             JsonSerializer.Serialize(failed, WireJson.Options));
     }
 
@@ -257,8 +291,6 @@ public sealed class ExecuteToolConsumer(
             logger.LogWarning("Action {ActionId} on {Tool}: {Result} {ErrorCode} in {ElapsedMs:0} ms, {Attempts} attempts: {Error}",
                 command.ActionId, command.Tool, label, outcome.ErrorCode, run.Duration.TotalMilliseconds, run.Attempts, outcome.Error);
     }
-
-    static string Subject(ExecuteTool command) => $"{command.AgentId}:{command.ActionId}";
 
     CancellationTokenSource PublishTimeout() => new(rabbitOptions.Value.PublishTimeout);
 }

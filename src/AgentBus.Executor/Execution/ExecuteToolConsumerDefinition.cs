@@ -21,7 +21,6 @@ public sealed class ExecuteToolConsumerDefinition : ConsumerDefinition<ExecuteTo
         IConsumerConfigurator<ExecuteToolConsumer> consumer, IRegistrationContext context)
     {
         endpoint.ConfigureConsumeTopology = false;
-        endpoint.UseFilter(new SuspensionFilter(context));
         if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
         {
             rabbit.PrefetchCount = _tool.PrefetchCount;

@@ -83,7 +83,7 @@ public sealed class ToolRunner : IDisposable
         }
         catch (BrokenCircuitException)
         {
-            outcome = ToolOutcome.NotExecuted(ExecutionErrorCodes.CircuitOpen,
+            outcome = ToolOutcome.Refusal(ExecutionErrorCodes.CircuitOpen,
                 $"Calls to '{_toolName}' are paused: too many recent calls failed. Not attempted.", transient: true);
         }
         catch (TimeoutRejectedException)

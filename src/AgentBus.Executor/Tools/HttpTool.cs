@@ -27,13 +27,13 @@ public sealed class HttpTool(HttpClient http, ToolSecret secret, IOptions<ToolOp
     {
         var (method, url, body, problem) = ReadRequest(call.Arguments);
         if (problem is not null)
-            return ToolOutcome.NotExecuted("invalid_arguments", problem);
+            return ToolOutcome.Refusal("invalid_arguments", problem);
 
         if (_readOnly && method is not "GET")
-            return ToolOutcome.NotExecuted("method_not_allowed", $"This tool is read-only: {method} is refused, only GET may run.");
+            return ToolOutcome.Refusal("method_not_allowed", $"This tool is read-only: {method} is refused, only GET may run.");
 
         if (!IsAllowed(url!))
-            return ToolOutcome.NotExecuted("destination_not_allowed",
+            return ToolOutcome.Refusal("destination_not_allowed",
                 $"{url!.Host}:{url.Port} is not on this tool's allowlist.");
 
         using var request = new HttpRequestMessage(new HttpMethod(method!), url);

@@ -26,13 +26,18 @@ public sealed record ToolOutcome(
     string? ErrorCode = null,
     string? Error = null,
     bool OutcomeUnknown = false,
-    bool Transient = false)
+    bool Transient = false,
+    bool Refused = false)
 {
     public static ToolOutcome Success(JsonElement result, string? externalReference) => new(true, result, externalReference);
 
     /// <summary>A failure where the side effect certainly did not happen (refused before sending, or by the system).</summary>
     public static ToolOutcome NotExecuted(string errorCode, string error, bool transient = false) =>
         new(false, default, null, errorCode, error, Transient: transient);
+
+    /// <summary>The executor itself would not send this call (arguments unusable, destination off the allowlist, circuit open): nothing left the process.</summary>
+    public static ToolOutcome Refusal(string errorCode, string error, bool transient = false) =>
+        new(false, default, null, errorCode, error, Transient: transient, Refused: true);
 
     /// <summary>A failure after the request may have reached the system: only an idempotent tool may retry it.</summary>
     public static ToolOutcome Unknown(string errorCode, string error, bool transient = true) =>

@@ -10,7 +10,8 @@ namespace AgentBus.Policy.Outcomes;
 /// <summary>
 /// Settles budgets from what executors report: the reservation becomes the actual cost, or is
 /// released when the tool certainly did not run. Duplicates that were waiting for this outcome
-/// get their copy.
+/// get their copy. A refusal of a command this service did not sign settles nothing: the action it
+/// names may still be running from the genuine command.
 /// </summary>
 public sealed class OutcomeConsumer(CostLedger ledger, ILogger<OutcomeConsumer> logger) :
     IConsumer<ActionSucceeded>,
@@ -21,7 +22,9 @@ public sealed class OutcomeConsumer(CostLedger ledger, ILogger<OutcomeConsumer> 
             JsonSerializer.Serialize(context.Message, WireJson.Options), context.Message.CostUsd);
 
     public Task Consume(ConsumeContext<ActionFailed> context) =>
-        Record(context, context.Message.ActionId, context.Message.AgentId, context.Message.OutcomeUnknown ? "outcome_unknown" : "failed",
+        ExecutionErrorCodes.EndsNoAction(context.Message)
+            ? Task.CompletedTask
+            : Record(context, context.Message.ActionId, context.Message.AgentId, context.Message.OutcomeUnknown ? "outcome_unknown" : "failed",
             nameof(ActionFailed), JsonSerializer.Serialize(context.Message, WireJson.Options), null);
 
     async Task Record(ConsumeContext context, string actionId, string agentId, string outcome, string type, string payload, decimal? cost)

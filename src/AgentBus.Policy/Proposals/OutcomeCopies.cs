@@ -15,17 +15,16 @@ static class OutcomeCopies
 {
     public static Task PublishAsync(IPublishEndpoint bus, StoredOutcome outcome, string actionId, string agentId, string runId, CancellationToken ct)
     {
-        var messageId = MessageIds.For($"{agentId}:{actionId}", "Outcome");
         switch (outcome.Type)
         {
             case nameof(ActionSucceeded):
                 var succeeded = JsonSerializer.Deserialize<ActionSucceeded>(outcome.Payload, WireJson.Options)!;
                 return bus.Publish(succeeded with { ActionId = actionId, RunId = runId, AgentId = agentId, CostUsd = 0, Attempts = 0, DurationMs = 0 },
-                    send => send.MessageId = messageId, ct);
+                    send => send.MessageId = MessageIds.ActionOutcome(agentId, actionId), ct);
             case nameof(ActionFailed):
                 var failed = JsonSerializer.Deserialize<ActionFailed>(outcome.Payload, WireJson.Options)!;
                 return bus.Publish(failed with { ActionId = actionId, RunId = runId, AgentId = agentId, Attempts = 0, DurationMs = 0 },
-                    send => send.MessageId = messageId, ct);
+                    send => send.MessageId = IdOf(failed, agentId, actionId), ct);
             default:
                 throw new InvalidOperationException($"Unknown stored outcome type '{outcome.Type}'.");
         }
@@ -34,14 +33,20 @@ static class OutcomeCopies
     /// <summary>The outcome as the executor published it, again (same message id), for a re-sent proposal.</summary>
     public static Task RepublishAsync(IPublishEndpoint bus, StoredOutcome outcome, string actionId, string agentId, CancellationToken ct)
     {
-        var messageId = MessageIds.For($"{agentId}:{actionId}", "Outcome");
-        return outcome.Type switch
+        switch (outcome.Type)
         {
-            nameof(ActionSucceeded) => bus.Publish(JsonSerializer.Deserialize<ActionSucceeded>(outcome.Payload, WireJson.Options)!,
-                send => send.MessageId = messageId, ct),
-            nameof(ActionFailed) => bus.Publish(JsonSerializer.Deserialize<ActionFailed>(outcome.Payload, WireJson.Options)!,
-                send => send.MessageId = messageId, ct),
-            _ => throw new InvalidOperationException($"Unknown stored outcome type '{outcome.Type}'."),
-        };
+            case nameof(ActionSucceeded):
+                return bus.Publish(JsonSerializer.Deserialize<ActionSucceeded>(outcome.Payload, WireJson.Options)!,
+                    send => send.MessageId = MessageIds.ActionOutcome(agentId, actionId), ct);
+            case nameof(ActionFailed):
+                var failed = JsonSerializer.Deserialize<ActionFailed>(outcome.Payload, WireJson.Options)!;
+                return bus.Publish(failed, send => send.MessageId = IdOf(failed, agentId, actionId), ct);
+            default:
+                throw new InvalidOperationException($"Unknown stored outcome type '{outcome.Type}'.");
+        }
     }
+
+    /// <summary>A refusal is published under the refusal's id, never the outcome's (see MessageIds.ActionRefusal).</summary>
+    static Guid IdOf(ActionFailed failed, string agentId, string actionId) =>
+        failed.Refused ? MessageIds.ActionRefusal(agentId, actionId) : MessageIds.ActionOutcome(agentId, actionId);
 }

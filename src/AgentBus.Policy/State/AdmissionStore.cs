@@ -70,7 +70,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
                 @DedupeKey, @DedupeExpiresAt,
                 @WindowStart, @PreviousWeight, @AgentCallsPerMinute, @ToolCallsPerMinute,
                 @RunMaxToolCalls, @RunMaxRetries, @RunMaxDuration,
-                @Cost, CAST(@Day AS date), @DayPeriod, @DayLimit, @RunPeriod, @RunLimit, @ReservationExpiresAt,
+                @Cost, CAST(@Day AS date), @DayLimit, @RunLimit, @ReservationExpiresAt,
                 @Decision, @ReasonCode, @Reason, @RuleId, @PolicyVersion, CAST(@Approval AS jsonb))
             """, Parameters(proposal, argumentsHash, evaluated, terms, policyVersion, now), cancellationToken: ct));
 
@@ -81,7 +81,8 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         if (admitted.Result == "duplicate")
             return await DuplicateAsync(connection, proposal, argumentsHash, admitted.FirstActionId!, policyVersion, now, ct);
 
-        var refusal = Refusal(admitted, proposal, terms, now);
+        var refusal = Refusal(new Refused(admitted.Result, admitted.RunStartedAt, admitted.Attempts, admitted.SpentUsd, admitted.ReservedUsd, null),
+            proposal, terms, now);
         return await RecordAsync(connection, proposal, argumentsHash, refusal, policyVersion, now, ct)
             ? new(AdmissionKind.New, refusal)
             : await ReplayAsync(connection, proposal, argumentsHash, ct);
@@ -93,41 +94,40 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         var (dedupeKey, window) = proposal.IdempotencyKey is { Length: > 0 } idempotencyKey
             ? ("key:" + idempotencyKey, options.Value.IdempotencyKeyWindow)
             : ($"args:{proposal.RunId}\n{proposal.Tool}\n{argumentsHash}", options.Value.DuplicateWindow);
-        // Sliding one-minute window: the previous minute weighted by how much of it still overlaps, plus this minute.
-        var windowStart = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
-        var day = DateOnly.FromDateTime(now.UtcDateTime);
+        var (windowStart, previousWeight) = RateWindow(now);
         return new
         {
             proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, ArgumentsHash = argumentsHash, proposal.IdempotencyKey, Now = now,
             DedupeKey = window > TimeSpan.Zero ? dedupeKey : null,
             DedupeExpiresAt = now + window,
             WindowStart = windowStart,
-            PreviousWeight = 1.0 - (now - windowStart).TotalSeconds / 60.0,
+            PreviousWeight = previousWeight,
             AgentCallsPerMinute = terms.AgentCallsPerMinute?.Value,
             ToolCallsPerMinute = terms.ToolCallsPerMinute?.Value,
             RunMaxToolCalls = terms.RunToolCalls?.Value,
             RunMaxRetries = terms.RunRetries?.Value,
             RunMaxDuration = terms.RunDuration?.Value.TotalSeconds,
             Cost = terms.EstimatedCostUsd,
-            Day = day.ToDateTime(TimeOnly.MinValue),
-            DayPeriod = DayPeriod(day),
+            Day = Today(now),
             DayLimit = terms.PerDayUsd?.Value,
-            RunPeriod = RunPeriod(proposal.RunId),
             RunLimit = terms.PerRunUsd?.Value,
             ReservationExpiresAt = (evaluated.Approval?.ExpiresAt ?? now) + options.Value.ReservationTimeout,
-            Decision = DecisionName(evaluated.Decision), evaluated.ReasonCode, evaluated.Reason, evaluated.RuleId, PolicyVersion = policyVersion,
+            Decision = evaluated.Decision.WireName(), evaluated.ReasonCode, evaluated.Reason, evaluated.RuleId, PolicyVersion = policyVersion,
             Approval = evaluated.Approval is { } approval ? JsonSerializer.Serialize(approval) : null,
         };
     }
 
-    /// <summary>The refusal policy_admit found, in words, naming the rule that set the limit.</summary>
-    static PolicyDecision Refusal(Admitted admitted, ActionProposed proposal, AdmissionTerms terms, DateTimeOffset now)
+    /// <summary>The refusal policy_admit or policy_readmit found, as they report it.</summary>
+    sealed record Refused(string Result, DateTime? RunStartedAt, int? Attempts, decimal? SpentUsd, decimal? ReservedUsd, DateTime? HeldDay);
+
+    /// <summary>The one place that turns an admission refusal into words, naming the rule that set the limit.</summary>
+    static PolicyDecision Refusal(Refused refused, ActionProposed proposal, AdmissionTerms terms, DateTimeOffset now)
     {
         var day = DateOnly.FromDateTime(now.UtcDateTime);
-        return admitted.Result switch
+        return refused.Result switch
         {
-            "agent_suspended" => PolicyDecision.Deny(ReasonCodes.AgentSuspended, $"Agent '{proposal.AgentId}' is suspended by an operator.", "kill-switch"),
-            "tool_suspended" => PolicyDecision.Deny(ReasonCodes.ToolSuspended, $"Tool '{proposal.Tool}' is suspended by an operator.", "kill-switch"),
+            "agent_suspended" => PolicyDecision.AgentSuspended(proposal.AgentId),
+            "tool_suspended" => PolicyDecision.ToolSuspended(proposal.Tool),
             "agent_rate" => PolicyDecision.Deny(ReasonCodes.RateLimited,
                 $"Agent '{proposal.AgentId}' is at its limit of {terms.AgentCallsPerMinute!.Value} calls per minute; try again shortly.",
                 terms.AgentCallsPerMinute.RuleId),
@@ -135,23 +135,30 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
                 $"Tool '{proposal.Tool}' is at its limit of {terms.ToolCallsPerMinute!.Value} calls per minute; try again shortly.",
                 terms.ToolCallsPerMinute.RuleId),
             "run_time" => PolicyDecision.Deny(ReasonCodes.RunTimeExceeded,
-                $"Run '{proposal.RunId}' started at {new DateTimeOffset(DateTime.SpecifyKind(admitted.RunStartedAt!.Value, DateTimeKind.Utc)):u} " +
+                $"Run '{proposal.RunId}' started at {new DateTimeOffset(DateTime.SpecifyKind(refused.RunStartedAt!.Value, DateTimeKind.Utc)):u} " +
                 $"and may last {Durations.Format(terms.RunDuration!.Value)}; start a new run.", terms.RunDuration.RuleId),
             "run_tool_calls" => PolicyDecision.Deny(ReasonCodes.RunToolCallsExceeded,
                 $"Run '{proposal.RunId}' has used its {terms.RunToolCalls!.Value} tool calls.", terms.RunToolCalls.RuleId),
             "run_retries" => PolicyDecision.Deny(ReasonCodes.RunRetriesExceeded,
-                $"Run '{proposal.RunId}' already tried this exact {proposal.Tool} action {admitted.Attempts!.Value - 1} time(s); " +
+                $"Run '{proposal.RunId}' already tried this exact {proposal.Tool} action {refused.Attempts!.Value - 1} time(s); " +
                 $"at most {terms.RunRetries!.Value} retries are allowed.", terms.RunRetries.RuleId),
-            "budget_day" => Budget(proposal.AgentId, terms.PerDayUsd!, $"today ({day:yyyy-MM-dd} UTC)", admitted, terms.EstimatedCostUsd),
-            "budget_run" => Budget(proposal.AgentId, terms.PerRunUsd!, $"run '{proposal.RunId}'", admitted, terms.EstimatedCostUsd),
-            _ => throw new InvalidOperationException($"policy_admit answered '{admitted.Result}', which this version does not know."),
+            "budget_day" => Budget(proposal.AgentId, terms.PerDayUsd!, $"today ({day:yyyy-MM-dd} UTC)", refused, terms.EstimatedCostUsd),
+            "budget_run" => Budget(proposal.AgentId, terms.PerRunUsd!, $"run '{proposal.RunId}'", refused, terms.EstimatedCostUsd),
+            "budget_day_held" => HeldBudget(proposal.AgentId, terms.PerDayUsd!, $"{DateOnly.FromDateTime(refused.HeldDay!.Value):yyyy-MM-dd} (UTC)", refused),
+            "budget_run_held" => HeldBudget(proposal.AgentId, terms.PerRunUsd!, $"run '{proposal.RunId}'", refused),
+            _ => throw new InvalidOperationException($"The admission step answered '{refused.Result}', which this version does not know."),
         };
     }
 
-    static PolicyDecision Budget(string agentId, RuleLimit<decimal> limit, string what, Admitted usage, decimal cost) =>
+    static PolicyDecision Budget(string agentId, RuleLimit<decimal> limit, string what, Refused usage, decimal cost) =>
         PolicyDecision.Deny(ReasonCodes.BudgetExceeded,
             $"Agent '{agentId}' has ${Usd(limit.Value)} for {what}: ${Usd(usage.SpentUsd ?? 0)} spent and ${Usd(usage.ReservedUsd ?? 0)} reserved " +
             $"leave less than this call's ${Usd(cost)}.", limit.RuleId);
+
+    static PolicyDecision HeldBudget(string agentId, RuleLimit<decimal> limit, string what, Refused usage) =>
+        PolicyDecision.Deny(ReasonCodes.BudgetExceeded,
+            $"Agent '{agentId}' now has ${Usd(limit.Value)} for {what}: ${Usd(usage.SpentUsd ?? 0)} spent and ${Usd(usage.ReservedUsd ?? 0)} reserved " +
+            "(this action included) exceed it.", limit.RuleId);
 
     /// <summary>This action id was decided before: the same decision again (and its outcome, once known), nothing counted twice.</summary>
     static async Task<Admission> ReplayAsync(NpgsqlConnection connection, ActionProposed proposal, string argumentsHash, CancellationToken ct)
@@ -166,119 +173,46 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
     }
 
     /// <summary>
-    /// A granted approval goes back through the stateful steps before anything runs, inside the
-    /// caller's transaction (which holds the approval's row): the live kill switch; the rate windows,
-    /// where the execution counts in the current minute (it happens now); the run's wall-clock cap; and
-    /// the budget under the limits in force now. Run tool calls and retries were counted when the
-    /// approval was requested and are not counted again. The reservation made then is kept and
-    /// re-validated (its day and run must still fit the current limits) and held for another
-    /// <see cref="PolicyOptions.ReservationTimeout"/>; if the sweeper released it meanwhile it is
-    /// reserved again, today. Returns the refusal, or null; a refusal undoes what this counted.
+    /// A granted approval goes back through the same admission rules before anything runs
+    /// (policy_readmit, migration 0702), inside the caller's transaction, which holds the approval's
+    /// row: the live kill switch; the rate windows, where the execution counts in the current minute;
+    /// the run's wall-clock cap; and the budget under the limits in force now (the reservation made
+    /// when the approval was requested is kept if it still fits, else, if the sweeper released it,
+    /// reserved again). Run tool calls and retries were counted then and are not counted again.
+    /// Returns the refusal, or null; a refusal undoes what this counted.
     /// </summary>
     public async Task<PolicyDecision?> ReadmitAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
         AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
     {
-        await tx.SaveAsync("readmission", ct);
-        var refusal = await LiveKillSwitchAsync(connection, tx, proposal, ct)
-                      ?? await RateAsync(connection, tx, "agent", proposal.AgentId, terms.AgentCallsPerMinute, now, ct)
-                      ?? await RateAsync(connection, tx, "tool", proposal.Tool, terms.ToolCallsPerMinute, now, ct)
-                      ?? await RunTimeAsync(connection, tx, proposal, terms, now, ct)
-                      ?? await RevalidateReservationAsync(connection, tx, proposal, terms, now, ct);
-        if (refusal is not null)
-            await tx.RollbackAsync("readmission", ct);
-        else
-            await tx.ReleaseAsync("readmission", ct);
-        return refusal;
-    }
-
-    static async Task<PolicyDecision?> RunTimeAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
-        AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
-    {
-        if (terms.RunDuration is not { } duration)
-            return null;
-        var started = await connection.QuerySingleOrDefaultAsync<DateTime?>(new CommandDefinition(
-            "SELECT started_at FROM policy_runs WHERE agent_id = @AgentId AND run_id = @RunId",
-            new { proposal.AgentId, proposal.RunId }, tx, cancellationToken: ct));
-        if (started is not { } at)
-            return null;
-        var startedAt = new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc));
-        return now - startedAt > duration.Value
-            ? PolicyDecision.Deny(ReasonCodes.RunTimeExceeded,
-                $"Run '{proposal.RunId}' started at {startedAt:u} and may last {Durations.Format(duration.Value)}; it is over now.", duration.RuleId)
-            : null;
-    }
-
-    sealed record HeldReservation(string Status, DateOnly Day);
-
-    async Task<PolicyDecision?> RevalidateReservationAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal,
-        AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
-    {
-        var held = await connection.QuerySingleOrDefaultAsync<HeldReservation>(new CommandDefinition(
-            "SELECT status AS Status, day AS Day FROM cost_ledger WHERE action_id = @ActionId FOR UPDATE",
-            new { proposal.ActionId }, tx, cancellationToken: ct));
-        var holdUntil = now + options.Value.ReservationTimeout;
-
-        if (held is { Status: "reserved" })
-        {
-            var day = held.Day;
-            var refusal = await FitsAsync(connection, tx, proposal.AgentId, DayPeriod(day), terms.PerDayUsd, $"{day:yyyy-MM-dd} (UTC)", ct)
-                          ?? await FitsAsync(connection, tx, proposal.AgentId, RunPeriod(proposal.RunId), terms.PerRunUsd, $"run '{proposal.RunId}'", ct);
-            if (refusal is not null)
-                return refusal;
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE cost_ledger SET expires_at = GREATEST(expires_at, @HoldUntil) WHERE action_id = @ActionId",
-                new { proposal.ActionId, HoldUntil = holdUntil }, tx, cancellationToken: ct));
-            return null;
-        }
-        if (held is { Status: "settled" })
-            return null;
-
-        // Released by the sweeper (or never reserved): reserve again, under today's and the run's limits.
-        var cost = terms.EstimatedCostUsd;
-        var today = DateOnly.FromDateTime(now.UtcDateTime);
-        var again = await ReservePeriodAsync(connection, tx, proposal.AgentId, DayPeriod(today), cost, terms.PerDayUsd, $"today ({today:yyyy-MM-dd} UTC)", ct)
-                    ?? await ReservePeriodAsync(connection, tx, proposal.AgentId, RunPeriod(proposal.RunId), cost, terms.PerRunUsd, $"run '{proposal.RunId}'", ct);
-        if (again is not null)
-            return again;
-        await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
-            VALUES ('tool', @AgentId, @RunId, @Day, @ActionId, @Tool, 'reserved', @Cost, 0, @Now, @HoldUntil)
-            ON CONFLICT (action_id) DO UPDATE SET status = 'reserved', day = EXCLUDED.day, reserved_usd = EXCLUDED.reserved_usd,
-                amount_usd = 0, recorded_at = EXCLUDED.recorded_at, expires_at = EXCLUDED.expires_at, settled_at = NULL
+        var (windowStart, previousWeight) = RateWindow(now);
+        var refused = await connection.QuerySingleAsync<Refused>(new CommandDefinition("""
+            SELECT result AS Result, run_started_at AS RunStartedAt, NULL::integer AS Attempts, spent_usd AS SpentUsd, reserved_usd AS ReservedUsd,
+                   held_day::timestamp AS HeldDay
+            FROM policy_readmit(@ActionId, @AgentId, @RunId, @Tool, @Now, @WindowStart, @PreviousWeight, @AgentCallsPerMinute, @ToolCallsPerMinute,
+                @RunMaxDuration, @Cost, CAST(@Day AS date), @DayLimit, @RunLimit, @HoldUntil)
             """, new
         {
-            proposal.AgentId, proposal.RunId, Day = today.ToDateTime(TimeOnly.MinValue), proposal.ActionId, proposal.Tool, Cost = cost, Now = now,
-            HoldUntil = holdUntil,
+            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, Now = now, WindowStart = windowStart, PreviousWeight = previousWeight,
+            AgentCallsPerMinute = terms.AgentCallsPerMinute?.Value, ToolCallsPerMinute = terms.ToolCallsPerMinute?.Value,
+            RunMaxDuration = terms.RunDuration?.Value.TotalSeconds, Cost = terms.EstimatedCostUsd, Day = Today(now),
+            DayLimit = terms.PerDayUsd?.Value, RunLimit = terms.PerRunUsd?.Value, HoldUntil = now + options.Value.ReservationTimeout,
         }, tx, cancellationToken: ct));
-        return null;
+        return refused.Result == "admitted" ? null : Refusal(refused, proposal, terms, now);
     }
 
-    sealed record Usage(decimal Spent, decimal Reserved);
-
-    /// <summary>Whether what is spent and reserved (this action's reservation included) still fits the limit in force now.</summary>
-    static async Task<PolicyDecision?> FitsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string agentId, string period,
-        RuleLimit<decimal>? limit, string what, CancellationToken ct)
+    /// <summary>The current minute's start, and how much of the previous minute still counts in the sliding one-minute window.</summary>
+    static (DateTimeOffset Start, double PreviousWeight) RateWindow(DateTimeOffset now)
     {
-        if (limit is null)
-            return null;
-        var used = await connection.QuerySingleOrDefaultAsync<Usage>(new CommandDefinition(
-            "SELECT spent_usd AS Spent, reserved_usd AS Reserved FROM budget_usage WHERE agent_id = @AgentId AND period = @Period FOR UPDATE",
-            new { AgentId = agentId, Period = period }, tx, cancellationToken: ct));
-        if (used is null || used.Spent + used.Reserved <= limit.Value)
-            return null;
-        return PolicyDecision.Deny(ReasonCodes.BudgetExceeded,
-            $"Agent '{agentId}' now has ${Usd(limit.Value)} for {what}: ${Usd(used.Spent)} spent and ${Usd(used.Reserved)} reserved (this action included) exceed it.",
-            limit.RuleId);
+        var start = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
+        return (start, 1.0 - (now - start).TotalSeconds / 60.0);
     }
+
+    static DateTime Today(DateTimeOffset now) => DateOnly.FromDateTime(now.UtcDateTime).ToDateTime(TimeOnly.MinValue);
 
     static PolicyDecision Rebuild(StoredAction stored)
     {
-        var decision = stored.Decision switch
-        {
-            "allowed" => Decision.Allowed,
-            "approval_required" => Decision.ApprovalRequired,
-            _ => Decision.Denied,
-        };
+        if (!DecisionNames.TryParse(stored.Decision, out var decision))
+            throw new InvalidOperationException($"Action {stored.AgentId}/{stored.RunId} has the unknown decision '{stored.Decision}' on record.");
         return new PolicyDecision(decision, stored.ReasonCode, stored.Reason, stored.RuleId)
         {
             Approval = stored.Approval is { } json ? JsonSerializer.Deserialize<ApprovalRequirement>(json) : null,
@@ -298,17 +232,11 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             """, new
         {
             proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, ArgumentsHash = argumentsHash, proposal.IdempotencyKey,
-            Decision = DecisionName(decision.Decision), decision.ReasonCode, decision.Reason, decision.RuleId,
+            Decision = decision.Decision.WireName(), decision.ReasonCode, decision.Reason, decision.RuleId,
             PolicyVersion = policyVersion, DuplicateOf = duplicateOf, Cost = decision.Terms?.EstimatedCostUsd ?? 0m,
             Approval = decision.Approval is { } approval ? JsonSerializer.Serialize(approval) : null, Now = now,
         }, tx, cancellationToken: ct)) == 1;
 
-    public static string DecisionName(Decision decision) => decision switch
-    {
-        Decision.Allowed => "allowed",
-        Decision.ApprovalRequired => "approval_required",
-        _ => "denied",
-    };
 
     /// <summary>
     /// It repeats an admitted action (policy_admit found that action holding the claim, and wrote
@@ -327,7 +255,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         var firstDecision = Rebuild(first);
         var how = proposal.IdempotencyKey is { Length: > 0 } ? "its idempotency key" : "its run, tool and arguments";
         var decision = new PolicyDecision(firstDecision.Decision, ReasonCodes.DuplicateAction,
-            $"This proposal repeats action {firstActionId} ({how}); it gets that action's decision ({DecisionName(firstDecision.Decision)}: {first.Reason}) " +
+            $"This proposal repeats action {firstActionId} ({how}); it gets that action's decision ({firstDecision.Decision.WireName()}: {first.Reason}) " +
             "and outcome, and is not executed again.", "idempotency")
         {
             Approval = firstDecision.Approval,
@@ -342,73 +270,5 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             first.OutcomeType is { } type ? new StoredOutcome(type, first.OutcomePayload!) : null);
     }
 
-    public static string DayPeriod(DateOnly day) => "day:" + day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-
-    public static string RunPeriod(string runId) => "run:" + runId;
-
     static string Usd(decimal value) => value.ToString("0.00####", CultureInfo.InvariantCulture);
-
-    // A granted approval's readmission runs inside the transaction that holds the approval's row, so its
-    // steps stay statements of their own here instead of going through policy_admit.
-
-    static async Task<PolicyDecision?> LiveKillSwitchAsync(NpgsqlConnection connection, NpgsqlTransaction tx, ActionProposed proposal, CancellationToken ct)
-    {
-        var kinds = (await connection.QueryAsync<string>(new CommandDefinition("""
-            SELECT kind FROM policy_suspensions WHERE (kind = 'agent' AND name = @AgentId) OR (kind = 'tool' AND name = @Tool)
-            """, new { proposal.AgentId, proposal.Tool }, tx, cancellationToken: ct))).ToList();
-        if (kinds.Contains("agent"))
-            return PolicyDecision.Deny(ReasonCodes.AgentSuspended, $"Agent '{proposal.AgentId}' is suspended by an operator.", "kill-switch");
-        if (kinds.Contains("tool"))
-            return PolicyDecision.Deny(ReasonCodes.ToolSuspended, $"Tool '{proposal.Tool}' is suspended by an operator.", "kill-switch");
-        return null;
-    }
-
-    /// <summary>Sliding one-minute window: the previous minute weighted by how much of it still overlaps, plus this minute.</summary>
-    static async Task<PolicyDecision?> RateAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string scope, string subject,
-        RuleLimit<int>? limit, DateTimeOffset now, CancellationToken ct)
-    {
-        if (limit is null)
-            return null;
-        var window = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
-        var current = await connection.QuerySingleAsync<int>(new CommandDefinition("""
-            INSERT INTO policy_rate_windows AS w (scope, subject, window_start, calls) VALUES (@Scope, @Subject, @Window, 0)
-            ON CONFLICT (scope, subject, window_start) DO UPDATE SET calls = w.calls
-            RETURNING calls
-            """, new { Scope = scope, Subject = subject, Window = window }, tx, cancellationToken: ct));
-        var previous = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
-            "SELECT calls FROM policy_rate_windows WHERE scope = @Scope AND subject = @Subject AND window_start = @Previous",
-            new { Scope = scope, Subject = subject, Previous = window.AddMinutes(-1) }, tx, cancellationToken: ct)) ?? 0;
-
-        var overlap = 1.0 - (now - window).TotalSeconds / 60.0;
-        var estimate = previous * overlap + current;
-        if (estimate + 1 > limit.Value)
-            return PolicyDecision.Deny(ReasonCodes.RateLimited,
-                $"{(scope == "agent" ? "Agent" : "Tool")} '{subject}' is at its limit of {limit.Value} calls per minute; try again shortly.", limit.RuleId);
-
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE policy_rate_windows SET calls = calls + 1 WHERE scope = @Scope AND subject = @Subject AND window_start = @Window",
-            new { Scope = scope, Subject = subject, Window = window }, tx, cancellationToken: ct));
-        return null;
-    }
-
-    static async Task<PolicyDecision?> ReservePeriodAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string agentId, string period,
-        decimal cost, RuleLimit<decimal>? limit, string what, CancellationToken ct)
-    {
-        await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO budget_usage (agent_id, period) VALUES (@AgentId, @Period) ON CONFLICT DO NOTHING",
-            new { AgentId = agentId, Period = period }, tx, cancellationToken: ct));
-        var reserved = await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE budget_usage SET reserved_usd = reserved_usd + @Cost
-            WHERE agent_id = @AgentId AND period = @Period AND (@Limit IS NULL OR spent_usd + reserved_usd + @Cost <= @Limit)
-            """, new { AgentId = agentId, Period = period, Cost = cost, Limit = limit?.Value }, tx, cancellationToken: ct));
-        if (reserved == 1)
-            return null;
-
-        var usage = await connection.QuerySingleAsync<(decimal Spent, decimal Reserved)>(new CommandDefinition(
-            "SELECT spent_usd, reserved_usd FROM budget_usage WHERE agent_id = @AgentId AND period = @Period",
-            new { AgentId = agentId, Period = period }, tx, cancellationToken: ct));
-        return PolicyDecision.Deny(ReasonCodes.BudgetExceeded,
-            $"Agent '{agentId}' has ${Usd(limit!.Value)} for {what}: ${Usd(usage.Spent)} spent and ${Usd(usage.Reserved)} reserved leave less than this call's ${Usd(cost)}.",
-            limit.RuleId);
-    }
 }

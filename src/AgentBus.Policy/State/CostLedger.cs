@@ -100,14 +100,11 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
         return inserted == 1;
     }
 
-    static async Task AdjustAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string agentId, string runId, DateOnly day,
-        decimal reservedDelta, decimal spentDelta, CancellationToken ct)
-    {
-        foreach (var period in new[] { AdmissionStore.DayPeriod(day), AdmissionStore.RunPeriod(runId) })
-            await connection.ExecuteAsync(new CommandDefinition("""
-                INSERT INTO budget_usage AS u (agent_id, period, reserved_usd, spent_usd) VALUES (@AgentId, @Period, GREATEST(@Reserved, 0), @Spent)
-                ON CONFLICT (agent_id, period) DO UPDATE
-                    SET reserved_usd = GREATEST(u.reserved_usd + @Reserved, 0), spent_usd = u.spent_usd + @Spent
-                """, new { AgentId = agentId, Period = period, Reserved = reservedDelta, Spent = spentDelta }, tx, cancellationToken: ct));
-    }
+    /// <summary>Budget counters change only through the database's own rules (policy_adjust_budget, migration 0702).</summary>
+    static Task AdjustAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string agentId, string runId, DateOnly day,
+        decimal reservedDelta, decimal spentDelta, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            "SELECT policy_adjust_budget(@AgentId, @RunId, CAST(@Day AS date), @Reserved, @Spent)",
+            new { AgentId = agentId, RunId = runId, Day = day.ToDateTime(TimeOnly.MinValue), Reserved = reservedDelta, Spent = spentDelta },
+            tx, cancellationToken: ct));
 }

@@ -42,23 +42,11 @@ public sealed record AuditEntry(
     public bool AffectsRun { get; init; } = true;
 
     /// <summary>
-    /// Error codes with which an executor refuses a command without calling the system of record
-    /// (besides any failure with zero attempts): recorded as "refused", not as a failed side effect.
-    /// </summary>
-    public static readonly IReadOnlySet<string> ExecutorRefusals = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "destination_not_allowed", "wrong_tool", "invalid_arguments", "arguments_changed",
-        ExecutionErrorCodes.AuthorizationMissing, ExecutionErrorCodes.AuthorizationUnknownKey, ExecutionErrorCodes.AuthorizationInvalid,
-        ExecutionErrorCodes.AuthorizationExpired, ExecutionErrorCodes.ActionIdReused, ExecutionErrorCodes.CircuitOpen,
-        ReasonCodes.AgentSuspended, ReasonCodes.ToolSuspended,
-    };
-
-    /// <summary>
     /// A decision. The final decision after an approval (it carries the approval id) moves the action
     /// from pending to allowed or denied in the run's summary.
     /// </summary>
     public static AuditEntry From(Guid eventId, ActionDecided e) => new(eventId, nameof(ActionDecided), e.ActionId, e.RunId,
-        NullIfEmpty(e.AgentId), e.Tool, DecisionName(e.Decision), e.ReasonCode, Json(e), e.DecidedAt,
+        NullIfEmpty(e.AgentId), e.Tool, e.Decision.WireName(), e.ReasonCode, Json(e), e.DecidedAt,
         (e.Decision, AfterApproval: e.ApprovalId is not null) switch
         {
             (Decision.ApprovalRequired, _) => new RunChange(Pending: 1),
@@ -96,7 +84,7 @@ public sealed record AuditEntry(
 
     /// <summary>
     /// "outcome_unknown" when the side effect may have happened, "refused" when the executor did not
-    /// call the system at all (zero attempts, or one of <see cref="ExecutorRefusals"/>), "failed" otherwise.
+    /// call the system at all (the executor says so: <see cref="ActionFailed.Refused"/>), "failed" otherwise.
     /// </summary>
     public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
         e.AgentId, e.Tool, FailureName(e), e.ErrorCode, Json(e), e.FailedAt,
@@ -194,15 +182,9 @@ public sealed record AuditEntry(
         CorrelationId = e.ApprovalId.ToString("D"),
     };
 
-    static string DecisionName(Decision decision) => decision switch
-    {
-        Decision.Allowed => "allowed",
-        Decision.ApprovalRequired => "approval_required",
-        _ => "denied",
-    };
 
     static string FailureName(ActionFailed e) =>
-        e.OutcomeUnknown ? "outcome_unknown" : e.Attempts == 0 || ExecutorRefusals.Contains(e.ErrorCode) ? "refused" : "failed";
+        e.OutcomeUnknown ? "outcome_unknown" : e.Refused ? "refused" : "failed";
 
     static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 

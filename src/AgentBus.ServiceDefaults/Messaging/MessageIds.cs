@@ -10,6 +10,16 @@ namespace AgentBus.ServiceDefaults.Messaging;
 /// </summary>
 public static class MessageIds
 {
+    /// <summary>The id of an action's one outcome (ActionSucceeded or ActionFailed from the tool).</summary>
+    public static Guid ActionOutcome(string agentId, string actionId) => For($"{agentId}:{actionId}", "Outcome");
+
+    /// <summary>
+    /// The id of the executor's final refusal of a command the policy service signed (suspended,
+    /// expired). Never the outcome's id: a consumer that saw the refusal must still record an outcome
+    /// published under <see cref="ActionOutcome"/>, were there ever one.
+    /// </summary>
+    public static Guid ActionRefusal(string agentId, string actionId) => For($"{agentId}:{actionId}", "Refused");
+
     public static Guid For(string subject, string step)
     {
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];

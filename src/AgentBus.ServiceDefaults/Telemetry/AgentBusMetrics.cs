@@ -42,12 +42,7 @@ public static class AgentBusMetrics
         "agentbus.run.cost", "USD", "Total cost of a run that its agent reported as successful.");
 
     public static void Decided(Decision decision, string reasonCode, string? ruleId) =>
-        Decisions.Add(1, new("decision", decision switch
-        {
-            Decision.Allowed => "allowed",
-            Decision.ApprovalRequired => "approval_required",
-            _ => "denied",
-        }), new("reason_code", reasonCode), new("rule_id", ruleId ?? ""));
+        Decisions.Add(1, new("decision", decision.WireName()), new("reason_code", reasonCode), new("rule_id", ruleId ?? ""));
 
     /// <summary>
     /// One finished command: its outcome, how long the tool call took (none when the tool was not

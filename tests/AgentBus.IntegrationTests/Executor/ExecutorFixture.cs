@@ -61,6 +61,15 @@ public class ExecutorFixture : PipelineFixture
         return id;
     }
 
+    /// <summary>The kill switch as the executor reads it, without going through the policy service.</summary>
+    public async Task SuspendAsync(string kind, string name)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(ConnectionString);
+        await Dapper.SqlMapper.ExecuteAsync(connection,
+            "INSERT INTO policy_suspensions (kind, name, suspended_by, reason, suspended_at) VALUES (@kind, @name, 'test', 'test', now())",
+            new { kind, name });
+    }
+
     public override async Task DisposeAsync()
     {
         Signer?.Dispose();

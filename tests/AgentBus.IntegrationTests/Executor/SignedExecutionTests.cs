@@ -52,7 +52,6 @@ public sealed class SignedExecutionTests(ExecutorFixture fixture) : IAsyncLifeti
         ExecutionErrorCodes.AuthorizationMissing,
         ExecutionErrorCodes.WrongTool,
         ExecutionErrorCodes.ArgumentsChanged,
-        ExecutionErrorCodes.AuthorizationExpired,
     ];
 
     [Theory]
@@ -69,7 +68,6 @@ public sealed class SignedExecutionTests(ExecutorFixture fixture) : IAsyncLifeti
             ExecutionErrorCodes.AuthorizationUnknownKey => fixture.Command("ticketing", fixture.Ticket("forged"), signer: stranger),
             ExecutionErrorCodes.AuthorizationMissing => good with { Authorization = null! },
             ExecutionErrorCodes.ArgumentsChanged => good with { Arguments = JsonSerializer.SerializeToElement(fixture.Ticket("changed after signing")) },
-            ExecutionErrorCodes.AuthorizationExpired => fixture.Command("ticketing", fixture.Ticket("too late"), lifetime: TimeSpan.FromSeconds(-1)),
             _ => fixture.Command("payments", fixture.Ticket("for another tool")),
         };
         if (errorCode == ExecutionErrorCodes.WrongTool)
@@ -88,6 +86,65 @@ public sealed class SignedExecutionTests(ExecutorFixture fixture) : IAsyncLifeti
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type = 'ExecutionStarted'", new { command.ActionId }));
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM execution_claims WHERE action_id = @ActionId", new { command.ActionId }));
         Assert.DoesNotContain(fixture.SandboxCalls.Calls, c => c.ActionId == command.ActionId);
+    }
+
+    [Fact]
+    public async Task The_signature_is_checked_before_the_kill_switch_and_a_forgery_ends_no_action()
+    {
+        await fixture.SuspendAsync("agent", "support-bot");
+        using var stranger = new AuthorizationSigner(SigningKeys.Generate());
+        var good = fixture.Command("ticketing", fixture.Ticket("forged for a suspended agent"));
+        var forged = good with { Authorization = stranger.Sign(good, null, DateTimeOffset.UtcNow.AddMinutes(5)) with { KeyId = fixture.Signer.KeyId } };
+
+        await fixture.PublishAsync(forged);
+
+        await Eventually.True(async () => await fixture.CountAsync(
+                "SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type = 'ActionFailed'", new { forged.ActionId }) == 1,
+            "the refusal in the audit");
+        var payload = JsonDocument.Parse((await fixture.QueryAsync<string>(
+            "SELECT payload::text FROM audit_events WHERE action_id = @ActionId AND event_type = 'ActionFailed'", new { forged.ActionId })).Single()).RootElement;
+        Assert.Equal((ExecutionErrorCodes.AuthorizationInvalid, true), (payload.GetProperty("errorCode").GetString(), payload.GetProperty("refused").GetBoolean()));
+        // An unsigned command claims nothing, so the genuine one is refused for the suspension on its own.
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM execution_claims WHERE action_id = @ActionId", new { forged.ActionId }));
+    }
+
+    [Fact]
+    public async Task A_redelivery_after_the_authorization_expired_answers_with_the_recorded_outcome_not_a_refusal()
+    {
+        var command = fixture.Command("ticketing", fixture.Ticket("ran, then redelivered late"), lifetime: TimeSpan.FromSeconds(3));
+        await fixture.PublishAsync(command);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type = 'ActionSucceeded'", new { command.ActionId }) == 1,
+            "the success in the audit");
+
+        await Task.Delay(command.Authorization.NotAfter - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(500));
+        await fixture.PublishAsync(command);
+        var sentinel = fixture.Command("ticketing", fixture.Ticket("sentinel"));
+        await fixture.PublishAsync(sentinel);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type = 'ActionSucceeded'", new { sentinel.ActionId }) == 1,
+            "the sentinel's success");
+        await Task.Delay(1000);
+
+        Assert.Equal(0, await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type = 'ActionFailed'", new { command.ActionId }));
+        Assert.Single(fixture.SandboxCalls.Calls, c => c.ActionId == command.ActionId);
+    }
+
+    [Fact]
+    public async Task A_signed_command_that_expired_unclaimed_is_refused_for_good()
+    {
+        var command = fixture.Command("ticketing", fixture.Ticket("too late, for good"), lifetime: TimeSpan.FromSeconds(-1));
+        await fixture.PublishAsync(command);
+        await fixture.PublishAsync(command);
+
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM execution_claims WHERE action_id = @ActionId AND state = 'refused'", new { command.ActionId }) == 1,
+            "the refusal recorded on the claim");
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type = 'ActionFailed'", new { command.ActionId }) == 1,
+            "one refusal in the audit");
+        Assert.Empty(fixture.SandboxCalls.Calls);
     }
 
     [Fact]

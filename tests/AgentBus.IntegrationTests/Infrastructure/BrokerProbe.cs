@@ -81,3 +81,37 @@ public sealed class BrokerProbe(PipelineFixture fixture)
         }
     }
 }
+
+/// <summary>A delivery exactly as the broker holds it, to be put back later as a replay or a redelivery would.</summary>
+public sealed record CapturedMessage(ReadOnlyMemory<byte> Body, IReadOnlyBasicProperties Properties)
+{
+    /// <summary>Copies the first message of a queue with the administrator's login and leaves it there.</summary>
+    public static async Task<CapturedMessage> PeekAsync(PipelineFixture fixture, string queue)
+    {
+        await using var connection = await AdministratorFactory(fixture).CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var got = await channel.BasicGetAsync(queue, autoAck: false) ?? throw new InvalidOperationException($"Queue {queue} is empty.");
+        var captured = new CapturedMessage(got.Body.ToArray(), new BasicProperties(got.BasicProperties));
+        await channel.BasicNackAsync(got.DeliveryTag, multiple: false, requeue: true);
+        return captured;
+    }
+
+    /// <summary>Publishes the same bytes and properties (message id included) again, as <paramref name="user"/>.</summary>
+    public async Task RepublishAsync(PipelineFixture fixture, string user, string exchange, string routingKey)
+    {
+        await using var connection = await fixture.ConnectionFactoryFor(user).CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await channel.BasicPublishAsync(exchange, routingKey, mandatory: true, new BasicProperties(Properties), Body, timeout.Token);
+    }
+
+    static ConnectionFactory AdministratorFactory(PipelineFixture fixture) => new()
+    {
+        HostName = fixture.Servers.RabbitHost,
+        Port = fixture.Servers.RabbitPort,
+        VirtualHost = fixture.VirtualHost,
+        UserName = fixture.Servers.AdminUser,
+        Password = fixture.Servers.AdminPassword,
+        AutomaticRecoveryEnabled = false,
+    };
+}

@@ -148,6 +148,49 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_command_refused_while_its_agent_was_suspended_never_runs_after_a_resume_and_a_replay_of_the_same_message()
+    {
+        await fixture.StopExecutorAsync("ticketing");
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        var actionId = await support.ProposeAsync("ticketing", Ticket("queued, then suspended"), "run-refused-final");
+        var queue = WireNames.ToolQueue("ticketing");
+        await Eventually.True(async () => await fixture.QueueDepthAsync(queue) == 1, "the signed command queued for ticketing");
+        var signedCommand = await CapturedMessage.PeekAsync(fixture, queue);
+
+        Assert.Equal(0, await fixture.OperatorAsync("agents", "suspend", "support-bot", "alice", "hold everything"));
+        await fixture.StartExecutorAsync("ticketing");
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var refused = (await support.WaitAsync(actionId, deadline.Token)).Failed!;
+        Assert.Equal((ReasonCodes.AgentSuspended, true, false), (refused.ErrorCode, refused.Refused, refused.OutcomeUnknown));
+
+        // Resumed, and the very same signed message delivered again (an operator's replay; a redelivery
+        // after a crash takes the same path): it is still within its authorization's lifetime.
+        Assert.Equal(0, await fixture.OperatorAsync("agents", "resume", "support-bot", "alice"));
+        await Eventually.True(() => Task.FromResult(fixture.PolicyInstances.All(p => !p.GetRequiredService<SuspensionCache>().Current.Agents.Contains("support-bot"))),
+            "every policy instance sees the resume", TimeSpan.FromSeconds(1));
+        await signedCommand.RepublishAsync(fixture, AgentBus.Cli.Broker.BrokerTopology.PolicyUser, WireNames.ExecuteToolExchange, "ticketing");
+        var later = await support.RunAsync("ticketing", Ticket("after resume"), "run-refused-final-2", TimeSpan.FromSeconds(20));
+        Assert.NotNull(later.Succeeded);
+        await Eventually.True(async () => await fixture.QueueDepthAsync(queue) == 0, "the replayed command consumed", TimeSpan.FromSeconds(20));
+        await Task.Delay(1000);
+
+        Assert.DoesNotContain(fixture.SandboxCalls.Calls, c => c.ActionId == actionId);
+        Assert.Equal(["refused"], await fixture.QueryAsync<string>("SELECT state FROM execution_claims WHERE action_id = @actionId", new { actionId }));
+        // One audited outcome, the refusal, under an id that is not the outcome's.
+        var audited = await fixture.QueryAsync<(string EventType, string? ReasonCode, Guid EventId)>(
+            "SELECT event_type, reason_code, event_id FROM audit_events WHERE action_id = @actionId AND event_type IN ('ActionSucceeded', 'ActionFailed')",
+            new { actionId });
+        var only = Assert.Single(audited);
+        Assert.Equal(("ActionFailed", (string?)ReasonCodes.AgentSuspended), (only.EventType, only.ReasonCode));
+        Assert.NotEqual(AgentBus.ServiceDefaults.Messaging.MessageIds.ActionOutcome("support-bot", actionId), only.EventId);
+        // Its reservation is released, once, and nothing was spent.
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM cost_ledger WHERE action_id = @actionId AND status = 'released' AND amount_usd = 0", new { actionId }) == 1,
+            "the reservation released");
+        Assert.Equal(1, await fixture.CountAsync("SELECT count(*) FROM cost_ledger WHERE action_id = @actionId", new { actionId }));
+    }
+
+    [Fact]
     public async Task Suspending_a_tool_denies_it_for_every_agent()
     {
         Assert.Equal(0, await fixture.OperatorAsync("tools", "suspend", "ticketing", "bob"));

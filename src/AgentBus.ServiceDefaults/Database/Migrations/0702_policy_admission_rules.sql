@@ -1,0 +1,395 @@
+-- Each admission rule written once. First admission (policy_admit) and the re-check of a granted
+-- approval (policy_readmit) used to be two implementations of the same rules, one here and one in
+-- C#, with the budget period key computed in both languages and five writers of budget_usage. Now
+-- both are compositions of the functions below, and every change to budget_usage goes through
+-- policy_reserve_budget (a reservation that must fit the limit) or policy_adjust_budget (settling,
+-- releasing, reported spend). A function called on the caller's connection runs in the caller's
+-- transaction, so the approval re-check still holds the approval's row lock while it runs.
+
+-- The budget_usage period keys, in one place: 'day:YYYY-MM-DD' (UTC) and 'run:<run id>'.
+CREATE FUNCTION policy_day_period(p_day date) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT 'day:' || to_char(p_day, 'YYYY-MM-DD') $$;
+
+CREATE FUNCTION policy_run_period(p_run_id text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT 'run:' || p_run_id $$;
+
+-- The kill switch: 'agent_suspended', 'tool_suspended' (the agent wins when both are), or null.
+CREATE FUNCTION policy_suspension(p_agent_id text, p_tool text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN bool_or(s.kind = 'agent') THEN 'agent_suspended' WHEN bool_or(s.kind = 'tool') THEN 'tool_suspended' END
+      FROM policy_suspensions s
+     WHERE (s.kind = 'agent' AND s.name = p_agent_id) OR (s.kind = 'tool' AND s.name = p_tool)
+$$;
+
+-- A sliding one-minute rate window: the previous minute weighted by how much of it still overlaps,
+-- plus this minute. Counts the call and returns true while it fits the limit (null: no limit);
+-- false, counting nothing, when it does not. The upsert locks this minute's row first, so two
+-- instances cannot both take the last call.
+CREATE FUNCTION policy_take_rate(p_scope text, p_subject text, p_window_start timestamptz, p_previous_weight float8, p_limit integer)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_current integer;
+    v_previous integer;
+BEGIN
+    IF p_limit IS NULL THEN
+        RETURN true;
+    END IF;
+    INSERT INTO policy_rate_windows AS w (scope, subject, window_start, calls) VALUES (p_scope, p_subject, p_window_start, 0)
+    ON CONFLICT (scope, subject, window_start) DO UPDATE SET calls = w.calls
+    RETURNING w.calls INTO v_current;
+    SELECT w.calls INTO v_previous FROM policy_rate_windows w
+     WHERE w.scope = p_scope AND w.subject = p_subject AND w.window_start = p_window_start - interval '1 minute';
+    IF coalesce(v_previous, 0) * p_previous_weight + v_current + 1 > p_limit THEN
+        RETURN false;
+    END IF;
+    UPDATE policy_rate_windows SET calls = calls + 1
+     WHERE scope = p_scope AND subject = p_subject AND window_start = p_window_start;
+    RETURN true;
+END
+$$;
+
+-- Both rate windows an action counts in: the agent's, then the tool's. The refusal that applies
+-- ('agent_rate', 'tool_rate'), or null when both counted the call.
+CREATE FUNCTION policy_take_rates(p_agent_id text, p_tool text, p_window_start timestamptz, p_previous_weight float8,
+    p_agent_calls_per_minute integer, p_tool_calls_per_minute integer) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT policy_take_rate('agent', p_agent_id, p_window_start, p_previous_weight, p_agent_calls_per_minute) THEN
+        RETURN 'agent_rate';
+    END IF;
+    IF NOT policy_take_rate('tool', p_tool, p_window_start, p_previous_weight, p_tool_calls_per_minute) THEN
+        RETURN 'tool_rate';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- The run's row (created on its first action) with its start and tool calls so far, locked.
+CREATE FUNCTION policy_open_run(p_agent_id text, p_run_id text, p_now timestamptz, OUT started_at timestamptz, OUT tool_calls integer)
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO policy_runs AS r (agent_id, run_id, started_at, tool_calls) VALUES (p_agent_id, p_run_id, p_now, 0)
+    ON CONFLICT (agent_id, run_id) DO UPDATE SET tool_calls = r.tool_calls
+    RETURNING r.started_at, r.tool_calls INTO started_at, tool_calls;
+END
+$$;
+
+-- The run's wall-clock cap (null: none).
+CREATE FUNCTION policy_run_over_time(p_started_at timestamptz, p_now timestamptz, p_max_duration_seconds float8) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_max_duration_seconds IS NOT NULL AND p_now - p_started_at > make_interval(secs => p_max_duration_seconds)
+$$;
+
+-- Reserves p_cost in one period if spent + reserved + cost stays within p_limit (null: no limit),
+-- in one UPDATE on the locked row; otherwise reserves nothing and reports the usage that refused it.
+CREATE FUNCTION policy_reserve_budget(p_agent_id text, p_period text, p_cost numeric, p_limit numeric,
+    OUT reserved boolean, OUT spent_usd numeric, OUT reserved_usd numeric)
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO budget_usage (agent_id, period) VALUES (p_agent_id, p_period) ON CONFLICT DO NOTHING;
+    UPDATE budget_usage u SET reserved_usd = u.reserved_usd + p_cost
+     WHERE u.agent_id = p_agent_id AND u.period = p_period
+       AND (p_limit IS NULL OR u.spent_usd + u.reserved_usd + p_cost <= p_limit);
+    reserved := FOUND;
+    IF NOT reserved THEN
+        SELECT u.spent_usd, u.reserved_usd INTO spent_usd, reserved_usd FROM budget_usage u WHERE u.agent_id = p_agent_id AND u.period = p_period;
+    END IF;
+END
+$$;
+
+-- Whether what one period holds already (this action's reservation included) still fits the limit
+-- in force now (null: no limit); the row is locked until the caller's transaction ends.
+CREATE FUNCTION policy_budget_fits(p_agent_id text, p_period text, p_limit numeric,
+    OUT fits boolean, OUT spent_usd numeric, OUT reserved_usd numeric)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT u.spent_usd, u.reserved_usd INTO spent_usd, reserved_usd
+      FROM budget_usage u WHERE u.agent_id = p_agent_id AND u.period = p_period FOR UPDATE;
+    fits := p_limit IS NULL OR spent_usd IS NULL OR spent_usd + reserved_usd <= p_limit;
+END
+$$;
+
+-- An action's reservation: its cost in the day's period, then in the run's. The refusal that applies
+-- ('budget_day', 'budget_run') and the usage that refused it, or null when both are reserved. The
+-- caller undoes a half-made reservation by leaving its block with the refusal.
+CREATE FUNCTION policy_reserve_action(p_agent_id text, p_run_id text, p_day date, p_cost numeric, p_day_limit numeric, p_run_limit numeric,
+    OUT refusal text, OUT spent_usd numeric, OUT reserved_usd numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ok boolean;
+BEGIN
+    SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, spent_usd, reserved_usd
+      FROM policy_reserve_budget(p_agent_id, policy_day_period(p_day), p_cost, p_day_limit) b;
+    IF NOT v_ok THEN
+        refusal := 'budget_day';
+        RETURN;
+    END IF;
+    SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, spent_usd, reserved_usd
+      FROM policy_reserve_budget(p_agent_id, policy_run_period(p_run_id), p_cost, p_run_limit) b;
+    IF NOT v_ok THEN
+        refusal := 'budget_run';
+    END IF;
+END
+$$;
+
+-- Every other change to the budget counters: a reservation given back or settled (negative
+-- p_reserved_delta), money spent (p_spent_delta), in the day's and the run's period alike.
+CREATE FUNCTION policy_adjust_budget(p_agent_id text, p_run_id text, p_day date, p_reserved_delta numeric, p_spent_delta numeric)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_period text;
+BEGIN
+    FOREACH v_period IN ARRAY ARRAY[policy_day_period(p_day), policy_run_period(p_run_id)] LOOP
+        INSERT INTO budget_usage AS u (agent_id, period, reserved_usd, spent_usd)
+        VALUES (p_agent_id, v_period, GREATEST(p_reserved_delta, 0), p_spent_delta)
+        ON CONFLICT (agent_id, period) DO UPDATE
+            SET reserved_usd = GREATEST(u.reserved_usd + p_reserved_delta, 0), spent_usd = u.spent_usd + p_spent_delta;
+    END LOOP;
+END
+$$;
+
+-- First admission (as in 0600, now composed of the rules above; the periods are derived here).
+DROP FUNCTION policy_admit(text, text, text, text, text, text, timestamptz, text, timestamptz, timestamptz, float8, integer, integer,
+    integer, integer, float8, numeric, date, text, numeric, text, numeric, timestamptz, text, text, text, text, text, jsonb);
+
+CREATE FUNCTION policy_admit(
+    p_action_id text, p_agent_id text, p_run_id text, p_tool text, p_arguments_hash text, p_idempotency_key text,
+    p_now timestamptz,
+    p_dedupe_key text, p_dedupe_expires_at timestamptz,
+    p_window_start timestamptz, p_previous_weight float8, p_agent_calls_per_minute integer, p_tool_calls_per_minute integer,
+    p_run_max_tool_calls integer, p_run_max_retries integer, p_run_max_duration_seconds float8,
+    p_cost numeric, p_day date, p_day_limit numeric, p_run_limit numeric, p_reservation_expires_at timestamptz,
+    p_decision text, p_reason_code text, p_reason text, p_rule_id text, p_policy_version text, p_approval jsonb)
+RETURNS TABLE (result text, first_action_id text, run_started_at timestamptz, attempts integer, spent_usd numeric, reserved_usd numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_result text;
+    v_first text;
+    v_started timestamptz;
+    v_calls integer;
+    v_attempts integer;
+    v_spent numeric;
+    v_reserved numeric;
+BEGIN
+    IF EXISTS (SELECT FROM policy_actions WHERE action_id = p_action_id) THEN
+        RETURN QUERY SELECT 'stored'::text, NULL::text, NULL::timestamptz, NULL::integer, NULL::numeric, NULL::numeric;
+        RETURN;
+    END IF;
+
+    v_result := policy_suspension(p_agent_id, p_tool);
+    IF v_result IS NOT NULL THEN
+        RETURN QUERY SELECT v_result, NULL::text, NULL::timestamptz, NULL::integer, NULL::numeric, NULL::numeric;
+        RETURN;
+    END IF;
+
+    -- A refusal leaves this block with SQLSTATE AB001, which undoes every write in it.
+    BEGIN
+        -- Claims "this action"; ON CONFLICT waits for a concurrent first claimant: if it commits this
+        -- proposal is its duplicate, if it rolls back this one claims.
+        IF p_dedupe_key IS NOT NULL THEN
+            INSERT INTO policy_idempotency AS c (agent_id, dedupe_key, action_id, expires_at)
+            VALUES (p_agent_id, p_dedupe_key, p_action_id, p_dedupe_expires_at)
+            ON CONFLICT (agent_id, dedupe_key) DO UPDATE SET action_id = EXCLUDED.action_id, expires_at = EXCLUDED.expires_at
+                WHERE c.expires_at <= p_now
+            RETURNING c.action_id INTO v_first;
+            IF v_first IS NULL THEN
+                SELECT c.action_id INTO v_first FROM policy_idempotency c WHERE c.agent_id = p_agent_id AND c.dedupe_key = p_dedupe_key;
+                v_result := 'duplicate';
+                RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
+            END IF;
+            v_first := NULL;
+        END IF;
+
+        v_result := policy_take_rates(p_agent_id, p_tool, p_window_start, p_previous_weight, p_agent_calls_per_minute, p_tool_calls_per_minute);
+        IF v_result IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
+        END IF;
+
+        SELECT r.started_at, r.tool_calls INTO v_started, v_calls FROM policy_open_run(p_agent_id, p_run_id, p_now) r;
+        IF policy_run_over_time(v_started, p_now, p_run_max_duration_seconds) THEN
+            v_result := 'run_time';
+            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
+        END IF;
+        IF p_run_max_tool_calls IS NOT NULL AND v_calls >= p_run_max_tool_calls THEN
+            v_result := 'run_tool_calls';
+            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
+        END IF;
+
+        INSERT INTO policy_run_attempts AS a (agent_id, run_id, tool, arguments_hash, attempts)
+        VALUES (p_agent_id, p_run_id, p_tool, p_arguments_hash, 1)
+        ON CONFLICT (agent_id, run_id, tool, arguments_hash) DO UPDATE SET attempts = a.attempts + 1
+        RETURNING a.attempts INTO v_attempts;
+        IF p_run_max_retries IS NOT NULL AND v_attempts - 1 > p_run_max_retries THEN
+            v_result := 'run_retries';
+            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
+        END IF;
+        UPDATE policy_runs SET tool_calls = tool_calls + 1 WHERE agent_id = p_agent_id AND run_id = p_run_id;
+
+        SELECT b.refusal, b.spent_usd, b.reserved_usd INTO v_result, v_spent, v_reserved
+          FROM policy_reserve_action(p_agent_id, p_run_id, p_day, p_cost, p_day_limit, p_run_limit) b;
+        IF v_result IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
+        END IF;
+
+        INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
+        VALUES ('tool', p_agent_id, p_run_id, p_day, p_action_id, p_tool, 'reserved', p_cost, 0, p_now, p_reservation_expires_at);
+
+        -- A concurrent instance that decided the same action id first wins: this fails on the key,
+        -- the consume is retried, and replays that decision.
+        INSERT INTO policy_actions (action_id, agent_id, run_id, tool, arguments_hash, idempotency_key, decision, reason_code,
+            reason, rule_id, policy_version, duplicate_of, estimated_cost_usd, approval, decided_at)
+        VALUES (p_action_id, p_agent_id, p_run_id, p_tool, p_arguments_hash, p_idempotency_key, p_decision, p_reason_code,
+            p_reason, p_rule_id, p_policy_version, NULL, p_cost, p_approval, p_now);
+    EXCEPTION
+        WHEN SQLSTATE 'AB001' THEN
+            RETURN QUERY SELECT v_result, v_first, v_started, v_attempts, v_spent, v_reserved;
+            RETURN;
+    END;
+
+    RETURN QUERY SELECT 'admitted'::text, NULL::text, NULL::timestamptz, NULL::integer, NULL::numeric, NULL::numeric;
+END
+$$;
+
+-- A granted approval goes back through the same rules before anything runs, in the caller's
+-- transaction (which holds the approval's row): the live kill switch; the rate windows, where the
+-- execution counts in the current minute; the run's wall-clock cap; and the budget under the limits
+-- in force now. Run tool calls and retries were counted when the approval was requested and are
+-- not counted again. The reservation made then is kept if its day and run still fit the current
+-- limits, and held until p_hold_until; if the sweeper released it meanwhile it is reserved again,
+-- today. Results: 'admitted', or the refusal as policy_admit words it, plus 'budget_day_held' /
+-- 'budget_run_held' (the kept reservation no longer fits; held_day names its day). A refusal
+-- undoes what this counted.
+CREATE FUNCTION policy_readmit(
+    p_action_id text, p_agent_id text, p_run_id text, p_tool text, p_now timestamptz,
+    p_window_start timestamptz, p_previous_weight float8, p_agent_calls_per_minute integer, p_tool_calls_per_minute integer,
+    p_run_max_duration_seconds float8, p_cost numeric, p_day date, p_day_limit numeric, p_run_limit numeric, p_hold_until timestamptz)
+RETURNS TABLE (result text, run_started_at timestamptz, spent_usd numeric, reserved_usd numeric, held_day date)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_result text;
+    v_started timestamptz;
+    v_status text;
+    v_day date;
+    v_ok boolean;
+    v_spent numeric;
+    v_reserved numeric;
+BEGIN
+    v_result := policy_suspension(p_agent_id, p_tool);
+    IF v_result IS NOT NULL THEN
+        RETURN QUERY SELECT v_result, NULL::timestamptz, NULL::numeric, NULL::numeric, NULL::date;
+        RETURN;
+    END IF;
+
+    BEGIN
+        v_result := policy_take_rates(p_agent_id, p_tool, p_window_start, p_previous_weight, p_agent_calls_per_minute, p_tool_calls_per_minute);
+        IF v_result IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
+        END IF;
+
+        SELECT r.started_at INTO v_started FROM policy_runs r WHERE r.agent_id = p_agent_id AND r.run_id = p_run_id;
+        IF v_started IS NOT NULL AND policy_run_over_time(v_started, p_now, p_run_max_duration_seconds) THEN
+            v_result := 'run_time';
+            RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
+        END IF;
+
+        SELECT c.status, c.day INTO v_status, v_day FROM cost_ledger c WHERE c.action_id = p_action_id FOR UPDATE;
+        IF v_status = 'reserved' THEN
+            SELECT b.fits, b.spent_usd, b.reserved_usd INTO v_ok, v_spent, v_reserved
+              FROM policy_budget_fits(p_agent_id, policy_day_period(v_day), p_day_limit) b;
+            IF NOT v_ok THEN
+                v_result := 'budget_day_held';
+                RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
+            END IF;
+            SELECT b.fits, b.spent_usd, b.reserved_usd INTO v_ok, v_spent, v_reserved
+              FROM policy_budget_fits(p_agent_id, policy_run_period(p_run_id), p_run_limit) b;
+            IF NOT v_ok THEN
+                v_result := 'budget_run_held';
+                RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
+            END IF;
+            UPDATE cost_ledger SET expires_at = GREATEST(expires_at, p_hold_until) WHERE action_id = p_action_id;
+        ELSIF v_status IS DISTINCT FROM 'settled' THEN
+            -- Released by the sweeper (or never reserved): reserve again, under today's and the run's limits.
+            SELECT b.refusal, b.spent_usd, b.reserved_usd INTO v_result, v_spent, v_reserved
+              FROM policy_reserve_action(p_agent_id, p_run_id, p_day, p_cost, p_day_limit, p_run_limit) b;
+            IF v_result IS NOT NULL THEN
+                RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
+            END IF;
+            INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
+            VALUES ('tool', p_agent_id, p_run_id, p_day, p_action_id, p_tool, 'reserved', p_cost, 0, p_now, p_hold_until)
+            ON CONFLICT (action_id) DO UPDATE SET status = 'reserved', day = EXCLUDED.day, reserved_usd = EXCLUDED.reserved_usd,
+                amount_usd = 0, recorded_at = EXCLUDED.recorded_at, expires_at = EXCLUDED.expires_at, settled_at = NULL;
+        END IF;
+    EXCEPTION
+        WHEN SQLSTATE 'AB001' THEN
+            RETURN QUERY SELECT v_result, v_started, v_spent, v_reserved, v_day;
+            RETURN;
+    END;
+
+    RETURN QUERY SELECT 'admitted'::text, NULL::timestamptz, NULL::numeric, NULL::numeric, NULL::date;
+END
+$$;
+
+-- Settling an outcome (as in 0601), its budget change now through policy_adjust_budget.
+CREATE OR REPLACE FUNCTION policy_record_outcome(p_action_id text, p_outcome text, p_outcome_type text, p_payload jsonb,
+    p_actual_cost numeric, p_now timestamptz)
+RETURNS TABLE (recorded boolean, waiting_action_id text, waiting_agent_id text, waiting_run_id text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_duplicate_of text;
+    v_outcome text;
+    v_found boolean;
+    v_charge cost_ledger%ROWTYPE;
+    v_amount numeric;
+    v_held numeric;
+BEGIN
+    SELECT a.duplicate_of, a.outcome, true INTO v_duplicate_of, v_outcome, v_found
+      FROM policy_actions a WHERE a.action_id = p_action_id FOR UPDATE;
+    IF v_found IS NULL OR v_outcome IS NOT NULL THEN
+        RETURN QUERY SELECT false, NULL::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+
+    UPDATE policy_actions SET outcome = p_outcome, outcome_type = p_outcome_type, outcome_payload = p_payload, outcome_at = p_now
+     WHERE action_id = p_action_id;
+    IF v_duplicate_of IS NOT NULL THEN
+        RETURN QUERY SELECT true, NULL::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+
+    SELECT * INTO v_charge FROM cost_ledger c WHERE c.action_id = p_action_id FOR UPDATE;
+    IF FOUND AND v_charge.status <> 'settled' THEN
+        v_amount := CASE p_outcome
+            WHEN 'succeeded' THEN coalesce(p_actual_cost, v_charge.reserved_usd)
+            WHEN 'outcome_unknown' THEN v_charge.reserved_usd
+            ELSE 0 END;
+        v_held := CASE WHEN v_charge.status = 'reserved' THEN v_charge.reserved_usd ELSE 0 END;
+        PERFORM policy_adjust_budget(v_charge.agent_id, v_charge.run_id, v_charge.day, -v_held, v_amount);
+        UPDATE cost_ledger SET status = CASE WHEN p_outcome = 'failed' THEN 'released' ELSE 'settled' END,
+               amount_usd = v_amount, settled_at = p_now
+         WHERE entry_id = v_charge.entry_id;
+    END IF;
+
+    RETURN QUERY SELECT true, d.action_id, d.agent_id, d.run_id
+      FROM policy_actions d WHERE d.duplicate_of = p_action_id AND d.outcome IS NULL;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT true, NULL::text, NULL::text, NULL::text;
+    END IF;
+END
+$$;
+
+-- Only the policy service runs its admission rules (as 0701 does for the first two): every policy_*
+-- function, the ones replaced above included, is the policy login's alone. They run with the
+-- caller's rights, so they can do nothing the caller could not.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+             WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'policy\_%' LOOP
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO agentbus_policy', f);
+    END LOOP;
+END
+$$;
