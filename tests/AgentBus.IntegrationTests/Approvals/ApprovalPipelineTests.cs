@@ -172,6 +172,34 @@ public sealed class ApprovalPipelineTests(ApprovalsFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task An_approver_with_the_agents_own_name_cannot_approve_its_action_even_when_the_agent_has_an_owner()
+    {
+        // Issue 11: an approver account named support-bot in the approving group approved support-bot's refund.
+        var (agent, actionId, approvalId, _) = await ProposeAsync("support-bot", 700, "run-self-approval");
+        var token = await fixture.AddApproverAsync("support-bot", "finance");
+
+        // The approvals service knows the policy's agents: the agent's name does not even sign in.
+        using (var signedIn = fixture.Approvals.Http(token))
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Approve(signedIn, approvalId)).StatusCode);
+
+        // Without the agent list, separation of duties still refuses the approval's own agent.
+        await using (var blind = fixture.ExtraApprovals(new Dictionary<string, string?> { ["Approvals:PolicyFile"] = "" }))
+        {
+            using var self = blind.Http(token);
+            var refused = await Approve(self, approvalId);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal(ApprovalReasonCodes.SeparationOfDuties, (await Json(refused)).GetProperty("reasonCode").GetString());
+        }
+        await AssertNeverExecutedAsync(actionId);
+        Assert.Equal("Pending", await fixture.StateAsync(approvalId));
+
+        var bob = await ApproverAsync("bob", "finance");
+        Assert.Equal(HttpStatusCode.OK, (await Approve(bob, approvalId)).StatusCode);
+        Assert.NotNull((await FinishedAsync(agent, actionId)).Succeeded);
+        await AssertExecutedOnceAsync(actionId);
+    }
+
+    [Fact]
     public async Task An_approval_after_expiry_is_refused_the_agent_hears_approval_expired_and_nothing_runs()
     {
         var (agent, actionId, approvalId, _) = await ProposeAsync("hasty-bot", 900, "run-expiry");
