@@ -38,6 +38,9 @@ public static class WireNames
     /// <summary>An executor claimed an action and is calling its tool; audit only, not agent-facing.</summary>
     public const string ExecutionStartedExchange = "agentbus.events.execution-started";
 
+    /// <summary>Topic exchange (routed by reason code) for <see cref="PolicyFileRefused"/>; audit only, not agent-facing.</summary>
+    public const string PolicyFileRefusedExchange = "agentbus.events.policy-file-refused";
+
     /// <summary>Fanout exchange agents publish <see cref="SpendReported"/> to.</summary>
     public const string SpendReportsExchange = "agentbus.spend-reports";
 

@@ -26,7 +26,7 @@ public static class BrokerTopology
             new(PolicyUser, "", new Permissions(
                 Configure: @"^agentbus\.policy\..+$",
                 // Outcomes too: a duplicate proposal gets a copy of the first action's outcome.
-                Write: @"^agentbus\.(policy\..+|events\.action-(decided|succeeded|failed)|commands\.execute-tool|events\.approval-requested|commands\.consume-approval)$",
+                Write: @"^agentbus\.(policy\..+|events\.action-(decided|succeeded|failed)|commands\.execute-tool|events\.approval-requested|commands\.consume-approval|events\.policy-file-refused)$",
                 Read: @"^agentbus\.policy\..+$"), "policy service"),
             new(ProjectionsUser, "", new Permissions(
                 Configure: @"^agentbus\.projections.*$",
