@@ -101,6 +101,7 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         foreach (var exchange in WireNames.ApprovalOutcomeExchanges)
             await api.PutExchangeAsync(vhost, exchange, "topic", ct);
         await api.PutExchangeAsync(vhost, WireNames.ApprovalVoteRecordedExchange, "topic", ct);
+        await api.PutExchangeAsync(vhost, WireNames.ApprovalOpenedExchange, "topic", ct);
 
         await DeclareEndpointAsync(vhost, WireNames.PolicyApprovalsQueue, ct);
         foreach (var exchange in WireNames.PolicyApprovalExchanges)
