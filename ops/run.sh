@@ -73,7 +73,7 @@ RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" Audit__Redaction
   pipeline_start projections AgentBus.Projections agentbus-projections --urls http://127.0.0.1:5103
 # The inbox is served over plain HTTP on loopback here, so its session cookie cannot be Secure.
 Database__ConnectionString="$(pg_db agentbus-approvals)" Database__PasswordFile="$(pg_pw agentbus-approvals)" \
-RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-approvals" Approvals__SecureCookies=false \
+RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-approvals" Approvals__SecureCookies=false Approvals__PolicyFile="$POLICY_FILE" \
   pipeline_start approvals AgentBus.Approvals agentbus-approvals --urls http://127.0.0.1:5104
 # Each executor runs as its own system user (agentbus-exec-<tool>) from a home that holds only its
 # tool's secret and its own passwords; it cannot read the shared secrets folder (docs/executors.md).
@@ -107,7 +107,7 @@ pipeline_log "pipeline ready: policy, projections, approvals, executors for ${TO
 APPROVER=dana
 APPROVER_TOKEN="$SECRETS/approvers/$APPROVER.token"
 add_demo_approver() {
-  agentbus_cli approvers add "$APPROVER" --group payments-approvers --token-file "$APPROVER_TOKEN" --postgres "$AGENTBUS_POSTGRES"
+  agentbus_cli approvers add "$APPROVER" --group payments-approvers --token-file "$APPROVER_TOKEN" --policy "$POLICY_FILE" --postgres "$AGENTBUS_POSTGRES"
 }
 if ! add_demo_approver >> "$STATE/logs/setup.log" 2>&1; then
   rm -f "$APPROVER_TOKEN"

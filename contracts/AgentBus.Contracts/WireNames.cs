@@ -38,12 +38,18 @@ public static class WireNames
     /// <summary>An executor claimed an action and is calling its tool; audit only, not agent-facing.</summary>
     public const string ExecutionStartedExchange = "agentbus.events.execution-started";
 
+    /// <summary>Topic exchange (routed by reason code) for <see cref="PolicyFileRefused"/>; audit only, not agent-facing.</summary>
+    public const string PolicyFileRefusedExchange = "agentbus.events.policy-file-refused";
+
     /// <summary>Fanout exchange agents publish <see cref="SpendReported"/> to.</summary>
     public const string SpendReportsExchange = "agentbus.spend-reports";
 
     // Approvals: internal to policy, the approvals service and projections; never bound to agent queues.
     // Topic exchanges routed by agent id. Policy turns an approval's outcome into the agent's final ActionDecided.
     public const string ApprovalRequestedExchange = "agentbus.events.approval-requested";
+
+    /// <summary>The saga has committed a new approval (<see cref="ApprovalOpened"/>): policy then tells the agent approval_required.</summary>
+    public const string ApprovalOpenedExchange = "agentbus.events.approval-opened";
     public const string ApprovalGrantedExchange = "agentbus.events.approval-granted";
     public const string ApprovalDeniedExchange = "agentbus.events.approval-denied";
     public const string ApprovalExpiredExchange = "agentbus.events.approval-expired";
@@ -98,10 +104,10 @@ public static class WireNames
         ApprovalEscalatedExchange, ApprovalConsumedExchange, ApprovalConsumptionRefusedExchange,
     ];
 
-    /// <summary>The outcomes policy acts on (not escalations: they change who may approve, nothing for policy).</summary>
+    /// <summary>What policy acts on: the approval opened (it tells the agent), and the outcomes (not escalations: they change who may approve, nothing for policy).</summary>
     public static IReadOnlyList<string> PolicyApprovalExchanges { get; } =
     [
-        ApprovalGrantedExchange, ApprovalDeniedExchange, ApprovalExpiredExchange, ApprovalCancelledExchange,
+        ApprovalOpenedExchange, ApprovalGrantedExchange, ApprovalDeniedExchange, ApprovalExpiredExchange, ApprovalCancelledExchange,
         ApprovalConsumedExchange, ApprovalConsumptionRefusedExchange,
     ];
 

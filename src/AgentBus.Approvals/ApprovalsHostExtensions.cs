@@ -19,6 +19,7 @@ public static class ApprovalsHostExtensions
         builder.Services.AddValidatedOptions<ApprovalsOptions>(ApprovalsOptions.Section, ApprovalsOptions.Problems);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApproverStore>();
+        builder.Services.AddSingleton<AgentNames>();
         builder.Services.AddSingleton<ApprovalReadStore>();
         builder.Services.AddSingleton<RunStoryQuery>();
         builder.Services.AddScoped<ApprovalVoting>();

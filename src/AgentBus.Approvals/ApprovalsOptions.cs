@@ -35,9 +35,21 @@ public sealed class ApprovalsOptions
     /// <summary>Marks the inbox's session cookie Secure (send it over HTTPS only). Off only for plain-HTTP loopback use.</summary>
     public bool SecureCookies { get; set; } = true;
 
+    /// <summary>
+    /// The policy file, read for its agent ids only: no approver (token or OIDC) may sign in under an
+    /// agent's name. Without it, only the per-approval rule holds (an approval's agent never votes on it).
+    /// </summary>
+    public string? PolicyFile { get; set; }
+
     public OidcOptions Oidc { get; set; } = new();
 
-    internal static IEnumerable<string> Problems(ApprovalsOptions options) => options.Oidc.Problems();
+    internal static IEnumerable<string> Problems(ApprovalsOptions options)
+    {
+        if (!string.IsNullOrWhiteSpace(options.PolicyFile) && !File.Exists(options.PolicyFile))
+            yield return $"Approvals:PolicyFile '{options.PolicyFile}' does not exist.";
+        foreach (var problem in options.Oidc.Problems())
+            yield return problem;
+    }
 }
 
 /// <summary>

@@ -36,6 +36,7 @@ public static class ProjectionsHostExtensions
             bus.AddAuditEvent<ActionSucceeded>(AuditEntry.From);
             bus.AddAuditEvent<ActionFailed>(AuditEntry.From);
             bus.AddAuditEvent<OperatorActionTaken>(AuditEntry.From);
+            bus.AddAuditEvent<PolicyFileRefused>(AuditEntry.From);
             bus.AddAuditEvent<ApprovalRequested>(AuditEntry.From);
             bus.AddAuditEvent<ApprovalVoteRecorded>(AuditEntry.From);
             bus.AddAuditEvent<ApprovalGranted>(AuditEntry.From);

@@ -103,6 +103,11 @@ public static class ApproverAuthentication
                     context.Fail($"The token's '{oidc.NameClaim}' claim is not a usable approver name.");
                     return Task.CompletedTask;
                 }
+                if (context.HttpContext.RequestServices.GetRequiredService<AgentNames>().AgentNamed(normalized) is { } agent)
+                {
+                    context.Fail($"The token's '{oidc.NameClaim}' claim names agent '{agent}'; an agent's name is never an approver.");
+                    return Task.CompletedTask;
+                }
                 var groups = Groups(principal.FindAll(oidc.GroupClaim).Select(c => c.Value));
                 context.Principal = new ClaimsPrincipal(ApproverIdentity.ToIdentity(normalized, groups, JwtBearerDefaults.AuthenticationScheme));
                 return Task.CompletedTask;
@@ -162,7 +167,8 @@ public static class ApproverAuthentication
         var name = principal?.FindFirstValue(ClaimTypes.Name);
         var issued = principal?.FindFirstValue(ApproverIdentity.TokenIssuedClaim);
         var store = context.HttpContext.RequestServices.GetRequiredService<ApproverStore>();
-        var approver = name is not null && long.TryParse(issued, out var ticks)
+        var agents = context.HttpContext.RequestServices.GetRequiredService<AgentNames>();
+        var approver = name is not null && long.TryParse(issued, out var ticks) && agents.AgentNamed(name) is null
             ? await store.FindActiveAsync(name, new DateTimeOffset(ticks, TimeSpan.Zero), context.HttpContext.RequestAborted)
             : null;
         if (approver is null)
@@ -182,7 +188,8 @@ public static class ApproverAuthentication
 }
 
 /// <summary>Checks "Authorization: Bearer abt_…" against the approvers table on every call.</summary>
-public sealed class ApproverTokenHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApproverStore store)
+public sealed class ApproverTokenHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApproverStore store,
+    AgentNames agents)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -192,6 +199,11 @@ public sealed class ApproverTokenHandler(IOptionsMonitor<AuthenticationSchemeOpt
         var approver = await store.AuthenticateAsync(token, Context.RequestAborted);
         if (approver is null)
             return AuthenticateResult.Fail("Unknown, malformed or revoked approver token.");
+        if (agents.AgentNamed(approver.Name) is { } agent)
+        {
+            Logger.LogWarning("Approver {Approver} has the name of agent {AgentId} in the policy; refused until it is revoked or the agent renamed", approver.Name, agent);
+            return AuthenticateResult.Fail($"Approver '{approver.Name}' has an agent's name; an agent's name is never an approver.");
+        }
         var identity = ApproverIdentity.ToIdentity(approver.Name, approver.Groups, Scheme.Name, approver.TokenIssuedAt);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }

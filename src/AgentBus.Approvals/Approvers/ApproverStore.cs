@@ -24,7 +24,7 @@ public sealed partial class ApproverStore(NpgsqlDataSource dataSource)
 
     public static string ValidName(string name)
     {
-        var normalized = name.Trim().ToLowerInvariant();
+        var normalized = Saga.ApprovalRules.Normalize(name);
         if (!NamePattern().IsMatch(normalized))
             throw new ApproverException($"'{name}' is not a valid approver name: 1-128 characters from a-z 0-9 . _ @ -, starting with a letter or digit.");
         return normalized;

@@ -35,11 +35,13 @@ public static class InboxEndpoints
         return app;
     }
 
-    static async Task<IResult> SignInAsync([FromForm] string? token, HttpContext http, ApproverStore store, IAntiforgery antiforgery)
+    static async Task<IResult> SignInAsync([FromForm] string? token, HttpContext http, ApproverStore store, AgentNames agents, IAntiforgery antiforgery)
     {
         var approver = string.IsNullOrWhiteSpace(token) ? null : await store.AuthenticateAsync(token.Trim(), http.RequestAborted);
         if (approver is null)
             return Html(InboxPage.SignIn(antiforgery.GetAndStoreTokens(http), "That token is not valid (unknown, mistyped or revoked)."), 401);
+        if (agents.AgentNamed(approver.Name) is not null)
+            return Html(InboxPage.SignIn(antiforgery.GetAndStoreTokens(http), $"'{approver.Name}' is an agent's name; an agent's name is never an approver."), 403);
 
         var identity = ApproverIdentity.ToIdentity(approver.Name, approver.Groups, ApproverAuthentication.InboxScheme, approver.TokenIssuedAt);
         await http.SignInAsync(ApproverAuthentication.InboxScheme, new ClaimsPrincipal(identity));

@@ -11,8 +11,27 @@ public sealed record ApprovalStep(ApprovalVoteOutcome Outcome, string ReasonCode
 /// </summary>
 public static class ApprovalRules
 {
-    /// <summary>Approver names compare case-insensitively: stored and compared in lower case.</summary>
-    public static string Normalize(string name) => name.Trim().ToLowerInvariant();
+    /// <summary>
+    /// The form in which approver names and agent ids are compared: fullwidth forms (U+FF01–U+FF5E,
+    /// U+3000) folded to ASCII, trimmed, lower case, so `Support-Bot `, `support-bot` and `ｓｕｐｐｏｒｔ-ｂｏｔ`
+    /// are one identity. Done by hand rather than with string.Normalize, which does nothing under the
+    /// invariant globalization these services run with. Names and ids allow ASCII only (a-z 0-9 . _ @ -),
+    /// so any other look-alike letter is refused where a name is created, never compared.
+    /// </summary>
+    public static string Normalize(string name)
+    {
+        var folded = string.Create(name.Length, name, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+                span[i] = source[i] switch
+                {
+                    >= '\uFF01' and <= '\uFF5E' and var c => (char)(c - 0xFEE0),
+                    '\u3000' => ' ',
+                    var c => c,
+                };
+        });
+        return folded.Trim().ToLowerInvariant();
+    }
 
     public static ApprovalStep Vote(ApprovalState approval, ApprovalVoteCast vote, DateTimeOffset now)
     {
@@ -63,6 +82,7 @@ public static class ApprovalRules
     /// <summary>Null when this person may vote on this approval now; otherwise why not (403).</summary>
     public static ApprovalStep? Eligibility(ApprovalState approval, string approver, IReadOnlyCollection<string> groups)
     {
+        approver = Normalize(approver);
         var inGroup = groups.Contains(approval.ApproverGroup, StringComparer.Ordinal)
                       || (approval.CurrentState == ApprovalStatus.Escalated && approval.EscalationGroup is { } escalation
                           && groups.Contains(escalation, StringComparer.Ordinal));
@@ -72,6 +92,10 @@ public static class ApprovalRules
                     ? $"Only members of '{approval.ApproverGroup}' may approve this (and of '{later}' once it escalates)."
                     : $"Only members of '{approval.ApproverGroup}'{(approval.CurrentState == ApprovalStatus.Escalated ? $" or '{approval.EscalationGroup}'" : "")} may approve this.");
 
+        // The agent's own identity never approves its actions, whoever its owner is.
+        if (approver == Normalize(approval.AgentId))
+            return new(ApprovalVoteOutcome.Forbidden, ApprovalReasonCodes.SeparationOfDuties,
+                $"'{approver}' is the agent that proposed this action; an agent cannot approve its own actions.");
         if (approver == Normalize(approval.RequestedBy))
             return new(ApprovalVoteOutcome.Forbidden, ApprovalReasonCodes.SeparationOfDuties, "You requested this action; someone else must approve it.");
         if (approval.ExcludedApprovers.Any(e => Normalize(e) == approver))

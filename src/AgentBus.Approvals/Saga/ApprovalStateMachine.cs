@@ -55,7 +55,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         Initially(When(Requested).ThenAsync(StartAsync));
 
         DuringAny(
-            When(Requested).Then(c => RepeatedRequest(c.Saga, c.Message)),
+            When(Requested).ThenAsync(RepeatedRequestAsync),
             When(VoteCast).ThenAsync(VoteAsync),
             When(Expire).ThenAsync(ExpireAsync),
             When(Escalate).ThenAsync(EscalateAsync),
@@ -111,6 +111,8 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         }
 
         await context.TransitionToState(Pending);
+        // Sent by the outbox after the commit: policy tells the agent only once the API can answer for it.
+        await PublishOpenedAsync(context);
         _logger.LogInformation("Approval {ApprovalId} for action {ActionId} of agent {AgentId} on tool {Tool}: waiting for {Quorum} of group {Group} until {ExpiresAt:O}",
             saga.CorrelationId, saga.ActionId, saga.AgentId, saga.Tool, saga.Quorum, saga.ApproverGroup, saga.ExpiresAt);
     }
@@ -135,10 +137,24 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         return null;
     }
 
-    void RepeatedRequest(ApprovalState saga, ApprovalRequested request)
+    /// <summary>A redelivered or re-sent request: while the approval is open, it is announced again (same id), in case the first was lost.</summary>
+    async Task RepeatedRequestAsync(BehaviorContext<ApprovalState, ApprovalRequested> context)
     {
+        var (saga, request) = (context.Saga, context.Message);
         if (request.ActionId != saga.ActionId || request.ArgumentsHash != saga.ArgumentsHash || request.AgentId != saga.AgentId)
+        {
             _logger.LogWarning("Approval {ApprovalId} was requested again for a different action or arguments; the first request stands", saga.CorrelationId);
+            return;
+        }
+        if (saga.CurrentState is ApprovalStatus.Pending or ApprovalStatus.Escalated)
+            await PublishOpenedAsync(context);
+    }
+
+    static Task PublishOpenedAsync(BehaviorContext<ApprovalState> context)
+    {
+        var saga = context.Saga;
+        return context.Publish(new ApprovalOpened(saga.CorrelationId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool, saga.RuleId,
+            saga.ExpiresAt, saga.RequestedAt), Id<ApprovalOpened>(saga));
     }
 
     async Task VoteAsync(BehaviorContext<ApprovalState, ApprovalVoteCast> context)

@@ -14,8 +14,9 @@ public readonly record struct RedactionResult(string Json, bool Changed);
 /// values under keys that name secrets (password, secret, token, api key, authorization, cookie,
 /// private key, card number, CVV, SSN…, compared case- and punctuation-insensitively, plus any key
 /// ending in password, secret, token or apikey) are replaced whole; inside any string, bearer and
-/// basic credentials, JWTs, passwords in URLs, sensitive query parameters and (when enabled) digit
-/// runs that pass the Luhn check are masked. Per tool, configured paths into the arguments and
+/// basic credentials, JWTs, passwords in URLs, sensitive query parameters and (when enabled) payment
+/// card numbers are masked (see <see cref="CardContext"/> for what counts as one: a Luhn-valid digit run
+/// alone is not enough, and values of id fields are never taken for cards). Per tool, configured paths into the arguments and
 /// the result are masked too. Strings are also made storable (<see cref="AuditText.Clean"/>).
 /// The input is never changed; <see cref="RedactionResult.Changed"/> says whether the copy differs.
 /// </summary>
@@ -101,8 +102,30 @@ public sealed partial class AuditRedactor
         }
     }
 
+    /// <summary>
+    /// Where a value sits, for the card rule. A Luhn check passes for one digit run in ten, so order,
+    /// action and run identifiers were masked as cards: now a value is a card number only when it
+    /// looks like one in its context.
+    /// </summary>
+    public enum CardContext
+    {
+        /// <summary>Any field: the whole value is 13–19 digits (single spaces or dashes between groups
+        /// allowed), passes Luhn and starts with a card network's prefix (2221–2720, 3x of Amex, Diners
+        /// and JCB, 4, 5, 6); or free text holds such a run standing alone (not glued to letters,
+        /// digits, '-', '_', '/', '.' or '#', as in ORD-4111…).</summary>
+        Text,
+
+        /// <summary>The field names a card (card, pan, cc, a card object's number): Luhn alone decides.</summary>
+        Card,
+
+        /// <summary>An identifier field (id, *Id, *_id, *Ids, idempotencyKey, *Reference): never a card.</summary>
+        Identifier,
+    }
+
     /// <summary>Masks credentials, tokens and card numbers inside free text.</summary>
-    public string RedactText(string text, out bool changed)
+    public string RedactText(string text, out bool changed) => RedactText(text, CardContext.Text, out changed);
+
+    public string RedactText(string text, CardContext context, out bool changed)
     {
         var original = text;
         text = AuditText.Clean(text);
@@ -119,8 +142,13 @@ public sealed partial class AuditRedactor
                 text = QueryParameter().Replace(text, m => IsSensitiveKey(Uri.UnescapeDataString(m.Groups[2].Value))
                     ? $"{m.Groups[1].Value}{m.Groups[2].Value}={Mask}"
                     : m.Value);
-            if (_cards && text.Length >= 13 && CountDigits(text) >= 13)
-                text = CardCandidate().Replace(text, m => IsCardNumber(m.Value) ? CardMask : m.Value);
+            if (_cards && context != CardContext.Identifier && text.Length >= 13 && CountDigits(text) >= 13)
+            {
+                if (WholeCardCandidate().IsMatch(text))
+                    text = IsCardNumber(text) && (context == CardContext.Card || HasCardPrefix(text)) ? CardMask : text;
+                else
+                    text = CardCandidate().Replace(text, m => IsCardNumber(m.Value) && HasCardPrefix(m.Value) ? CardMask : m.Value);
+            }
         }
         changed = !ReferenceEquals(text, original) && !string.Equals(text, original, StringComparison.Ordinal);
         return text;
@@ -133,6 +161,63 @@ public sealed partial class AuditRedactor
             if (char.IsAsciiDigit(c))
                 count++;
         return count;
+    }
+
+    /// <summary>
+    /// Whether the digits start like a payment card's: Mastercard's 2221–2720, the travel and
+    /// entertainment 3x ranges (Amex 34/37, Diners 30/36/38/39, JCB 35), and 4, 5 and 6 (Visa,
+    /// Mastercard, Maestro, Discover, UnionPay, RuPay). Numbers starting 0, 1, 7, 8 or 9 (and most
+    /// timestamps, phone numbers, sequence ids) are not cards.
+    /// </summary>
+    public static bool HasCardPrefix(string candidate)
+    {
+        Span<char> head = stackalloc char[4];
+        var n = 0;
+        foreach (var c in candidate)
+        {
+            if (char.IsAsciiDigit(c))
+                head[n++] = c;
+            if (n == head.Length)
+                break;
+        }
+        if (n < 4)
+            return false;
+        var prefix = int.Parse(head, NumberStyles.None, CultureInfo.InvariantCulture);
+        return head[0] switch
+        {
+            '2' => prefix is >= 2221 and <= 2720,
+            '3' => prefix / 100 is 30 or 34 or 35 or 36 or 37 or 38 or 39,
+            '4' or '5' or '6' => true,
+            _ => false,
+        };
+    }
+
+    /// <summary>The card rule's context of a field, from its name and its parent's.</summary>
+    public static CardContext ContextOf(string key, CardContext parent, bool parentIsCard)
+    {
+        if (IsIdentifierKey(key))
+            return CardContext.Identifier;
+        var normalized = NormalizeKey(key);
+        if (normalized.Contains("card", StringComparison.Ordinal) || normalized is "pan" or "cc" or "ccnum" or "primaryaccountnumber")
+            return CardContext.Card;
+        if (parentIsCard && normalized is "number" or "num" or "no")
+            return CardContext.Card;
+        return parent == CardContext.Identifier ? CardContext.Identifier : CardContext.Text;
+    }
+
+    /// <summary>id, orderId, order_id, ORDER-ID, actionIds, idempotencyKey, externalReference…</summary>
+    static bool IsIdentifierKey(string key)
+    {
+        var trimmed = key.Trim();
+        if (trimmed.EndsWith('s') && trimmed.Length > 3 && (trimmed.EndsWith("Ids", StringComparison.Ordinal) || trimmed.EndsWith("_ids", StringComparison.OrdinalIgnoreCase) || trimmed.EndsWith("-ids", StringComparison.OrdinalIgnoreCase)))
+            return true;
+        if (trimmed.Equals("id", StringComparison.OrdinalIgnoreCase) || trimmed.EndsWith("Id", StringComparison.Ordinal) || trimmed.EndsWith("ID", StringComparison.Ordinal)
+            || trimmed.EndsWith("_id", StringComparison.OrdinalIgnoreCase) || trimmed.EndsWith("-id", StringComparison.OrdinalIgnoreCase)
+            || trimmed.EndsWith(".id", StringComparison.OrdinalIgnoreCase))
+            return true;
+        var normalized = NormalizeKey(trimmed);
+        return normalized is "idempotencykey" or "uuid" or "guid" || normalized.EndsWith("reference", StringComparison.Ordinal)
+               || normalized.EndsWith("uuid", StringComparison.Ordinal);
     }
 
     public static bool IsCardNumber(string candidate)
@@ -178,14 +263,19 @@ public sealed partial class AuditRedactor
     [GeneratedRegex(@"([?&;])([^=&#\s;]{1,64})=([^&#\s;]+)", RegexOptions.CultureInvariant)]
     private static partial Regex QueryParameter();
 
-    [GeneratedRegex(@"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])", RegexOptions.CultureInvariant)]
+    // Standing alone: not glued to an identifier (ORD-4111…, run_4111…, v1.4111…, #4111…).
+    [GeneratedRegex(@"(?<![0-9A-Za-z_./#-])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z_/#-])", RegexOptions.CultureInvariant)]
     private static partial Regex CardCandidate();
+
+    [GeneratedRegex(@"^\s*[0-9](?:[ -]?[0-9]){12,18}\s*$", RegexOptions.CultureInvariant)]
+    private static partial Regex WholeCardCandidate();
 
     sealed class Walk(AuditRedactor redactor, RedactionPath[] paths)
     {
         public bool Changed { get; private set; }
 
-        public void Value(ref Utf8JsonReader reader, Utf8JsonWriter writer, int depth, List<(RedactionPath Path, int Position)> active)
+        public void Value(ref Utf8JsonReader reader, Utf8JsonWriter writer, int depth, List<(RedactionPath Path, int Position)> active,
+            CardContext context = CardContext.Text, bool isCard = false)
         {
             switch (reader.TokenType)
             {
@@ -196,7 +286,7 @@ public sealed partial class AuditRedactor
                         var name = ReadString(ref reader);
                         reader.Read();
                         writer.WritePropertyName(name);
-                        Child(ref reader, writer, depth, active, name);
+                        Child(ref reader, writer, depth, active, name, context: ContextOf(name, context, isCard));
                     }
                     writer.WriteEndObject();
                     break;
@@ -204,16 +294,18 @@ public sealed partial class AuditRedactor
                     writer.WriteStartArray();
                     var index = 0;
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                        Child(ref reader, writer, depth, active, (index++).ToString(CultureInfo.InvariantCulture), arrayElement: true);
+                        Child(ref reader, writer, depth, active, (index++).ToString(CultureInfo.InvariantCulture), arrayElement: true,
+                            context: context, parentIsCard: isCard);
                     writer.WriteEndArray();
                     break;
                 case JsonTokenType.String:
-                    writer.WriteStringValue(redactor.RedactText(ReadString(ref reader), out var changed));
+                    writer.WriteStringValue(redactor.RedactText(ReadString(ref reader), context, out var changed));
                     Changed |= changed;
                     break;
                 case JsonTokenType.Number:
                     var raw = Encoding.UTF8.GetString(reader.ValueSpan);
-                    if (redactor._cards && raw.Length is >= 13 and <= 19 && IsCardNumber(raw))
+                    if (redactor._cards && context != CardContext.Identifier && raw.Length is >= 13 and <= 19 && IsCardNumber(raw)
+                        && (context == CardContext.Card || HasCardPrefix(raw)))
                     {
                         writer.WriteStringValue(CardMask);
                         Changed = true;
@@ -234,10 +326,13 @@ public sealed partial class AuditRedactor
         }
 
         void Child(ref Utf8JsonReader reader, Utf8JsonWriter writer, int depth, List<(RedactionPath Path, int Position)> active,
-            string segment, bool arrayElement = false)
+            string segment, bool arrayElement = false, CardContext context = CardContext.Text, bool parentIsCard = false)
         {
             var next = new List<(RedactionPath, int)>();
-            var masked = !arrayElement && redactor.IsSensitiveKey(segment);
+            // An object under "authorization" is ExecuteTool's signed grant (key id, approval id, expiry,
+            // signature), evidence the audit keeps, not a credential: only a string there is one.
+            var masked = !arrayElement && redactor.IsSensitiveKey(segment)
+                         && !(reader.TokenType == JsonTokenType.StartObject && NormalizeKey(segment) == "authorization");
             foreach (var (path, position) in active)
                 if (path.Matches(position, segment))
                 {
@@ -260,7 +355,9 @@ public sealed partial class AuditRedactor
                 Changed = true;
                 return;
             }
-            Value(ref reader, writer, depth + 1, next);
+            // A card object's fields: its "number" is a card number.
+            var isCard = arrayElement ? parentIsCard : context == CardContext.Card;
+            Value(ref reader, writer, depth + 1, next, context, isCard);
         }
 
         string ReadString(ref Utf8JsonReader reader)

@@ -56,6 +56,8 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         // Audit-only events: the projections record them, no agent queue receives them.
         await api.PutExchangeAsync(vhost, WireNames.ExecutionStartedExchange, "topic", ct);
         await api.BindExchangeAsync(vhost, WireNames.ExecutionStartedExchange, WireNames.ProjectionsQueue, "#", ct);
+        await api.PutExchangeAsync(vhost, WireNames.PolicyFileRefusedExchange, "topic", ct);
+        await api.BindExchangeAsync(vhost, WireNames.PolicyFileRefusedExchange, WireNames.ProjectionsQueue, "#", ct);
 
         await ApplyApprovalsAsync(vhost, ct);
 
@@ -99,6 +101,7 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         foreach (var exchange in WireNames.ApprovalOutcomeExchanges)
             await api.PutExchangeAsync(vhost, exchange, "topic", ct);
         await api.PutExchangeAsync(vhost, WireNames.ApprovalVoteRecordedExchange, "topic", ct);
+        await api.PutExchangeAsync(vhost, WireNames.ApprovalOpenedExchange, "topic", ct);
 
         await DeclareEndpointAsync(vhost, WireNames.PolicyApprovalsQueue, ct);
         foreach (var exchange in WireNames.PolicyApprovalExchanges)

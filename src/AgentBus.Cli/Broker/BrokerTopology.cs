@@ -26,7 +26,7 @@ public static class BrokerTopology
             new(PolicyUser, "", new Permissions(
                 Configure: @"^agentbus\.policy\..+$",
                 // Outcomes too: a duplicate proposal gets a copy of the first action's outcome.
-                Write: @"^agentbus\.(policy\..+|events\.action-(decided|succeeded|failed)|commands\.execute-tool|events\.approval-requested|commands\.consume-approval)$",
+                Write: @"^agentbus\.(policy\..+|events\.action-(decided|succeeded|failed)|commands\.execute-tool|events\.approval-requested|commands\.consume-approval|events\.policy-file-refused)$",
                 Read: @"^agentbus\.policy\..+$"), "policy service"),
             new(ProjectionsUser, "", new Permissions(
                 Configure: @"^agentbus\.projections.*$",
@@ -36,7 +36,7 @@ public static class BrokerTopology
             // approval outcome exchanges; it cannot write to executors, agents or the policy's queues.
             new(ApprovalsUser, "", new Permissions(
                 Configure: @"^agentbus\.approvals(\..+)?(_error|_skipped)?$",
-                Write: @"^agentbus\.(approvals(\..+)?(_error|_skipped)?|events\.approval-(granted|denied|expired|cancelled|escalated|consumed|consumption-refused|vote-recorded))$",
+                Write: @"^agentbus\.(approvals(\..+)?(_error|_skipped)?|events\.approval-(opened|granted|denied|expired|cancelled|escalated|consumed|consumption-refused|vote-recorded))$",
                 Read: @"^agentbus\.approvals(\..+)?(_error|_skipped)?$"), "approvals service"),
             // Operators read dead letters, put them back through the replay exchange (never straight
             // into a command or event exchange) and record what they did; the management tag lets

@@ -21,7 +21,10 @@ public sealed class SecretStore(string directory)
         {
             var existing = File.ReadAllText(path).Trim();
             if (existing.Length > 0)
+            {
+                DropByteOrderMark(path);
                 return existing;
+            }
         }
 
         var folder = Path.GetDirectoryName(path)!;
@@ -36,8 +39,23 @@ public sealed class SecretStore(string directory)
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var writer = new StreamWriter(path, System.Text.Encoding.UTF8, options))
+        // No byte-order mark: an agent in any language reads its password file as plain text.
+        using (var writer = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options))
             writer.Write(secret);
         return secret;
+    }
+
+    /// <summary>
+    /// Earlier versions wrote a UTF-8 byte-order mark, which a plain reader (Python's open().read())
+    /// takes as part of the password: the same secret is written back without it, in place.
+    /// </summary>
+    static void DropByteOrderMark(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        if (bytes is not [0xEF, 0xBB, 0xBF, ..])
+            return;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
+        stream.Write(bytes, 3, bytes.Length - 3);
+        stream.SetLength(bytes.Length - 3);
     }
 }

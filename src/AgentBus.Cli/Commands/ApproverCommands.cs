@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AgentBus.Approvals.Approvers;
+using AgentBus.Approvals.Saga;
 using Npgsql;
 using Spectre.Console;
 
@@ -19,9 +20,16 @@ static class ApproverCommands
             Description = "Write the token to this new file (mode 600) instead of printing it; if the file already holds this approver's " +
                           "working token, nothing changes (for setup scripts); any other existing file is refused",
         };
-        var add = new Command("add", "Add an approver and print their bearer token once (only its SHA-256 is stored).") { name, groups, tokenFile, postgres };
+        var policy = new Option<string>("--policy")
+        {
+            Description = $"The policy file whose agent ids no approver may take (default: $AGENTBUS_POLICY_FILE or {DefaultPolicyFile})",
+            DefaultValueFactory = _ => Cli.Env("AGENTBUS_POLICY_FILE") ?? DefaultPolicyFile,
+        };
+        var add = new Command("add", "Add an approver and print their bearer token once (only its SHA-256 is stored). A name that is an agent's id " +
+                                     "in the policy (compared trimmed, in lower case, fullwidth letters folded) is refused.") { name, groups, tokenFile, policy, postgres };
         add.SetAction((result, ct) => Cli.Run(async () =>
         {
+            RefuseAgentName(result.GetValue(name)!, result.GetValue(policy)!);
             var store = Store(result, postgres);
             var file = result.GetValue(tokenFile) is { Length: > 0 } path ? Path.GetFullPath(path) : null;
             if (file is not null && File.Exists(file))
@@ -72,7 +80,35 @@ static class ApproverCommands
         return new Command("approvers", "People who may approve actions, and their bearer tokens.") { add, list, revoke };
     }
 
-    /// <summary>Readable by the owner only from the start: written to a new file created with mode 600.</summary>
+    /// <summary>Secrets are read by agents and scripts in any language: plain UTF-8, no byte-order mark.</summary>
+    static readonly System.Text.UTF8Encoding SecretEncoding = new(encoderShouldEmitUTF8Identifier: false);
+
+    public const string DefaultPolicyFile = "ops/policies/policy.yaml";
+
+    /// <summary>
+    /// Separation of duties must be able to tell a person from an agent: an approver never takes an
+    /// agent's id. Without a readable policy file there is no way to check, so nothing is added.
+    /// </summary>
+    static void RefuseAgentName(string name, string policyFile)
+    {
+        if (!File.Exists(policyFile))
+            throw new UsageException($"Cannot check '{name}' against the agents: policy file {Path.GetFullPath(policyFile)} does not exist; pass --policy FILE.");
+        IReadOnlySet<string> agents;
+        try
+        {
+            agents = AgentNames.Read(policyFile);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException)
+        {
+            throw new UsageException($"Cannot check '{name}' against the agents of {policyFile}: {ex.Message}");
+        }
+        var normalized = ApprovalRules.Normalize(name);
+        if (agents.Contains(normalized))
+            throw new UsageException($"'{normalized}' is the id of an agent in {policyFile}; an approver may not have an agent's name " +
+                                     "(an agent could then approve its own actions). Choose the person's own name.");
+    }
+
+    /// <summary>Readable by the owner only from the start: written to a new file created with mode 600, UTF-8 without a BOM.</summary>
     static void WriteSecret(string file, string token)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
@@ -80,7 +116,7 @@ static class ApproverCommands
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using var stream = new FileStream(file, options);
-        using var writer = new StreamWriter(stream);
+        using var writer = new StreamWriter(stream, SecretEncoding);
         writer.WriteLine(token);
     }
 

@@ -52,6 +52,11 @@ public sealed class PolicyApproval
     public DateTime RequestedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
 
+    /// <summary>The approval_required decision owed to the agent once the saga opened the approval (null: sent at once by an older version).</summary>
+    public string? DecisionReason { get; set; }
+    public DateTime? DecidedAt { get; set; }
+    public string? ProposalMessageId { get; set; }
+
     /// <summary>The proposal as the agent made it, for re-evaluation and for the one ExecuteTool.</summary>
     public ActionProposed ToProposal(JsonElement? arguments = null) =>
         new(ActionId, RunId, AgentId, Tool, arguments ?? JsonSerializer.Deserialize<JsonElement>(Arguments), IdempotencyKey, Intent);
@@ -73,27 +78,40 @@ public sealed class ApprovalLedger(NpgsqlDataSource database)
         arguments_hash AS ArgumentsHash, arguments AS Arguments, idempotency_key AS IdempotencyKey, intent AS Intent,
         rule_id AS RuleId, approver_group AS ApproverGroup, quorum AS Quorum, policy_version AS PolicyVersion, status AS Status,
         consumption_id AS ConsumptionId, approvers AS Approvers, final_decision AS FinalDecision, reason_code AS ReasonCode,
-        reason AS Reason, requested_at AS RequestedAt, updated_at AS UpdatedAt
+        reason AS Reason, requested_at AS RequestedAt, updated_at AS UpdatedAt,
+        decision_reason AS DecisionReason, decided_at AS DecidedAt, proposal_message_id AS ProposalMessageId
         """;
 
-    /// <summary>Records the request (once: a redelivered proposal finds the first) and returns the approval as it stands.</summary>
-    public async Task<PolicyApproval> RecordAsync(ApprovalRequested request, CancellationToken ct)
+    /// <summary>
+    /// Records the request (once: a redelivered proposal finds the first) with the approval_required
+    /// decision owed to the agent, and returns the approval as it stands.
+    /// </summary>
+    public async Task<PolicyApproval> RecordAsync(ApprovalRequested request, string decisionReason, DateTimeOffset decidedAt,
+        string? proposalMessageId, CancellationToken ct)
     {
         await using var connection = await database.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO policy_approvals (approval_id, action_id, agent_id, run_id, tool, arguments_hash, arguments, idempotency_key, intent,
-                rule_id, approver_group, quorum, policy_version, status, requested_at, updated_at)
+                rule_id, approver_group, quorum, policy_version, status, requested_at, updated_at, decision_reason, decided_at, proposal_message_id)
             VALUES (@ApprovalId, @ActionId, @AgentId, @RunId, @Tool, @ArgumentsHash, @Arguments, @IdempotencyKey, @Intent,
-                @RuleId, @ApproverGroup, @Quorum, @PolicyVersion, 'pending', @RequestedAt, @RequestedAt)
+                @RuleId, @ApproverGroup, @Quorum, @PolicyVersion, 'pending', @RequestedAt, @RequestedAt, @DecisionReason, @DecidedAt, @ProposalMessageId)
             ON CONFLICT (approval_id) DO NOTHING
             """, new
         {
             request.ApprovalId, request.ActionId, request.AgentId, request.RunId, request.Tool, request.ArgumentsHash,
             Arguments = request.Arguments.GetRawText(), request.IdempotencyKey, request.Intent, request.RuleId, request.ApproverGroup,
-            request.Quorum, request.PolicyVersion, request.RequestedAt,
+            request.Quorum, request.PolicyVersion, request.RequestedAt, DecisionReason = decisionReason, DecidedAt = decidedAt,
+            ProposalMessageId = proposalMessageId,
         }, cancellationToken: ct));
         return await connection.QuerySingleAsync<PolicyApproval>(new CommandDefinition(
             $"SELECT {Columns} FROM policy_approvals WHERE approval_id = @ApprovalId", new { request.ApprovalId }, cancellationToken: ct));
+    }
+
+    public async Task<PolicyApproval?> FindAsync(Guid approvalId, CancellationToken ct)
+    {
+        await using var connection = await database.OpenConnectionAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<PolicyApproval>(new CommandDefinition(
+            $"SELECT {Columns} FROM policy_approvals WHERE approval_id = @ApprovalId", new { ApprovalId = approvalId }, cancellationToken: ct));
     }
 
     /// <summary>Opens a transaction holding the approval's row (null approval: policy never asked for it).</summary>

@@ -19,6 +19,9 @@ public static class ApprovalMessages
     /// <summary>The one consumption policy uses a grant with: the saga accepts the first and only that one again.</summary>
     public static Guid ConsumptionId(Guid approvalId) => MessageIds.For(approvalId.ToString("D"), nameof(ConsumeApproval));
 
+    /// <summary>The approval_required decision: the id of the decision on the proposal itself.</summary>
+    public static Guid RequiredDecisionId(string agentId, string actionId) => MessageIds.For($"{agentId}:{actionId}", nameof(ActionDecided));
+
     /// <summary>The final decision that follows an approval_required one (the first has step "ActionDecided").</summary>
     public static Guid FinalDecisionId(string agentId, string actionId) => MessageIds.For($"{agentId}:{actionId}", "ActionDecided.final");
 
@@ -33,6 +36,20 @@ public static class ApprovalMessages
 
     public static Task PublishRequestAsync(IPublishEndpoint bus, ApprovalRequested request, CancellationToken ct) =>
         bus.Publish(request, send => send.MessageId = RequestMessageId(request.ApprovalId), ct);
+
+    /// <summary>
+    /// The approval_required decision, as evaluated when the proposal arrived; sent once the saga holds
+    /// the approval (or again for a re-sent proposal), with the proposal's message id as correlation id.
+    /// </summary>
+    public static Task PublishRequiredAsync(IPublishEndpoint bus, PolicyApproval approval, string reason, DateTimeOffset decidedAt,
+        string? proposalMessageId, CancellationToken ct) =>
+        bus.Publish(new ActionDecided(approval.ActionId, approval.RunId, approval.AgentId, approval.Tool, Decision.ApprovalRequired,
+            ReasonCodes.ApprovalRequired, reason, approval.RuleId, approval.PolicyVersion, decidedAt, approval.ApprovalId.ToString("D")), send =>
+        {
+            send.MessageId = RequiredDecisionId(approval.AgentId, approval.ActionId);
+            if (proposalMessageId is not null && send.TryGetPayload(out RabbitMqSendContext? amqp))
+                amqp.BasicProperties.CorrelationId = proposalMessageId;
+        }, ct);
 
     /// <summary>The agent's final decision on an action that needed approval.</summary>
     public static Task PublishFinalAsync(IPublishEndpoint bus, string actionId, string runId, string agentId, string tool, Decision decision,

@@ -30,6 +30,7 @@ public sealed class ApprovalOutcomeConsumer(
     ExecutionAuthorizer authorizer,
     TimeProvider clock,
     ILogger<ApprovalOutcomeConsumer> logger) :
+    IConsumer<ApprovalOpened>,
     IConsumer<ApprovalGranted>,
     IConsumer<ApprovalConsumed>,
     IConsumer<ApprovalConsumptionRefused>,
@@ -37,6 +38,23 @@ public sealed class ApprovalOutcomeConsumer(
     IConsumer<ApprovalExpired>,
     IConsumer<ApprovalCancelled>
 {
+    /// <summary>
+    /// The saga holds the approval: now the agent hears approval_required, as evaluated when its proposal
+    /// arrived. Sent whatever happened since (a fast grant is still preceded by it in the run's story);
+    /// a repeat has the same id.
+    /// </summary>
+    public async Task Consume(ConsumeContext<ApprovalOpened> context)
+    {
+        var opened = context.Message;
+        var approval = await ledger.FindAsync(opened.ApprovalId, context.CancellationToken);
+        if (Ours(approval, opened.ApprovalId, opened.ActionId, opened.RunId, opened.AgentId, opened.Tool, nameof(ApprovalOpened)) is not { } ours
+            || ours.DecidedAt is not { } decidedAt)
+            return;
+        await ApprovalMessages.PublishRequiredAsync(context, ours, ours.DecisionReason ?? "", new DateTimeOffset(DateTime.SpecifyKind(decidedAt, DateTimeKind.Utc)),
+            ours.ProposalMessageId, context.CancellationToken);
+        logger.LogInformation("Approval {ApprovalId} opened: agent {AgentId} told action {ActionId} needs approval", ours.ApprovalId, ours.AgentId, ours.ActionId);
+    }
+
     public async Task Consume(ConsumeContext<ApprovalGranted> context)
     {
         var granted = context.Message;

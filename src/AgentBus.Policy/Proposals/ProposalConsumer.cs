@@ -14,7 +14,9 @@ namespace AgentBus.Policy.Proposals;
 /// and one that needs approval into an ApprovalRequested for the approval saga (the final decision
 /// follows from <see cref="ApprovalOutcomeConsumer"/>). The pure evaluator decides steps 1-4 and 7;
 /// <see cref="AdmissionStore"/> then enforces rates, run caps, budget and idempotency against
-/// PostgreSQL. Message ids are derived from the sender and action, so a redelivered proposal repeats
+/// PostgreSQL. An approval_required decision on a new approval is not sent here but once the approval
+/// saga has committed the approval (<see cref="ApprovalOutcomeConsumer"/> on ApprovalOpened), so the
+/// agent never holds an approval id the approvals API answers 404 for. Message ids are derived from the sender and action, so a redelivered proposal repeats
 /// the same messages and downstream consumers drop the repeat.
 /// </summary>
 public sealed class ProposalConsumer(
@@ -63,17 +65,22 @@ public sealed class ProposalConsumer(
         var approvalId = decision.Decision == Decision.ApprovalRequired && sender is not null && admission is not null
             ? ApprovalIds.For(sender, admission.DuplicateOf ?? proposal.ActionId).ToString("D")
             : null;
-        var decided = new ActionDecided(actionId, runId, sender ?? "", tool, decision.Decision, decision.ReasonCode,
-            decision.Reason, decision.RuleId, policy?.Version, now, approvalId);
         AgentBusMetrics.Decided(decision.Decision, decision.ReasonCode, decision.RuleId);
 
-        await context.Publish(decided, send =>
+        // A new approval: the agent hears approval_required once the saga holds it (see AskForApprovalAsync).
+        var opensApproval = decision is { Decision: Decision.ApprovalRequired, ReasonCode: ReasonCodes.ApprovalRequired, Approval: not null }
+                            && admission is { DuplicateOf: null, FirstOutcome: null } && admission.Kind != AdmissionKind.Duplicate;
+        if (!opensApproval)
         {
-            send.MessageId = MessageIds.For(subject, nameof(ActionDecided));
-            if (context.TryGetPayload(out RabbitMqBasicConsumeContext? received) && received.Properties.IsMessageIdPresent()
-                && send.TryGetPayload(out RabbitMqSendContext? reply))
-                reply.BasicProperties.CorrelationId = received.Properties.MessageId;
-        }, context.CancellationToken);
+            var decided = new ActionDecided(actionId, runId, sender ?? "", tool, decision.Decision, decision.ReasonCode,
+                decision.Reason, decision.RuleId, policy?.Version, now, approvalId);
+            await context.Publish(decided, send =>
+            {
+                send.MessageId = MessageIds.For(subject, nameof(ActionDecided));
+                if (ProposalMessageId(context) is { } messageId && send.TryGetPayload(out RabbitMqSendContext? reply))
+                    reply.BasicProperties.CorrelationId = messageId;
+            }, context.CancellationToken);
+        }
 
         logger.LogInformation("Action {ActionId} of agent {AgentId} for tool {Tool}: {Decision} ({ReasonCode}, rule {RuleId}{Kind})",
             actionId, sender, tool, decision.Decision, decision.ReasonCode, decision.RuleId,
@@ -97,9 +104,9 @@ public sealed class ProposalConsumer(
                 return;
         }
 
-        if (decision is { Decision: Decision.ApprovalRequired, Approval: { } requirement } && admission is { DuplicateOf: null })
+        if (opensApproval)
         {
-            await AskForApprovalAsync(context, proposal, requirement, policy?.Version);
+            await AskForApprovalAsync(context, proposal, decision.Approval!, decision.Reason, policy?.Version, now);
             return;
         }
         if (decision.Decision != Decision.Allowed)
@@ -115,16 +122,26 @@ public sealed class ProposalConsumer(
         }, context.CancellationToken);
     }
 
+    static string? ProposalMessageId(ConsumeContext context) =>
+        context.TryGetPayload(out RabbitMqBasicConsumeContext? received) && received.Properties.IsMessageIdPresent()
+            ? received.Properties.MessageId
+            : null;
+
     /// <summary>
-    /// Records what is asked (once), then asks the approval saga. A re-sent proposal whose approval
-    /// has already ended gets its final decision again instead.
+    /// Records what is asked (once), with the approval_required decision the agent is owed, then asks
+    /// the approval saga; the decision goes out when the saga has opened the approval. A re-sent
+    /// proposal whose approval has already ended gets both decisions again instead.
     /// </summary>
-    async Task AskForApprovalAsync(ConsumeContext context, ActionProposed proposal, ApprovalRequirement requirement, string? policyVersion)
+    async Task AskForApprovalAsync(ConsumeContext context, ActionProposed proposal, ApprovalRequirement requirement, string reason,
+        string? policyVersion, DateTimeOffset now)
     {
         var request = ApprovalMessages.Request(proposal, requirement, policyVersion);
-        var approval = await approvals.RecordAsync(request, context.CancellationToken);
+        var approval = await approvals.RecordAsync(request, reason, now, ProposalMessageId(context), context.CancellationToken);
         if (approval.FinalDecision is { } final)
         {
+            await ApprovalMessages.PublishRequiredAsync(context, approval, approval.DecisionReason ?? reason,
+                approval.DecidedAt is { } decidedAt ? new DateTimeOffset(DateTime.SpecifyKind(decidedAt, DateTimeKind.Utc)) : now,
+                approval.ProposalMessageId ?? ProposalMessageId(context), context.CancellationToken);
             await ApprovalMessages.PublishFinalAsync(context, approval.ActionId, approval.RunId, approval.AgentId, approval.Tool,
                 final == "allowed" ? Decision.Allowed : Decision.Denied, approval.ReasonCode!, approval.Reason!, approval.RuleId,
                 policyVersion, new DateTimeOffset(DateTime.SpecifyKind(approval.UpdatedAt, DateTimeKind.Utc)), approval.ApprovalId, context.CancellationToken);

@@ -182,6 +182,14 @@ public sealed record AuditEntry(
         CorrelationId = e.ApprovalId.ToString("D"),
     };
 
+    /// <summary>The policy file on disk was refused (broken or gone); the version in force is the row's policy version.</summary>
+    public static AuditEntry From(Guid eventId, PolicyFileRefused e) => new(eventId, nameof(PolicyFileRefused), null, null, null, null,
+        "refused", e.ReasonCode, Json(e), e.RefusedAt, new RunChange())
+    {
+        PolicyVersion = e.VersionInForce,
+        Actor = Actors.Policy,
+        AffectsRun = false,
+    };
 
     static string FailureName(ActionFailed e) =>
         e.OutcomeUnknown ? "outcome_unknown" : e.Refused ? "refused" : "failed";

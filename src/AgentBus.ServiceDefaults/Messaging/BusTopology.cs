@@ -24,8 +24,10 @@ public static class BusTopology
         Exchange<OperatorActionTaken>(cfg, WireNames.OperatorActionsExchange, ExchangeType.Topic, m => m.Action);
         Exchange<ExecutionStarted>(cfg, WireNames.ExecutionStartedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<SpendReported>(cfg, WireNames.SpendReportsExchange, ExchangeType.Fanout);
+        Exchange<PolicyFileRefused>(cfg, WireNames.PolicyFileRefusedExchange, ExchangeType.Topic, m => m.ReasonCode);
         Exchange<RunCompleted>(cfg, WireNames.RunReportsExchange, ExchangeType.Fanout);
         Exchange<ApprovalRequested>(cfg, WireNames.ApprovalRequestedExchange, ExchangeType.Topic, m => m.AgentId);
+        Exchange<ApprovalOpened>(cfg, WireNames.ApprovalOpenedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ConsumeApproval>(cfg, WireNames.ConsumeApprovalExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ApprovalGranted>(cfg, WireNames.ApprovalGrantedExchange, ExchangeType.Topic, m => m.AgentId);
         Exchange<ApprovalDenied>(cfg, WireNames.ApprovalDeniedExchange, ExchangeType.Topic, m => m.AgentId);

@@ -172,6 +172,61 @@ public sealed class ApprovalPipelineTests(ApprovalsFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task The_agent_hears_approval_required_only_once_the_approvals_api_answers_for_that_approval()
+    {
+        // Issue 11: the approvals API answered 404 for a moment after the agent had been told approval_required.
+        var token = await fixture.AddApproverAsync("bob", "finance");
+        await fixture.StopApprovalsAsync();
+        var agent = await AgentAsync("support-bot");
+        var waiting = await agent.ProposeAsync("payments", Refund(700), "run-opened-first");
+
+        // No approvals service, nobody to look the approval up: the agent is not told of it yet.
+        using (var early = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => agent.DecisionAsync(waiting, early.Token));
+
+        using var bob = fixture.Approvals.Http(token);
+        foreach (var actionId in new[] { waiting }.Concat(await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+                     agent.ProposeAsync("payments", Refund(600 + i, $"ORD-{i}"), "run-opened-first")))))
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            var first = await agent.DecisionAsync(actionId, timeout.Token);
+            Assert.Equal(Decision.ApprovalRequired, first.Decision);
+            // At once, no retry: the approval the agent was told of is there.
+            using var response = await bob.GetAsync($"/api/approvals/{first.ApprovalId}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("pending", (await Json(response)).GetProperty("status").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task An_approver_with_the_agents_own_name_cannot_approve_its_action_even_when_the_agent_has_an_owner()
+    {
+        // Issue 11: an approver account named support-bot in the approving group approved support-bot's refund.
+        var (agent, actionId, approvalId, _) = await ProposeAsync("support-bot", 700, "run-self-approval");
+        var token = await fixture.AddApproverAsync("support-bot", "finance");
+
+        // The approvals service knows the policy's agents: the agent's name does not even sign in.
+        using (var signedIn = fixture.Approvals.Http(token))
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Approve(signedIn, approvalId)).StatusCode);
+
+        // Without the agent list, separation of duties still refuses the approval's own agent.
+        await using (var blind = fixture.ExtraApprovals(new Dictionary<string, string?> { ["Approvals:PolicyFile"] = "" }))
+        {
+            using var self = blind.Http(token);
+            var refused = await Approve(self, approvalId);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal(ApprovalReasonCodes.SeparationOfDuties, (await Json(refused)).GetProperty("reasonCode").GetString());
+        }
+        await AssertNeverExecutedAsync(actionId);
+        Assert.Equal("Pending", await fixture.StateAsync(approvalId));
+
+        var bob = await ApproverAsync("bob", "finance");
+        Assert.Equal(HttpStatusCode.OK, (await Approve(bob, approvalId)).StatusCode);
+        Assert.NotNull((await FinishedAsync(agent, actionId)).Succeeded);
+        await AssertExecutedOnceAsync(actionId);
+    }
+
+    [Fact]
     public async Task An_approval_after_expiry_is_refused_the_agent_hears_approval_expired_and_nothing_runs()
     {
         var (agent, actionId, approvalId, _) = await ProposeAsync("hasty-bot", 900, "run-expiry");
@@ -334,12 +389,14 @@ public sealed class ApprovalPipelineTests(ApprovalsFixture fixture) : IAsyncLife
             Assert.True(service.HasExited);
         }
 
-        // While no approvals service runs, another action asks for approval: its request waits in the queue.
+        // While no approvals service runs, another action asks for approval: its request waits in the queue,
+        // and the agent hears approval_required once the restarted service has taken it up.
         secondAction = await agent.ProposeAsync("payments", Refund(750, "ORD-43"), "run-crash");
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
-            secondApproval = Guid.Parse((await agent.DecisionAsync(secondAction, timeout.Token)).ApprovalId!);
+        secondApproval = ApprovalIds.For("support-bot", secondAction);
 
         await using var restarted = await ServiceProcess.StartAsync("AgentBus.Approvals", "agentbus-approvals", environment);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            Assert.Equal(secondApproval, Guid.Parse((await agent.DecisionAsync(secondAction, timeout.Token)).ApprovalId!));
         await Eventually.True(async () => await fixture.StateAsync(secondApproval) == "Pending", "the queued request to be taken up after the restart");
         using var bob = new HttpClient { BaseAddress = restarted.Url, Timeout = TimeSpan.FromSeconds(60) };
         bob.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);

@@ -198,6 +198,7 @@ public sealed class ApprovalsFixture : PipelineFixture
             ["Approvals:SweepInterval"] = "00:00:00.250",
             ["Approvals:SweepResendAfter"] = "00:00:02",
             ["Approvals:SecureCookies"] = "false",
+            ["Approvals:PolicyFile"] = PolicyFile,
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
             ["Logging:LogLevel:AgentBus"] = "Warning",

@@ -19,12 +19,52 @@ public sealed class ApproverCommandsTests(ApprovalsFixture fixture) : IAsyncLife
         Console.SetOut(output);
         try
         {
-            var exit = await root.Parse([.. args, "--postgres", fixture.ConnectionString]).InvokeAsync();
+            string[] policy = args is [_, "add", ..] && !args.Contains("--policy") ? ["--policy", fixture.PolicyFile] : [];
+            var exit = await root.Parse([.. args, .. policy, "--postgres", fixture.ConnectionString]).InvokeAsync();
             return (exit, output.ToString());
         }
         finally
         {
             Console.SetOut(original);
+        }
+    }
+
+    [Theory]
+    [InlineData("support-bot")]
+    [InlineData("Support-Bot")]
+    [InlineData(" support-bot  ")]
+    [InlineData("\uFF53\uFF55\uFF50\uFF50\uFF4F\uFF52\uFF54-\uFF42\uFF4F\uFF54")] // fullwidth
+    public async Task Add_refuses_a_name_that_is_an_agents_id_in_the_policy(string name)
+    {
+        var (exit, _) = await RunAsync("approvers", "add", name, "--group", "finance");
+
+        Assert.Equal(2, exit);
+        Assert.Empty(await fixture.QueryAsync<string>("SELECT name FROM approvers"));
+    }
+
+    [Fact]
+    public async Task Add_refuses_when_the_policy_to_check_the_name_against_is_missing()
+    {
+        var (exit, _) = await RunAsync("approvers", "add", "bob", "--group", "finance", "--policy", Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}.yaml"));
+
+        Assert.Equal(2, exit);
+        Assert.Empty(await fixture.QueryAsync<string>("SELECT name FROM approvers"));
+    }
+
+    [Fact]
+    public async Task A_token_file_is_plain_utf8_without_a_byte_order_mark()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"agentbus-token-{Guid.NewGuid():N}");
+        try
+        {
+            Assert.Equal(0, (await RunAsync("approvers", "add", "bob", "--group", "finance", "--token-file", file)).Exit);
+            var bytes = await File.ReadAllBytesAsync(file);
+            Assert.False(bytes is [0xEF, 0xBB, 0xBF, ..], "the token file starts with a UTF-8 byte-order mark");
+            Assert.StartsWith("abt_", System.Text.Encoding.ASCII.GetString(bytes));
+        }
+        finally
+        {
+            File.Delete(file);
         }
     }
 

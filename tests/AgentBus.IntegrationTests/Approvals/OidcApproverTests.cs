@@ -73,6 +73,37 @@ public sealed class OidcApproverTests(ApprovalsFixture fixture) : IAsyncLifetime
         Assert.Equal("Granted", await fixture.StateAsync(request.ApprovalId));
     }
 
+    [Theory]
+    [InlineData("support-bot")]
+    [InlineData("Support-Bot ")]
+    [InlineData("\uFF53\uFF55\uFF50\uFF50\uFF4F\uFF52\uFF54-\uFF42\uFF4F\uFF54")] // fullwidth
+    public async Task An_oidc_login_named_after_an_agent_is_refused_at_sign_in_and_by_separation_of_duties(string name)
+    {
+        var request = await fixture.RequestApprovalAsync(ApprovalsFixture.Request(agent: "support-bot"));
+
+        using (var known = Client(Jwt(_key, name, ["finance"])))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await known.GetAsync("/api/approvals")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await known.PostAsJsonAsync($"/api/approvals/{request.ApprovalId}/approve", new { })).StatusCode);
+        }
+
+        // An approvals service that does not read the policy still refuses the approval's own agent.
+        await using var blind = fixture.ExtraApprovals(new Dictionary<string, string?>
+        {
+            ["Approvals:Oidc:SigningKeyFile"] = _keyFile,
+            ["Approvals:Oidc:Issuer"] = Issuer,
+            ["Approvals:Oidc:Audience"] = Audience,
+            ["Approvals:Oidc:GroupClaim"] = "roles",
+            ["Approvals:PolicyFile"] = "",
+        });
+        using var self = blind.Http();
+        self.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Jwt(_key, name, ["finance"]));
+        var refused = await self.PostAsJsonAsync($"/api/approvals/{request.ApprovalId}/approve", new { });
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal("separation_of_duties", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("reasonCode").GetString());
+        Assert.Equal("Pending", await fixture.StateAsync(request.ApprovalId));
+    }
+
     [Fact]
     public async Task Jwts_with_another_key_audience_or_an_expiry_in_the_past_are_401()
     {

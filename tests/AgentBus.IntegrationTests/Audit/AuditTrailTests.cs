@@ -105,6 +105,47 @@ public sealed class AuditTrailTests(AuditFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Identifiers_that_pass_the_Luhn_check_are_kept_and_an_authorization_alone_writes_no_raw_copy()
+    {
+        // Issue 11: Luhn-valid order and action identifiers were masked as cards, and every ExecuteTool
+        // wrote a raw-payload row because its signed authorization was masked as a credential.
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        const string order = "ORD-4111111111111111";
+        var ticket = await support.RunAsync("ticketing", new
+        {
+            method = "POST",
+            url = Url("/ticketing/tickets"),
+            body = new { title = $"Refund for {order}", orderId = order, ticketId = "4111111111111111", card = "4111 1111 1111 1111" },
+        }, "run-luhn-ids", TimeSpan.FromSeconds(20), intent: $"open a ticket about order {order}");
+        Assert.NotNull(ticket.Succeeded);
+
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @id AND event_type IN ('ActionProposed', 'ExecuteTool')", new { id = ticket.ActionId }) == 2,
+            "the proposal and its authorization in the audit");
+        var payloads = await fixture.QueryAsync<(string EventType, string Payload)>(
+            "SELECT event_type, payload FROM audit_events WHERE action_id = @id AND event_type IN ('ActionProposed', 'ExecuteTool')", new { id = ticket.ActionId });
+        foreach (var (_, payload) in payloads)
+        {
+            var body = JsonDocument.Parse(payload).RootElement.GetProperty("arguments").GetProperty("body");
+            Assert.Equal(order, body.GetProperty("orderId").GetString());
+            Assert.Equal("4111111111111111", body.GetProperty("ticketId").GetString());
+            Assert.Equal($"Refund for {order}", body.GetProperty("title").GetString());
+            Assert.Equal("[redacted:card]", body.GetProperty("card").GetString());
+        }
+        var authorization = JsonDocument.Parse(payloads.Single(p => p.EventType == "ExecuteTool").Payload).RootElement.GetProperty("authorization");
+        Assert.False(string.IsNullOrEmpty(authorization.GetProperty("signature").GetString()));
+
+        // The card makes a raw copy of the proposal and of the command; a command without one has none.
+        var plain = await support.RunAsync("ticketing", new { method = "POST", url = Url("/ticketing/tickets"), body = new { title = order } },
+            "run-luhn-ids", TimeSpan.FromSeconds(20));
+        Assert.NotNull(plain.Succeeded);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @id AND event_type = 'ExecuteTool'", new { id = plain.ActionId }) == 1, "the authorization");
+        Assert.Equal(0, await fixture.CountAsync(
+            "SELECT count(*) FROM audit_raw_payloads r JOIN audit_events e USING (event_id) WHERE e.action_id = @id", new { id = plain.ActionId }));
+    }
+
+    [Fact]
     public async Task An_unreadable_proposal_is_recorded_with_its_rejection_and_its_bytes()
     {
         await using var agent = await RawAgent.ConnectAsync(fixture, "support-bot");

@@ -4,6 +4,9 @@ using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.Policy;
 using AgentBus.Policy.State;
+using AgentBus.Cli.Broker;
+using AgentBus.ServiceDefaults.Messaging;
+using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentBus.IntegrationTests.Policy;
@@ -248,7 +251,25 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         await using var agent = await RawAgent.ConnectAsync(fixture, "support-bot");
         var actionId = Guid.CreateVersion7().ToString();
 
-        var reply = await agent.DecisionForAsync(await agent.PublishAsync(RawAgent.Proposal("support-bot", "payments", Refund(250), actionId)));
+        var messageId = await agent.PublishAsync(RawAgent.Proposal("support-bot", "payments", Refund(250), actionId));
+
+        // The agent hears approval_required once the approval saga holds the approval; this fixture runs
+        // no approvals service, so the test announces it as the saga would.
+        await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM policy_approvals WHERE action_id = @actionId", new { actionId }) == 1,
+            "the approval requested");
+        var saga = await fixture.StartHostAsync(BrokerTopology.ApprovalsUser, [], b => { b.Services.AddHealthChecks(); b.AddAgentBusMessaging(BrokerTopology.ApprovalsUser, _ => { }); },
+            new() { ["RabbitMq:PublishTimeout"] = "00:00:10" });
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await saga.Services.GetRequiredService<IBus>().Publish(new ApprovalOpened(ApprovalIds.For("support-bot", actionId), actionId, "run-raw",
+                "support-bot", "payments", "large-refund", DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow), timeout.Token);
+        }
+        finally
+        {
+            await fixture.StopHostAsync(saga);
+        }
+        var reply = await agent.DecisionForAsync(messageId);
 
         Assert.Equal("approval_required", reply.GetProperty("decision").GetString());
         Assert.Equal(("large-refund", ReasonCodes.ApprovalRequired), (reply.GetProperty("ruleId").GetString(), reply.GetProperty("reasonCode").GetString()));

@@ -52,6 +52,28 @@ public sealed class ApprovalStateMachineTests : IAsyncLifetime
         return request;
     }
 
+    [Fact]
+    public async Task A_new_approval_is_announced_as_opened_and_again_when_requested_again_while_open()
+    {
+        var request = await RequestAsync(Request());
+        Assert.True(await _harness.Published.Any<ApprovalOpened>(m => m.Context.Message.ApprovalId == request.ApprovalId
+                                                                      && m.Context.Message.ActionId == request.ActionId));
+
+        // The same request again (a redelivered proposal): announced again under the same id, so a lost first announcement is made good.
+        await _harness.Bus.Publish(request);
+        await Eventually(() => _saga.Consumed.Select<ApprovalRequested>().Count(m => m.Context.Message.ApprovalId == request.ApprovalId) == 2);
+        var ids = _harness.Published.Select<ApprovalOpened>().Where(m => m.Context.Message.ApprovalId == request.ApprovalId)
+            .Select(m => m.Context.MessageId).Distinct();
+        Assert.Single(ids);
+    }
+
+    static async Task Eventually(Func<bool> done)
+    {
+        for (var i = 0; i < 100 && !done(); i++)
+            await Task.Delay(50);
+        Assert.True(done());
+    }
+
     async Task<ApprovalVoteResult> VoteAsync(Guid id, string approver, ApprovalVerdict verdict = ApprovalVerdict.Approve, params string[] groups)
     {
         var client = _harness.GetRequestClient<ApprovalVoteCast>();

@@ -130,6 +130,63 @@ public class AuditRedactorTests
         Assert.Equal("12.50", At(root, "amount"));
     }
 
+    [Theory]
+    [InlineData("orderId", "ORD-4111111111111111")]
+    [InlineData("orderId", "4111111111111111")]
+    [InlineData("order_id", "4111 1111 1111 1111")]
+    [InlineData("actionId", "4111111111111111")]
+    [InlineData("runId", "run-5555555555554444")]
+    [InlineData("id", "5555555555554444")]
+    [InlineData("idempotencyKey", "4111111111111111")]
+    [InlineData("externalReference", "4111111111111111")]
+    [InlineData("note", "order ORD-4111111111111111 was refunded")]
+    [InlineData("note", "see ticket #4111111111111111")]
+    [InlineData("note", "file v1.4111111111111111 and run_4111111111111111")]
+    [InlineData("sequence", "1234567812345670")]                 // Luhn-valid, but no card network starts with 1
+    [InlineData("sentAt", "1700000000004")]                       // a millisecond timestamp (Luhn-valid)
+    public void Identifiers_and_numbers_that_only_pass_the_Luhn_check_are_not_cards(string key, string value) =>
+        Assert.Equal(value, At(Redact(new Dictionary<string, object> { [key] = value }, changed: false), key));
+
+    [Fact]
+    public void Identifier_fields_hold_no_card_even_as_numbers_or_in_arrays()
+    {
+        var root = Redact(JsonDocument.Parse("""{"orderId": 4111111111111111, "actionIds": ["4111111111111111"]}""").RootElement, changed: false);
+        Assert.Equal("4111111111111111", At(root, "orderId"));
+        Assert.Equal("4111111111111111", At(root, "actionIds", "0"));
+    }
+
+    [Theory]
+    [InlineData("card", "4111 1111 1111 1111")]
+    [InlineData("pan", "5555555555554444")]
+    [InlineData("paymentCard", "3782-822463-10005")]              // Amex in its 4-6-5 groups
+    [InlineData("note", "5555555555554444")]                      // the whole value: Luhn and a card network's prefix
+    [InlineData("note", "4000 0566 5566 5556")]
+    public void Card_numbers_in_card_fields_or_standing_alone_are_masked(string key, string value) =>
+        Assert.Equal(AuditRedactor.CardMask, At(Redact(new Dictionary<string, object> { [key] = value }), key));
+
+    [Fact]
+    public void A_card_objects_number_is_a_card_whatever_its_prefix()
+    {
+        // 1234567812345670 passes Luhn; under card.number the field says what it is.
+        var root = Redact(new { card = new { number = "1234567812345670", holder = "Ada" }, other = new { number = "1234567812345670" } });
+        Assert.Equal(AuditRedactor.CardMask, At(root, "card", "number"));
+        Assert.Equal("1234567812345670", At(root, "other", "number"));
+    }
+
+    [Fact]
+    public void An_execute_tools_signed_authorization_is_kept_and_changes_nothing()
+    {
+        var result = Redactor.Redact("""
+            {"actionId":"0193e3c2-6f1a-7c3b-9d4e-2a1b3c4d5e6f","tool":"ticketing","arguments":{"method":"GET"},
+             "authorization":{"keyId":"k1","approvalId":null,"notAfter":"2026-01-01T00:00:00Z","signature":"MEUCIQDx0lJ5_sig-AbC"}}
+            """, "ticketing");
+        Assert.False(result.Changed);
+        Assert.Equal("MEUCIQDx0lJ5_sig-AbC", At(JsonDocument.Parse(result.Json).RootElement, "authorization", "signature"));
+
+        // A string under "authorization" is an HTTP credential and is masked as before.
+        Assert.Equal(AuditRedactor.Mask, At(Redact(new { headers = new { authorization = "Bearer abc" } }), "headers", "authorization"));
+    }
+
     [Fact]
     public void Card_masking_can_be_turned_off()
     {
