@@ -8,6 +8,9 @@ namespace AgentBus.Testbed;
 /// through environment variables like ops/run.sh does, on 127.0.0.1 with a port the OS picks, its
 /// output appended to its own log file. It can be killed (SIGKILL), stopped (SIGTERM) and started
 /// again; every start is counted and every pid remembered, so a run can tell a crash from a kill.
+/// The one child-process wrapper of the load, fault and hostile runs and of the integration tests;
+/// disposing it kills the process, and a <see cref="Watchdog"/> on the same run tag kills it if the
+/// program that started it dies first.
 /// </summary>
 public sealed partial class ServiceProcess(
     string name,
@@ -17,7 +20,7 @@ public sealed partial class ServiceProcess(
     string logFile,
     string runTag,
     string readyPath = "/health/ready",
-    int port = 0)
+    int port = 0) : IAsyncDisposable
 {
     Process? _process;
     long _logOffset;
@@ -44,6 +47,13 @@ public sealed partial class ServiceProcess(
     }
 
     public async Task StartAsync(CancellationToken ct, TimeSpan? timeout = null)
+    {
+        await LaunchAsync(ct);
+        await WaitReadyAsync(timeout ?? TimeSpan.FromSeconds(120), ct);
+    }
+
+    /// <summary>Starts the process without waiting for it to be ready (a test that expects it to refuse to start).</summary>
+    public async Task LaunchAsync(CancellationToken ct)
     {
         if (Running)
             throw new InvalidOperationException($"{Name} is already running (pid {Pid}).");
@@ -78,8 +88,18 @@ public sealed partial class ServiceProcess(
         Starts++;
         Pids.Add(_process.Id);
         Url = null;
-        await WaitReadyAsync(timeout ?? TimeSpan.FromSeconds(120), ct);
     }
+
+    /// <summary>The exit code, once the process has ended by itself within <paramref name="timeout"/>.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process!.WaitForExitAsync(cancel.Token);
+        return _process.ExitCode;
+    }
+
+    /// <summary>What the process wrote since its last start.</summary>
+    public string Output => File.Exists(LogFile) ? ReadSinceStart() : "";
 
     async Task WaitReadyAsync(TimeSpan timeout, CancellationToken ct)
     {
@@ -185,6 +205,13 @@ public sealed partial class ServiceProcess(
 
     /// <summary>Exits nobody asked for: the process is gone but was neither killed nor stopped by the run.</summary>
     public int UnexpectedExits => Starts - (Running ? 1 : 0) - ExpectedExits;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Running)
+            await KillAsync();
+        _process?.Dispose();
+    }
 
     public string Tail(int lines)
     {

@@ -382,11 +382,11 @@ public sealed class ApprovalPipelineTests(ApprovalsFixture fixture) : IAsyncLife
         Guid firstApproval, secondApproval;
         AgentClient agent;
 
-        await using (var service = await ServiceProcess.StartAsync("AgentBus.Approvals", "agentbus-approvals", environment))
+        await using (var service = await ChildServices.StartAsync("AgentBus.Approvals", "agentbus-approvals", environment))
         {
             (agent, firstAction, firstApproval, _) = await ProposeAsync("support-bot", 900, "run-crash");
             await service.KillAsync();                                      // kill -9, while the approval is pending
-            Assert.True(service.HasExited);
+            Assert.False(service.Running);
         }
 
         // While no approvals service runs, another action asks for approval: its request waits in the queue,
@@ -394,11 +394,11 @@ public sealed class ApprovalPipelineTests(ApprovalsFixture fixture) : IAsyncLife
         secondAction = await agent.ProposeAsync("payments", Refund(750, "ORD-43"), "run-crash");
         secondApproval = ApprovalIds.For("support-bot", secondAction);
 
-        await using var restarted = await ServiceProcess.StartAsync("AgentBus.Approvals", "agentbus-approvals", environment);
+        await using var restarted = await ChildServices.StartAsync("AgentBus.Approvals", "agentbus-approvals", environment);
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             Assert.Equal(secondApproval, Guid.Parse((await agent.DecisionAsync(secondAction, timeout.Token)).ApprovalId!));
         await Eventually.True(async () => await fixture.StateAsync(secondApproval) == "Pending", "the queued request to be taken up after the restart");
-        using var bob = new HttpClient { BaseAddress = restarted.Url, Timeout = TimeSpan.FromSeconds(60) };
+        using var bob = new HttpClient { BaseAddress = restarted.Url!, Timeout = TimeSpan.FromSeconds(60) };
         bob.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
 
         foreach (var approval in new[] { firstApproval, secondApproval })

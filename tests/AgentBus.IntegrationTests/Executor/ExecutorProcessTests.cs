@@ -18,7 +18,7 @@ public sealed class ExecutorProcessTests(ExecutorProcessFixture fixture) : IAsyn
     {
         await using var agent = await fixture.ConnectAgentAsync("support-bot");
         string actionId;
-        await using (var first = ExecutorProcess.Start(fixture, "ticketing", ShortLease))
+        await using (var first = await ExecutorProcess.StartAsync(fixture, "ticketing", ShortLease))
         {
             await ExecutorProcess.WaitForConsumersAsync(fixture, "ticketing", 1, first);
             actionId = await agent.ProposeAsync("ticketing", fixture.Ticket("slow", "?delayMs=30000"), "run-kill");
@@ -26,11 +26,10 @@ public sealed class ExecutorProcessTests(ExecutorProcessFixture fixture) : IAsyn
                 "the call to reach the system", TimeSpan.FromSeconds(30));
             Assert.Equal("running", (await fixture.QueryAsync<string>("SELECT state FROM execution_claims WHERE action_id = @actionId", new { actionId })).Single());
 
-            first.Kill();
-            await first.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            await first.KillAsync();
         }
 
-        await using var second = ExecutorProcess.Start(fixture, "ticketing", ShortLease);
+        await using var second = await ExecutorProcess.StartAsync(fixture, "ticketing", ShortLease);
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var result = await agent.WaitAsync(actionId, deadline.Token);
 
@@ -54,8 +53,8 @@ public sealed class ExecutorProcessTests(ExecutorProcessFixture fixture) : IAsyn
     [Fact]
     public async Task Several_copies_of_the_executor_process_share_the_queue_and_run_each_action_once()
     {
-        await using var one = ExecutorProcess.Start(fixture, "ticketing");
-        await using var two = ExecutorProcess.Start(fixture, "ticketing");
+        await using var one = await ExecutorProcess.StartAsync(fixture, "ticketing");
+        await using var two = await ExecutorProcess.StartAsync(fixture, "ticketing");
         await ExecutorProcess.WaitForConsumersAsync(fixture, "ticketing", 2, one);
 
         await using var agent = await fixture.ConnectAgentAsync("support-bot");
@@ -85,7 +84,7 @@ public sealed class ExecutorProcessTests(ExecutorProcessFixture fixture) : IAsyn
         var environment = new Dictionary<string, string?>();
         if (what.Contains("environment"))
             environment["AGENTBUS_TOOL_SECRET_PAYMENTS"] = "not-for-ticketing";
-        await using var executor = ExecutorProcess.Start(fixture, "ticketing", environment, arguments);
+        await using var executor = await ExecutorProcess.StartAsync(fixture, "ticketing", environment, arguments);
 
         var exitCode = await executor.WaitForExitAsync(TimeSpan.FromSeconds(60));
 
