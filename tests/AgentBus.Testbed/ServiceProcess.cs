@@ -1,18 +1,17 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 
 namespace AgentBus.Testbed;
 
 /// <summary>
 /// One AgentBus service as a real process: `dotnet artifacts/bin/PROJECT/CONFIG/ASSEMBLY.dll`, configured
-/// through environment variables like ops/run.sh does, on 127.0.0.1 with a port the OS picks, its
+/// through environment variables like ops/run.sh does, on 127.0.0.1 with a free port of its own, its
 /// output appended to its own log file. It can be killed (SIGKILL), stopped (SIGTERM) and started
 /// again; every start is counted and every pid remembered, so a run can tell a crash from a kill.
 /// The one child-process wrapper of the load, fault and hostile runs and of the integration tests;
 /// disposing it kills the process, and a <see cref="Watchdog"/> on the same run tag kills it if the
 /// program that started it dies first.
 /// </summary>
-public sealed partial class ServiceProcess(
+public sealed class ServiceProcess(
     string name,
     string dll,
     IReadOnlyList<string> arguments,
@@ -74,7 +73,10 @@ public sealed partial class ServiceProcess(
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
         start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        // A port chosen here, not by the host: the address is then known without reading the log,
+        // which a host logging at Warning never writes it to.
+        var listenPort = port != 0 ? port : FreePort();
+        start.ArgumentList.Add($"http://127.0.0.1:{listenPort}");
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("AGENTBUS_", StringComparison.Ordinal) ||
                                                               k.StartsWith("RabbitMq__", StringComparison.Ordinal) ||
                                                               k.StartsWith("Database__", StringComparison.Ordinal)).ToList())
@@ -87,7 +89,7 @@ public sealed partial class ServiceProcess(
         _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Name}.");
         Starts++;
         Pids.Add(_process.Id);
-        Url = null;
+        Url = new Uri($"http://127.0.0.1:{listenPort}");
     }
 
     /// <summary>The exit code, once the process has ended by itself within <paramref name="timeout"/>.</summary>
@@ -110,19 +112,15 @@ public sealed partial class ServiceProcess(
             ct.ThrowIfCancellationRequested();
             if (_process!.HasExited)
                 throw new InvalidOperationException($"{Name} exited with code {_process.ExitCode} while starting:{Environment.NewLine}{Tail(30)}");
-            Url ??= ListeningUrl();
-            if (Url is not null)
+            try
             {
-                try
-                {
-                    using var response = await http.GetAsync(new Uri(Url, readyPath), ct);
-                    if (response.IsSuccessStatusCode)
-                        return;
-                }
-                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
-                {
-                    // Not listening yet.
-                }
+                using var response = await http.GetAsync(new Uri(Url!, readyPath), ct);
+                if (response.IsSuccessStatusCode)
+                    return;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                // Not listening yet.
             }
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"{Name} was not ready within {timeout.TotalSeconds:0} s:{Environment.NewLine}{Tail(30)}");
@@ -130,15 +128,12 @@ public sealed partial class ServiceProcess(
         }
     }
 
-    Uri? ListeningUrl()
+    static int FreePort()
     {
-        var text = ReadSinceStart();
-        var match = ListeningLine().Match(text);
-        return match.Success ? new Uri(match.Groups[1].Value) : null;
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
-
-    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
-    private static partial Regex ListeningLine();
 
     string ReadSinceStart()
     {
