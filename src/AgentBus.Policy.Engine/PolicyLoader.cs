@@ -246,7 +246,10 @@ public static class PolicyLoader
                     try
                     {
                         var element = JsonSerializer.SerializeToElement(schemaJson);
-                        schema = JsonSchema.Build(element, new BuildOptions { SchemaRegistry = new SchemaRegistry() },
+                        if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("$schema", out var dialect)
+                            && dialect.GetString()?.TrimEnd('#') != CodePointLength.Draft202012.ToString())
+                            throw new FormatException($"$schema must be {CodePointLength.Draft202012} or absent; argument schemas are JSON Schema 2020-12.");
+                        schema = JsonSchema.Build(element, CodePointLength.Options(),
                             new Uri($"https://agentbus.invalid/policy/tools/{Uri.EscapeDataString(tool.Name)}/arguments"));
                     }
                     catch (Exception ex) when (ex is JsonSchemaException or RefResolutionException or JsonException or ArgumentException or InvalidOperationException or FormatException)

@@ -157,7 +157,7 @@ public sealed class ApprovalSession(NpgsqlConnection connection, NpgsqlTransacti
             WHERE approval_id = @ApprovalId
             """, new
         {
-            Status = status, Decision = decision == Decision.Allowed ? "allowed" : "denied", ReasonCode = reasonCode, Reason = reason,
+            Status = status, Decision = decision.WireName(), ReasonCode = reasonCode, Reason = reason,
             Approvers = approvers?.ToArray(), Now = now, approval!.ApprovalId,
         }, transaction, cancellationToken: ct));
 

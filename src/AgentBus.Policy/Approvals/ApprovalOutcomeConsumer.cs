@@ -1,3 +1,4 @@
+using System.Text.Json;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
 using AgentBus.Policy.Proposals;
@@ -16,9 +17,10 @@ namespace AgentBus.Policy.Approvals;
 /// the grant consumed (single use), and the one ExecuteTool is signed from the consumed arguments,
 /// after their hash is checked against what the agent proposed. Every other ending (denied, expired,
 /// cancelled, refused) releases the budget reservation and sends the agent its final decision with a
-/// reason. Each outcome is handled under the approval's row lock in policy_approvals, and messages are
-/// published before that transaction commits, with derived ids: a redelivered outcome repeats the
-/// same messages (dropped as repeats downstream) or finds the approval already moved on.
+/// reason. Each outcome is handled under the approval's row lock in policy_approvals, and its messages
+/// are published only after that transaction committed, with derived ids (docs/architecture.md,
+/// "Delivery"): nothing announces state that may not exist, and a redelivered outcome finds the state
+/// already moved and publishes the same messages again, which consumers drop as repeats.
 /// Outcomes for approvals policy never asked for, or that do not bind its action, are ignored.
 /// </summary>
 public sealed class ApprovalOutcomeConsumer(
@@ -80,10 +82,11 @@ public sealed class ApprovalOutcomeConsumer(
                 break;
             case PolicyApprovalStatus.Consuming:
                 // Handled before; the request may not have left: send the same consumption again.
-                await PublishConsumeAsync(context, approval, now);
                 await session.CommitAsync(ct);
+                await PublishConsumeAsync(context, approval, now);
                 return;
             default:
+                await RepeatEndingAsync(context, session, approval);
                 return;
         }
 
@@ -98,8 +101,8 @@ public sealed class ApprovalOutcomeConsumer(
         }
 
         await session.MoveAsync(PolicyApprovalStatus.Consuming, ApprovalMessages.ConsumptionId(approval.ApprovalId), granted.Approvers, now, ct);
-        await PublishConsumeAsync(context, approval, now);
         await session.CommitAsync(ct);
+        await PublishConsumeAsync(context, approval, now);
         logger.LogInformation("Approval {ApprovalId} for action {ActionId} granted by {Approvers} and re-checked; consuming it",
             approval.ApprovalId, approval.ActionId, approvers);
     }
@@ -111,6 +114,14 @@ public sealed class ApprovalOutcomeConsumer(
         await using var session = await ledger.OpenAsync(consumed.ApprovalId, ct);
         if (Ours(session.Approval, consumed.ApprovalId, consumed.ActionId, consumed.RunId, consumed.AgentId, consumed.Tool, nameof(ApprovalConsumed)) is not { } approval)
             return;
+        if (approval.Status == PolicyApprovalStatus.Authorized && consumed.ConsumptionId == approval.ConsumptionId)
+        {
+            // Authorized before, and its messages may not have left: the same decision and command again.
+            var waiting = await session.WaitingDuplicatesAsync(ct);
+            await session.CommitAsync(ct);
+            await PublishAuthorizedAsync(context, approval, consumed.Arguments, approval.Reason ?? "", waiting, clock.GetUtcNow());
+            return;
+        }
         if (approval.Status != PolicyApprovalStatus.Consuming || consumed.ConsumptionId != approval.ConsumptionId)
         {
             if (approval.Status != PolicyApprovalStatus.Authorized)
@@ -132,19 +143,27 @@ public sealed class ApprovalOutcomeConsumer(
             return;
         }
 
-        var execute = authorizer.Authorize(approval.ToProposal(consumed.Arguments), approval.ApprovalId.ToString("D"));
         var reason = $"Approved by {string.Join(", ", approvers)} under rule '{approval.RuleId}'; policy re-checked the kill switch, limits and budget.";
         await session.FinishAsync(PolicyApprovalStatus.Authorized, Decision.Allowed, ReasonCodes.ApprovalGranted, reason, approvers, now, ct);
+        var duplicates = await session.WaitingDuplicatesAsync(ct);
+        await session.CommitAsync(ct);
+        await PublishAuthorizedAsync(context, approval, consumed.Arguments, reason, duplicates, now);
+        logger.LogInformation("Approval {ApprovalId} used: action {ActionId} authorized for tool {Tool}", approval.ApprovalId, approval.ActionId, approval.Tool);
+    }
+
+    /// <summary>The final allowed decision, then the one signed ExecuteTool, both under ids derived from the action.</summary>
+    async Task PublishAuthorizedAsync(ConsumeContext context, PolicyApproval approval, JsonElement arguments, string reason,
+        IReadOnlyList<(string ActionId, string AgentId, string RunId)> duplicates, DateTimeOffset now)
+    {
+        var execute = authorizer.Authorize(approval.ToProposal(arguments), approval.ApprovalId.ToString("D"));
         // The decision first: it reaches the agent's queue before the executor can even start.
-        await TellAsync(context, session, approval, Decision.Allowed, ReasonCodes.ApprovalGranted, reason, approval.RuleId, now);
+        await TellAsync(context, approval, duplicates, Decision.Allowed, ReasonCodes.ApprovalGranted, reason, approval.RuleId, now);
         // Mandatory: a tool with no queue bound returns the command; this fails and is retried, nothing is lost.
         await context.Publish(execute, send =>
         {
             send.MessageId = ApprovalMessages.ExecuteToolId(approval.AgentId, approval.ActionId);
             send.Mandatory = true;
-        }, ct);
-        await session.CommitAsync(ct);
-        logger.LogInformation("Approval {ApprovalId} used: action {ActionId} authorized for tool {Tool}", approval.ApprovalId, approval.ActionId, approval.Tool);
+        }, context.CancellationToken);
     }
 
     public async Task Consume(ConsumeContext<ApprovalConsumptionRefused> context)
@@ -154,8 +173,13 @@ public sealed class ApprovalOutcomeConsumer(
         if (Ours(session.Approval, refused.ApprovalId, refused.ActionId, refused.RunId, refused.AgentId, refused.Tool, nameof(ApprovalConsumptionRefused)) is not { } approval)
             return;
         // Only the answer to policy's own consumption counts: a refusal of someone else's changes nothing.
-        if (approval.Status != PolicyApprovalStatus.Consuming || refused.ConsumptionId != approval.ConsumptionId)
+        if (refused.ConsumptionId != approval.ConsumptionId)
             return;
+        if (approval.Status != PolicyApprovalStatus.Consuming)
+        {
+            await RepeatEndingAsync(context, session, approval);
+            return;
+        }
         await EndAsync(context, session, approval, PolicyApprovalStatus.Refused, ReasonCodes.ApprovalRefused,
             $"The grant could not be used ({refused.ReasonCode}): {refused.Reason}", approval.RuleId, null, clock.GetUtcNow());
     }
@@ -187,8 +211,13 @@ public sealed class ApprovalOutcomeConsumer(
         string status, string reasonCode, string reason)
     {
         await using var session = await ledger.OpenAsync(approvalId, context.CancellationToken);
-        if (Ours(session.Approval, approvalId, actionId, runId, agentId, tool, what) is not { } approval || !PolicyApprovalStatus.IsOpen(approval.Status))
+        if (Ours(session.Approval, approvalId, actionId, runId, agentId, tool, what) is not { } approval)
             return;
+        if (!PolicyApprovalStatus.IsOpen(approval.Status))
+        {
+            await RepeatEndingAsync(context, session, approval);
+            return;
+        }
         await EndAsync(context, session, approval, status, reasonCode, reason, approval.RuleId, null, clock.GetUtcNow());
     }
 
@@ -237,19 +266,33 @@ public sealed class ApprovalOutcomeConsumer(
             DELETE FROM policy_idempotency WHERE action_id = @ActionId;
             """, new { ReasonCode = reasonCode, Reason = reason, RuleId = ruleId, approval.ActionId }, session.Transaction, cancellationToken: ct));
         await costs.ReleaseAsync(session.Connection, session.Transaction, approval.ActionId, ct);
-        await TellAsync(context, session, approval, Decision.Denied, reasonCode, reason, ruleId, now);
+        var duplicates = await session.WaitingDuplicatesAsync(ct);
         await session.CommitAsync(ct);
+        await TellAsync(context, approval, duplicates, Decision.Denied, reasonCode, reason, ruleId, now);
         logger.LogInformation("Approval {ApprovalId} for action {ActionId}: {Status} ({ReasonCode})", approval.ApprovalId, approval.ActionId, status, reasonCode);
     }
 
+    /// <summary>
+    /// An outcome for an approval that ended in a denial before: its decision was committed, but the
+    /// publish after the commit may not have happened, so it is told again under the same id.
+    /// </summary>
+    async Task RepeatEndingAsync(ConsumeContext context, ApprovalSession session, PolicyApproval approval)
+    {
+        if (approval.FinalDecision != DecisionNames.Denied || approval.ReasonCode is null)
+            return;
+        var waiting = await session.WaitingDuplicatesAsync(context.CancellationToken);
+        await session.CommitAsync(context.CancellationToken);
+        await TellAsync(context, approval, waiting, Decision.Denied, approval.ReasonCode, approval.Reason ?? "", approval.RuleId, clock.GetUtcNow());
+    }
+
     /// <summary>The final decision, to the agent and to every proposal still waiting as a repeat of this action.</summary>
-    async Task TellAsync(ConsumeContext context, ApprovalSession session, PolicyApproval approval, Decision decision, string reasonCode,
-        string reason, string? ruleId, DateTimeOffset now)
+    async Task TellAsync(ConsumeContext context, PolicyApproval approval, IReadOnlyList<(string ActionId, string AgentId, string RunId)> duplicates,
+        Decision decision, string reasonCode, string reason, string? ruleId, DateTimeOffset now)
     {
         var version = policies.Current?.Version;
         await ApprovalMessages.PublishFinalAsync(context, approval.ActionId, approval.RunId, approval.AgentId, approval.Tool, decision,
             reasonCode, reason, ruleId, version, now, approval.ApprovalId, context.CancellationToken);
-        foreach (var (actionId, agentId, runId) in await session.WaitingDuplicatesAsync(context.CancellationToken))
+        foreach (var (actionId, agentId, runId) in duplicates)
             await ApprovalMessages.PublishFinalAsync(context, actionId, runId, agentId, approval.Tool, decision, reasonCode,
                 $"{reason} (This proposal repeats action {approval.ActionId}.)", ruleId, version, now, approval.ApprovalId, context.CancellationToken);
     }

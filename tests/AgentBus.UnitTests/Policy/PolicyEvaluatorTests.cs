@@ -196,6 +196,53 @@ public class PolicyEvaluatorTests
         Assert.Equal(reasonCode, decision.ReasonCode);
     }
 
+    public static TheoryData<string, string> Lengths() => new()
+    {
+        // 200 code points: the limit.
+        { new string('a', 200), ReasonCodes.Allowed },
+        // 100 letters and 100 zero-width joiners: 199 text elements would pass a grapheme count, 200 code points fit.
+        { string.Concat(Enumerable.Repeat("a\u200d", 100)), ReasonCodes.Allowed },
+        // 150 letters, each followed by a zero-width space: 300 code points.
+        { string.Concat(Enumerable.Repeat("a\u200b", 150)), ReasonCodes.InvalidArguments },
+        // 201 combining marks on one letter: one grapheme cluster, 202 code points.
+        { "e" + new string('\u0301', 201), ReasonCodes.InvalidArguments },
+        // 200 emoji outside the BMP: 400 UTF-16 units, 200 code points.
+        { string.Concat(Enumerable.Repeat("\U0001F600", 200)), ReasonCodes.Allowed },
+    };
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void String_lengths_are_counted_in_code_points_not_grapheme_clusters(string note, string reasonCode)
+    {
+        var policy = PolicyLoader.Parse("""
+            agents: [{ id: a }]
+            tools:
+              - name: crm
+                arguments:
+                  type: object
+                  properties: { note: { type: string, maxLength: 200, minLength: 1 } }
+            grants: [{ id: g, agent: a, tool: crm }]
+            """, "lengths.yaml").Policy!;
+        var arguments = System.Text.Json.JsonSerializer.Serialize(new { note });
+
+        Assert.Equal(reasonCode, PolicyEvaluator.Evaluate(Proposal("a", "crm", arguments), "a", policy).ReasonCode);
+    }
+
+    [Fact]
+    public void An_argument_schema_in_another_dialect_is_refused_when_the_policy_loads()
+    {
+        var result = PolicyLoader.Parse("""
+            agents: [{ id: a }]
+            tools:
+              - name: crm
+                arguments: { $schema: "http://json-schema.org/draft-07/schema#", type: object }
+            grants: [{ id: g, agent: a, tool: crm }]
+            """, "dialect.yaml");
+
+        Assert.Null(result.Policy);
+        Assert.Contains(result.Errors, e => e.Contains("$schema must be https://json-schema.org/draft/2020-12/schema"));
+    }
+
     [Fact]
     public void Explain_stops_at_the_step_that_denies()
     {
