@@ -11,13 +11,13 @@ namespace AgentBus.Cli.Broker;
 /// </summary>
 public static class BrokerTopology
 {
-    public const string PolicyUser = "agentbus-policy";
+    public const string PolicyUser = AgentBus.ServiceDefaults.Messaging.BrokerIdentity.PolicyUser;
     public const string ProjectionsUser = "agentbus-projections";
     public const string ApprovalsUser = "agentbus-approvals";
     public const string OperatorUser = AgentBus.ServiceDefaults.Messaging.BrokerIdentity.OperatorUser;
     public const string ReservedPrefix = "agentbus-";
 
-    public static string ExecutorUser(string tool) => $"agentbus-executor-{tool}";
+    public static string ExecutorUser(string tool) => AgentBus.ServiceDefaults.Messaging.BrokerIdentity.ExecutorUser(tool);
 
     public static IReadOnlyList<BrokerUser> Users(IEnumerable<string> agents, IEnumerable<string> tools)
     {

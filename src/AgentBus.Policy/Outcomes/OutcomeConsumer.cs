@@ -4,6 +4,7 @@ using AgentBus.Policy.Proposals;
 using AgentBus.Policy.State;
 using AgentBus.ServiceDefaults.Messaging;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace AgentBus.Policy.Outcomes;
 
@@ -11,25 +12,38 @@ namespace AgentBus.Policy.Outcomes;
 /// Settles budgets from what executors report: the reservation becomes the actual cost, or is
 /// released when the tool certainly did not run. Duplicates that were waiting for this outcome
 /// get their copy. A refusal of a command this service did not sign settles nothing: the action it
-/// names may still be running from the genuine command.
+/// names may still be running from the genuine command. An outcome counts only when RabbitMQ vouches
+/// that it came from the executors of the tool it names (or from this service, for a duplicate's
+/// copy), and only for an action of that tool: a foothold in one executor cannot release or settle
+/// another tool's actions.
 /// </summary>
-public sealed class OutcomeConsumer(CostLedger ledger, ILogger<OutcomeConsumer> logger) :
+public sealed class OutcomeConsumer(CostLedger ledger, IOptions<RabbitMqOptions> rabbit, ILogger<OutcomeConsumer> logger) :
     IConsumer<ActionSucceeded>,
     IConsumer<ActionFailed>
 {
     public Task Consume(ConsumeContext<ActionSucceeded> context) =>
-        Record(context, context.Message.ActionId, context.Message.AgentId, "succeeded", nameof(ActionSucceeded),
+        Record(context, context.Message.ActionId, context.Message.AgentId, context.Message.Tool, "succeeded", nameof(ActionSucceeded),
             JsonSerializer.Serialize(context.Message, WireJson.Options), context.Message.CostUsd);
 
     public Task Consume(ConsumeContext<ActionFailed> context) =>
         ExecutionErrorCodes.EndsNoAction(context.Message)
             ? Task.CompletedTask
-            : Record(context, context.Message.ActionId, context.Message.AgentId, context.Message.OutcomeUnknown ? "outcome_unknown" : "failed",
-            nameof(ActionFailed), JsonSerializer.Serialize(context.Message, WireJson.Options), null);
+            : Record(context, context.Message.ActionId, context.Message.AgentId, context.Message.Tool,
+                context.Message.OutcomeUnknown ? "outcome_unknown" : "failed", nameof(ActionFailed),
+                JsonSerializer.Serialize(context.Message, WireJson.Options), null);
 
-    async Task Record(ConsumeContext context, string actionId, string agentId, string outcome, string type, string payload, decimal? cost)
+    async Task Record(ConsumeContext context, string actionId, string agentId, string tool, string outcome, string type, string payload,
+        decimal? cost)
     {
-        var settled = await ledger.RecordOutcomeAsync(actionId, outcome, type, payload, cost, context.CancellationToken);
+        var sender = context.BrokerUserId();
+        if (sender != BrokerIdentity.ExecutorUser(tool) && sender != rabbit.Value.Username)
+        {
+            logger.LogWarning("An {Type} for action {ActionId} of tool {Tool} came from broker user {Sender}, not from that tool's executors; ignored",
+                type, actionId, tool, sender ?? "(none)");
+            return;
+        }
+
+        var settled = await ledger.RecordOutcomeAsync(actionId, tool, outcome, type, payload, cost, context.CancellationToken);
         if (settled.Recorded)
             logger.LogDebug("Outcome of action {ActionId} ({AgentId}): {Outcome}", actionId, agentId, outcome);
         foreach (var (duplicateId, duplicateAgent, duplicateRun) in settled.WaitingDuplicates)

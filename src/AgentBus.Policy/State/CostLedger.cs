@@ -22,14 +22,14 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
     /// duplicates, and the reservation becomes the actual cost (succeeded), stays at the estimate
     /// (outcome unknown: it may have happened), or is released (failed before it ran).
     /// </summary>
-    public async Task<SettledOutcome> RecordOutcomeAsync(string actionId, string outcome, string outcomeType, string payload,
+    public async Task<SettledOutcome> RecordOutcomeAsync(string actionId, string tool, string outcome, string outcomeType, string payload,
         decimal? actualCostUsd, CancellationToken ct)
     {
         // One round trip: policy_record_outcome (migration 0601) does all of it in one transaction.
         await using var connection = await database.OpenConnectionAsync(ct);
         var rows = (await connection.QueryAsync<(bool Recorded, string? ActionId, string? AgentId, string? RunId)>(new CommandDefinition(
-            "SELECT recorded, waiting_action_id, waiting_agent_id, waiting_run_id FROM policy_record_outcome(@ActionId, @Outcome, @Type, CAST(@Payload AS jsonb), @Cost, @Now)",
-            new { ActionId = actionId, Outcome = outcome, Type = outcomeType, Payload = payload, Cost = actualCostUsd, Now = clock.GetUtcNow() },
+            "SELECT recorded, waiting_action_id, waiting_agent_id, waiting_run_id FROM policy_record_outcome(@ActionId, @Tool, @Outcome, @Type, CAST(@Payload AS jsonb), @Cost, @Now)",
+            new { ActionId = actionId, Tool = tool, Outcome = outcome, Type = outcomeType, Payload = payload, Cost = actualCostUsd, Now = clock.GetUtcNow() },
             cancellationToken: ct))).ToList();
         return new(rows.Any(r => r.Recorded),
             rows.Where(r => r.ActionId is not null).Select(r => (r.ActionId!, r.AgentId!, r.RunId!)).ToList());

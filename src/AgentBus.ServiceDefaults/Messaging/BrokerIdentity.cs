@@ -16,6 +16,22 @@ public static class BrokerIdentity
     /// </summary>
     public const string OperatorUser = "agentbus-operator";
 
+    /// <summary>The policy service's broker user: the only one that may write commands.</summary>
+    public const string PolicyUser = "agentbus-policy";
+
+    /// <summary>The broker user of one tool's executors: the only one whose outcomes count for that tool's actions.</summary>
+    public static string ExecutorUser(string tool) => $"agentbus-executor-{tool}";
+
+    /// <summary>
+    /// Sets the AMQP user_id of everything this bus publishes or sends to its own login, which RabbitMQ
+    /// checks, so consumers can tell which service a message really came from.
+    /// </summary>
+    public static void Stamp(SendContext context, string username)
+    {
+        if (context.TryGetPayload(out RabbitMqSendContext? rabbit))
+            rabbit.BasicProperties.UserId = username;
+    }
+
     /// <summary>
     /// Who sent the message, as far as the broker can vouch for it: the AMQP user_id property, which
     /// RabbitMQ checks against the publishing connection's user, so an agent cannot forge it. Null when

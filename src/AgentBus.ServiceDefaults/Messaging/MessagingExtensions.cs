@@ -65,6 +65,9 @@ public static class MessagingExtensions
                 cfg.ConfigurePublish(publish => publish.UseExecute(AmqpMessageType.Set));
                 cfg.ConfigureSend(send => send.UseExecute(TraceBaggage.Write));
                 cfg.ConfigurePublish(publish => publish.UseExecute(TraceBaggage.Write));
+                var username = options.Username;
+                cfg.ConfigureSend(send => send.UseExecute(context => BrokerIdentity.Stamp(context, username)));
+                cfg.ConfigurePublish(publish => publish.UseExecute(context => BrokerIdentity.Stamp(context, username)));
                 configureBus?.Invoke(context, cfg);
 
                 cfg.ConfigureEndpoints(context);

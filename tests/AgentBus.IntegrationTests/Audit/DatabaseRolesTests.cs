@@ -230,7 +230,7 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
                              "SELECT count(*) FROM run_summaries",
         new[] { "INSERT INTO approvers (name, groups, token_hash) VALUES ('mallory', '{g}', '\\x00')", "UPDATE approvers SET revoked_at = NULL",
                 "SELECT * FROM policy_actions", "SELECT * FROM cost_ledger", "SELECT * FROM execution_claims",
-                "SELECT policy_record_outcome('a', 'succeeded', 'T', '{}', 0, now())" })]
+                "SELECT policy_record_outcome('a', 'T', 'succeeded', 'T', '{}', 0, now())" })]
     [InlineData("executor-payments", "SELECT count(*) FROM execution_claims; SELECT count(*) FROM policy_suspensions",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM audit_events", "DELETE FROM policy_suspensions",
                 "SELECT * FROM cost_ledger", "UPDATE budget_usage SET spent_usd = 0" })]

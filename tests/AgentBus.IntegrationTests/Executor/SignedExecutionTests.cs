@@ -171,7 +171,8 @@ public sealed class SignedExecutionTests(ExecutorFixture fixture) : IAsyncLifeti
         await using var agent = await fixture.ConnectAgentAsync("support-bot");
         var result = await agent.RunAsync("ticketing", fixture.Ticket("signed"), "run-signed", TimeSpan.FromSeconds(20));
 
-        Assert.NotNull(result.Succeeded);
+        Assert.True(result.Succeeded is not null,
+            $"expected a success, got {result.Decision.ReasonCode} / {result.Failed?.ErrorCode}: {result.Failed?.Error ?? result.Decision.Reason}");
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM audit_events WHERE action_id = @ActionId AND event_type = 'ExecutionStarted'", new { result.ActionId }) == 1,
             "ExecutionStarted in the audit");

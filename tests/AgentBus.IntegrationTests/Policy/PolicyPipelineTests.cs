@@ -194,6 +194,46 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_outcome_forged_by_another_tools_executor_neither_ends_nor_releases_the_action()
+    {
+        await fixture.StopExecutorAsync("payments");
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        var actionId = await support.ProposeAsync("payments", Refund(5), "run-forged-outcome");
+        await Eventually.True(async () => await fixture.QueueDepthAsync(WireNames.ToolQueue("payments")) == 1, "the refund queued for payments");
+
+        // A foothold in the ticketing executor: its own broker user (RabbitMQ checks user_id), claiming
+        // the refund failed, once naming payments and once naming its own tool.
+        await using (var connection = await fixture.ConnectionFactoryFor(AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("ticketing")).CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(true, true)))
+        {
+            foreach (var tool in new[] { "payments", "ticketing" })
+            {
+                var forged = new ActionFailed(actionId, "run-forged-outcome", "support-bot", tool, "http_500", "forged", false, 1, 1, DateTimeOffset.UtcNow);
+                var properties = new RabbitMQ.Client.BasicProperties
+                {
+                    ContentType = WireNames.ContentType, Type = nameof(ActionFailed), MessageId = Guid.NewGuid().ToString(),
+                    UserId = AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("ticketing"), DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent,
+                    Headers = new Dictionary<string, object?> { ["MT-MessageType"] = "urn:message:AgentBus.Contracts:" + nameof(ActionFailed) },
+                };
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await channel.BasicPublishAsync(WireNames.ActionFailedExchange, "support-bot", false, properties,
+                    JsonSerializer.SerializeToUtf8Bytes(forged, AgentBus.ServiceDefaults.Messaging.WireJson.Options), timeout.Token);
+            }
+        }
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @actionId AND event_type = 'ActionFailed'", new { actionId }) == 2,
+            "both forgeries in the audit");
+        Assert.Equal(["reserved"], await fixture.QueryAsync<string>("SELECT status FROM cost_ledger WHERE action_id = @actionId", new { actionId }));
+
+        await fixture.StartExecutorAsync("payments");
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM cost_ledger WHERE action_id = @actionId AND status = 'settled' AND amount_usd = 0.01", new { actionId }) == 1,
+            "the refund's cost settled from its real outcome");
+        Assert.Equal(["succeeded"], await fixture.QueryAsync<string>("SELECT outcome FROM policy_actions WHERE action_id = @actionId", new { actionId }));
+        Assert.Single(fixture.SandboxCalls.Calls, c => c.ActionId == actionId);
+    }
+
+    [Fact]
     public async Task Suspending_a_tool_denies_it_for_every_agent()
     {
         Assert.Equal(0, await fixture.OperatorAsync("tools", "suspend", "ticketing", "bob"));
