@@ -180,7 +180,7 @@ public sealed class AgentClient : IAsyncDisposable
         {
             ContentType = WireNames.ContentType,
             DeliveryMode = DeliveryModes.Persistent,
-            MessageId = RunReportMessageId(_options.AgentId, runId),
+            MessageId = MessageIds.RunCompleted(_options.AgentId, runId).ToString(),
             UserId = _options.AgentId,
             Type = nameof(RunCompleted),
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
@@ -192,14 +192,6 @@ public sealed class AgentClient : IAsyncDisposable
     }
 
     /// <summary>The same id for every report of one run, so a resent report is recognised as the same message.</summary>
-    static string RunReportMessageId(string agentId, string runId)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"agentbus\nRunCompleted\n{agentId}:{runId}"));
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash.AsSpan(0, 16), bigEndian: true).ToString();
-    }
-
     async Task PublishAsync(byte[] body, string actionId, string runId, CancellationToken cancellationToken)
     {
         using var activity = Source.StartActivity("propose", ActivityKind.Producer);

@@ -132,7 +132,7 @@ public sealed class ExecuteToolConsumer(
             {
                 using var timeout = PublishTimeout();
                 var started = new ExecutionStarted(command.ActionId, command.RunId, command.AgentId, command.Tool, instance.Name, clock.GetUtcNow());
-                await context.Publish(started, send => send.MessageId = MessageIds.For($"{command.AgentId}:{command.ActionId}", nameof(ExecutionStarted)), timeout.Token);
+                await context.Publish(started, send => send.MessageId = MessageIds.ExecutionStarted(command.AgentId, command.ActionId), timeout.Token);
             }
             catch
             {

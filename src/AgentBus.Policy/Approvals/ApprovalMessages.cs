@@ -19,17 +19,10 @@ public static class ApprovalMessages
     /// <summary>The one consumption policy uses a grant with: the saga accepts the first and only that one again.</summary>
     public static Guid ConsumptionId(Guid approvalId) => MessageIds.For(approvalId.ToString("D"), nameof(ConsumeApproval));
 
-    /// <summary>The approval_required decision: the id of the decision on the proposal itself.</summary>
-    public static Guid RequiredDecisionId(string agentId, string actionId) => MessageIds.For($"{agentId}:{actionId}", nameof(ActionDecided));
-
-    /// <summary>The final decision that follows an approval_required one (the first has step "ActionDecided").</summary>
-    public static Guid FinalDecisionId(string agentId, string actionId) => MessageIds.For($"{agentId}:{actionId}", "ActionDecided.final");
-
-    public static Guid ExecuteToolId(string agentId, string actionId) => MessageIds.For($"{agentId}:{actionId}", nameof(ExecuteTool));
 
     /// <summary>The approval request for one proposal, from the requirement the evaluator resolved.</summary>
     public static ApprovalRequested Request(ActionProposed proposal, ApprovalRequirement requirement, string? policyVersion) =>
-        new(ApprovalIds.For(proposal.AgentId, proposal.ActionId), proposal.ActionId, proposal.RunId, proposal.AgentId, requirement.AgentTeam,
+        new(MessageIds.Approval(proposal.AgentId, proposal.ActionId), proposal.ActionId, proposal.RunId, proposal.AgentId, requirement.AgentTeam,
             proposal.Tool, proposal.Arguments, CanonicalJson.Hash(proposal.Arguments), requirement.RuleId, requirement.Group,
             requirement.Approvers, requirement.ExcludedApprovers, requirement.RequestedBy, requirement.RequestedAt, requirement.ExpiresAt,
             requirement.EscalationGroup, requirement.EscalationDelay, policyVersion, proposal.Intent, proposal.IdempotencyKey);
@@ -46,7 +39,7 @@ public static class ApprovalMessages
         bus.Publish(new ActionDecided(approval.ActionId, approval.RunId, approval.AgentId, approval.Tool, Decision.ApprovalRequired,
             ReasonCodes.ApprovalRequired, reason, approval.RuleId, approval.PolicyVersion, decidedAt, approval.ApprovalId.ToString("D")), send =>
         {
-            send.MessageId = RequiredDecisionId(approval.AgentId, approval.ActionId);
+            send.MessageId = MessageIds.ActionDecided(approval.AgentId, approval.ActionId);
             if (proposalMessageId is not null && send.TryGetPayload(out RabbitMqSendContext? amqp))
                 amqp.BasicProperties.CorrelationId = proposalMessageId;
         }, ct);
@@ -57,6 +50,6 @@ public static class ApprovalMessages
     {
         AgentBusMetrics.Decided(decision, reasonCode, ruleId);
         return bus.Publish(new ActionDecided(actionId, runId, agentId, tool, decision, reasonCode, reason, ruleId, policyVersion, decidedAt,
-            approvalId.ToString("D")), send => send.MessageId = FinalDecisionId(agentId, actionId), ct);
+            approvalId.ToString("D")), send => send.MessageId = MessageIds.FinalDecision(agentId, actionId), ct);
     }
 }

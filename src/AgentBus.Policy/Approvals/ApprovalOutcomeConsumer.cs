@@ -161,7 +161,7 @@ public sealed class ApprovalOutcomeConsumer(
         // Mandatory: a tool with no queue bound returns the command; this fails and is retried, nothing is lost.
         await context.Publish(execute, send =>
         {
-            send.MessageId = ApprovalMessages.ExecuteToolId(approval.AgentId, approval.ActionId);
+            send.MessageId = MessageIds.ExecuteTool(approval.AgentId, approval.ActionId);
             send.Mandatory = true;
         }, context.CancellationToken);
     }

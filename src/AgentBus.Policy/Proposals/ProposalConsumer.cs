@@ -63,7 +63,7 @@ public sealed class ProposalConsumer(
 
         // The approval the agent waits for: its own, or, for a repeat of an action, that action's.
         var approvalId = decision.Decision == Decision.ApprovalRequired && sender is not null && admission is not null
-            ? ApprovalIds.For(sender, admission.DuplicateOf ?? proposal.ActionId).ToString("D")
+            ? MessageIds.Approval(sender, admission.DuplicateOf ?? proposal.ActionId).ToString("D")
             : null;
         AgentBusMetrics.Decided(decision.Decision, decision.ReasonCode, decision.RuleId);
 
@@ -117,7 +117,7 @@ public sealed class ProposalConsumer(
         // keeps the proposal for a retry, instead of the broker dropping an allowed action.
         await context.Publish(execute, send =>
         {
-            send.MessageId = MessageIds.For(subject, nameof(ExecuteTool));
+            send.MessageId = MessageIds.ExecuteTool(proposal.AgentId, proposal.ActionId);
             send.Mandatory = true;
         }, context.CancellationToken);
     }

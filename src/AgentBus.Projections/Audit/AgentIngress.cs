@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
+using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Messaging;
 using MassTransit;
 

@@ -50,7 +50,7 @@ public sealed class ApprovalPipelineTests(ApprovalsFixture fixture) : IAsyncLife
         Assert.True(first.Decision == Decision.ApprovalRequired, $"expected approval_required, got {first.Decision} ({first.ReasonCode}: {first.Reason})");
         Assert.NotNull(first.ApprovalId);
         var approvalId = Guid.Parse(first.ApprovalId!);
-        Assert.Equal(ApprovalIds.For(agentId, actionId), approvalId);
+        Assert.Equal(MessageIds.Approval(agentId, actionId), approvalId);
         await Eventually.True(async () => await fixture.StateAsync(approvalId) is "Pending", $"approval {approvalId} pending in the saga");
         return (agent, actionId, approvalId, first);
     }
@@ -392,7 +392,7 @@ public sealed class ApprovalPipelineTests(ApprovalsFixture fixture) : IAsyncLife
         // While no approvals service runs, another action asks for approval: its request waits in the queue,
         // and the agent hears approval_required once the restarted service has taken it up.
         secondAction = await agent.ProposeAsync("payments", Refund(750, "ORD-43"), "run-crash");
-        secondApproval = ApprovalIds.For("support-bot", secondAction);
+        secondApproval = MessageIds.Approval("support-bot", secondAction);
 
         await using var restarted = await ChildServices.StartAsync("AgentBus.Approvals", "agentbus-approvals", environment);
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))

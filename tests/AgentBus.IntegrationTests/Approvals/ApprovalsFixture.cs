@@ -261,7 +261,7 @@ public sealed class ApprovalsFixture : PipelineFixture
         var actionId = Guid.CreateVersion7().ToString();
         var args = JsonSerializer.SerializeToElement(arguments ?? new { method = "POST", url = "http://127.0.0.1:5080/payments/refunds", body = new { orderId = "ORD-1", amountUsd = 900 } });
         var now = DateTimeOffset.UtcNow;
-        return new ApprovalRequested(ApprovalIds.For(agent, actionId), actionId, runId ?? $"run-{actionId[..8]}", agent, "support", tool, args,
+        return new ApprovalRequested(MessageIds.Approval(agent, actionId), actionId, runId ?? $"run-{actionId[..8]}", agent, "support", tool, args,
             CanonicalJson.Hash(args), "refunds-over-500", group, quorum, excluded ?? ["sam"], requestedBy, now, now + (expiresIn ?? TimeSpan.FromMinutes(10)),
             escalationGroup, escalationDelay, "sha256:test", "Refund a double charge.", null,
             current is null ? null : JsonSerializer.SerializeToElement(current));

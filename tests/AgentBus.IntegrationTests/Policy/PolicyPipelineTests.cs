@@ -185,7 +185,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
             new { actionId });
         var only = Assert.Single(audited);
         Assert.Equal(("ActionFailed", (string?)ReasonCodes.AgentSuspended), (only.EventType, only.ReasonCode));
-        Assert.NotEqual(AgentBus.ServiceDefaults.Messaging.MessageIds.ActionOutcome("support-bot", actionId), only.EventId);
+        Assert.NotEqual(MessageIds.ActionOutcome("support-bot", actionId), only.EventId);
         // Its reservation is released, once, and nothing was spent.
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM cost_ledger WHERE action_id = @actionId AND status = 'released' AND amount_usd = 0", new { actionId }) == 1,
@@ -302,7 +302,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            await saga.Services.GetRequiredService<IBus>().Publish(new ApprovalOpened(ApprovalIds.For("support-bot", actionId), actionId, "run-raw",
+            await saga.Services.GetRequiredService<IBus>().Publish(new ApprovalOpened(MessageIds.Approval("support-bot", actionId), actionId, "run-raw",
                 "support-bot", "payments", "large-refund", DateTimeOffset.UtcNow.AddHours(1), DateTimeOffset.UtcNow), timeout.Token);
         }
         finally

@@ -29,7 +29,7 @@ public class PolicyApprovalTests
 
         var request = ApprovalMessages.Request(proposal, requirement, "sha256:v1");
 
-        Assert.Equal(ApprovalIds.For("support-bot", proposal.ActionId), request.ApprovalId);
+        Assert.Equal(MessageIds.Approval("support-bot", proposal.ActionId), request.ApprovalId);
         Assert.Equal((proposal.ActionId, "run-1", "support-bot", "payments"), (request.ActionId, request.RunId, request.AgentId, request.Tool));
         Assert.Equal(CanonicalJson.Hash(arguments), request.ArgumentsHash);
         Assert.Equal(arguments.GetRawText(), request.Arguments.GetRawText());
@@ -43,8 +43,9 @@ public class PolicyApprovalTests
         // Derived ids: a redelivered proposal asks for the same approval and uses the grant with the same consumption.
         Assert.Equal(ApprovalMessages.RequestMessageId(request.ApprovalId), ApprovalMessages.RequestMessageId(ApprovalMessages.Request(proposal, requirement, "v2").ApprovalId));
         Assert.Equal(ApprovalMessages.ConsumptionId(request.ApprovalId), ApprovalMessages.ConsumptionId(request.ApprovalId));
-        Assert.NotEqual(ApprovalMessages.FinalDecisionId("support-bot", proposal.ActionId), MessageIds.For($"support-bot:{proposal.ActionId}", nameof(ActionDecided)));
-        Assert.Equal(MessageIds.For($"support-bot:{proposal.ActionId}", nameof(ExecuteTool)), ApprovalMessages.ExecuteToolId("support-bot", proposal.ActionId));
+        Assert.NotEqual(MessageIds.FinalDecision("support-bot", proposal.ActionId), MessageIds.ActionDecided("support-bot", proposal.ActionId));
+        // A command authorized after an approval has the id an allowed proposal's command would have: one command per action.
+        Assert.Equal(MessageIds.For($"support-bot:{proposal.ActionId}", nameof(ExecuteTool)), MessageIds.ExecuteTool("support-bot", proposal.ActionId));
     }
 
     static ActionDecided Decided(Decision decision, string code, string? approvalId) =>

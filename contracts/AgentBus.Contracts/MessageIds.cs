@@ -1,0 +1,56 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace AgentBus.Contracts;
+
+/// <summary>
+/// The one catalogue of message ids (docs/architecture.md, "Delivery"). An id is derived from what
+/// the message is about, so redoing a step after a crash (a redelivered proposal, a retried publish,
+/// an outcome published again from its record) emits the same id and idempotent consumers (the
+/// audit, the policy service, agents) drop the repeat instead of recording it twice. Every service
+/// and the .NET client take their ids from here; an agent in another language reproduces
+/// <see cref="For"/> (contracts/README.md).
+/// </summary>
+public static class MessageIds
+{
+    /// <summary>RFC 9562 version 8 from SHA-256 of "agentbus\n{step}\n{subject}".</summary>
+    public static Guid For(string subject, string step)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes($"agentbus\n{step}\n{subject}"), hash);
+        var bytes = hash[..16];
+        // RFC 9562 version 8 (custom) with the RFC 4122 variant, so the value is a well-formed UUID.
+        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80);
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+        return new Guid(bytes, bigEndian: true);
+    }
+
+    static string Action(string agentId, string actionId) => $"{agentId}:{actionId}";
+
+    /// <summary>The decision on a proposal (approval_required included).</summary>
+    public static Guid ActionDecided(string agentId, string actionId) => For(Action(agentId, actionId), nameof(Contracts.ActionDecided));
+
+    /// <summary>The final decision that follows an approval_required one.</summary>
+    public static Guid FinalDecision(string agentId, string actionId) => For(Action(agentId, actionId), "ActionDecided.final");
+
+    /// <summary>The one signed command for an action, whether allowed at once or after an approval.</summary>
+    public static Guid ExecuteTool(string agentId, string actionId) => For(Action(agentId, actionId), nameof(Contracts.ExecuteTool));
+
+    public static Guid ExecutionStarted(string agentId, string actionId) => For(Action(agentId, actionId), nameof(Contracts.ExecutionStarted));
+
+    /// <summary>The id of an action's one outcome (ActionSucceeded or ActionFailed from the tool).</summary>
+    public static Guid ActionOutcome(string agentId, string actionId) => For(Action(agentId, actionId), "Outcome");
+
+    /// <summary>
+    /// The id of the executor's final refusal of a command the policy service signed (suspended,
+    /// expired). Never the outcome's id: a consumer that saw the refusal must still record an outcome
+    /// published under <see cref="ActionOutcome"/>, were there ever one.
+    /// </summary>
+    public static Guid ActionRefusal(string agentId, string actionId) => For(Action(agentId, actionId), "Refused");
+
+    /// <summary>The approval id (the saga's correlation id): a re-proposed action asks for the same approval.</summary>
+    public static Guid Approval(string agentId, string actionId) => For(Action(agentId, actionId), "Approval");
+
+    /// <summary>An agent's report that a run ended: one per run.</summary>
+    public static Guid RunCompleted(string agentId, string runId) => For($"{agentId}:{runId}", nameof(Contracts.RunCompleted));
+}
