@@ -137,7 +137,7 @@ public sealed class PolicyDocument
         /// <summary>How long approvers have, e.g. 30m, 1h, 1d.</summary>
         public string Expires { get; set; } = "1h";
 
-        /// <summary>Separation of duties: members of the agent's team (see teams) may not approve. On unless false.</summary>
+        /// <summary>Separation of duties: members of the agent's team (see teams) may not approve. Always; false is refused.</summary>
         public bool ExcludeTeam { get; set; } = true;
 
         /// <summary>After a delay, a second group may approve too.</summary>

@@ -428,9 +428,12 @@ public static class PolicyLoader
                         (escalationGroup, escalationDelay) = (escalate.Group, after);
                     }
 
+                    if (!declared.ExcludeTeam)
+                        Error(declared, $"grant '{grant.Id}': approval.excludeTeam: false is not allowed: the agent's own id, its owner and its team " +
+                                        "may never approve its actions (separation of duties). Remove the setting.");
                     var agent = agents.GetValueOrDefault(grant.Agent);
                     var team = agent?.Team ?? "";
-                    var excluded = declared.ExcludeTeam && teams.TryGetValue(team, out var members) ? members : [];
+                    var excluded = teams.TryGetValue(team, out var members) ? members : [];
                     approval = new ApprovalPolicy
                     {
                         RuleId = ruleId, When = when, Group = declared.Group, Approvers = declared.Approvers, Expiry = expiry, Line = declared.Line,

@@ -140,7 +140,7 @@ public class PolicyLoaderTests
               - id: gb
                 agent: b
                 tool: t
-                approval: { group: finance, excludeTeam: false }
+                approval: { group: finance }
               - id: gc
                 agent: c
                 tool: t
@@ -154,12 +154,26 @@ public class PolicyLoaderTests
         Assert.Contains("after 30m 'leads' may approve too", a.Reason);
         Assert.Equal(["sam", "tina"], policy.Teams["support"]);
 
-        // No owner: the agent itself is the requester. excludeTeam: false lets the team approve.
+        // No owner: the agent itself is the requester, and its team still may not approve.
         var b = policy.Grants[("b", "t")].Approval!;
         Assert.Equal("b", b.RequestedBy);
-        Assert.Empty(b.ExcludedApprovers);
+        Assert.Equal(["sam", "tina"], b.ExcludedApprovers);
         Assert.Null(b.EscalationGroup);
         Assert.Empty(policy.Grants[("c", "t")].Approval!.ExcludedApprovers);
+    }
+
+    [Fact]
+    public void An_approval_that_would_let_the_agents_team_approve_is_refused()
+    {
+        var result = PolicyLoader.Parse("""
+            agents: [{ id: b, team: support }]
+            teams: [{ id: support, members: [tina] }]
+            tools: [{ name: t }]
+            grants: [{ id: gb, agent: b, tool: t, approval: { group: finance, excludeTeam: false } }]
+            """, "p.yaml");
+
+        Assert.Null(result.Policy);
+        Assert.Contains(result.Errors, e => e.Contains("excludeTeam: false is not allowed"));
     }
 
     [Theory]
