@@ -331,8 +331,13 @@ BEGIN
 END
 $$;
 
--- Settling an outcome (as in 0601), its budget change now through policy_adjust_budget.
-CREATE OR REPLACE FUNCTION policy_record_outcome(p_action_id text, p_outcome text, p_outcome_type text, p_payload jsonb,
+-- Settling an outcome (as in 0601), its budget change now through policy_adjust_budget. An outcome
+-- counts only for an action of the tool it names: the policy service already checks that it came
+-- from that tool's executors (their broker user), and here the action's own tool must match, so a
+-- foothold in one executor cannot end, release or settle another tool's actions.
+DROP FUNCTION policy_record_outcome(text, text, text, jsonb, numeric, timestamptz);
+
+CREATE FUNCTION policy_record_outcome(p_action_id text, p_tool text, p_outcome text, p_outcome_type text, p_payload jsonb,
     p_actual_cost numeric, p_now timestamptz)
 RETURNS TABLE (recorded boolean, waiting_action_id text, waiting_agent_id text, waiting_run_id text)
 LANGUAGE plpgsql AS $$
@@ -345,7 +350,7 @@ DECLARE
     v_held numeric;
 BEGIN
     SELECT a.duplicate_of, a.outcome, true INTO v_duplicate_of, v_outcome, v_found
-      FROM policy_actions a WHERE a.action_id = p_action_id FOR UPDATE;
+      FROM policy_actions a WHERE a.action_id = p_action_id AND a.tool = p_tool FOR UPDATE;
     IF v_found IS NULL OR v_outcome IS NOT NULL THEN
         RETURN QUERY SELECT false, NULL::text, NULL::text, NULL::text;
         RETURN;
