@@ -210,6 +210,8 @@ public class PipelineFixture : IAsyncLifetime
         await using var connection = new NpgsqlConnection(ConnectionString);
         var tables = (await connection.QueryAsync<string>(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schemaversions'")).ToList();
+        var hadSuspensions = tables.Contains("policy_suspensions")
+            && await connection.ExecuteScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM policy_suspensions)");
         // The audit log refuses TRUNCATE except through its documented break-glass path (docs/audit.md).
         // A writer still finishing the previous test can deadlock with it: PostgreSQL aborts one, so try again.
         for (var attempt = 1; tables.Count > 0; attempt++)
@@ -226,6 +228,10 @@ public class PipelineFixture : IAsyncLifetime
             }
         }
         SandboxCalls.Clear();
+        // The policy service denies from its cached kill switch until its next re-read (250 ms by default);
+        // without this wait a test after one that suspended an agent is refused for a suspension it never made.
+        if (hadSuspensions)
+            await Task.Delay(TimeSpan.FromMilliseconds(600));
     }
 
     public HttpClient AdminHttp()
