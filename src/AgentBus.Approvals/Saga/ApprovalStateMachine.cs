@@ -9,7 +9,8 @@ using Microsoft.Extensions.Options;
 namespace AgentBus.Approvals.Saga;
 
 /// <summary>
-/// One approval from request to use. Every event is handled with the saga's row locked (see
+/// One approval from request to use: each state lists the events it acts on and the ones it ignores,
+/// and a transition happens only where a state's handler makes it. Every event is handled with the saga's row locked (see
 /// Persistence), and every decision is taken by <see cref="ApprovalRules"/> with this machine's clock,
 /// so concurrent votes, a vote racing the expiry, and a replayed grant are decided in one place.
 /// Outcome events carry ids derived from the approval: a redelivered message that finds the outcome
@@ -46,7 +47,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         {
             e.CorrelateById(c => c.Message.ApprovalId);
             e.OnMissingInstance(m => m.ExecuteAsync(c => c.Publish(Refusal(c.Message, ApprovalReasonCodes.UnknownApproval, "No such approval."),
-                send => send.MessageId = MessageIds.For($"{c.Message.ApprovalId:D}:{c.Message.ConsumptionId:D}", nameof(ApprovalConsumptionRefused)))));
+                send => send.MessageId = MessageIds.For(ConsumptionSubject(c.Message), nameof(ApprovalConsumptionRefused)))));
         });
         Event(() => Expire, e => { e.CorrelateById(c => c.Message.ApprovalId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => Escalate, e => { e.CorrelateById(c => c.Message.ApprovalId); e.OnMissingInstance(m => m.Discard()); });
@@ -54,13 +55,44 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
 
         Initially(When(Requested).ThenAsync(StartAsync));
 
-        DuringAny(
+        // Open: votes count, the sweeper's expiry and escalation act, a grant cannot be used yet.
+        During(Pending, Escalated,
             When(Requested).ThenAsync(RepeatedRequestAsync),
             When(VoteCast).ThenAsync(VoteAsync),
             When(Expire).ThenAsync(ExpireAsync),
-            When(Escalate).ThenAsync(EscalateAsync),
-            When(Cancel).ThenAsync(CancelAsync),
-            When(Consume).ThenAsync(ConsumeAsync));
+            When(Cancel).ThenAsync(c => CancelWithAsync(c, c.Message.Reason, c.Message.CancelledBy)),
+            When(Consume).ThenAsync(RefuseConsumptionAsync));
+        During(Pending,
+            When(Escalate).ThenAsync(EscalateAsync));
+        During(Escalated,
+            When(Escalate).ThenAsync(PublishEscalatedAsync));
+
+        // Granted: the one use, or a cancellation by a suspension before it.
+        During(Granted,
+            When(VoteCast).ThenAsync(c => AnswerLateVoteAsync(c, PublishGrantedAsync)),
+            When(Consume).ThenAsync(ConsumeAsync),
+            When(Cancel).ThenAsync(c => CancelWithAsync(c, c.Message.Reason, c.Message.CancelledBy)),
+            Ignore(Requested), Ignore(Expire), Ignore(Escalate));
+        During(Consumed,
+            When(VoteCast).ThenAsync(c => AnswerLateVoteAsync(c, PublishGrantedAsync)),
+            When(Consume).ThenAsync(ConsumeAsync),
+            Ignore(Requested), Ignore(Expire), Ignore(Escalate), Ignore(Cancel));
+
+        // Ended without a grant: answers only, and the same outcome again for a repeated trigger.
+        During(Denied,
+            When(VoteCast).ThenAsync(c => AnswerLateVoteAsync(c, PublishDeniedAsync)),
+            When(Consume).ThenAsync(RefuseConsumptionAsync),
+            Ignore(Requested), Ignore(Expire), Ignore(Escalate), Ignore(Cancel));
+        During(Expired,
+            When(VoteCast).ThenAsync(c => AnswerLateVoteAsync(c, null)),
+            When(Expire).ThenAsync(PublishExpiredAsync),
+            When(Consume).ThenAsync(RefuseConsumptionAsync),
+            Ignore(Requested), Ignore(Escalate), Ignore(Cancel));
+        During(Cancelled,
+            When(VoteCast).ThenAsync(c => AnswerLateVoteAsync(c, null)),
+            When(Cancel).ThenAsync(PublishCancelledAsync),
+            When(Consume).ThenAsync(RefuseConsumptionAsync),
+            Ignore(Requested), Ignore(Expire), Ignore(Escalate));
     }
 
     public State Pending { get; private set; } = null!;
@@ -146,8 +178,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
             _logger.LogWarning("Approval {ApprovalId} was requested again for a different action or arguments; the first request stands", saga.CorrelationId);
             return;
         }
-        if (saga.CurrentState is ApprovalStatus.Pending or ApprovalStatus.Escalated)
-            await PublishOpenedAsync(context);
+        await PublishOpenedAsync(context);
     }
 
     static Task PublishOpenedAsync(BehaviorContext<ApprovalState> context)
@@ -197,27 +228,38 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
             case ApprovalStatus.Expired:
                 await ExpireNowAsync(context, now);
                 break;
-            case null when step.Outcome == ApprovalVoteOutcome.Repeated:
-                // The same vote again (an HTTP retry, or this message redelivered after its outcome was
-                // committed but perhaps not published): publish the outcome again, same id.
-                if (saga.CurrentState is ApprovalStatus.Granted or ApprovalStatus.Consumed)
-                    await PublishGrantedAsync(context);
-                else if (saga.CurrentState == ApprovalStatus.Denied)
-                    await PublishDeniedAsync(context);
-                break;
         }
 
-        await RespondIfAsked(context, new ApprovalVoteResult(saga.CorrelationId, vote.VoteId, step.Outcome,
+        await AnswerAsync(context, step);
+    }
+
+    /// <summary>
+    /// A vote on a decided approval changes nothing. The same vote again (an HTTP retry, or this message
+    /// redelivered after its outcome committed but perhaps before it was published) publishes the
+    /// outcome again under the same id.
+    /// </summary>
+    async Task AnswerLateVoteAsync(BehaviorContext<ApprovalState, ApprovalVoteCast> context, Func<BehaviorContext<ApprovalState>, Task>? publishOutcome)
+    {
+        AgentBusTelemetry.TagAction(context.Saga.ActionId, context.Saga.RunId);
+        var step = ApprovalRules.Vote(context.Saga, context.Message, _clock.GetUtcNow());
+        if (step.Outcome == ApprovalVoteOutcome.Repeated && publishOutcome is not null)
+            await publishOutcome(context);
+        await AnswerAsync(context, step);
+    }
+
+    static Task AnswerAsync(BehaviorContext<ApprovalState, ApprovalVoteCast> context, ApprovalStep step)
+    {
+        var saga = context.Saga;
+        return RespondIfAsked(context, new ApprovalVoteResult(saga.CorrelationId, context.Message.VoteId, step.Outcome,
             ApprovalStatus.Display(saga.CurrentState), step.ReasonCode, step.Reason, saga.Approvers, saga.Quorum));
     }
 
+    /// <summary>The sweeper's word is a trigger, not the decision: only this machine's clock expires an approval.</summary>
     async Task ExpireAsync(BehaviorContext<ApprovalState, ExpireApproval> context)
     {
         var now = _clock.GetUtcNow();
         if (ApprovalRules.ShouldExpire(context.Saga, now))
             await ExpireNowAsync(context, now);
-        else if (context.Saga.CurrentState == ApprovalStatus.Expired)
-            await PublishExpiredAsync(context);
     }
 
     async Task ExpireNowAsync(BehaviorContext<ApprovalState> context, DateTimeOffset now)
@@ -236,25 +278,12 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         var saga = context.Saga;
         var now = _clock.GetUtcNow();
         if (!ApprovalRules.ShouldEscalate(saga, now))
-        {
-            if (saga.CurrentState == ApprovalStatus.Escalated)
-                await PublishEscalatedAsync(context);
             return;
-        }
 
         saga.EscalatedAt = now;
         await context.TransitionToState(Escalated);
         _logger.LogInformation("Approval {ApprovalId} escalated: group {Group} may now approve too", saga.CorrelationId, saga.EscalationGroup);
         await PublishEscalatedAsync(context);
-    }
-
-    async Task CancelAsync(BehaviorContext<ApprovalState, CancelApproval> context)
-    {
-        var saga = context.Saga;
-        if (saga.CurrentState is ApprovalStatus.Pending or ApprovalStatus.Escalated or ApprovalStatus.Granted)
-            await CancelWithAsync(context, context.Message.Reason, context.Message.CancelledBy);
-        else if (saga.CurrentState == ApprovalStatus.Cancelled)
-            await PublishCancelledAsync(context);
     }
 
     async Task CancelWithAsync(BehaviorContext<ApprovalState> context, string reason, string by)
@@ -269,21 +298,19 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         await PublishCancelledAsync(context);
     }
 
+    /// <summary>Granted: the first matching consumption takes the grant. Consumed: that same consumption is answered again, any other refused.</summary>
     async Task ConsumeAsync(BehaviorContext<ApprovalState, ConsumeApproval> context)
     {
         var (saga, request) = (context.Saga, context.Message);
         AgentBusTelemetry.TagAction(saga.ActionId, saga.RunId);
         var now = _clock.GetUtcNow();
-        var subject = $"{saga.CorrelationId:D}:{request.ConsumptionId:D}";
-
-        if (ApprovalRules.Consumption(saga, request, now) is { } refusal)
+        if (ApprovalRules.Consumption(saga, request, now) is not null)
         {
-            _logger.LogWarning("Approval {ApprovalId}: consumption {ConsumptionId} refused ({Code})", saga.CorrelationId, request.ConsumptionId, refusal.Code);
-            await context.Publish(Refusal(request, refusal.Code, refusal.Reason), send => send.MessageId = MessageIds.For(subject, nameof(ApprovalConsumptionRefused)));
+            await RefuseConsumptionAsync(context);
             return;
         }
 
-        var repeated = saga.CurrentState == ApprovalStatus.Consumed;
+        var repeated = saga.ConsumptionId == request.ConsumptionId;
         if (!repeated)
         {
             saga.ConsumptionId = request.ConsumptionId;
@@ -294,8 +321,20 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
 
         await context.Publish(new ApprovalConsumed(saga.CorrelationId, request.ConsumptionId, saga.ActionId, saga.RunId, saga.AgentId, saga.Tool,
                 saga.Arguments, saga.ArgumentsHash, saga.IdempotencyKey, saga.RuleId, saga.Approvers, repeated, saga.ConsumedAt!.Value),
-            send => send.MessageId = MessageIds.For(subject, nameof(ApprovalConsumed)));
+            send => send.MessageId = MessageIds.For(ConsumptionSubject(request), nameof(ApprovalConsumed)));
     }
+
+    async Task RefuseConsumptionAsync(BehaviorContext<ApprovalState, ConsumeApproval> context)
+    {
+        var (saga, request) = (context.Saga, context.Message);
+        var (code, reason) = ApprovalRules.Consumption(saga, request, _clock.GetUtcNow())
+                             ?? (ApprovalReasonCodes.NotGranted, "This approval cannot be used now.");
+        _logger.LogWarning("Approval {ApprovalId}: consumption {ConsumptionId} refused ({Code})", saga.CorrelationId, request.ConsumptionId, code);
+        await context.Publish(Refusal(request, code, reason),
+            send => send.MessageId = MessageIds.For(ConsumptionSubject(request), nameof(ApprovalConsumptionRefused)));
+    }
+
+    static string ConsumptionSubject(ConsumeApproval request) => $"{request.ApprovalId:D}:{request.ConsumptionId:D}";
 
     /// <summary>Each counted answer, for the audit (who approved or denied, and when); a repeat has the same id.</summary>
     static Task PublishVoteAsync(BehaviorContext<ApprovalState> context, ApprovalVote vote)

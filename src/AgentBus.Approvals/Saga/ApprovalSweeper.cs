@@ -21,18 +21,18 @@ public sealed class ApprovalSweeper(
     IOptions<ApprovalsOptions> options,
     ILogger<ApprovalSweeper> logger) : BackgroundService
 {
-    const string ClaimExpired = """
+    static readonly string ClaimExpired = $"""
         SELECT correlation_id FROM approval_sagas
-        WHERE current_state IN ('Pending', 'Escalated') AND expires_at <= @Now
+        WHERE current_state IN {ApprovalStatus.In(ApprovalStatus.Pending, ApprovalStatus.Escalated)} AND expires_at <= @Now
           AND (expiry_sent_at IS NULL OR expiry_sent_at <= @ResendBefore)
         ORDER BY expires_at
         LIMIT @Batch
         FOR UPDATE SKIP LOCKED
         """;
 
-    const string ClaimEscalations = """
+    static readonly string ClaimEscalations = $"""
         SELECT correlation_id FROM approval_sagas
-        WHERE current_state = 'Pending' AND escalate_at <= @Now AND expires_at > @Now
+        WHERE current_state = '{ApprovalStatus.Pending}' AND escalate_at <= @Now AND expires_at > @Now
           AND (escalation_sent_at IS NULL OR escalation_sent_at <= @ResendBefore)
         ORDER BY escalate_at
         LIMIT @Batch
@@ -73,7 +73,7 @@ public sealed class ApprovalSweeper(
         await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         {
             var open = await connection.QueryAsync<(string Tool, long Count)>(new CommandDefinition(
-                "SELECT tool, count(*) FROM approval_sagas WHERE current_state IN ('Pending', 'Escalated') GROUP BY tool",
+                $"SELECT tool, count(*) FROM approval_sagas WHERE current_state IN {ApprovalStatus.In(ApprovalStatus.Pending, ApprovalStatus.Escalated)} GROUP BY tool",
                 cancellationToken: cancellationToken));
             AgentBusMetrics.ApprovalsOpen(open.ToDictionary(o => o.Tool ?? "", o => o.Count));
         }

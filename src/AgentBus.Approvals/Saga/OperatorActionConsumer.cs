@@ -31,7 +31,7 @@ public sealed class OperatorActionConsumer(NpgsqlDataSource dataSource, TimeProv
 
         await using var connection = await dataSource.OpenConnectionAsync(context.CancellationToken);
         var ids = (await connection.QueryAsync<Guid>(new CommandDefinition(
-            $"SELECT correlation_id FROM approval_sagas WHERE {column} = @Target AND current_state IN ('Pending', 'Escalated', 'Granted')",
+            $"SELECT correlation_id FROM approval_sagas WHERE {column} = @Target AND current_state IN {ApprovalStatus.In(ApprovalStatus.Pending, ApprovalStatus.Escalated, ApprovalStatus.Granted)}",
             new { action.Target }, cancellationToken: context.CancellationToken))).ToList();
 
         var what = action.Action == AgentSuspend ? "agent" : "tool";

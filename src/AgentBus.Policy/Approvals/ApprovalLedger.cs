@@ -5,11 +5,15 @@ using Npgsql;
 
 namespace AgentBus.Policy.Approvals;
 
-/// <summary>The states of an approval on the policy service's side (policy_approvals.status).</summary>
+/// <summary>
+/// The states of an approval on the policy service's side (policy_approvals.status): the saga's words
+/// from <see cref="ApprovalStatusNames"/> where the two mean the same, and three of policy's own for
+/// the steps only policy takes (the re-check, the consumption, the signed command).
+/// </summary>
 public static class PolicyApprovalStatus
 {
     /// <summary>Asked; waiting for people.</summary>
-    public const string Pending = "pending";
+    public const string Pending = ApprovalStatusNames.Pending;
 
     /// <summary>Granted and re-checked; ConsumeApproval sent, waiting for the saga to hand over the grant.</summary>
     public const string Consuming = "consuming";
@@ -17,9 +21,9 @@ public static class PolicyApprovalStatus
     /// <summary>The grant was used: the signed ExecuteTool and the final allowed decision were sent.</summary>
     public const string Authorized = "authorized";
 
-    public const string Denied = "denied";
-    public const string Expired = "expired";
-    public const string Cancelled = "cancelled";
+    public const string Denied = ApprovalStatusNames.Denied;
+    public const string Expired = ApprovalStatusNames.Expired;
+    public const string Cancelled = ApprovalStatusNames.Cancelled;
 
     /// <summary>Granted, but the re-check or the consumption refused it: nothing runs.</summary>
     public const string Refused = "refused";

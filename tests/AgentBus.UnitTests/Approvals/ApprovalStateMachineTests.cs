@@ -53,6 +53,23 @@ public sealed class ApprovalStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public void The_machines_states_are_the_contract_vocabulary_and_every_state_says_what_it_does_with_every_event()
+    {
+        var machine = _provider.GetRequiredService<ApprovalStateMachine>();
+        var states = machine.States.Select(s => s.Name).Where(n => n is not "Initial" and not "Final").ToList();
+        Assert.Equal(ApprovalStatusNames.All.Order(), states.Select(ApprovalStatus.Display).Order());
+        Assert.All(states, s => Assert.Equal(s.ToLowerInvariant(), ApprovalStatus.Display(s)));
+
+        // No DuringAny: an event a state did not name would fault as unhandled, so each names all six.
+        foreach (var state in machine.States.Where(s => s.Name is not "Initial" and not "Final"))
+        {
+            var named = machine.NextEvents(state).Select(e => e.Name).ToHashSet();
+            Assert.True(new[] { "Requested", "VoteCast", "Expire", "Escalate", "Cancel", "Consume" }.All(named.Contains),
+                $"state {state.Name} handles only {string.Join(", ", named)}");
+        }
+    }
+
+    [Fact]
     public async Task A_new_approval_is_announced_as_opened_and_again_when_requested_again_while_open()
     {
         var request = await RequestAsync(Request());
