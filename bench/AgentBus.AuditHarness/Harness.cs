@@ -57,7 +57,7 @@ static class Harness
 
         try
         {
-            await DatabaseMigrator.ApplyAsync(connectionString, NullLogger.Instance, deadline.Token);
+            await DatabaseMigrator.ApplyAsync(connectionString, NullLogger.Instance, [AgentBus.Projections.ProjectionsHostExtensions.Migrations], deadline.Token);
             await using var dataSource = NpgsqlDataSource.Create(connectionString);
             return await MeasureAsync(settings, dataSource, database, deadline.Token);
         }

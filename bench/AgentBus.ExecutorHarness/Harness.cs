@@ -101,7 +101,7 @@ sealed class Harness(HarnessOptions options) : IAsyncDisposable
             await admin.ExecuteAsync($"CREATE DATABASE \"{DatabaseName}\"");
         _databaseCreated = true;
         _connectionString = new NpgsqlConnectionStringBuilder(options.PostgresAdmin) { Database = DatabaseName }.ConnectionString;
-        await DatabaseMigrator.ApplyAsync(_connectionString, NullLogger.Instance, ct);
+        await DatabaseMigrator.ApplyAsync(_connectionString, NullLogger.Instance, AgentBus.Cli.Database.AgentBusSchema.All, ct);
 
         // Broker users are server-wide: reuse the shared secrets folder so nobody else's password changes.
         var secrets = new SecretStore(options.SecretsDirectory);

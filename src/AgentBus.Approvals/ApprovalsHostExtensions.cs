@@ -1,3 +1,4 @@
+using AgentBus.ServiceDefaults.Database;
 using AgentBus.Approvals.Api;
 using AgentBus.Approvals.Approvers;
 using AgentBus.Approvals.Inbox;
@@ -14,8 +15,12 @@ namespace AgentBus.Approvals;
 
 public static class ApprovalsHostExtensions
 {
+    /// <summary>The tables and functions the approvals service owns (Database/Migrations of this project).</summary>
+    public static readonly MigrationSet Migrations = new("approvals", typeof(ApprovalsHostExtensions).Assembly);
+
     public static IHostApplicationBuilder AddApprovals(this IHostApplicationBuilder builder)
     {
+        builder.AddOwnedMigrations(Migrations);
         builder.Services.AddValidatedOptions<ApprovalsOptions>(ApprovalsOptions.Section, ApprovalsOptions.Problems);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApproverStore>();

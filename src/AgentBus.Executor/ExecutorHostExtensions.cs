@@ -1,3 +1,4 @@
+using AgentBus.ServiceDefaults.Database;
 using AgentBus.Executor.Execution;
 using AgentBus.Executor.Tools;
 using AgentBus.ServiceDefaults;
@@ -10,6 +11,9 @@ namespace AgentBus.Executor;
 
 public static class ExecutorHostExtensions
 {
+    /// <summary>The tables and functions the executor service owns (Database/Migrations of this project).</summary>
+    public static readonly MigrationSet Migrations = new("executor", typeof(ExecutorHostExtensions).Assembly);
+
     static readonly Dictionary<string, string> Switches = new()
     {
         ["--tool"] = ExecutorOptions.ToolKey,
@@ -45,6 +49,7 @@ public static class ExecutorHostExtensions
     /// </summary>
     public static IHostApplicationBuilder AddExecutor(this IHostApplicationBuilder builder)
     {
+        builder.AddOwnedMigrations(Migrations);
         builder.Services.AddValidatedOptions<ExecutorOptions>(ExecutorOptions.Section, ExecutorProblems);
         builder.Services.AddValidatedOptions<ToolOptions>(ToolOptions.Section, ToolProblems);
         builder.Services.AddSingleton(TimeProvider.System);

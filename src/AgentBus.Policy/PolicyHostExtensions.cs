@@ -1,3 +1,4 @@
+using AgentBus.ServiceDefaults.Database;
 using AgentBus.Policy.Approvals;
 using AgentBus.Policy.Outcomes;
 using AgentBus.Policy.Proposals;
@@ -10,8 +11,12 @@ namespace AgentBus.Policy;
 
 public static class PolicyHostExtensions
 {
+    /// <summary>The tables and functions the policy service owns (Database/Migrations of this project).</summary>
+    public static readonly MigrationSet Migrations = new("policy", typeof(PolicyHostExtensions).Assembly);
+
     public static IHostApplicationBuilder AddPolicy(this IHostApplicationBuilder builder)
     {
+        builder.AddOwnedMigrations(Migrations);
         builder.AddDefaultSettings([new("Policy:File", "ops/policies/policy.yaml")]);
         builder.Services.AddValidatedOptions<PolicyOptions>(PolicyOptions.Section);
         builder.Services.AddSingleton(TimeProvider.System);

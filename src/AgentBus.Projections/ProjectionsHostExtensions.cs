@@ -1,3 +1,4 @@
+using AgentBus.ServiceDefaults.Database;
 using AgentBus.Audit.Redaction;
 using AgentBus.Contracts;
 using AgentBus.Projections.Audit;
@@ -11,8 +12,12 @@ namespace AgentBus.Projections;
 
 public static class ProjectionsHostExtensions
 {
+    /// <summary>The tables and functions the projections service owns (Database/Migrations of this project).</summary>
+    public static readonly MigrationSet Migrations = new("projections", typeof(ProjectionsHostExtensions).Assembly);
+
     public static IHostApplicationBuilder AddProjections(this IHostApplicationBuilder builder)
     {
+        builder.AddOwnedMigrations(Migrations);
         if (builder.Configuration[$"{AuditOptions.Section}:{nameof(AuditOptions.RedactionFile)}"] is { Length: > 0 } redactionFile)
         {
             var path = Path.GetFullPath(redactionFile);

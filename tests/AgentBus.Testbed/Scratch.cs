@@ -97,7 +97,7 @@ public sealed class Scratch : IAsyncDisposable
         builder.Password = null;
         ServiceConnectionString = builder.ConnectionString;
         await DatabaseRoles.EnsureAsync(Servers.PostgresAdmin, ct);
-        await DatabaseMigrator.ApplyAsync(ConnectionString, NullLogger.Instance, ct);
+        await DatabaseMigrator.ApplyAsync(ConnectionString, NullLogger.Instance, AgentBus.Cli.Database.AgentBusSchema.All, ct);
 
         _vhostCreated = true;
         var tools = Spec.Tools.Select(t => t.Name).ToList();

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AgentBus.Cli.Database;
 using AgentBus.Policy.Engine;
 using AgentBus.ServiceDefaults.Database;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,7 @@ static class DbCommands
         migrate.SetAction((result, ct) => Cli.Run(async () =>
         {
             var connection = Cli.Required(result, postgres, "the database to migrate");
-            var applied = await DatabaseMigrator.ApplyAsync(connection, NullLogger.Instance, ct);
+            var applied = await DatabaseMigrator.ApplyAsync(connection, NullLogger.Instance, AgentBusSchema.All, ct);
             AnsiConsole.MarkupLine(applied.Count == 0
                 ? "Database is up to date."
                 : $"Applied {applied.Count} migration(s): {Markup.Escape(string.Join(", ", applied))}");

@@ -53,7 +53,7 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var result = await connection.QuerySingleAsync<(long Claimed, string[]? Suspended)>(new CommandDefinition("""
             WITH suspension AS (
-                SELECT kind FROM policy_suspensions WHERE (kind = 'agent' AND name = @AgentId) OR (kind = 'tool' AND name = @Tool)
+                SELECT kind FROM kill_switch WHERE (kind = 'agent' AND name = @AgentId) OR (kind = 'tool' AND name = @Tool)
             ), claimed AS (
                 INSERT INTO execution_claims (action_id, tool, run_id, agent_id, arguments_hash, state, executor, claim_token)
                 SELECT @ActionId, @Tool, @RunId, @AgentId, @ArgumentsHash, 'running', @Executor, @Token

@@ -37,13 +37,20 @@ public static class DatabaseExtensions
         return new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 64 }.ConnectionString;
     }
 
-    sealed class MigrateOnStart(IOptions<DatabaseOptions> options, ILogger<MigrateOnStart> logger) : IHostedService
+    /// <summary>Declares the migrations this host owns; with Database:ApplyMigrations it applies them (and the platform's) on start.</summary>
+    public static IHostApplicationBuilder AddOwnedMigrations(this IHostApplicationBuilder builder, MigrationSet migrations)
+    {
+        builder.Services.AddSingleton(migrations);
+        return builder;
+    }
+
+    sealed class MigrateOnStart(IOptions<DatabaseOptions> options, IEnumerable<MigrationSet> owned, ILogger<MigrateOnStart> logger) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             if (!options.Value.ApplyMigrations)
                 return;
-            var applied = await DatabaseMigrator.ApplyAsync(options.Value.ResolveConnectionString(), logger, cancellationToken);
+            var applied = await DatabaseMigrator.ApplyAsync(options.Value.ResolveConnectionString(), logger, owned, cancellationToken);
             if (applied.Count > 0)
                 logger.LogInformation("Applied {Count} database migrations", applied.Count);
         }

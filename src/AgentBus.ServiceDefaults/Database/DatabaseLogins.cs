@@ -12,7 +12,7 @@ public sealed record DatabaseLoginResult(DatabaseLogin Login, bool Created, bool
 
 /// <summary>
 /// The login roles the hosts connect as (<c>agentbus db roles --logins</c>): one per service and one per
-/// executor tool, each a member of its service's group role (0700) and of nothing else AgentBus defines,
+/// executor tool, each a member of its service's group role (0300) and of nothing else AgentBus defines,
 /// never a superuser, never an owner. Passwords are generated once into the secrets folder (mode 600, no
 /// byte order mark) and reused, so running it again changes nothing the hosts notice. Only the SCRAM
 /// verifier travels to the server, so no password reaches its statement log.

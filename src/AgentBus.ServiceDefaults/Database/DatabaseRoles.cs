@@ -3,15 +3,15 @@ using Npgsql;
 namespace AgentBus.ServiceDefaults.Database;
 
 /// <summary>
-/// The cluster-wide roles the schema grants to (migrations 0300 and 0700). Creating roles needs CREATEROLE,
+/// The cluster-wide roles the schema grants to (migration 0300). Creating roles needs CREATEROLE,
 /// which the database owner that applies migrations usually lacks, so an administrator runs this
 /// once per PostgreSQL cluster (<c>agentbus db roles</c>); the migrations then find them in place.
 /// </summary>
 public static class DatabaseRoles
 {
-    public static readonly IReadOnlyList<string> ScriptNames = ["0300_database_roles.sql", "0700_service_roles.sql"];
+    public static readonly IReadOnlyList<string> ScriptNames = ["0300_database_roles.sql"];
 
-    /// <summary>The group role each service's login joins (0701 grants to them).</summary>
+    /// <summary>The group role each service's login joins (each owner's migrations grant to them).</summary>
     public static readonly IReadOnlyDictionary<string, string> ServiceGroups = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["policy"] = "agentbus_policy",

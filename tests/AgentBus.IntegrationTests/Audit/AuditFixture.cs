@@ -57,7 +57,7 @@ public sealed class AuditFixture : PipelineFixture
     protected override async Task PrepareDatabaseAsync()
     {
         await DatabaseRoles.EnsureAsync(Servers.PostgresAdmin);
-        await DatabaseMigrator.ApplyAsync(ConnectionString, NullLogger.Instance);
+        await DatabaseMigrator.ApplyAsync(ConnectionString, NullLogger.Instance, AgentBus.Cli.Database.AgentBusSchema.All);
         _rolesCreated = true;
         _logins = DatabaseLogins.ForServices(Tools, _loginSecrets, LoginPrefix);
         await DatabaseLogins.EnsureAsync(Servers.PostgresAdmin, _logins);

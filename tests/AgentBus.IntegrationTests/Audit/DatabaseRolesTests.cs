@@ -231,8 +231,9 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
         new[] { "INSERT INTO approvers (name, groups, token_hash) VALUES ('mallory', '{g}', '\\x00')", "UPDATE approvers SET revoked_at = NULL",
                 "SELECT * FROM policy_actions", "SELECT * FROM cost_ledger", "SELECT * FROM execution_claims",
                 "SELECT policy_record_outcome('a', 'T', 'succeeded', 'T', '{}', 0, now())" })]
-    [InlineData("executor-payments", "SELECT count(*) FROM execution_claims; SELECT count(*) FROM policy_suspensions",
+    [InlineData("executor-payments", "SELECT count(*) FROM execution_claims; SELECT count(*) FROM kill_switch",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM audit_events", "DELETE FROM policy_suspensions",
+                "SELECT * FROM policy_suspensions", "INSERT INTO kill_switch VALUES ('agent', 'x', now())", "DELETE FROM kill_switch",
                 "SELECT * FROM cost_ledger", "UPDATE budget_usage SET spent_usd = 0" })]
     [InlineData("projections", "SELECT count(*) FROM run_summaries; SELECT last_seq FROM audit_chain_head",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM cost_ledger", "SELECT * FROM execution_claims",
@@ -338,5 +339,72 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
         var (exit, output) = await AuditFixture.CliAsync("audit", "verify", "--anchor", fixture.AnchorFile, "--postgres", fixture.OwnerConnectionString);
         Assert.Equal(2, exit);
         Assert.Contains($"{fixture.AnchorFile}:2", output);
+    }
+
+    public static TheoryData<string, string[]> Owners() => new()
+    {
+        { "platform", [] },
+        { "projections", ["audit_chain_head", "audit_events", "audit_raw_payloads", "run_summaries"] },
+        { "policy", ["budget_usage", "cost_ledger", "kill_switch", "policy_actions", "policy_approvals", "policy_idempotency",
+                     "policy_rate_windows", "policy_run_attempts", "policy_runs", "policy_suspensions"] },
+        { "executor", ["execution_claims"] },
+        { "approvals", ["approval_sagas", "approvers"] },
+        { "operations", ["dead_letter_archive"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Owners))]
+    public async Task Each_owner_migrates_its_own_tables_alone_on_an_empty_database_and_the_rest_applies_after(string owner, string[] tables)
+    {
+        var migrations = AgentBus.Cli.Database.AgentBusSchema.All.Single(m => m.Owner == owner);
+        await using var scratch = await ScratchDatabaseAsync(owner);
+
+        await DatabaseMigrator.ApplyAsync(scratch.ConnectionString, NullLogger.Instance, [migrations]);
+        Assert.Equal(tables, await scratch.TablesAsync());
+
+        // Hosts start in any order: whatever one applied first, the whole schema still applies on top.
+        await DatabaseMigrator.ApplyAsync(scratch.ConnectionString, NullLogger.Instance, AgentBus.Cli.Database.AgentBusSchema.All);
+        Assert.Equal(Owners().SelectMany(o => (string[])o[1]).Order(StringComparer.Ordinal), await scratch.TablesAsync());
+    }
+
+    [Fact]
+    public async Task A_database_migrated_when_all_migrations_lived_in_one_assembly_is_not_migrated_again()
+    {
+        await using var scratch = await ScratchDatabaseAsync("legacy");
+        var all = AgentBus.Cli.Database.AgentBusSchema.All;
+        await DatabaseMigrator.ApplyAsync(scratch.ConnectionString, NullLogger.Instance, all);
+        await using (var connection = new NpgsqlConnection(scratch.ConnectionString))
+            await connection.ExecuteAsync("UPDATE schemaversions SET scriptname = 'AgentBus.ServiceDefaults.Database.Migrations.' || scriptname");
+
+        Assert.Empty(await DatabaseMigrator.ApplyAsync(scratch.ConnectionString, NullLogger.Instance, all));
+        await using (var connection = new NpgsqlConnection(scratch.ConnectionString))
+            Assert.DoesNotContain(await connection.QueryAsync<string>("SELECT scriptname FROM schemaversions"), name => name.Contains("AgentBus."));
+    }
+
+    async Task<ScratchDatabase> ScratchDatabaseAsync(string label)
+    {
+        var name = $"{fixture.Database}_{label}";
+        await using (var admin = new NpgsqlConnection(fixture.Servers.PostgresAdmin))
+            await admin.ExecuteAsync($"CREATE DATABASE \"{name}\" OWNER \"{fixture.Owner}\"");
+        return new ScratchDatabase(fixture.Servers.PostgresAdmin,
+            new NpgsqlConnectionStringBuilder(fixture.OwnerConnectionString) { Database = name }.ConnectionString, name);
+    }
+
+    sealed record ScratchDatabase(string AdminConnectionString, string ConnectionString, string Name) : IAsyncDisposable
+    {
+        public async Task<List<string>> TablesAsync()
+        {
+            await using var connection = new NpgsqlConnection(ConnectionString);
+            return (await connection.QueryAsync<string>(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'schemaversions'"))
+                .Order(StringComparer.Ordinal).ToList();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var admin = new NpgsqlConnection(AdminConnectionString);
+            await admin.ExecuteAsync($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)");
+        }
     }
 }

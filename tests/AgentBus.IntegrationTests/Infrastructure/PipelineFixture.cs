@@ -69,8 +69,14 @@ public class PipelineFixture : IAsyncLifetime
     {
     }
 
-    /// <summary>Runs once the (empty) database exists, before any host starts: roles, logins, migrations ahead of the hosts.</summary>
-    protected virtual Task PrepareDatabaseAsync() => Task.CompletedTask;
+    /// <summary>
+    /// Runs once the (empty) database exists, before any host starts: roles, logins, migrations ahead of
+    /// the hosts. By default the whole schema, as `agentbus db migrate` applies it: each host migrates only
+    /// what it owns, and the operators' tables (the dead-letter archive) belong to no host.
+    /// </summary>
+    protected virtual Task PrepareDatabaseAsync() =>
+        AgentBus.ServiceDefaults.Database.DatabaseMigrator.ApplyAsync(ConnectionString,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, AgentBus.Cli.Database.AgentBusSchema.All);
 
     readonly List<WebApplication> _hosts = [];
     readonly string _suffix = Guid.NewGuid().ToString("N")[..8];

@@ -384,17 +384,4 @@ BEGIN
 END
 $$;
 
--- Only the policy service runs its admission rules (as 0701 does for the first two): every policy_*
--- function, the ones replaced above included, is the policy login's alone. They run with the
--- caller's rights, so they can do nothing the caller could not.
-DO $$
-DECLARE
-    f regprocedure;
-BEGIN
-    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-             WHERE p.pronamespace = 'public'::regnamespace AND p.proname LIKE 'policy\_%' LOOP
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO agentbus_policy', f);
-    END LOOP;
-END
-$$;
+-- Who may call these: 0711.

@@ -1,22 +1,29 @@
--- The cluster-wide group roles (NOLOGIN) the audit schema grants to. Login roles join them
--- (CREATE ROLE projections LOGIN PASSWORD '…' IN ROLE agentbus_app); docs/audit.md says which
--- host uses which.
+-- The cluster-wide group roles (NOLOGIN) the schema grants to. Login roles join them; docs/audit.md
+-- says which host uses which, and each owner's migrations grant its service's role what it needs.
 --
---   agentbus_app                 what services connect as: read and write application tables, but
---                                only append to the audit log and only insert raw payloads
+--   agentbus_policy              decisions, admission state, budgets, the cost ledger, approvals it asked for
+--   agentbus_projections         the only role that may append to the audit log (and move its head)
+--   agentbus_approvals           the approval saga; reads approvers and the run story
+--   agentbus_executor            at-most-once claims; reads the kill switch
 --   agentbus_auditor             read-only: agentbus audit verify, runs, gates, costs
 --   agentbus_raw_payloads        read and purge the raw (unredacted) payloads, nobody else can
 --   agentbus_audit_break_glass   the only members allowed to change or remove audit rows, and only
 --                                after SET agentbus.audit_break_glass = '<reason>'
+--   agentbus_app                 what every service once shared; it holds nothing now (0701)
+--
+-- `agentbus db roles --logins` creates one login per service (agentbus-policy, agentbus-projections,
+-- agentbus-approvals, agentbus-executor-<tool>) in its group role only, with a generated password.
 --
 -- Roles belong to the whole PostgreSQL cluster, so this script is idempotent and tolerates another
 -- database's migration creating the same role at the same moment. Creating roles needs CREATEROLE:
 -- `agentbus db roles` runs this script with an administrator's connection once per cluster, after
--- which the database owner can apply the migrations.
+-- which the database owner can apply the migrations. (Databases migrated before this created the
+-- service roles in a separate 0700; its journal entry stays and nothing runs twice.)
 
 DO $$
 DECLARE
-    wanted text[] := ARRAY['agentbus_app', 'agentbus_auditor', 'agentbus_raw_payloads', 'agentbus_audit_break_glass'];
+    wanted text[] := ARRAY['agentbus_app', 'agentbus_auditor', 'agentbus_raw_payloads', 'agentbus_audit_break_glass',
+                           'agentbus_policy', 'agentbus_projections', 'agentbus_approvals', 'agentbus_executor'];
     role_name text;
     may_create boolean;
 BEGIN
