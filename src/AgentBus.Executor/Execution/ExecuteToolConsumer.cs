@@ -128,22 +128,24 @@ public sealed class ExecuteToolConsumer(
         RecordedOutcome recorded;
         try
         {
+            // The claim row, committed before this, is what records the start; ExecutionStarted tells the
+            // audit. Its confirm is awaited before the outcome goes out, not before the tool is called:
+            // the call does not wait a broker round trip for a message nothing downstream of it needs.
+            var startedTimeout = PublishTimeout();
+            var started = new ExecutionStarted(command.ActionId, command.RunId, command.AgentId, command.Tool, instance.Name, clock.GetUtcNow());
+            var startedPublish = context.Publish(started, send => send.MessageId = MessageIds.ExecutionStarted(command.AgentId, command.ActionId),
+                startedTimeout.Token);
+
+            ToolRun run;
             try
             {
-                using var timeout = PublishTimeout();
-                var started = new ExecutionStarted(command.ActionId, command.RunId, command.AgentId, command.Tool, instance.Name, clock.GetUtcNow());
-                await context.Publish(started, send => send.MessageId = MessageIds.ExecutionStarted(command.AgentId, command.ActionId), timeout.Token);
+                run = await runner.RunAsync(new ToolCall(command.ActionId, command.RunId, command.AgentId, command.Arguments,
+                    command.IdempotencyKey ?? command.ActionId), command.ArgumentsHash);
             }
-            catch
+            finally
             {
-                // Nothing was called yet: give the action back so the redelivery can run it.
-                heartbeat.Remove(token);
-                await claims.ReleaseAsync(command.ActionId, token, CancellationToken.None);
-                throw;
+                await ObserveStartedAsync(startedPublish, startedTimeout, command);
             }
-
-            var run = await runner.RunAsync(new ToolCall(command.ActionId, command.RunId, command.AgentId, command.Arguments,
-                command.IdempotencyKey ?? command.ActionId), command.ArgumentsHash);
             recorded = Record(command, run);
             Log(command, run);
 
@@ -176,6 +178,27 @@ public sealed class ExecuteToolConsumer(
         }
 
         await PublishRecordedAsync(context, recorded);
+    }
+
+    /// <summary>
+    /// A lost ExecutionStarted loses nothing: the claim holds the start, and the outcome (or the
+    /// outcome-unknown sweep) follows in the audit. So its failure is logged, never a reason to fail an
+    /// action whose tool already ran.
+    /// </summary>
+    async Task ObserveStartedAsync(Task publish, CancellationTokenSource timeout, ExecuteTool command)
+    {
+        try
+        {
+            await publish;
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "ExecutionStarted for action {ActionId} was not confirmed; the claim records the start", command.ActionId);
+        }
+        finally
+        {
+            timeout.Dispose();
+        }
     }
 
     /// <summary>The action was claimed before: answer from the claim, never call the tool again.</summary>

@@ -70,16 +70,20 @@ public sealed class ProposalConsumer(
         // A new approval: the agent hears approval_required once the saga holds it (see AskForApprovalAsync).
         var opensApproval = decision is { Decision: Decision.ApprovalRequired, ReasonCode: ReasonCodes.ApprovalRequired, Approval: not null }
                             && admission is { DuplicateOf: null, FirstOutcome: null } && admission.Kind != AdmissionKind.Duplicate;
+        var decidedPublish = Task.CompletedTask;
         if (!opensApproval)
         {
             var decided = new ActionDecided(actionId, runId, sender ?? "", tool, decision.Decision, decision.ReasonCode,
                 decision.Reason, decision.RuleId, policy?.Version, now, approvalId);
-            await context.Publish(decided, send =>
+            decidedPublish = context.Publish(decided, send =>
             {
                 send.MessageId = MessageIds.For(subject, nameof(ActionDecided));
                 if (ProposalMessageId(context) is { } messageId && send.TryGetPayload(out RabbitMqSendContext? reply))
                     reply.BasicProperties.CorrelationId = messageId;
             }, context.CancellationToken);
+            // A new allowed action sends its command alongside (below); everything else waits here.
+            if (decision.Decision != Decision.Allowed || admission is not { Kind: AdmissionKind.New })
+                await decidedPublish;
         }
 
         logger.LogInformation("Action {ActionId} of agent {AgentId} for tool {Tool}: {Decision} ({ReasonCode}, rule {RuleId}{Kind})",
@@ -115,11 +119,15 @@ public sealed class ProposalConsumer(
         var execute = authorizer.Authorize(proposal);
         // Mandatory: a tool with no queue bound returns the command, which fails this consume and
         // keeps the proposal for a retry, instead of the broker dropping an allowed action.
-        await context.Publish(execute, send =>
+        var executePublish = context.Publish(execute, send =>
         {
             send.MessageId = MessageIds.ExecuteTool(proposal.AgentId, proposal.ActionId);
             send.Mandatory = true;
         }, context.CancellationToken);
+        // Both confirms must arrive before the proposal is acknowledged (a redelivery re-sends either under
+        // the same id), but neither guarantee needs the other first: the contract lets an outcome arrive
+        // before its decision, so the command does not wait a round trip for the decision's confirm.
+        await Task.WhenAll(decidedPublish, executePublish);
     }
 
     static string? ProposalMessageId(ConsumeContext context) =>
