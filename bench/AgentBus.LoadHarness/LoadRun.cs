@@ -344,8 +344,8 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
         {
             text.AppendLine();
             text.AppendLine($"Broker ceiling (plain MassTransit, same broker, bodies of {string.Join("/", ceiling.Sizes)} B, confirms, durable): " +
-                            $"**{ceiling.MessagesPerSecond:0} msg/s** published and consumed. One action is 5 publishes and 10 queue deliveries, " +
-                            $"so the broker alone bounds the pipeline near {ceiling.MessagesPerSecond / 10:0}–{ceiling.MessagesPerSecond / 5:0} actions/s.");
+                            $"**{ceiling.MessagesPerSecond:0} msg/s** published and consumed. One action is 4 publishes and 9 queue deliveries, " +
+                            $"so the broker alone bounds the pipeline near {ceiling.MessagesPerSecond / 9:0}–{ceiling.MessagesPerSecond / 4:0} actions/s.");
         }
         foreach (var p in _phases)
         {

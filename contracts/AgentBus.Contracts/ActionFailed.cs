@@ -8,6 +8,8 @@ namespace AgentBus.Contracts;
 /// <see cref="ExecutionErrorCodes.UnsignedCommand"/> concerns a delivered command the policy
 /// service did not sign as it stands (forged, altered, misrouted): it ends no action, and the action
 /// the policy service did authorize under that id, if any, still gets its own outcome.
+/// <see cref="Executor"/> and <see cref="StartedAt"/> are set when an executor copy claimed the
+/// action and went to call the tool (absent for a refusal before any claim).
 /// </summary>
 public sealed record ActionFailed(
     string ActionId,
@@ -20,4 +22,6 @@ public sealed record ActionFailed(
     long DurationMs,
     int Attempts,
     DateTimeOffset FailedAt,
-    bool Refused = false);
+    bool Refused = false,
+    string? Executor = null,
+    DateTimeOffset? StartedAt = null);

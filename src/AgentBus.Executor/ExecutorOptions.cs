@@ -38,6 +38,6 @@ public sealed class ExecutorOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00", ErrorMessage = "Executor:ClaimLease must be between 1 second and 10 minutes.")]
     public TimeSpan ClaimLease { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Names this copy in claims and ExecutionStarted events (default: host, process id and a random suffix).</summary>
+    /// <summary>Names this copy in claims and in its outcomes (default: host, process id and a random suffix).</summary>
     public string? InstanceName { get; set; }
 }

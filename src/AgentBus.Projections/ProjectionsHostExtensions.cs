@@ -37,9 +37,11 @@ public static class ProjectionsHostExtensions
             // Events from AgentBus's own services, on agentbus.projections: one line per event type.
             bus.AddAuditEvent<ActionDecided>(AuditEntry.From);
             bus.AddAuditEvent<ExecuteTool>(AuditEntry.From);
+            // Executors no longer publish ExecutionStarted: the outcome carries the start, recorded
+            // under the id the start always had. Kept for commands run by an executor of an older version.
             bus.AddAuditEvent<ExecutionStarted>(AuditEntry.From);
-            bus.AddAuditEvent<ActionSucceeded>(AuditEntry.From);
-            bus.AddAuditEvent<ActionFailed>(AuditEntry.From);
+            bus.AddAuditEvents<ActionSucceeded>(AuditEntry.WithStart);
+            bus.AddAuditEvents<ActionFailed>(AuditEntry.WithStart);
             bus.AddAuditEvent<OperatorActionTaken>(AuditEntry.From);
             bus.AddAuditEvent<PolicyFileRefused>(AuditEntry.From);
             bus.AddAuditEvent<ApprovalRequested>(AuditEntry.From);

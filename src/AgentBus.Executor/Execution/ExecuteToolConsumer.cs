@@ -12,7 +12,7 @@ using Polly.Retry;
 
 namespace AgentBus.Executor.Execution;
 
-/// <summary>This copy's name in claims and ExecutionStarted events.</summary>
+/// <summary>This copy's name in claims and in the outcomes it publishes (their <c>executor</c>).</summary>
 public sealed record ExecutorInstance(string Name);
 
 /// <summary>A command too broken to answer (no action, run, agent or tool): it goes to the error queue with this fault.</summary>
@@ -24,8 +24,8 @@ public sealed class InvalidCommandException(string message) : Exception(message)
 /// switch: a new claim runs; an existing claim is answered from its record (or a copy that died
 /// mid-call is declared outcome-unknown); a suspension, or an authorization that expired before any
 /// copy claimed the action, is refused finally on the claim, so the same command can never run
-/// later. A run publishes ExecutionStarted, calls the tool through its resilience pipeline, records
-/// the outcome on the claim, conditionally, and then publishes it under the action's outcome id.
+/// later. A run calls the tool through its resilience pipeline, records the outcome on the claim,
+/// conditionally, and then publishes it (with who started it, and when) under the action's outcome id.
 /// </summary>
 public sealed class ExecuteToolConsumer(
     AuthorizationVerifier verifier,
@@ -128,25 +128,12 @@ public sealed class ExecuteToolConsumer(
         RecordedOutcome recorded;
         try
         {
-            // The claim row, committed before this, is what records the start; ExecutionStarted tells the
-            // audit. Its confirm is awaited before the outcome goes out, not before the tool is called:
-            // the call does not wait a broker round trip for a message nothing downstream of it needs.
-            var startedTimeout = PublishTimeout();
-            var started = new ExecutionStarted(command.ActionId, command.RunId, command.AgentId, command.Tool, instance.Name, clock.GetUtcNow());
-            var startedPublish = context.Publish(started, send => send.MessageId = MessageIds.ExecutionStarted(command.AgentId, command.ActionId),
-                startedTimeout.Token);
-
-            ToolRun run;
-            try
-            {
-                run = await runner.RunAsync(new ToolCall(command.ActionId, command.RunId, command.AgentId, command.Arguments,
-                    command.IdempotencyKey ?? command.ActionId), command.ArgumentsHash);
-            }
-            finally
-            {
-                await ObserveStartedAsync(startedPublish, startedTimeout, command);
-            }
-            recorded = Record(command, run);
+            // The claim row, committed before this, records the start; the outcome carries it to the
+            // audit, so the call waits for no message of its own.
+            var startedAt = clock.GetUtcNow();
+            var run = await runner.RunAsync(new ToolCall(command.ActionId, command.RunId, command.AgentId, command.Arguments,
+                command.IdempotencyKey ?? command.ActionId), command.ArgumentsHash);
+            recorded = Record(command, run, startedAt);
             Log(command, run);
 
             bool won;
@@ -178,27 +165,6 @@ public sealed class ExecuteToolConsumer(
         }
 
         await PublishRecordedAsync(context, recorded);
-    }
-
-    /// <summary>
-    /// A lost ExecutionStarted loses nothing: the claim holds the start, and the outcome (or the
-    /// outcome-unknown sweep) follows in the audit. So its failure is logged, never a reason to fail an
-    /// action whose tool already ran.
-    /// </summary>
-    async Task ObserveStartedAsync(Task publish, CancellationTokenSource timeout, ExecuteTool command)
-    {
-        try
-        {
-            await publish;
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "ExecutionStarted for action {ActionId} was not confirmed; the claim records the start", command.ActionId);
-        }
-        finally
-        {
-            timeout.Dispose();
-        }
     }
 
     /// <summary>The action was claimed before: answer from the claim, never call the tool again.</summary>
@@ -249,7 +215,7 @@ public sealed class ExecuteToolConsumer(
         }
     }
 
-    RecordedOutcome Record(ExecuteTool command, ToolRun run)
+    RecordedOutcome Record(ExecuteTool command, ToolRun run, DateTimeOffset startedAt)
     {
         var messageId = MessageIds.ActionOutcome(command.AgentId, command.ActionId);
         var outcome = run.Outcome;
@@ -257,14 +223,15 @@ public sealed class ExecuteToolConsumer(
         if (outcome.Succeeded)
         {
             var succeeded = new ActionSucceeded(command.ActionId, command.RunId, command.AgentId, command.Tool, outcome.Result,
-                outcome.ExternalReference, run.FromCache ? 0m : _tool.UnitCostUsd, durationMs, run.Attempts, clock.GetUtcNow());
+                outcome.ExternalReference, run.FromCache ? 0m : _tool.UnitCostUsd, durationMs, run.Attempts, clock.GetUtcNow(),
+                instance.Name, startedAt);
             return new RecordedOutcome(ClaimState.Succeeded, run.Attempts, nameof(ActionSucceeded), messageId,
                 JsonSerializer.Serialize(succeeded, WireJson.Options));
         }
 
         var failed = new ActionFailed(command.ActionId, command.RunId, command.AgentId, command.Tool,
             outcome.ErrorCode ?? "failed", outcome.Error ?? "The tool failed.", outcome.OutcomeUnknown, durationMs, run.Attempts, clock.GetUtcNow(),
-            outcome.Refused);
+            outcome.Refused, instance.Name, startedAt);
         return new RecordedOutcome(outcome.OutcomeUnknown ? ClaimState.OutcomeUnknown : ClaimState.Failed, run.Attempts, nameof(ActionFailed),
             messageId, JsonSerializer.Serialize(failed, WireJson.Options));
     }
@@ -273,7 +240,8 @@ public sealed class ExecuteToolConsumer(
     {
         var failed = new ActionFailed(command.ActionId, command.RunId, command.AgentId, command.Tool, ExecutionErrorCodes.ExecutorLost,
             $"The executor copy '{claim.Executor}' stopped while calling the tool; whether the call took effect is unknown. " +
-            "It is not retried: an operator must reconcile it.", OutcomeUnknown: true, claim.ElapsedMs, Attempts: 1, clock.GetUtcNow());
+            "It is not retried: an operator must reconcile it.", OutcomeUnknown: true, claim.ElapsedMs, Attempts: 1, clock.GetUtcNow(),
+            Executor: claim.Executor, StartedAt: clock.GetUtcNow() - TimeSpan.FromMilliseconds(claim.ElapsedMs));
         return new RecordedOutcome(ClaimState.OutcomeUnknown, 1, nameof(ActionFailed), MessageIds.ActionOutcome(command.AgentId, command.ActionId),
             JsonSerializer.Serialize(failed, WireJson.Options));
     }

@@ -6,11 +6,11 @@ using Microsoft.Extensions.Options;
 
 namespace AgentBus.Projections.Audit;
 
-/// <summary>How one event type becomes an audit entry (see <see cref="AuditEntry"/>'s From overloads).</summary>
-public sealed class AuditEventMap<T>(Func<Guid, T, AuditEntry> map)
+/// <summary>How one event type becomes audit entries (see <see cref="AuditEntry"/>'s From overloads): usually one, an outcome two.</summary>
+public sealed class AuditEventMap<T>(Func<Guid, T, IEnumerable<AuditEntry>> map)
     where T : class
 {
-    public AuditEntry Map(Guid eventId, T message) => map(eventId, message);
+    public IEnumerable<AuditEntry> Map(Guid eventId, T message) => map(eventId, message);
 }
 
 /// <summary>
@@ -26,10 +26,11 @@ public sealed class AuditBatchConsumer<T>(AuditStore store, AuditEventMap<T> map
         var entries = new List<AuditEntry>(context.Message.Length);
         foreach (var item in context.Message)
         {
-            var entry = map.Map(EventId(item), item.Message);
-            if (entry.CorrelationId is null && item.TryGetPayload(out RabbitMqBasicConsumeContext? basic) && basic.Properties.IsCorrelationIdPresent())
-                entry = entry with { CorrelationId = basic.Properties.CorrelationId };
-            entries.Add(entry);
+            var correlationId = item.TryGetPayload(out RabbitMqBasicConsumeContext? basic) && basic.Properties.IsCorrelationIdPresent()
+                ? basic.Properties.CorrelationId
+                : null;
+            foreach (var entry in map.Map(EventId(item), item.Message))
+                entries.Add(entry.CorrelationId is null && correlationId is not null ? entry with { CorrelationId = correlationId } : entry);
         }
         await store.AppendAsync(entries, context.CancellationToken);
     }
@@ -77,6 +78,11 @@ public static class AuditRegistration
 {
     /// <summary>Records every <typeparamref name="T"/> reaching the projections queue: one line per event type.</summary>
     public static void AddAuditEvent<T>(this IBusRegistrationConfigurator bus, Func<Guid, T, AuditEntry> map)
+        where T : class =>
+        bus.AddAuditEvents<T>((id, message) => [map(id, message)]);
+
+    /// <summary>Records every <typeparamref name="T"/> as the entries <paramref name="map"/> makes of it, in that order.</summary>
+    public static void AddAuditEvents<T>(this IBusRegistrationConfigurator bus, Func<Guid, T, IEnumerable<AuditEntry>> map)
         where T : class
     {
         bus.AddSingleton(new AuditEventMap<T>(map));

@@ -74,6 +74,21 @@ public sealed record AuditEntry(
         Actor = e.Executor,
     };
 
+    /// <summary>
+    /// An outcome and, before it, the start it reports (when the tool was called): the same
+    /// ExecutionStarted row, under the same id, that executors used to publish on their own.
+    /// </summary>
+    public static IEnumerable<AuditEntry> WithStart(Guid eventId, ActionSucceeded e) =>
+        Started(e.ActionId, e.RunId, e.AgentId, e.Tool, e.Executor, e.StartedAt).Append(From(eventId, e));
+
+    public static IEnumerable<AuditEntry> WithStart(Guid eventId, ActionFailed e) =>
+        Started(e.ActionId, e.RunId, e.AgentId, e.Tool, e.Executor, e.StartedAt).Append(From(eventId, e));
+
+    static IEnumerable<AuditEntry> Started(string actionId, string runId, string agentId, string tool, string? executor, DateTimeOffset? startedAt) =>
+        executor is null || startedAt is not { } at || string.IsNullOrEmpty(actionId) || string.IsNullOrEmpty(agentId)
+            ? []
+            : [From(MessageIds.ExecutionStarted(agentId, actionId), new ExecutionStarted(actionId, runId, agentId, tool, executor, at))];
+
     public static AuditEntry From(Guid eventId, ActionSucceeded e) => new(eventId, nameof(ActionSucceeded), e.ActionId, e.RunId,
         e.AgentId, e.Tool, "succeeded", null, Json(e), e.CompletedAt, new RunChange(Succeeded: 1, CostUsd: e.CostUsd))
     {
