@@ -27,6 +27,14 @@ public static class MessageIds
 
     static string Action(string agentId, string actionId) => $"{agentId}:{actionId}";
 
+    /// <summary>
+    /// What one tool's executors say about an action. The tool is part of the id because every
+    /// executor may write the outcome exchanges: a report by another tool's executor, naming its own
+    /// tool, then has an id of its own and can never take the real outcome's id (and so make the
+    /// audit or an agent drop the real one as a repeat). Tool names hold no line breaks.
+    /// </summary>
+    static string Report(string agentId, string actionId, string tool) => $"{agentId}:{actionId}\n{tool}";
+
     /// <summary>The decision on a proposal (approval_required included).</summary>
     public static Guid ActionDecided(string agentId, string actionId) => For(Action(agentId, actionId), nameof(Contracts.ActionDecided));
 
@@ -36,17 +44,19 @@ public static class MessageIds
     /// <summary>The one signed command for an action, whether allowed at once or after an approval.</summary>
     public static Guid ExecuteTool(string agentId, string actionId) => For(Action(agentId, actionId), nameof(Contracts.ExecuteTool));
 
-    public static Guid ExecutionStarted(string agentId, string actionId) => For(Action(agentId, actionId), nameof(Contracts.ExecutionStarted));
+    /// <summary>The start of a call, as the audit records it from the outcome.</summary>
+    public static Guid ExecutionStarted(string agentId, string actionId, string tool) =>
+        For(Report(agentId, actionId, tool), nameof(Contracts.ExecutionStarted));
 
     /// <summary>The id of an action's one outcome (ActionSucceeded or ActionFailed from the tool).</summary>
-    public static Guid ActionOutcome(string agentId, string actionId) => For(Action(agentId, actionId), "Outcome");
+    public static Guid ActionOutcome(string agentId, string actionId, string tool) => For(Report(agentId, actionId, tool), "Outcome");
 
     /// <summary>
     /// The id of the executor's final refusal of a command the policy service signed (suspended,
     /// expired). Never the outcome's id: a consumer that saw the refusal must still record an outcome
     /// published under <see cref="ActionOutcome"/>, were there ever one.
     /// </summary>
-    public static Guid ActionRefusal(string agentId, string actionId) => For(Action(agentId, actionId), "Refused");
+    public static Guid ActionRefusal(string agentId, string actionId, string tool) => For(Report(agentId, actionId, tool), "Refused");
 
     /// <summary>The approval id (the saga's correlation id): a re-proposed action asks for the same approval.</summary>
     public static Guid Approval(string agentId, string actionId) => For(Action(agentId, actionId), "Approval");

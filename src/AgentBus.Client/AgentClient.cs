@@ -95,7 +95,7 @@ public sealed class AgentClient : IAsyncDisposable
     {
         actionId ??= Guid.CreateVersion7().ToString();
         var proposal = new ActionProposed(actionId, runId, _options.AgentId, tool, arguments, idempotencyKey, intent);
-        _actions.TryAdd(actionId, new ActionTracker(actionId));
+        _actions.TryAdd(actionId, new ActionTracker(actionId, tool));
         await PublishAsync(JsonSerializer.SerializeToUtf8Bytes(proposal, Json), actionId, runId, cancellationToken);
         return actionId;
     }
@@ -143,7 +143,7 @@ public sealed class AgentClient : IAsyncDisposable
     /// <summary>Waits until the action is finished: denied, or allowed and then succeeded or failed.</summary>
     public async Task<ActionResult> WaitAsync(string actionId, CancellationToken cancellationToken)
     {
-        var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id));
+        var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id, null));
         try
         {
             return await tracker.Finished.Task.WaitAsync(cancellationToken);
@@ -162,7 +162,7 @@ public sealed class AgentClient : IAsyncDisposable
     /// </summary>
     public async Task<ActionDecided> DecisionAsync(string actionId, CancellationToken cancellationToken)
     {
-        var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id));
+        var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id, null));
         var first = await Task.WhenAny(tracker.FirstDecision.Task, tracker.Finished.Task).WaitAsync(cancellationToken);
         return first == tracker.FirstDecision.Task ? tracker.FirstDecision.Task.Result : tracker.Finished.Task.Result.Decision;
     }
@@ -229,7 +229,7 @@ public sealed class AgentClient : IAsyncDisposable
     {
         try
         {
-            Dispatch(delivery.BasicProperties.Type, delivery.BasicProperties.CorrelationId, delivery.Body.Span);
+            Dispatch(delivery.BasicProperties.Type, delivery.BasicProperties.CorrelationId, delivery.BasicProperties.UserId, delivery.Body.Span);
         }
         catch (JsonException)
         {
@@ -238,32 +238,55 @@ public sealed class AgentClient : IAsyncDisposable
         await _replies.BasicAckAsync(delivery.DeliveryTag, multiple: false);
     }
 
-    void Dispatch(string? type, string? correlationId, ReadOnlySpan<byte> body)
+    /// <param name="sender">The AMQP user_id, which RabbitMQ checked against the publishing connection.</param>
+    void Dispatch(string? type, string? correlationId, string? sender, ReadOnlySpan<byte> body)
     {
         switch (type)
         {
             case nameof(ActionDecided):
                 var decided = JsonSerializer.Deserialize<ActionDecided>(body, Json)!;
+                if (sender != BrokerUsers.Policy)
+                {
+                    UnmatchedReply?.Invoke(type, JsonSerializer.Deserialize<JsonElement>(body));
+                    break;
+                }
                 var decidedId = decided.ActionId ?? (correlationId is not null && _actionByMessageId.TryGetValue(correlationId, out var byMessage) ? byMessage : null);
                 if (Tracker(decidedId, type, body) is { } forDecision)
                     forDecision.Decided(decided);
                 break;
             case nameof(ActionSucceeded):
                 var succeeded = JsonSerializer.Deserialize<ActionSucceeded>(body, Json)!;
-                Tracker(succeeded.ActionId, type, body)?.Succeeded(succeeded);
+                if (Reporter(succeeded.ActionId, succeeded.Tool, sender, type, body) is { } forSuccess)
+                    forSuccess.Succeeded(succeeded);
                 break;
             case nameof(ActionFailed):
                 var failed = JsonSerializer.Deserialize<ActionFailed>(body, Json)!;
                 // A refusal of a command the policy service never signed ends nothing: the genuine command may still run.
                 if (ExecutionErrorCodes.EndsNoAction(failed))
                     UnmatchedReply?.Invoke(nameof(ActionFailed), JsonSerializer.Deserialize<JsonElement>(body));
-                else
-                    Tracker(failed.ActionId, type, body)?.Failed(failed);
+                else if (Reporter(failed.ActionId, failed.Tool, sender, type, body) is { } forFailure)
+                    forFailure.Failed(failed);
                 break;
             default:
                 UnmatchedReply?.Invoke(type ?? "(no type)", JsonSerializer.Deserialize<JsonElement>(body));
                 break;
         }
+    }
+
+    /// <summary>
+    /// The action an outcome is for, if it may speak for it: sent by the executors of the tool it names
+    /// (or by policy), and that tool is the one this agent proposed. Every executor may publish
+    /// outcomes, so without this a foothold in one tool's executor could end another tool's actions
+    /// here, and an agent might retry a refund that ran.
+    /// </summary>
+    ActionTracker? Reporter(string? actionId, string? tool, string? sender, string type, ReadOnlySpan<byte> body)
+    {
+        if (Tracker(actionId, type, body) is not { } tracker)
+            return null;
+        if (BrokerUsers.MayReportOutcome(tool, sender) && (tracker.Tool is null || tracker.Tool == tool))
+            return tracker;
+        UnmatchedReply?.Invoke(type, JsonSerializer.Deserialize<JsonElement>(body));
+        return null;
     }
 
     ActionTracker? Tracker(string? actionId, string type, ReadOnlySpan<byte> body)
@@ -281,9 +304,12 @@ public sealed class AgentClient : IAsyncDisposable
         await _connection.DisposeAsync();
     }
 
-    sealed class ActionTracker(string actionId)
+    sealed class ActionTracker(string actionId, string? tool)
     {
         ActionDecided? _decision;
+
+        /// <summary>The tool proposed (or named by policy's decision, when this client did not propose it).</summary>
+        public string? Tool { get; private set; } = tool;
 
         public TaskCompletionSource<ActionResult> Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -292,6 +318,7 @@ public sealed class AgentClient : IAsyncDisposable
         // approval_required is not final: a later decision (allowed or denied) follows once people answered.
         public void Decided(ActionDecided decision)
         {
+            Tool ??= decision.Tool;
             FirstDecision.TrySetResult(decision);
             if (_decision is { Decision: not Decision.ApprovalRequired } && decision.Decision == Decision.ApprovalRequired)
                 return;

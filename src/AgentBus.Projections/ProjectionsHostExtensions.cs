@@ -39,9 +39,12 @@ public static class ProjectionsHostExtensions
             bus.AddAuditEvent<ExecuteTool>(AuditEntry.From);
             // Executors no longer publish ExecutionStarted: the outcome carries the start, recorded
             // under the id the start always had. Kept for commands run by an executor of an older version.
-            bus.AddAuditEvent<ExecutionStarted>(AuditEntry.From);
-            bus.AddAuditEvents<ActionSucceeded>(AuditEntry.WithStart);
-            bus.AddAuditEvents<ActionFailed>(AuditEntry.WithStart);
+            // Every executor may write the outcome exchanges, so the broker cannot tell one tool's
+            // executor from another's there: an outcome counts only from the executors of the tool it
+            // names (or from policy, which copies outcomes to duplicates), as policy settles them.
+            bus.AddAuditEvents<ExecutionStarted>((id, e) => [AuditEntry.From(id, e)], (e, sender) => OutcomeTrust.Of(e.Tool, sender));
+            bus.AddAuditEvents<ActionSucceeded>(AuditEntry.WithStart, (e, sender) => OutcomeTrust.Of(e.Tool, sender));
+            bus.AddAuditEvents<ActionFailed>(AuditEntry.WithStart, OutcomeTrust.Of);
             bus.AddAuditEvent<OperatorActionTaken>(AuditEntry.From);
             bus.AddAuditEvent<PolicyFileRefused>(AuditEntry.From);
             bus.AddAuditEvent<ApprovalRequested>(AuditEntry.From);

@@ -217,7 +217,7 @@ public sealed class ExecuteToolConsumer(
 
     RecordedOutcome Record(ExecuteTool command, ToolRun run, DateTimeOffset startedAt)
     {
-        var messageId = MessageIds.ActionOutcome(command.AgentId, command.ActionId);
+        var messageId = MessageIds.ActionOutcome(command.AgentId, command.ActionId, command.Tool);
         var outcome = run.Outcome;
         var durationMs = (long)run.Duration.TotalMilliseconds;
         if (outcome.Succeeded)
@@ -242,7 +242,7 @@ public sealed class ExecuteToolConsumer(
             $"The executor copy '{claim.Executor}' stopped while calling the tool; whether the call took effect is unknown. " +
             "It is not retried: an operator must reconcile it.", OutcomeUnknown: true, claim.ElapsedMs, Attempts: 1, clock.GetUtcNow(),
             Executor: claim.Executor, StartedAt: clock.GetUtcNow() - TimeSpan.FromMilliseconds(claim.ElapsedMs));
-        return new RecordedOutcome(ClaimState.OutcomeUnknown, 1, nameof(ActionFailed), MessageIds.ActionOutcome(command.AgentId, command.ActionId),
+        return new RecordedOutcome(ClaimState.OutcomeUnknown, 1, nameof(ActionFailed), MessageIds.ActionOutcome(command.AgentId, command.ActionId, command.Tool),
             JsonSerializer.Serialize(failed, WireJson.Options));
     }
 

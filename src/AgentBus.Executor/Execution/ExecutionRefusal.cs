@@ -35,7 +35,7 @@ public static class ExecutionRefusal
 
     /// <summary>The final refusal of a signed command, as the claim keeps it.</summary>
     public static RecordedOutcome Final(ExecuteTool command, string errorCode, string reason, DateTimeOffset now) =>
-        new(ClaimState.Refused, 0, nameof(ActionFailed), MessageIds.ActionRefusal(command.AgentId, command.ActionId),
+        new(ClaimState.Refused, 0, nameof(ActionFailed), MessageIds.ActionRefusal(command.AgentId, command.ActionId, command.Tool),
             JsonSerializer.Serialize(Failure(command, errorCode, reason, now), WireJson.Options));
 
     /// <summary>The words for a suspension found when claiming ("agent" before "tool").</summary>

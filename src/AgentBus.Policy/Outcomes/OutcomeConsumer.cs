@@ -36,7 +36,7 @@ public sealed class OutcomeConsumer(CostLedger ledger, IOptions<RabbitMqOptions>
         decimal? cost)
     {
         var sender = context.BrokerUserId();
-        if (sender != BrokerIdentity.ExecutorUser(tool) && sender != rabbit.Value.Username)
+        if (!BrokerUsers.MayReportOutcome(tool, sender, rabbit.Value.Username))
         {
             logger.LogWarning("An {Type} for action {ActionId} of tool {Tool} came from broker user {Sender}, not from that tool's executors; ignored",
                 type, actionId, tool, sender ?? "(none)");

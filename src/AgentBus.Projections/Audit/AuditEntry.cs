@@ -87,7 +87,7 @@ public sealed record AuditEntry(
     static IEnumerable<AuditEntry> Started(string actionId, string runId, string agentId, string tool, string? executor, DateTimeOffset? startedAt) =>
         executor is null || startedAt is not { } at || string.IsNullOrEmpty(actionId) || string.IsNullOrEmpty(agentId)
             ? []
-            : [From(MessageIds.ExecutionStarted(agentId, actionId), new ExecutionStarted(actionId, runId, agentId, tool, executor, at))];
+            : [From(MessageIds.ExecutionStarted(agentId, actionId, tool), new ExecutionStarted(actionId, runId, agentId, tool, executor, at))];
 
     public static AuditEntry From(Guid eventId, ActionSucceeded e) => new(eventId, nameof(ActionSucceeded), e.ActionId, e.RunId,
         e.AgentId, e.Tool, "succeeded", null, Json(e), e.CompletedAt, new RunChange(Succeeded: 1, CostUsd: e.CostUsd))

@@ -17,10 +17,10 @@ public static class BrokerIdentity
     public const string OperatorUser = "agentbus-operator";
 
     /// <summary>The policy service's broker user: the only one that may write commands.</summary>
-    public const string PolicyUser = "agentbus-policy";
+    public const string PolicyUser = BrokerUsers.Policy;
 
     /// <summary>The broker user of one tool's executors: the only one whose outcomes count for that tool's actions.</summary>
-    public static string ExecutorUser(string tool) => $"agentbus-executor-{tool}";
+    public static string ExecutorUser(string tool) => BrokerUsers.Executor(tool);
 
     /// <summary>
     /// Sets the AMQP user_id of everything this bus publishes or sends to its own login, which RabbitMQ

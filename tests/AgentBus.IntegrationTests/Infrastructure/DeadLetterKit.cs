@@ -94,6 +94,13 @@ public sealed class DeadLetterKit(PipelineFixture fixture)
             headers["MT-Fault-ConsumerType"] = "AgentBus.Projections.Audit.AuditProjection";
             headers["MT-Fault-RetryCount"] = 5;
         }
+        // What the error transport keeps of an outcome's sender: the executors of the tool it names.
+        originalSender ??= message switch
+        {
+            ActionSucceeded succeeded => BrokerUsers.Executor(succeeded.Tool),
+            ActionFailed failed => BrokerUsers.Executor(failed.Tool),
+            _ => null,
+        };
         if (originalSender is not null)
             headers[BrokerIdentity.OriginalUserIdHeader] = originalSender;
 

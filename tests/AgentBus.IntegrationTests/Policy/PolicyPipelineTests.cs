@@ -185,7 +185,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
             new { actionId });
         var only = Assert.Single(audited);
         Assert.Equal(("ActionFailed", (string?)ReasonCodes.AgentSuspended), (only.EventType, only.ReasonCode));
-        Assert.NotEqual(MessageIds.ActionOutcome("support-bot", actionId), only.EventId);
+        Assert.Equal(MessageIds.ActionRefusal("support-bot", actionId, "ticketing"), only.EventId);
         // Its reservation is released, once, and nothing was spent.
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM cost_ledger WHERE action_id = @actionId AND status = 'released' AND amount_usd = 0", new { actionId }) == 1,
@@ -194,7 +194,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_outcome_forged_by_another_tools_executor_neither_ends_nor_releases_the_action()
+    public async Task An_outcome_forged_by_another_tools_executor_neither_ends_nor_releases_the_action_nor_takes_its_place_in_the_audit_or_at_the_agent()
     {
         await fixture.StopExecutorAsync("payments");
         await using var support = await fixture.ConnectAgentAsync("support-bot");
@@ -202,7 +202,8 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         await Eventually.True(async () => await fixture.QueueDepthAsync(WireNames.ToolQueue("payments")) == 1, "the refund queued for payments");
 
         // A foothold in the ticketing executor: its own broker user (RabbitMQ checks user_id), claiming
-        // the refund failed, once naming payments and once naming its own tool.
+        // the refund failed, once naming payments and once naming its own tool, each under the id the
+        // real outcome would have if it named that tool.
         await using (var connection = await fixture.ConnectionFactoryFor(AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("ticketing")).CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(true, true)))
         {
@@ -211,7 +212,8 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
                 var forged = new ActionFailed(actionId, "run-forged-outcome", "support-bot", tool, "http_500", "forged", false, 1, 1, DateTimeOffset.UtcNow);
                 var properties = new RabbitMQ.Client.BasicProperties
                 {
-                    ContentType = WireNames.ContentType, Type = nameof(ActionFailed), MessageId = Guid.NewGuid().ToString(),
+                    ContentType = WireNames.ContentType, Type = nameof(ActionFailed),
+                    MessageId = MessageIds.ActionOutcome("support-bot", actionId, tool).ToString(),
                     UserId = AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("ticketing"), DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent,
                     Headers = new Dictionary<string, object?> { ["MT-MessageType"] = "urn:message:AgentBus.Contracts:" + nameof(ActionFailed) },
                 };
@@ -223,14 +225,26 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM audit_events WHERE action_id = @actionId AND event_type = 'ActionFailed'", new { actionId }) == 2,
             "both forgeries in the audit");
+        // The one naming payments is kept as what it is, under an id of its own.
+        Assert.Equal(["rejected:untrusted_sender:agentbus-executor-ticketing"], await fixture.QueryAsync<string>(
+            "SELECT outcome || ':' || reason_code || ':' || actor FROM audit_events WHERE action_id = @actionId AND tool = 'payments' AND event_type = 'ActionFailed'",
+            new { actionId }));
         Assert.Equal(["reserved"], await fixture.QueryAsync<string>("SELECT status FROM cost_ledger WHERE action_id = @actionId", new { actionId }));
 
         await fixture.StartExecutorAsync("payments");
+        // The agent heard both forgeries first, and waits on, for the real outcome.
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+            Assert.NotNull((await support.WaitAsync(actionId, wait.Token)).Succeeded);
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM cost_ledger WHERE action_id = @actionId AND status = 'settled' AND amount_usd = 0.01", new { actionId }) == 1,
             "the refund's cost settled from its real outcome");
         Assert.Equal(["succeeded"], await fixture.QueryAsync<string>("SELECT outcome FROM policy_actions WHERE action_id = @actionId", new { actionId }));
         Assert.Single(fixture.SandboxCalls.Calls, c => c.ActionId == actionId);
+        // Neither forgery took the real outcome's place in the audit.
+        await Eventually.True(async () => await fixture.CountAsync(
+                "SELECT count(*) FROM audit_events WHERE action_id = @actionId AND event_type = 'ActionSucceeded' AND event_id = @id",
+                new { actionId, id = MessageIds.ActionOutcome("support-bot", actionId, "payments") }) == 1,
+            "the refund's real outcome in the audit");
     }
 
     [Fact]

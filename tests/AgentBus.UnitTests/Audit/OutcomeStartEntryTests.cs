@@ -18,7 +18,7 @@ public class OutcomeStartEntryTests
 
         Assert.Equal([nameof(ExecutionStarted), nameof(ActionSucceeded)], entries.Select(e => e.EventType));
         var start = entries[0];
-        Assert.Equal(MessageIds.ExecutionStarted("support-bot", "a-1"), start.EventId);
+        Assert.Equal(MessageIds.ExecutionStarted("support-bot", "a-1", "ticketing"), start.EventId);
         Assert.Equal(("started", "ticketing@host:1:abc", Started), (start.Outcome, start.Actor, start.OccurredAt));
     }
 

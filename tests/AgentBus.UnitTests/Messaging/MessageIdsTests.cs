@@ -29,7 +29,7 @@ public class MessageIdsTests
         Guid[] ids =
         [
             MessageIds.ActionDecided("a", "1"), MessageIds.FinalDecision("a", "1"), MessageIds.ExecuteTool("a", "1"),
-            MessageIds.ExecutionStarted("a", "1"), MessageIds.ActionOutcome("a", "1"), MessageIds.ActionRefusal("a", "1"),
+            MessageIds.ExecutionStarted("a", "1", "t"), MessageIds.ActionOutcome("a", "1", "t"), MessageIds.ActionRefusal("a", "1", "t"),
             MessageIds.Approval("a", "1"),
         ];
         Assert.Equal(ids.Length, ids.Distinct().Count());

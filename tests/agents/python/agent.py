@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     sys.exit(2)
 
 PROPOSALS_EXCHANGE = "agentbus.proposals"
+POLICY_USER = "agentbus-policy"
 REPLY_QUEUE_PREFIX = "agentbus.agent."
 DEFAULT_VHOST = "agentbus"
 CONTENT_TYPE = "application/json"
@@ -157,9 +158,10 @@ def read_proposals(options):
 class Action:
     """What is known about one proposal; final once denied, or once an outcome has arrived."""
 
-    def __init__(self, index, action_id, message_id, deadline):
+    def __init__(self, index, action_id, message_id, deadline, tool):
         self.index = index
         self.action_id = action_id
+        self.tool = tool
         self.message_id = message_id
         self.deadline = deadline
         self.decision = None
@@ -246,7 +248,7 @@ class Agent:
         )
         if self.verbose:
             log("proposing message_id=%s %s=%s body=%s" % (message_id, TRACE_HEADER, properties.headers[TRACE_HEADER], json.dumps(body)))
-        action = Action(proposal["index"], proposal["actionId"], message_id, time.monotonic() + timeout)
+        action = Action(proposal["index"], proposal["actionId"], message_id, time.monotonic() + timeout, body.get("tool"))
         self.by_message[message_id] = action
         if action.action_id is not None:
             self.by_action[action.action_id] = action
@@ -285,9 +287,19 @@ class Agent:
             log("ignoring a %s reply for an action this run did not propose (actionId %s)" % (kind, reply.get("actionId")))
             return
 
+        # Who sent it, as RabbitMQ vouches (user_id): decisions only from the policy service; outcomes
+        # only from the executors of the tool this agent proposed (or from policy, for a duplicate).
+        sender = properties.user_id
         if kind == "ActionDecided":
+            if sender != POLICY_USER:
+                log("ignoring a decision from %r, not the policy service" % sender)
+                return
             action.decision = reply
         elif kind in ("ActionSucceeded", "ActionFailed"):
+            if reply.get("tool") != action.tool or sender not in (POLICY_USER, "agentbus-executor-%s" % action.tool):
+                log("ignoring a %s for %s from %r about tool %r: only %s's executors speak for it"
+                    % (kind, action.action_id, sender, reply.get("tool"), action.tool))
+                return
             action.outcome_type, action.outcome = kind, reply
         else:
             log("ignoring a reply of unknown type %r" % kind)
