@@ -23,29 +23,28 @@ $$;
 
 -- A sliding one-minute rate window: the previous minute weighted by how much of it still overlaps,
 -- plus this minute. Counts the call and returns true while it fits the limit (null: no limit);
--- false, counting nothing, when it does not. The upsert locks this minute's row first, so two
--- instances cannot both take the last call.
+-- false, writing nothing, when it does not. The count is taken in the statement that locks this
+-- minute's row, so the row is written once per call.
 CREATE FUNCTION policy_take_rate(p_scope text, p_subject text, p_window_start timestamptz, p_previous_weight float8, p_limit integer)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_current integer;
-    v_previous integer;
+    v_carried float8;
 BEGIN
     IF p_limit IS NULL THEN
         RETURN true;
     END IF;
-    INSERT INTO policy_rate_windows AS w (scope, subject, window_start, calls) VALUES (p_scope, p_subject, p_window_start, 0)
-    ON CONFLICT (scope, subject, window_start) DO UPDATE SET calls = w.calls
-    RETURNING w.calls INTO v_current;
-    SELECT w.calls INTO v_previous FROM policy_rate_windows w
+    SELECT coalesce(max(w.calls), 0) * p_previous_weight INTO v_carried FROM policy_rate_windows w
      WHERE w.scope = p_scope AND w.subject = p_subject AND w.window_start = p_window_start - interval '1 minute';
-    IF coalesce(v_previous, 0) * p_previous_weight + v_current + 1 > p_limit THEN
+    IF v_carried + 1 > p_limit THEN
         RETURN false;
     END IF;
-    UPDATE policy_rate_windows SET calls = calls + 1
-     WHERE scope = p_scope AND subject = p_subject AND window_start = p_window_start;
-    RETURN true;
+    -- ON CONFLICT re-checks the condition against the row as locked, so two instances cannot both
+    -- take the last call.
+    INSERT INTO policy_rate_windows AS w (scope, subject, window_start, calls) VALUES (p_scope, p_subject, p_window_start, 1)
+    ON CONFLICT (scope, subject, window_start) DO UPDATE SET calls = w.calls + 1
+     WHERE v_carried + w.calls + 1 <= p_limit;
+    RETURN FOUND;
 END
 $$;
 
@@ -65,13 +64,25 @@ BEGIN
 END
 $$;
 
--- The run's row (created on its first action) with its start and tool calls so far, locked.
+-- The run's row (created on its first action) with its start and tool calls so far, locked. The
+-- common case, a run seen before, is a locking read and writes nothing.
 CREATE FUNCTION policy_open_run(p_agent_id text, p_run_id text, p_now timestamptz, OUT started_at timestamptz, OUT tool_calls integer)
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO policy_runs AS r (agent_id, run_id, started_at, tool_calls) VALUES (p_agent_id, p_run_id, p_now, 0)
-    ON CONFLICT (agent_id, run_id) DO UPDATE SET tool_calls = r.tool_calls
-    RETURNING r.started_at, r.tool_calls INTO started_at, tool_calls;
+    LOOP
+        SELECT r.started_at, r.tool_calls INTO started_at, tool_calls
+          FROM policy_runs r WHERE r.agent_id = p_agent_id AND r.run_id = p_run_id FOR UPDATE;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        INSERT INTO policy_runs AS r (agent_id, run_id, started_at, tool_calls) VALUES (p_agent_id, p_run_id, p_now, 0)
+        ON CONFLICT (agent_id, run_id) DO NOTHING
+        RETURNING r.started_at, r.tool_calls INTO started_at, tool_calls;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        -- Another instance inserted it between the read and the insert: read it again, locked.
+    END LOOP;
 END
 $$;
 
@@ -110,26 +121,38 @@ BEGIN
 END
 $$;
 
--- An action's reservation: its cost in the day's period, then in the run's. The refusal that applies
--- ('budget_day', 'budget_run') and the usage that refused it, or null when both are reserved. The
+-- An action's reservation: its cost in the day's period, then in the run's, then its ledger row
+-- (reserved until p_expires_at; a row the sweeper released is reserved again). The refusal that
+-- applies ('budget_day', 'budget_run') and the usage that refused it, or null when reserved. The
 -- caller undoes a half-made reservation by leaving its block with the refusal.
-CREATE FUNCTION policy_reserve_action(p_agent_id text, p_run_id text, p_day date, p_cost numeric, p_day_limit numeric, p_run_limit numeric,
+CREATE FUNCTION policy_reserve_action(p_action_id text, p_agent_id text, p_run_id text, p_tool text, p_day date, p_cost numeric,
+    p_day_limit numeric, p_run_limit numeric, p_now timestamptz, p_expires_at timestamptz,
     OUT refusal text, OUT spent_usd numeric, OUT reserved_usd numeric)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_ok boolean;
+    v_period text;
+    v_limit numeric;
+    v_refusal text;
 BEGIN
-    SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, spent_usd, reserved_usd
-      FROM policy_reserve_budget(p_agent_id, policy_day_period(p_day), p_cost, p_day_limit) b;
-    IF NOT v_ok THEN
-        refusal := 'budget_day';
-        RETURN;
-    END IF;
-    SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, spent_usd, reserved_usd
-      FROM policy_reserve_budget(p_agent_id, policy_run_period(p_run_id), p_cost, p_run_limit) b;
-    IF NOT v_ok THEN
-        refusal := 'budget_run';
-    END IF;
+    -- The day first, then the run: every transaction locks the budget rows in this order.
+    FOR v_period, v_limit, v_refusal IN
+        SELECT l.period, l.max_usd, l.refusal
+          FROM (VALUES (1, policy_day_period(p_day), p_day_limit, 'budget_day'),
+                       (2, policy_run_period(p_run_id), p_run_limit, 'budget_run')) AS l(position, period, max_usd, refusal)
+         ORDER BY l.position
+    LOOP
+        SELECT b.reserved, b.spent_usd, b.reserved_usd INTO v_ok, spent_usd, reserved_usd
+          FROM policy_reserve_budget(p_agent_id, v_period, p_cost, v_limit) b;
+        IF NOT v_ok THEN
+            refusal := v_refusal;
+            RETURN;
+        END IF;
+    END LOOP;
+    INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
+    VALUES ('tool', p_agent_id, p_run_id, p_day, p_action_id, p_tool, 'reserved', p_cost, 0, p_now, p_expires_at)
+    ON CONFLICT (action_id) DO UPDATE SET status = 'reserved', day = EXCLUDED.day, reserved_usd = EXCLUDED.reserved_usd,
+        amount_usd = 0, recorded_at = EXCLUDED.recorded_at, expires_at = EXCLUDED.expires_at, settled_at = NULL;
 END
 $$;
 
@@ -150,8 +173,9 @@ BEGIN
 END
 $$;
 
--- First admission (as in 0600, now composed of the rules above; the periods are derived here).
-DROP FUNCTION policy_admit(text, text, text, text, text, text, timestamptz, text, timestamptz, timestamptz, float8, integer, integer,
+-- First admission, composed of the rules above (the periods are derived here). A database migrated
+-- before this holds 0600's first version, dropped here.
+DROP FUNCTION IF EXISTS policy_admit(text, text, text, text, text, text, timestamptz, text, timestamptz, timestamptz, float8, integer, integer,
     integer, integer, float8, numeric, date, text, numeric, text, numeric, timestamptz, text, text, text, text, text, jsonb);
 
 CREATE FUNCTION policy_admit(
@@ -228,13 +252,11 @@ BEGIN
         UPDATE policy_runs SET tool_calls = tool_calls + 1 WHERE agent_id = p_agent_id AND run_id = p_run_id;
 
         SELECT b.refusal, b.spent_usd, b.reserved_usd INTO v_result, v_spent, v_reserved
-          FROM policy_reserve_action(p_agent_id, p_run_id, p_day, p_cost, p_day_limit, p_run_limit) b;
+          FROM policy_reserve_action(p_action_id, p_agent_id, p_run_id, p_tool, p_day, p_cost, p_day_limit, p_run_limit,
+                                     p_now, p_reservation_expires_at) b;
         IF v_result IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: admission refused';
         END IF;
-
-        INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
-        VALUES ('tool', p_agent_id, p_run_id, p_day, p_action_id, p_tool, 'reserved', p_cost, 0, p_now, p_reservation_expires_at);
 
         -- A concurrent instance that decided the same action id first wins: this fails on the key,
         -- the consume is retried, and replays that decision.
@@ -312,14 +334,11 @@ BEGIN
         ELSIF v_status IS DISTINCT FROM 'settled' THEN
             -- Released by the sweeper (or never reserved): reserve again, under today's and the run's limits.
             SELECT b.refusal, b.spent_usd, b.reserved_usd INTO v_result, v_spent, v_reserved
-              FROM policy_reserve_action(p_agent_id, p_run_id, p_day, p_cost, p_day_limit, p_run_limit) b;
+              FROM policy_reserve_action(p_action_id, p_agent_id, p_run_id, p_tool, p_day, p_cost, p_day_limit, p_run_limit,
+                                         p_now, p_hold_until) b;
             IF v_result IS NOT NULL THEN
                 RAISE EXCEPTION USING ERRCODE = 'AB001', MESSAGE = 'agentbus: readmission refused';
             END IF;
-            INSERT INTO cost_ledger (source, agent_id, run_id, day, action_id, tool, status, reserved_usd, amount_usd, recorded_at, expires_at)
-            VALUES ('tool', p_agent_id, p_run_id, p_day, p_action_id, p_tool, 'reserved', p_cost, 0, p_now, p_hold_until)
-            ON CONFLICT (action_id) DO UPDATE SET status = 'reserved', day = EXCLUDED.day, reserved_usd = EXCLUDED.reserved_usd,
-                amount_usd = 0, recorded_at = EXCLUDED.recorded_at, expires_at = EXCLUDED.expires_at, settled_at = NULL;
         END IF;
     EXCEPTION
         WHEN SQLSTATE 'AB001' THEN
@@ -331,11 +350,11 @@ BEGIN
 END
 $$;
 
--- Settling an outcome (as in 0601), its budget change now through policy_adjust_budget. An outcome
+-- Settling an outcome (a database migrated before this holds 0601's first version, dropped here), its budget change now through policy_adjust_budget. An outcome
 -- counts only for an action of the tool it names: the policy service already checks that it came
 -- from that tool's executors (their broker user), and here the action's own tool must match, so a
 -- foothold in one executor cannot end, release or settle another tool's actions.
-DROP FUNCTION policy_record_outcome(text, text, text, jsonb, numeric, timestamptz);
+DROP FUNCTION IF EXISTS policy_record_outcome(text, text, text, jsonb, numeric, timestamptz);
 
 CREATE FUNCTION policy_record_outcome(p_action_id text, p_tool text, p_outcome text, p_outcome_type text, p_payload jsonb,
     p_actual_cost numeric, p_now timestamptz)
