@@ -15,8 +15,13 @@ public sealed class RabbitMqManagementClient : IDisposable
     readonly HttpClient _http;
 
     public RabbitMqManagementClient(Uri baseAddress, string user, string password)
+        : this(baseAddress, user, password, new HttpClientHandler())
     {
-        _http = new HttpClient { BaseAddress = new Uri(baseAddress, "/api/"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    internal RabbitMqManagementClient(Uri baseAddress, string user, string password, HttpMessageHandler handler)
+    {
+        _http = new HttpClient(handler) { BaseAddress = new Uri(baseAddress, "/api/"), Timeout = TimeSpan.FromSeconds(30) };
         _http.DefaultRequestHeaders.Authorization =
             new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
     }
@@ -53,10 +58,22 @@ public sealed class RabbitMqManagementClient : IDisposable
         return await response.Content.ReadFromJsonAsync<JsonElement>(ct);
     }
 
+    /// <summary>
+    /// PUT creates or updates. Two provisioners creating the same cluster-wide object at once (users
+    /// are shared by every vhost) can get 400 "…_already_exists" for the one that lost the race; the
+    /// object exists by then, so the same PUT again updates it.
+    /// </summary>
     async Task PutAsync(string path, object body, CancellationToken ct)
     {
-        using var response = await _http.PutAsJsonAsync(path, body, ct);
-        await EnsureSuccess(response, "PUT", path);
+        for (var attempt = 1; ; attempt++)
+        {
+            using var response = await _http.PutAsJsonAsync(path, body, ct);
+            if (attempt < 3 && response.StatusCode == HttpStatusCode.BadRequest
+                && (await response.Content.ReadAsStringAsync(ct)).Contains("_already_exists", StringComparison.Ordinal))
+                continue;
+            await EnsureSuccess(response, "PUT", path);
+            return;
+        }
     }
 
     async Task PostAsync(string path, object body, CancellationToken ct)
