@@ -91,7 +91,10 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
 
         // Bad: refused with file and line on every instance; the last good version stays in force.
         await File.WriteAllTextAsync(fixture.PolicyFile, granted.Replace("tool: payments }", "tool: payments, colour: red }", StringComparison.Ordinal));
-        await Eventually.True(() => Task.FromResult(fixture.PolicyInstances.All(p => p.GetRequiredService<PolicyStore>().LastErrors.Count > 0)),
+        // The file is rewritten in place: a poll can read it half written ("the policy file is empty")
+        // and the next poll reads the whole file, so wait for the refusal of what was written.
+        await Eventually.True(() => Task.FromResult(fixture.PolicyInstances.All(p =>
+                p.GetRequiredService<PolicyStore>().LastErrors is [var first, ..] && first.Contains("colour", StringComparison.Ordinal))),
             "every instance refused the broken file", TimeSpan.FromSeconds(10));
         foreach (var instance in fixture.PolicyInstances)
         {
