@@ -1,12 +1,7 @@
 using System.Text.Json.Nodes;
+using AgentBus.Catalog.Yaml;
 
 namespace AgentBus.Policy.Engine;
-
-/// <summary>An entry of the policy file that remembers the line it starts on, for error messages.</summary>
-public interface IHasLine
-{
-    int Line { get; set; }
-}
 
 /// <summary>The policy file as written (YAML); docs/policy.md and ops/policies/README.md describe the format.</summary>
 public sealed class PolicyDocument

@@ -5,7 +5,8 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine.Rules;
-using AgentBus.Policy.Engine.Yaml;
+using AgentBus.Catalog.Yaml;
+using AgentBus.Catalog.Schemas;
 using Json.Schema;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
@@ -98,26 +99,7 @@ public static class PolicyLoader
     }
 
     /// <summary>Parses "90s", "30m", "1h", "2d" or "hh:mm:ss".</summary>
-    public static bool TryParseDuration(string? text, out TimeSpan duration)
-    {
-        duration = default;
-        if (string.IsNullOrWhiteSpace(text))
-            return false;
-        var match = Regex.Match(text.Trim(), "^([0-9]+)(ms|s|m|h|d)$");
-        if (match.Success && long.TryParse(match.Groups[1].Value, CultureInfo.InvariantCulture, out var amount) && amount <= 1_000_000)
-        {
-            duration = match.Groups[2].Value switch
-            {
-                "ms" => TimeSpan.FromMilliseconds(amount),
-                "s" => TimeSpan.FromSeconds(amount),
-                "m" => TimeSpan.FromMinutes(amount),
-                "h" => TimeSpan.FromHours(amount),
-                _ => TimeSpan.FromDays(amount),
-            };
-            return true;
-        }
-        return TimeSpan.TryParseExact(text.Trim(), "c", CultureInfo.InvariantCulture, out duration);
-    }
+    public static bool TryParseDuration(string? text, out TimeSpan duration) => Durations.TryParse(text, out duration);
 
     sealed class Compiler(string source, string version)
     {

@@ -1,3 +1,4 @@
+using AgentBus.Catalog;
 using System.Globalization;
 using System.Text.Json;
 using AgentBus.Contracts;

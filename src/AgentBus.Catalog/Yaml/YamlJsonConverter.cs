@@ -5,20 +5,20 @@ using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.Serialization;
 
-namespace AgentBus.Policy.Engine.Yaml;
+namespace AgentBus.Catalog.Yaml;
 
 /// <summary>
-/// Reads a YAML subtree (a tool's argument schema) as JSON, resolving plain scalars by the YAML
+/// Reads a YAML subtree (an operation's argument schema) as JSON, resolving plain scalars by the YAML
 /// core schema: <c>100</c> is a number, <c>true</c> a boolean, <c>"100"</c> a string.
 /// </summary>
-sealed partial class YamlJsonConverter : IYamlTypeConverter
+public sealed partial class YamlJsonConverter : IYamlTypeConverter
 {
     public bool Accepts(Type type) => typeof(JsonNode).IsAssignableFrom(type);
 
     public object? ReadYaml(IParser parser, Type type, ObjectDeserializer rootDeserializer) => Read(parser);
 
     public void WriteYaml(IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
-        throw new NotSupportedException("Policies are only read.");
+        throw new NotSupportedException("Policies and catalogs are only read.");
 
     static JsonNode? Read(IParser parser)
     {
@@ -75,8 +75,14 @@ sealed partial class YamlJsonConverter : IYamlTypeConverter
     private static partial Regex FloatPattern();
 }
 
-/// <summary>Stamps every policy entry with the line it starts on, so semantic errors can name it.</summary>
-sealed class LineTrackingDeserializer(INodeDeserializer inner) : INodeDeserializer
+/// <summary>An entry of a policy or catalog file that remembers the line it starts on, for error messages.</summary>
+public interface IHasLine
+{
+    int Line { get; set; }
+}
+
+/// <summary>Stamps every policy or catalog entry with the line it starts on, so semantic errors can name it.</summary>
+public sealed class LineTrackingDeserializer(INodeDeserializer inner) : INodeDeserializer
 {
     public bool Deserialize(IParser reader, Type expectedType, Func<IParser, Type, object?> nestedObjectDeserializer,
         out object? value, ObjectDeserializer rootDeserializer)

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Json.Schema;
 using Json.Schema.Keywords;
 
-namespace AgentBus.Policy.Engine.Rules;
+namespace AgentBus.Catalog.Schemas;
 
 /// <summary>
 /// minLength and maxLength counted in Unicode code points, as JSON Schema defines a string's length.
