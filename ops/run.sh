@@ -82,7 +82,8 @@ declare -A executor_port
 for tool in "${TOOLS[@]}"; do
   executor_port[$tool]=$port
   confine_executor_prepare "$tool" "$STATE" "$SECRETS" "$SIGNING/policy-signing.pub.pem" "$REPO/ops/tools/$tool.json" \
-    "$(dirname "$(pipeline_dll AgentBus.Executor agentbus-executor)")" "$(pg_pw "agentbus-executor-$tool")"
+    "$(dirname "$(pipeline_dll AgentBus.Executor agentbus-executor)")" "$(pg_pw "agentbus-executor-$tool")" \
+    "$( [[ -f "$REPO/ops/catalog/$tool.yaml" ]] && echo "$REPO/ops/catalog/$tool.yaml" )"
   Database__ConnectionString="$(pg_db "agentbus-executor-$tool")" \
     confine_executor_start "$tool" "$STATE" "$STATE/logs/executor-$tool.log" --urls "http://127.0.0.1:$port" \
     > "$STATE/run/executor-$tool.pid"
@@ -116,7 +117,7 @@ if ! add_demo_approver >> "$STATE/logs/setup.log" 2>&1; then
 fi
 
 demo_status=0
-AGENTBUS_SANDBOX_URL=http://127.0.0.1:5080 AGENTBUS_APPROVALS_URL=http://127.0.0.1:5104 \
+AGENTBUS_APPROVALS_URL=http://127.0.0.1:5104 \
   dotnet "$(pipeline_dll AgentBus.DemoAgent agentbus-demo-agent)" || demo_status=$?
 
 # The audit chain's head copied out of the database (after verifying it against the earlier copies):

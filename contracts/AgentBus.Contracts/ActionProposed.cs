@@ -3,7 +3,8 @@ using System.Text.Json;
 namespace AgentBus.Contracts;
 
 /// <summary>
-/// An agent asks to run one tool call. Identifiers are strings on purpose: the policy service
+/// An agent asks to run one tool call: an operation of a catalog tool (<see cref="Tool"/> payments,
+/// <see cref="Operation"/> refund) with business arguments, or a call of a generic tool without operations. Identifiers are strings on purpose: the policy service
 /// validates them and answers malformed ones with a reason code instead of a deserialization fault.
 /// </summary>
 public sealed record ActionProposed(
@@ -13,4 +14,5 @@ public sealed record ActionProposed(
     string Tool,
     JsonElement Arguments,
     string? IdempotencyKey = null,
-    string? Intent = null);
+    string? Intent = null,
+    string? Operation = null);

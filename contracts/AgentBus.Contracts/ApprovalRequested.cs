@@ -33,4 +33,5 @@ public sealed record ApprovalRequested(
     string? PolicyVersion = null,
     string? Intent = null,
     string? IdempotencyKey = null,
-    JsonElement? Current = null);
+    JsonElement? Current = null,
+    string? Operation = null);

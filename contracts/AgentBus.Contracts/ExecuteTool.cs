@@ -15,4 +15,5 @@ public sealed record ExecuteTool(
     string ArgumentsHash,
     string? IdempotencyKey,
     DateTimeOffset AuthorizedAt,
-    ToolAuthorization Authorization);
+    ToolAuthorization Authorization,
+    string? Operation = null);

@@ -19,6 +19,9 @@ public static class ReasonCodes
     public const string PolicyUnavailable = "policy_unavailable";
     public const string UnknownAgent = "unknown_agent";
     public const string UnknownTool = "unknown_tool";
+
+    /// <summary>The tool has operations and the proposal names none of them, or one it does not have.</summary>
+    public const string UnknownOperation = "unknown_operation";
     public const string NoGrant = "no_grant";
 
     public const string AgentSuspended = "agent_suspended";

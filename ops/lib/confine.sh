@@ -21,7 +21,7 @@ confine_executor_user() { printf 'agentbus-exec-%s' "$1"; }
 confine_executor_home() { printf '%s/executors/%s' "$1" "$2"; }
 
 confine_executor_prepare() {
-  local tool="$1" state="$2" secrets="$3" public_key="$4" tool_config="$5" app="$6" db_password="${7:-}"
+  local tool="$1" state="$2" secrets="$3" public_key="$4" tool_config="$5" app="$6" db_password="${7:-}" catalog_file="${8:-}"
   [[ "$tool" =~ ^[a-z0-9][a-z0-9-]{0,17}$ ]] || { echo "confine: tool name '$tool' must be 1-18 of a-z, 0-9, - (it names a system user)" >&2; return 1; }
   [[ -s "$secrets/tools/$tool" ]] || { echo "confine: no secret for $tool in $secrets/tools" >&2; return 1; }
   local user home
@@ -42,6 +42,11 @@ confine_executor_prepare() {
     install -m 0400 -o "$user" -g "$user" "$db_password" "$home/postgres.password"
   fi
   install -m 0444 -o "$user" -g "$user" "$tool_config" "$home/tools/$tool.json"
+  # A catalog tool reads its own operations only (tools/TOOL.json says Catalog: ../catalog).
+  if [[ -n "$catalog_file" ]]; then
+    install -d -m 0500 -o "$user" -g "$user" "$home/catalog"
+    install -m 0444 -o "$user" -g "$user" "$catalog_file" "$home/catalog/$tool.yaml"
+  fi
   install -m 0444 -o "$user" -g "$user" "$public_key" "$home/policy-signing.pub.pem"
 
   local target="$state/apps/executor"

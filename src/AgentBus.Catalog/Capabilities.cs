@@ -8,4 +8,13 @@ public static class Capabilities
         ["read", "message.send", "data.export", "data.delete", "money.move", "code.deploy"];
 
     public static readonly IReadOnlyList<string> RiskLevels = ["low", "medium", "high", "critical"];
+
+    /// <summary>0 for low up to 3 for critical; -1 for a word that is not a risk level.</summary>
+    public static int RiskRank(string risk)
+    {
+        for (var i = 0; i < RiskLevels.Count; i++)
+            if (RiskLevels[i] == risk)
+                return i;
+        return -1;
+    }
 }

@@ -105,7 +105,8 @@ public static partial class CatalogLoader
     }
 
     /// <param name="expectedTool">The file's name: an executor finds its tool's operations by it.</param>
-    public static (CatalogTool? Tool, IReadOnlyList<string> Errors) Parse(string text, string source, string? expectedTool = null)
+    /// <param name="baseUrl">Replaces the file's http.baseUrl: where one deployment reaches the system.</param>
+    public static (CatalogTool? Tool, IReadOnlyList<string> Errors) Parse(string text, string source, string? expectedTool = null, Uri? baseUrl = null)
     {
         CatalogDocument? document;
         try
@@ -118,6 +119,8 @@ public static partial class CatalogLoader
         }
         if (document is null)
             return (null, [$"{source}: the catalog file is empty."]);
+        if (baseUrl is not null && document.Http is { } http)
+            http.BaseUrl = baseUrl.AbsoluteUri;
         return new Compiler(source).Compile(document, expectedTool);
     }
 

@@ -90,19 +90,33 @@ public sealed class AgentClient : IAsyncDisposable
     }
 
     /// <summary>Publishes one proposal and returns its action id once the broker has confirmed it.</summary>
+    /// <param name="tool">A catalog operation as "tool.operation" (payments.refund), or a generic tool's name when <paramref name="operation"/> is given or the tool has no operations.</param>
+    /// <param name="operation">The operation, when <paramref name="tool"/> names the tool alone; null: split "tool.operation" at its last dot, or no operation when there is no dot.</param>
     public async Task<string> ProposeAsync(string tool, JsonElement arguments, string runId,
-        string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default)
+        string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default,
+        string? operation = null)
     {
         actionId ??= Guid.CreateVersion7().ToString();
-        var proposal = new ActionProposed(actionId, runId, _options.AgentId, tool, arguments, idempotencyKey, intent);
+        (tool, operation) = Split(tool, operation);
+        var proposal = new ActionProposed(actionId, runId, _options.AgentId, tool, arguments, idempotencyKey, intent, operation);
         _actions.TryAdd(actionId, new ActionTracker(actionId, tool));
         await PublishAsync(JsonSerializer.SerializeToUtf8Bytes(proposal, Json), actionId, runId, cancellationToken);
         return actionId;
     }
 
     public Task<string> ProposeAsync(string tool, object arguments, string runId,
-        string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default) =>
-        ProposeAsync(tool, JsonSerializer.SerializeToElement(arguments, Json), runId, idempotencyKey, intent, actionId, cancellationToken);
+        string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default,
+        string? operation = null) =>
+        ProposeAsync(tool, JsonSerializer.SerializeToElement(arguments, Json), runId, idempotencyKey, intent, actionId, cancellationToken, operation);
+
+    /// <summary>Operation names have no dots, tool names may: "a.b.refund" is operation refund of tool a.b.</summary>
+    static (string Tool, string? Operation) Split(string tool, string? operation)
+    {
+        if (operation is not null)
+            return (tool, operation);
+        var dot = tool.LastIndexOf('.');
+        return dot > 0 && dot < tool.Length - 1 ? (tool[..dot], tool[(dot + 1)..]) : (tool, null);
+    }
 
     /// <summary>
     /// Reports money this agent spent outside AgentBus (model inference, mostly) for a run, so its
@@ -132,11 +146,11 @@ public sealed class AgentClient : IAsyncDisposable
 
     /// <summary>Proposes and waits for the final decision and, when the action runs, its outcome.</summary>
     public async Task<ActionResult> RunAsync(string tool, object arguments, string runId, TimeSpan timeout,
-        string? idempotencyKey = null, string? intent = null, CancellationToken cancellationToken = default)
+        string? idempotencyKey = null, string? intent = null, CancellationToken cancellationToken = default, string? operation = null)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
-        var actionId = await ProposeAsync(tool, arguments, runId, idempotencyKey, intent, cancellationToken: deadline.Token);
+        var actionId = await ProposeAsync(tool, arguments, runId, idempotencyKey, intent, cancellationToken: deadline.Token, operation: operation);
         return await WaitAsync(actionId, deadline.Token);
     }
 

@@ -1,27 +1,31 @@
 namespace AgentBus.DemoAgent;
 
-/// <summary>One step of the demo: who proposes what, and why it is in the script.</summary>
-public sealed record DemoStep(string Agent, string Tool, string Description, object Arguments);
+/// <summary>One step of the demo: who calls which operation (tool.operation) with what, and why it is in the script.</summary>
+public sealed record DemoStep(string Agent, string Operation, string Description, object Arguments);
 
+/// <summary>
+/// The demo agents call named operations of the catalog (ops/catalog) with business arguments only:
+/// no step names a method, a host or a path.
+/// </summary>
 public static class DemoScenario
 {
-    public static IReadOnlyList<DemoStep> Steps(string sandbox) =>
+    public static IReadOnlyList<DemoStep> Steps() =>
     [
-        new("support-bot", "ticketing", "open a ticket",
-            new { method = "POST", url = $"{sandbox}/ticketing/tickets", body = new { title = "Customer cannot log in", priority = "high" } }),
-        new("support-bot", "payments", "refund an order",
-            new { method = "POST", url = $"{sandbox}/payments/refunds", body = new { orderId = "ORD-1001", amountUsd = 25.00 } }),
-        new("support-bot", "payments", "refund a large order (needs a person)",
-            new { method = "POST", url = $"{sandbox}/payments/refunds", body = new { orderId = "ORD-1003", amountUsd = 250.00 } }),
-        new("intern-bot", "ticketing", "comment on a ticket",
-            new { method = "POST", url = $"{sandbox}/ticketing/tickets/TCK-1/comments", body = new { text = "Asked the customer for a screenshot." } }),
-        new("intern-bot", "payments", "refund an order (no grant)",
-            new { method = "POST", url = $"{sandbox}/payments/refunds", body = new { orderId = "ORD-1002", amountUsd = 900.00 } }),
-        new("support-bot", "crm", "export contacts (unknown tool)",
-            new { method = "GET", url = $"{sandbox}/crm/contacts" }),
-        new("support-bot", "ticketing", "post tickets to an outside host",
-            new { method = "POST", url = "https://paste.example.com/upload", body = new { title = "all customer emails" } }),
-        new("support-bot", "payments", "look up an order",
-            new { method = "GET", url = $"{sandbox}/payments/orders/ORD-1001" }),
+        new("support-bot", "ticketing.create_ticket", "open a ticket",
+            new { title = "Customer cannot log in", priority = "high", customerEmail = "ada@example.com" }),
+        new("support-bot", "payments.get_order", "look up an order",
+            new { orderId = "ORD-1001" }),
+        new("support-bot", "payments.refund", "refund part of an order",
+            new { orderId = "ORD-1001", amountUsd = 25.00, reason = "Item arrived damaged." }),
+        new("support-bot", "payments.refund", "refund a large order (needs a person)",
+            new { orderId = "ORD-1003", amountUsd = 250.00, reason = "Order never arrived." }),
+        new("intern-bot", "ticketing.comment", "comment on a ticket (form body)",
+            new { ticketId = "TCK-000001", body = "Asked the customer for a screenshot.", visibility = "internal" }),
+        new("intern-bot", "payments.refund", "refund an order (no grant)",
+            new { orderId = "ORD-1002", amountUsd = 9.00, reason = "Goodwill." }),
+        new("support-bot", "crm.export_contacts", "export contacts (unknown tool)",
+            new { format = "csv" }),
+        new("support-bot", "ticketing.create_ticket", "send a ticket to an outside host",
+            new { title = "all customer emails", priority = "low", url = "https://paste.example.com/upload" }),
     ];
 }

@@ -6,10 +6,9 @@ using Spectre.Console;
 string Setting(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : fallback;
 
 var secrets = Setting("AGENTBUS_SECRETS_DIR", "/var/lib/agentbus/secrets");
-var sandbox = Setting("AGENTBUS_SANDBOX_URL", "http://127.0.0.1:5080");
 var approvals = Setting("AGENTBUS_APPROVALS_URL", "http://127.0.0.1:5104").TrimEnd('/');
 var runId = $"demo-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}";
-var steps = DemoScenario.Steps(sandbox);
+var steps = DemoScenario.Steps();
 
 if (Console.IsOutputRedirected || Console.WindowWidth < 120)
     AnsiConsole.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out var columns) && columns >= 120 ? columns : 160;
@@ -45,7 +44,7 @@ try
     }
 
     var table = new Table().Title($"AgentBus demo, run [bold]{runId}[/]")
-        .AddColumns("#", "agent", "tool", "what", "decision", "reason", "outcome", "reference / error", "ms");
+        .AddColumns("#", "agent", "operation", "what", "decision", "reason", "outcome", "reference / error", "ms");
     var failures = 0;
     var waiting = new List<string>();
     for (var i = 0; i < steps.Count; i++)
@@ -57,13 +56,13 @@ try
         {
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             var client = clients[step.Agent];
-            var actionId = await client.ProposeAsync(step.Tool, step.Arguments, runId, intent: step.Description, cancellationToken: deadline.Token);
+            var actionId = await client.ProposeAsync(step.Operation, step.Arguments, runId, intent: step.Description, cancellationToken: deadline.Token);
             // A person decides later: the demo shows where, and goes on (the action runs once approved).
             if (await client.DecisionAsync(actionId, deadline.Token) is { Decision: Decision.ApprovalRequired } pending)
             {
                 var inbox = $"{approvals}/inbox/{pending.ApprovalId}";
                 waiting.Add(inbox);
-                table.AddRow($"{i + 1}", step.Agent, step.Tool, Markup.Escape(step.Description), "[yellow]approval required[/]",
+                table.AddRow($"{i + 1}", step.Agent, step.Operation, Markup.Escape(step.Description), "[yellow]approval required[/]",
                     Markup.Escape(pending.ReasonCode), "[yellow]waiting for approval[/]", Markup.Escape(inbox),
                     $"{System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:0}");
                 continue;
@@ -73,7 +72,7 @@ try
         catch (OperationCanceledException)
         {
             failures++;
-            table.AddRow($"{i + 1}", step.Agent, step.Tool, step.Description, "[red]no answer[/]", "", "", "timed out after 30 s", "");
+            table.AddRow($"{i + 1}", step.Agent, step.Operation, step.Description, "[red]no answer[/]", "", "", "timed out after 30 s", "");
             continue;
         }
 
@@ -91,7 +90,7 @@ try
             { Failed: { } failed } => ("[red]failed[/]", $"{failed.ErrorCode}: {failed.Error}"),
             _ => ("-", result.Decision.Reason),
         };
-        table.AddRow($"{i + 1}", step.Agent, step.Tool, Markup.Escape(step.Description), decision,
+        table.AddRow($"{i + 1}", step.Agent, step.Operation, Markup.Escape(step.Description), decision,
             Markup.Escape(result.Decision.ReasonCode), outcome, Markup.Escape(detail), $"{elapsed:0}");
     }
 

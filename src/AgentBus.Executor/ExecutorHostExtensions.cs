@@ -82,21 +82,31 @@ public static class ExecutorHostExtensions
             ToolRunner.Configure(pipeline, name, tool);
         });
 
-        if (string.Equals(builder.Configuration[ToolOptions.Section + ":" + nameof(ToolOptions.Kind)], NoopTool.Kind, StringComparison.OrdinalIgnoreCase))
+        var kind = builder.Configuration[ToolOptions.Section + ":" + nameof(ToolOptions.Kind)];
+        if (string.Equals(kind, NoopTool.Kind, StringComparison.OrdinalIgnoreCase))
             builder.Services.AddSingleton<ITool, NoopTool>();
+        else if (string.Equals(kind, CatalogHttpTool.Kind, StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Services.AddSingleton<CatalogStore>();
+            builder.Services.AddHostedService(services => services.GetRequiredService<CatalogStore>());
+            ConfigureHttp(builder.Services.AddHttpClient<ITool, CatalogHttpTool>());
+        }
         else
-            builder.Services.AddHttpClient<ITool, HttpTool>()
-                .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
-                {
-                    AllowAutoRedirect = false,
-                    PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-                    ConnectTimeout = TimeSpan.FromSeconds(5),
-                })
-                .ConfigureHttpClient(http => http.Timeout = Timeout.InfiniteTimeSpan);
+            ConfigureHttp(builder.Services.AddHttpClient<ITool, HttpTool>());
 
         builder.AddAgentBusMessaging($"agentbus-executor-{builder.Configuration[ExecutorOptions.ToolKey]}", bus => bus.AddConsumer<ExecuteToolConsumer>(typeof(ExecuteToolConsumerDefinition)));
         return builder;
     }
+
+    /// <summary>Redirects are never followed: a redirect could carry the secret to a host the tool does not name.</summary>
+    static void ConfigureHttp(IHttpClientBuilder client) =>
+        client.ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+            })
+            .ConfigureHttpClient(http => http.Timeout = Timeout.InfiniteTimeSpan);
 
     static IEnumerable<string> ExecutorProblems(ExecutorOptions options)
     {
@@ -133,14 +143,19 @@ public static class ExecutorHostExtensions
     static IEnumerable<string> ToolProblems(ToolOptions tool)
     {
         var http = string.Equals(tool.Kind, "http", StringComparison.OrdinalIgnoreCase);
-        if (!http && !string.Equals(tool.Kind, NoopTool.Kind, StringComparison.OrdinalIgnoreCase))
-            yield return $"Tool:Kind '{tool.Kind}' is not a known tool kind (known: http, {NoopTool.Kind}).";
+        var catalog = string.Equals(tool.Kind, CatalogHttpTool.Kind, StringComparison.OrdinalIgnoreCase);
+        if (!http && !catalog && !string.Equals(tool.Kind, NoopTool.Kind, StringComparison.OrdinalIgnoreCase))
+            yield return $"Tool:Kind '{tool.Kind}' is not a known tool kind (known: {CatalogHttpTool.Kind}, http, {NoopTool.Kind}).";
         if (http && tool.Http.AllowedHosts.Count == 0)
             yield return "Tool:Http:AllowedHosts must list at least one host:port.";
+        if (catalog && string.IsNullOrWhiteSpace(tool.Catalog))
+            yield return "Tool:Catalog must name the catalog folder (e.g. \"../catalog\", from the tools folder) for a tool of kind catalog.";
+        if (tool.BaseUrl is { } baseUrl && !Catalog.Http.OperationUrlTemplate.TryParseBase(baseUrl, out _, out var baseProblem))
+            yield return $"Tool:BaseUrl: {baseProblem}";
         if (tool.Resilience.AttemptTimeout > tool.Resilience.TotalTimeout)
             yield return "Tool:Resilience:AttemptTimeout must not be longer than Tool:Resilience:TotalTimeout.";
-        if (tool.CacheTtl > TimeSpan.Zero && !tool.ReadOnly)
-            yield return "Tool:CacheTtl needs Tool:ReadOnly: only a read-only tool may answer from a cache.";
+        if (tool.CacheTtl > TimeSpan.Zero && !tool.ReadOnly && !catalog)
+            yield return "Tool:CacheTtl needs Tool:ReadOnly: only a read-only tool may answer from a cache (or a catalog's read-only operations).";
         if (tool.PrefetchCount < tool.ConcurrentMessageLimit)
             yield return "Tool:PrefetchCount must be at least Tool:ConcurrentMessageLimit, or calls wait for deliveries.";
         foreach (var path in tool.Redact)
@@ -154,6 +169,8 @@ public static class ExecutorHostExtensions
         public Task StartAsync(CancellationToken cancellationToken)
         {
             services.GetRequiredService<ToolSecret>();
+            // A catalog that does not load stops the process here, with its file:line errors.
+            services.GetService<CatalogStore>();
             var verifier = services.GetRequiredService<AuthorizationVerifier>();
             var instance = services.GetRequiredService<ExecutorInstance>();
             logger.LogInformation("Executor {Instance} trusts policy keys {KeyIds}", instance.Name, string.Join(", ", verifier.KeyIds));

@@ -40,6 +40,7 @@ public sealed class PolicyCases
         public string? RunId { get; set; }
         public string AgentId { get; set; } = "";
         public string Tool { get; set; } = "";
+        public string? Operation { get; set; }
         public JsonNode? Arguments { get; set; }
         public string? IdempotencyKey { get; set; }
         public string? Intent { get; set; }
@@ -105,7 +106,8 @@ public sealed class PolicyCases
         entry.Tool,
         entry.Arguments is null ? JsonDocument.Parse("{}").RootElement.Clone() : JsonSerializer.SerializeToElement(entry.Arguments),
         entry.IdempotencyKey,
-        entry.Intent);
+        entry.Intent,
+        entry.Operation);
 
     public IReadOnlyList<Result> Run(PolicySnapshot policy, DateTimeOffset now)
     {

@@ -11,6 +11,13 @@ public sealed class PolicyDocument
     /// <summary>Teams and their people: who owns an agent, for separation of duties on approvals.</summary>
     public List<TeamEntry> Teams { get; set; } = [];
 
+    /// <summary>
+    /// The operation catalog folder (one TOOL.yaml per tool), relative to the policy file: its
+    /// tools and operations are the policy's, and grants name their operations.
+    /// </summary>
+    public string? Catalog { get; set; }
+
+    /// <summary>Generic tools without operations (their arguments name the call themselves, e.g. a URL).</summary>
     public List<ToolEntry> Tools { get; set; } = [];
     public List<GrantEntry> Grants { get; set; } = [];
     public LimitsSection? Limits { get; set; }
@@ -86,6 +93,10 @@ public sealed class PolicyDocument
         public string Id { get; set; } = "";
         public string Agent { get; set; } = "";
         public string Tool { get; set; } = "";
+
+        /// <summary>Operations of a catalog tool this grant covers (refund, get_order); none listed: all of them.</summary>
+        public List<string>? Operations { get; set; }
+
         public List<PredicateEntry> Constraints { get; set; } = [];
 
         /// <summary>Narrows the tool's destinations for this agent.</summary>

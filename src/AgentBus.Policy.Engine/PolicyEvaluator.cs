@@ -1,12 +1,12 @@
 using System.Text.Json;
 using AgentBus.Contracts;
-using Json.Schema;
+using AgentBus.Catalog.Schemas;
 
 namespace AgentBus.Policy.Engine;
 
 /// <summary>
 /// Decides one proposal against one policy snapshot, in the documented order: envelope, identity,
-/// kill switch, grant, argument schema, grant constraints, destinations, approval condition. Pure:
+/// kill switch, operation, grant, argument schema, grant constraints, destinations, approval condition. Pure:
 /// no bus, no database, no clock (the time and suspensions come in as <see cref="EvaluationState"/>),
 /// so unit tests, `agentbus policy test|explain` and the benchmark call it directly. Deny is the
 /// default at every step. A decision it permits carries the <see cref="AdmissionTerms"/> (rates,
@@ -15,8 +15,6 @@ namespace AgentBus.Policy.Engine;
 public static class PolicyEvaluator
 {
     static readonly ProposalValidator Validator = new();
-    static readonly EvaluationOptions FlagOnly = new() { OutputFormat = OutputFormat.Flag };
-    static readonly EvaluationOptions DetailedSchema = new() { OutputFormat = OutputFormat.List };
 
     public static PolicyDecision Evaluate(ActionProposed proposal, string? brokerUserId, PolicySnapshot? policy) =>
         Evaluate(proposal, brokerUserId, policy, EvaluationState.At(DateTimeOffset.UnixEpoch));
@@ -73,18 +71,35 @@ public static class PolicyEvaluator
             return Denied(trace, "grant", PolicyDecision.Deny(ReasonCodes.UnknownAgent, $"Agent '{proposal.AgentId}' is not in the policy.", "default-deny"));
         if (!toolKnown)
             return Denied(trace, "grant", PolicyDecision.Deny(ReasonCodes.UnknownTool, $"Tool '{proposal.Tool}' is not in the policy.", "default-deny"));
-        if (!policy.Grants.TryGetValue((proposal.AgentId, proposal.Tool), out var grant))
+        CatalogOperation? operation = null;
+        if (tool!.Operations.Count > 0)
+        {
+            if (proposal.Operation is null || !tool.Operations.TryGetValue(proposal.Operation, out operation))
+                return Denied(trace, "operation", PolicyDecision.Deny(ReasonCodes.UnknownOperation,
+                    (proposal.Operation is null ? $"Tool '{tool.Name}' is a set of operations; name one" : $"Tool '{tool.Name}' has no operation '{proposal.Operation}'") +
+                    $" ({string.Join(", ", tool.Operations.Keys.Order(StringComparer.Ordinal))}).", $"tools/{tool.Name}"));
+            trace?.Add(new("operation", "pass", $"'{operation.FullName}' is in the catalog ({operation.Source}:{operation.Line}).", $"tools/{tool.Name}"));
+        }
+        else if (proposal.Operation is not null)
+            return Denied(trace, "operation", PolicyDecision.Deny(ReasonCodes.UnknownOperation,
+                $"Tool '{tool.Name}' has no operations; send the proposal without one.", $"tools/{tool.Name}"));
+
+        var subject = operation?.FullName ?? tool.Name;
+        if (!policy.Grants.TryGetValue((proposal.AgentId, proposal.Tool, operation?.Name ?? ""), out var grant))
             return Denied(trace, "grant", PolicyDecision.Deny(ReasonCodes.NoGrant,
-                $"Agent '{proposal.AgentId}' has no grant for tool '{proposal.Tool}'.", "default-deny"));
-        trace?.Add(new("grant", "pass", $"Grant '{grant.Id}' (line {grant.Line}) lets agent '{grant.Agent}' use tool '{grant.Tool}'.", grant.Id));
+                operation is null
+                    ? $"Agent '{proposal.AgentId}' has no grant for tool '{proposal.Tool}'."
+                    : $"Agent '{proposal.AgentId}' has no grant for operation '{subject}'.", "default-deny"));
+        trace?.Add(new("grant", "pass", $"Grant '{grant.Id}' (line {grant.Line}) lets agent '{grant.Agent}' use '{subject}'.", grant.Id));
 
         var arguments = proposal.Arguments;
-        if (tool!.ArgumentSchema is { } schema)
+        var schemaRule = operation is null ? $"tools/{tool.Name}/arguments" : $"tools/{tool.Name}/{operation.Name}/arguments";
+        if ((operation?.ArgumentSchema ?? tool.ArgumentSchema) is { } schema)
         {
-            if (!MatchesSchema(tool, schema, arguments))
+            if (!ArgumentSchemas.Matches(schema, arguments))
                 return Denied(trace, "arguments", PolicyDecision.Deny(ReasonCodes.InvalidArguments,
-                    $"The arguments do not match the schema of tool '{tool.Name}': {SchemaError(schema, arguments)}.", $"tools/{tool.Name}/arguments"));
-            trace?.Add(new("arguments", "pass", $"The arguments match the JSON Schema of tool '{tool.Name}'.", $"tools/{tool.Name}/arguments"));
+                    $"The arguments do not match the schema of '{subject}': {ArgumentSchemas.Describe(schema, arguments)}.", schemaRule));
+            trace?.Add(new("arguments", "pass", $"The arguments match the JSON Schema of '{subject}'.", schemaRule));
         }
         else
             trace?.Add(new("arguments", "pass", $"Tool '{tool.Name}' declares no argument schema; any object is accepted."));
@@ -137,18 +152,6 @@ public static class PolicyEvaluator
         return grant.Allow;
     }
 
-    static bool MatchesSchema(ToolPolicy tool, JsonSchema schema, JsonElement arguments)
-    {
-        try
-        {
-            return schema.Evaluate(arguments, FlagOnly).IsValid;
-        }
-        catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
-        {
-            return false;
-        }
-    }
-
     static bool Allows(ToolPolicy tool, GrantPolicy grant, JsonElement value, Rules.ArgumentPointer pointer) =>
         tool.Destinations!.Violation(value, pointer.Text) is null && grant.Destinations?.Violation(value, pointer.Text) is null;
 
@@ -181,17 +184,6 @@ public static class PolicyEvaluator
     }
 
     static string Usd(decimal value) => "$" + value.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    static string SchemaError(JsonSchema schema, JsonElement arguments)
-    {
-        var results = schema.Evaluate(arguments, DetailedSchema);
-        var errors = (results.Details ?? [])
-            .Where(d => d.Errors is { Count: > 0 })
-            .SelectMany(d => d.Errors!.Select(e => $"{(string.IsNullOrEmpty(d.InstanceLocation.ToString()) ? "/" : d.InstanceLocation.ToString())}: {e.Value}"))
-            .Take(3)
-            .ToList();
-        return errors.Count == 0 ? "invalid" : string.Join("; ", errors);
-    }
 
     static PolicyDecision Denied(ICollection<EvaluationStep>? trace, string step, PolicyDecision decision)
     {

@@ -18,6 +18,9 @@ namespace AgentBus.Policy.Engine;
 public sealed record PolicyLoadResult(PolicySnapshot? Policy, IReadOnlyList<string> Errors)
 {
     public bool Succeeded => Policy is not null;
+
+    /// <summary>The catalog folder the file names (full path), even when the policy is refused: a fix there is a new version too.</summary>
+    public string? CatalogDirectory { get; init; }
 }
 
 /// <summary>
@@ -27,10 +30,9 @@ public sealed record PolicyLoadResult(PolicySnapshot? Policy, IReadOnlyList<stri
 public static class PolicyLoader
 {
     /// <summary>The capabilities a tool may declare; anything else is a typo that would hide a tool from who-can.</summary>
-    public static readonly IReadOnlyList<string> KnownCapabilities =
-        ["read", "message.send", "data.export", "data.delete", "money.move", "code.deploy"];
+    public static IReadOnlyList<string> KnownCapabilities => Capabilities.Known;
 
-    public static readonly IReadOnlyList<string> RiskLevels = ["low", "medium", "high", "critical"];
+    public static IReadOnlyList<string> RiskLevels => Capabilities.RiskLevels;
 
     static readonly TimeSpan MaxApprovalExpiry = TimeSpan.FromDays(30);
 
@@ -84,8 +86,23 @@ public static class PolicyLoader
         if (document is null)
             return new(null, [$"{source}: the policy file is empty."]);
 
-        var version = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
-        return new Compiler(source, version).Compile(document);
+        var catalog = ToolCatalog.Empty;
+        string? catalogDirectory = null;
+        if (document.Catalog is { } folder)
+        {
+            catalogDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(source)) ?? ".", folder));
+            if (!Directory.Exists(catalogDirectory))
+                return new(null, [$"{source}: catalog folder '{folder}' ({catalogDirectory}) does not exist."]) { CatalogDirectory = catalogDirectory };
+            var loaded = CatalogLoader.LoadDirectory(catalogDirectory);
+            if (loaded.Catalog is null)
+                return new(null, [$"{source}: the catalog '{folder}' is refused:", .. loaded.Errors]) { CatalogDirectory = catalogDirectory };
+            catalog = loaded.Catalog;
+        }
+
+        // A policy without a catalog keeps the version it always had: the hash of its text.
+        var versioned = document.Catalog is null ? text : text + "\n" + catalog.Version;
+        var version = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(versioned)))[..16];
+        return new Compiler(source, version, catalog, catalogDirectory).Compile(document) with { CatalogDirectory = catalogDirectory };
     }
 
     /// <summary>YamlDotNet wraps the real problem ("Property 'tema' not found") in a generic one.</summary>
@@ -101,7 +118,7 @@ public static class PolicyLoader
     /// <summary>Parses "90s", "30m", "1h", "2d" or "hh:mm:ss".</summary>
     public static bool TryParseDuration(string? text, out TimeSpan duration) => Durations.TryParse(text, out duration);
 
-    sealed class Compiler(string source, string version)
+    sealed class Compiler(string source, string version, ToolCatalog catalog, string? catalogDirectory)
     {
         readonly List<string> _errors = [];
 
@@ -129,6 +146,8 @@ public static class PolicyLoader
                 Tools = tools,
                 Grants = grants,
                 Teams = teams,
+                Catalog = catalog,
+                CatalogDirectory = catalogDirectory,
             }, []);
         }
 
@@ -227,14 +246,9 @@ public static class PolicyLoader
                 {
                     try
                     {
-                        var element = JsonSerializer.SerializeToElement(schemaJson);
-                        if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("$schema", out var dialect)
-                            && dialect.GetString()?.TrimEnd('#') != CodePointLength.Draft202012.ToString())
-                            throw new FormatException($"$schema must be {CodePointLength.Draft202012} or absent; argument schemas are JSON Schema 2020-12.");
-                        schema = JsonSchema.Build(element, CodePointLength.Options(),
-                            new Uri($"https://agentbus.invalid/policy/tools/{Uri.EscapeDataString(tool.Name)}/arguments"));
+                        schema = ArgumentSchemas.Build(schemaJson, new Uri($"https://agentbus.invalid/policy/tools/{Uri.EscapeDataString(tool.Name)}/arguments"));
                     }
-                    catch (Exception ex) when (ex is JsonSchemaException or RefResolutionException or JsonException or ArgumentException or InvalidOperationException or FormatException)
+                    catch (Exception ex) when (ArgumentSchemas.IsBuildError(ex))
                     {
                         Error(tool, $"tool '{tool.Name}': the arguments schema is not a valid JSON Schema: {ex.Message}");
                     }
@@ -272,6 +286,25 @@ public static class PolicyLoader
                 };
                 if (!tools.TryAdd(tool.Name, compiled))
                     Error(tool, $"tool '{tool.Name}' is defined twice.");
+            }
+
+            foreach (var catalogTool in catalog.Tools.Values)
+            {
+                if (tools.TryGetValue(catalogTool.Name, out var generic))
+                {
+                    _errors.Add($"{source}:{generic.Line}: tool '{catalogTool.Name}' is defined here and in the catalog ({catalogTool.Source}); keep one.");
+                    continue;
+                }
+                var operations = catalogTool.Operations.Values;
+                tools[catalogTool.Name] = new ToolPolicy
+                {
+                    Name = catalogTool.Name,
+                    Capabilities = operations.SelectMany(o => o.Capabilities).Distinct(StringComparer.Ordinal).ToArray(),
+                    Risk = operations.Select(o => o.Risk).MaxBy(Capabilities.RiskRank) ?? "medium",
+                    Operations = catalogTool.Operations,
+                    Source = catalogTool.Source,
+                    Line = catalogTool.Line,
+                };
             }
             return tools;
         }
@@ -356,11 +389,11 @@ public static class PolicyLoader
                 Error(entry, $"{path}.perRunUsd must not be negative.");
         }
 
-        Dictionary<(string Agent, string Tool), GrantPolicy> CompileGrants(PolicyDocument document,
+        Dictionary<(string Agent, string Tool, string Operation), GrantPolicy> CompileGrants(PolicyDocument document,
             Dictionary<string, AgentPolicy> agents, Dictionary<string, IReadOnlyList<string>> teams, Dictionary<string, ToolPolicy> tools,
             PolicyDocument.LimitsSection? limits, PolicyDocument.BudgetsSection? budgets)
         {
-            var grants = new Dictionary<(string, string), GrantPolicy>();
+            var grants = new Dictionary<(string, string, string), GrantPolicy>();
             var ids = new HashSet<string>(StringComparer.Ordinal);
             foreach (var grant in document.Grants)
             {
@@ -433,24 +466,57 @@ public static class PolicyLoader
                 if (tool is null || !agents.ContainsKey(grant.Agent) || string.IsNullOrWhiteSpace(grant.Id))
                     continue;
 
-                var terms = Terms(grant.Id, grant.Agent, tool, limits, budgets);
-                var compiled = new GrantPolicy
+                foreach (var operation in CoveredOperations(grant, tool))
                 {
-                    Id = grant.Id,
-                    Agent = grant.Agent,
-                    Tool = grant.Tool,
-                    Constraints = constraints,
-                    Destinations = destinations,
-                    Approval = approval,
-                    Terms = terms,
-                    Line = grant.Line,
-                    Allow = new PolicyDecision(Decision.Allowed, ReasonCodes.Allowed,
-                        $"Grant '{grant.Id}' lets agent '{grant.Agent}' use tool '{grant.Tool}'.", grant.Id) { Terms = terms },
-                };
-                if (!grants.TryAdd((grant.Agent, grant.Tool), compiled))
-                    Error(grant, $"agent '{grant.Agent}' has two grants for tool '{grant.Tool}'; merge them into one.");
+                    var terms = Terms(grant.Id, grant.Agent, tool, operation, limits, budgets);
+                    var subject = operation is null ? $"tool '{grant.Tool}'" : $"operation '{operation.FullName}'";
+                    var compiled = new GrantPolicy
+                    {
+                        Id = grant.Id,
+                        Agent = grant.Agent,
+                        Tool = grant.Tool,
+                        Operation = operation,
+                        Constraints = constraints,
+                        Destinations = destinations,
+                        Approval = approval,
+                        Terms = terms,
+                        Line = grant.Line,
+                        Allow = new PolicyDecision(Decision.Allowed, ReasonCodes.Allowed,
+                            $"Grant '{grant.Id}' lets agent '{grant.Agent}' use {subject}.", grant.Id) { Terms = terms },
+                    };
+                    if (!grants.TryAdd((grant.Agent, grant.Tool, operation?.Name ?? ""), compiled))
+                        Error(grant, operation is null
+                            ? $"agent '{grant.Agent}' has two grants for tool '{grant.Tool}'; merge them into one."
+                            : $"agent '{grant.Agent}' has two grants covering operation '{operation.FullName}' ('{grants[(grant.Agent, grant.Tool, operation.Name)].Id}' and '{grant.Id}'); an operation has one grant per agent.");
+                }
             }
             return grants;
+        }
+
+        /// <summary>The operations a grant covers: those it lists, or all of a catalog tool's; one null for a generic tool.</summary>
+        List<CatalogOperation?> CoveredOperations(PolicyDocument.GrantEntry grant, ToolPolicy tool)
+        {
+            if (tool.Operations.Count == 0)
+            {
+                if (grant.Operations is { Count: > 0 })
+                    Error(grant, $"grant '{grant.Id}' lists operations, but tool '{tool.Name}' has none (it is a generic tool from the policy's tools).");
+                return [null];
+            }
+            if (grant.Operations is null)
+                return tool.Operations.Values.OrderBy(o => o.Name, StringComparer.Ordinal).ToList<CatalogOperation?>();
+            if (grant.Operations.Count == 0)
+                Error(grant, $"grant '{grant.Id}': operations is empty; list the operations of '{tool.Name}' it covers, or leave it out to cover them all.");
+            var covered = new List<CatalogOperation?>();
+            foreach (var name in grant.Operations.Distinct(StringComparer.Ordinal))
+            {
+                // "payments.refund" reads naturally in a grant for payments; the tool part must match.
+                var local = name.StartsWith(tool.Name + ".", StringComparison.Ordinal) ? name[(tool.Name.Length + 1)..] : name;
+                if (tool.Operations.TryGetValue(local, out var operation))
+                    covered.Add(operation);
+                else
+                    Error(grant, $"grant '{grant.Id}' names operation '{name}', which tool '{tool.Name}' does not have (it has {string.Join(", ", tool.Operations.Keys.Order(StringComparer.Ordinal))}).");
+            }
+            return covered;
         }
 
         ArgumentPredicate? Predicate(PolicyDocument.PredicateEntry entry, string ruleId, string what)
@@ -504,7 +570,8 @@ public static class PolicyLoader
             };
         }
 
-        static AdmissionTerms Terms(string grantId, string agent, ToolPolicy tool, PolicyDocument.LimitsSection? limits, PolicyDocument.BudgetsSection? budgets)
+        static AdmissionTerms Terms(string grantId, string agent, ToolPolicy tool, CatalogOperation? operation,
+            PolicyDocument.LimitsSection? limits, PolicyDocument.BudgetsSection? budgets)
         {
             var agentLimits = limits?.Agents.GetValueOrDefault(agent);
             var defaults = limits?.Default;
@@ -530,7 +597,7 @@ public static class PolicyLoader
 
             return new AdmissionTerms(
                 grantId,
-                tool.UnitCostUsd,
+                operation?.UnitCostUsd ?? tool.UnitCostUsd,
                 Pick(e => e.CallsPerMinute, "callsPerMinute"),
                 toolRate,
                 Pick(e => e.Run?.MaxToolCalls, "run.maxToolCalls"),

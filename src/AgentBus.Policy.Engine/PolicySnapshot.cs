@@ -13,7 +13,14 @@ public sealed class PolicySnapshot
     public required string Source { get; init; }
     public required IReadOnlyDictionary<string, AgentPolicy> Agents { get; init; }
     public required IReadOnlyDictionary<string, ToolPolicy> Tools { get; init; }
-    public required IReadOnlyDictionary<(string Agent, string Tool), GrantPolicy> Grants { get; init; }
+    /// <summary>Keyed by agent, tool and operation ("" for a generic tool): a grant covering several operations appears once per operation.</summary>
+    public required IReadOnlyDictionary<(string Agent, string Tool, string Operation), GrantPolicy> Grants { get; init; }
+
+    /// <summary>The operation catalog the policy names (empty when it names none); part of <see cref="Version"/>.</summary>
+    public ToolCatalog Catalog { get; init; } = ToolCatalog.Empty;
+
+    /// <summary>The catalog folder's full path, so the policy service can notice when a file in it changes.</summary>
+    public string? CatalogDirectory { get; init; }
 
     /// <summary>Team id → its members' approver names (lower case); teams the file does not list have none.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Teams { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
@@ -49,6 +56,12 @@ public sealed class ToolPolicy
     public DestinationAllowList? Destinations { get; init; }
     public bool Suspended { get; init; }
     public int Line { get; init; }
+
+    /// <summary>A catalog tool's operations by name; empty for a generic tool, whose proposals name no operation.</summary>
+    public IReadOnlyDictionary<string, CatalogOperation> Operations { get; init; } = new Dictionary<string, CatalogOperation>();
+
+    /// <summary>Where the tool is defined: the policy file, or its catalog file.</summary>
+    public string? Source { get; init; }
 }
 
 public sealed class GrantPolicy
@@ -56,6 +69,13 @@ public sealed class GrantPolicy
     public required string Id { get; init; }
     public required string Agent { get; init; }
     public required string Tool { get; init; }
+
+    /// <summary>The catalog operation this entry covers; null for a generic tool.</summary>
+    public CatalogOperation? Operation { get; init; }
+
+    /// <summary>"payments.refund", or the tool's name for a generic tool.</summary>
+    public string Subject => Operation?.FullName ?? Tool;
+
     public required IReadOnlyList<ArgumentPredicate> Constraints { get; init; }
     public DestinationAllowList? Destinations { get; init; }
     public ApprovalPolicy? Approval { get; init; }

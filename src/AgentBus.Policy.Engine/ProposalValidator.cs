@@ -27,6 +27,9 @@ public sealed class ProposalValidator : AbstractValidator<ActionProposed>
             .WithMessage($"'runId' must be 1-{MaxRunIdLength} letters, digits, '.', '_', ':' or '-', starting with a letter or digit.");
         RuleFor(p => p.Tool).NotEmpty().WithName("tool").WithErrorCode(ReasonCodes.MissingField)
             .Matches(Names.Pattern).WithErrorCode(ReasonCodes.InvalidField).WithMessage(Names.Rule("tool"));
+        RuleFor(p => p.Operation).Matches(CatalogLoader.OperationNamePattern).WithName("operation").WithErrorCode(ReasonCodes.InvalidField)
+            .WithMessage("'operation' must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit (the part after the dot of payments.refund).")
+            .When(p => p.Operation is not null);
         RuleFor(p => p.Arguments.ValueKind).NotEqual(JsonValueKind.Undefined).WithName("arguments")
             .WithErrorCode(ReasonCodes.MissingField).WithMessage("'arguments' is required.")
             .Equal(JsonValueKind.Object).WithErrorCode(ReasonCodes.InvalidFieldType).WithMessage("'arguments' must be a JSON object.");

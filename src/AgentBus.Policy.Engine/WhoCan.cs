@@ -6,6 +6,7 @@ public sealed record WhoCanRow(
     string Team,
     bool AgentSuspended,
     string Tool,
+    string? Operation,
     string Risk,
     string Grant,
     IReadOnlyList<string> Constraints,
@@ -13,19 +14,26 @@ public sealed record WhoCanRow(
     string Approval,
     AdmissionTerms Terms);
 
-/// <summary>"Which agents can move money?": every grant on a tool with a capability, or on one named tool.</summary>
+/// <summary>
+/// "Which agents can move money?": every grant on an operation (or generic tool) with a capability,
+/// on one named tool, or on one operation (payments.refund). A grant covering several operations
+/// answers once per operation, so a refund and an order lookup are never confused.
+/// </summary>
 public static class WhoCan
 {
     public static (IReadOnlyList<WhoCanRow> Rows, string? Error, string Subject) Query(PolicySnapshot policy, string capabilityOrTool)
     {
         var byCapability = PolicyLoader.KnownCapabilities.Contains(capabilityOrTool);
-        if (!byCapability && !policy.Tools.ContainsKey(capabilityOrTool))
-            return ([], $"'{capabilityOrTool}' is neither a capability ({string.Join(", ", PolicyLoader.KnownCapabilities)}) nor a tool in the policy ({string.Join(", ", policy.Tools.Keys.Order())}).",
+        var byOperation = !byCapability && !policy.Tools.ContainsKey(capabilityOrTool) && policy.Catalog.Find(capabilityOrTool) is not null;
+        if (!byCapability && !byOperation && !policy.Tools.ContainsKey(capabilityOrTool))
+            return ([], $"'{capabilityOrTool}' is neither a capability ({string.Join(", ", PolicyLoader.KnownCapabilities)}), a tool in the policy ({string.Join(", ", policy.Tools.Keys.Order())}) nor an operation (tool.operation, see `agentbus tools list`).",
                 capabilityOrTool);
 
         var rows = policy.Grants.Values
-            .Where(g => byCapability ? policy.Tools[g.Tool].Capabilities.Contains(capabilityOrTool) : g.Tool == capabilityOrTool)
-            .OrderBy(g => g.Agent, StringComparer.Ordinal).ThenBy(g => g.Tool, StringComparer.Ordinal)
+            .Where(g => byCapability ? (g.Operation?.Capabilities ?? policy.Tools[g.Tool].Capabilities).Contains(capabilityOrTool)
+                : byOperation ? g.Subject == capabilityOrTool
+                : g.Tool == capabilityOrTool)
+            .OrderBy(g => g.Agent, StringComparer.Ordinal).ThenBy(g => g.Subject, StringComparer.Ordinal)
             .Select(g =>
             {
                 var agent = policy.Agents[g.Agent];
@@ -39,10 +47,10 @@ public static class WhoCan
                     ? $"{a.Approvers} of '{a.Group}' within {Durations.Format(a.Expiry)} when {a.DescribeCondition()} ({a.RuleId})" +
                       (a.EscalationGroup is { } escalation ? $", '{escalation}' too after {Durations.Format(a.EscalationDelay!.Value)}" : "")
                     : "never";
-                return new WhoCanRow(agent.Id, agent.Team, agent.Suspended || tool.Suspended, tool.Name, tool.Risk, g.Id,
+                return new WhoCanRow(agent.Id, agent.Team, agent.Suspended || tool.Suspended, tool.Name, g.Operation?.Name, g.Operation?.Risk ?? tool.Risk, g.Id,
                     g.Constraints.Select(c => c.Describe()).ToList(), destinations, approval, g.Terms);
             })
             .ToList();
-        return (rows, null, byCapability ? $"capability {capabilityOrTool}" : $"tool {capabilityOrTool}");
+        return (rows, null, byCapability ? $"capability {capabilityOrTool}" : byOperation ? $"operation {capabilityOrTool}" : $"tool {capabilityOrTool}");
     }
 }

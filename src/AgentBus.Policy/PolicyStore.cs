@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using AgentBus.Catalog;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
 using MassTransit;
@@ -29,6 +30,7 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
     volatile PolicySnapshot? _current;
     volatile IReadOnlyList<string> _lastErrors = [];
     byte[]? _lastSeenHash;
+    string? _catalogDirectory;
     int _failedReads;
 
     public PolicyStore(IOptions<PolicyOptions> options, ILogger<PolicyStore> logger, IBus? bus = null, TimeProvider? clock = null)
@@ -70,12 +72,18 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
         }
         _failedReads = 0;
 
-        var hash = SHA256.HashData(bytes);
+        var hash = Fingerprint(bytes, _catalogDirectory);
         if (_lastSeenHash is not null && hash.AsSpan().SequenceEqual(_lastSeenHash))
             return false;
-        _lastSeenHash = hash;
 
         var result = PolicyLoader.LoadFile(_options.File);
+        if (result.CatalogDirectory != _catalogDirectory)
+        {
+            // The file names a new catalog folder: from now on, its files are part of the version.
+            _catalogDirectory = result.CatalogDirectory;
+            hash = Fingerprint(bytes, _catalogDirectory);
+        }
+        _lastSeenHash = hash;
         if (result.Policy is not { } policy)
         {
             Refuse(PolicyRefusalCodes.PolicyInvalid, result.Errors, "sha256:" + Convert.ToHexStringLower(hash)[..16]);
@@ -90,6 +98,30 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
         _logger.LogInformation("Policy {Version} in force from {Path} (was {Previous}): {Agents} agents, {Tools} tools, {Grants} grants",
             policy.Version, _options.File, previous?.Version ?? "none", policy.Agents.Count, policy.Tools.Count, policy.Grants.Count);
         return true;
+    }
+
+    /// <summary>The policy file's bytes and every catalog file's name and bytes: an edit to either is a new version to load.</summary>
+    static byte[] Fingerprint(byte[] policy, string? catalogDirectory)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(SHA256.HashData(policy));
+        if (catalogDirectory is not null)
+        {
+            try
+            {
+                foreach (var file in CatalogLoader.FilesIn(catalogDirectory))
+                {
+                    hash.AppendData(System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
+                    hash.AppendData(SHA256.HashData(File.ReadAllBytes(file)));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Unreadable now: a different fingerprint, so the loader says what is wrong.
+                hash.AppendData([0]);
+            }
+        }
+        return hash.GetHashAndReset();
     }
 
     void Refuse(string code, IReadOnlyList<string> errors, string? fileVersion)

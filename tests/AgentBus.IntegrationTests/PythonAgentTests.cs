@@ -171,7 +171,7 @@ static class PythonAgent
         return new Run(process.ExitCode, actions, output, await stderr);
     }
 
-    static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
             if (File.Exists(Path.Combine(directory.FullName, "AgentBus.sln")))

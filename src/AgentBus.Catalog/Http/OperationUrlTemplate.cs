@@ -246,14 +246,24 @@ public sealed partial class OperationUrlTemplate
 
     static string Fold(string value)
     {
+        var folded = new StringBuilder(value.Length);
+        foreach (var c in value)
+            folded.Append(c switch
+            {
+                '\uFF0E' or '\uFE52' or '\u2024' => ".",
+                '\u2025' => "..",
+                '\uFF0F' => "/",
+                '\uFF3C' or '\uFE68' => "\\",
+                _ => c.ToString(),
+            });
         try
         {
-            return value.Normalize(NormalizationForm.FormKC);
+            return folded.ToString().Normalize(NormalizationForm.FormKC);
         }
-        catch (ArgumentException)
+        catch (Exception ex) when (ex is ArgumentException or PlatformNotSupportedException)
         {
-            // Not valid Unicode (a lone surrogate): encoded as it is, it cannot fold into anything.
-            return value;
+            // Not valid Unicode (a lone surrogate), or no normalization data: the known look-alikes are folded above.
+            return folded.ToString();
         }
     }
 

@@ -1,7 +1,7 @@
-using AgentBus.Catalog;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using AgentBus.Catalog;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
 using Spectre.Console;
@@ -166,14 +166,18 @@ static class PolicyCommands
             Text("tool") ?? "",
             json.TryGetProperty("arguments", out var arguments) ? arguments.Clone() : default,
             Text("idempotencyKey"),
-            Text("intent"));
+            Text("intent"),
+            Text("operation"));
     }
 
     static Command WhoCanCommand()
     {
-        var subject = new Argument<string>("CAPABILITY|TOOL") { Description = $"A capability ({string.Join(", ", PolicyLoader.KnownCapabilities)}) or a tool name" };
+        var subject = new Argument<string>("CAPABILITY|TOOL|OPERATION")
+        {
+            Description = $"A capability ({string.Join(", ", PolicyLoader.KnownCapabilities)}), a tool name, or an operation (payments.refund)",
+        };
         var file = FileArgument();
-        var command = new Command("who-can", "List the agents that can use a capability or tool, under which constraints, with or without approval.") { subject, file };
+        var command = new Command("who-can", "List the agents that can use a capability, tool or operation, under which constraints, with or without approval.") { subject, file };
         command.SetAction((result, _) => Cli.Run(() =>
         {
             var policy = Load(result.GetValue(file)!);
@@ -196,7 +200,7 @@ static class PolicyCommands
                 }.Where(s => s is not null));
                 AnsiConsole.WriteLine();
                 AnsiConsole.MarkupLine($"[bold]{Markup.Escape(row.Agent)}[/] (team {Markup.Escape(row.Team)}){(row.AgentSuspended ? " [red]suspended[/]" : "")} " +
-                                       $"-> {Markup.Escape(row.Tool)} (risk {Markup.Escape(row.Risk)}), grant {Markup.Escape(row.Grant)}");
+                                       $"-> {Markup.Escape(row.Operation is null ? row.Tool : $"{row.Tool}.{row.Operation}")} (risk {Markup.Escape(row.Risk)}), grant {Markup.Escape(row.Grant)}");
                 AnsiConsole.MarkupLine($"  constraints:  {Markup.Escape(row.Constraints.Count == 0 ? "none" : string.Join("; ", row.Constraints))}");
                 AnsiConsole.MarkupLine($"  destinations: {Markup.Escape(row.Destinations)}");
                 AnsiConsole.MarkupLine($"  approval:     {Markup.Escape(row.Approval)}");

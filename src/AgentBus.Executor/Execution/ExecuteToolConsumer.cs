@@ -132,7 +132,7 @@ public sealed class ExecuteToolConsumer(
             // audit, so the call waits for no message of its own.
             var startedAt = clock.GetUtcNow();
             var run = await runner.RunAsync(new ToolCall(command.ActionId, command.RunId, command.AgentId, command.Arguments,
-                command.IdempotencyKey ?? command.ActionId), command.ArgumentsHash);
+                command.IdempotencyKey ?? command.ActionId, command.Operation), command.ArgumentsHash);
             recorded = Record(command, run, startedAt);
             Log(command, run);
 
@@ -223,7 +223,7 @@ public sealed class ExecuteToolConsumer(
         if (outcome.Succeeded)
         {
             var succeeded = new ActionSucceeded(command.ActionId, command.RunId, command.AgentId, command.Tool, outcome.Result,
-                outcome.ExternalReference, run.FromCache ? 0m : _tool.UnitCostUsd, durationMs, run.Attempts, clock.GetUtcNow(),
+                outcome.ExternalReference, run.CostUsd, durationMs, run.Attempts, clock.GetUtcNow(),
                 instance.Name, startedAt);
             return new RecordedOutcome(ClaimState.Succeeded, run.Attempts, nameof(ActionSucceeded), messageId,
                 JsonSerializer.Serialize(succeeded, WireJson.Options));
@@ -274,7 +274,7 @@ public sealed class ExecuteToolConsumer(
         var outcome = run.Outcome;
         var label = run.FromCache ? "cached" : outcome.Succeeded ? "succeeded" : outcome.OutcomeUnknown ? "outcome_unknown" : "failed";
         AgentBusMetrics.ToolCall(command.Tool, command.AgentId, label, run.Duration,
-            outcome.Succeeded && !run.FromCache ? _tool.UnitCostUsd : 0);
+            run.CostUsd);
         if (outcome.Succeeded)
             logger.LogInformation("Action {ActionId} on {Tool}: {Result} in {ElapsedMs:0} ms, {Attempts} attempts, reference {ExternalReference}",
                 command.ActionId, command.Tool, label, run.Duration.TotalMilliseconds, run.Attempts, outcome.ExternalReference);

@@ -14,7 +14,11 @@ namespace AgentBus.Executor.Execution;
 
 /// <summary>What running a call produced, whatever the number of attempts.</summary>
 /// <param name="Attempts">Calls made to the tool; 0 when the result came from the read-only cache.</param>
-public sealed record ToolRun(ToolOutcome Outcome, int Attempts, TimeSpan Duration, bool FromCache);
+/// <param name="UnitCostUsd">What one call of this tool (or catalog operation) costs; nothing is charged for a cached answer.</param>
+public sealed record ToolRun(ToolOutcome Outcome, int Attempts, TimeSpan Duration, bool FromCache, decimal UnitCostUsd = 0)
+{
+    public decimal CostUsd => Outcome.Succeeded && !FromCache ? UnitCostUsd : 0;
+}
 
 /// <summary>
 /// Runs one authorized call through the tool's resilience pipeline (Polly: total timeout, retry with
@@ -33,6 +37,8 @@ public sealed class ToolRunner : IDisposable
     readonly ToolOptions _options;
     readonly string _toolName;
     readonly MemoryCache? _cache;
+    readonly IOperationSettings? _operations;
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, (ResiliencePipeline<ToolOutcome>, ToolOptions)> _byOperation = new(StringComparer.Ordinal);
 
     public ToolRunner(ITool tool, ResiliencePipelineProvider<string> pipelines, ResultRedactor redactor,
         IOptions<ToolOptions> options, IOptions<ExecutorOptions> executor)
@@ -42,23 +48,44 @@ public sealed class ToolRunner : IDisposable
         _redactor = redactor;
         _options = options.Value;
         _toolName = executor.Value.Tool;
-        if (_options.ReadOnly && _options.CacheTtl > TimeSpan.Zero)
+        _operations = tool as IOperationSettings;
+        if ((_options.ReadOnly || _operations is not null) && _options.CacheTtl > TimeSpan.Zero)
             _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.CacheMaxEntries });
+    }
+
+    /// <summary>
+    /// The tool's pipeline, or an operation's own when the catalog gives it other timeouts, retries
+    /// or idempotency; built once per operation and settings, so its circuit breaker keeps its state.
+    /// </summary>
+    (ResiliencePipeline<ToolOutcome>, ToolOptions) PipelineFor(string? operation)
+    {
+        if (_operations?.SettingsFor(operation) is not { } settings)
+            return (_pipeline, _options);
+        return _byOperation.GetOrAdd(settings.Key, static (_, state) =>
+        {
+            var builder = new ResiliencePipelineBuilder<ToolOutcome>();
+            Configure(builder, state.Tool, state.Options);
+            return (builder.Build(), state.Options);
+        }, (Tool: _toolName, settings.Options));
     }
 
     /// <param name="argumentsHash">The verified hash of the canonical arguments: the cache key.</param>
     public async Task<ToolRun> RunAsync(ToolCall call, string argumentsHash)
     {
         var started = Stopwatch.GetTimestamp();
-        if (_cache is not null && _cache.TryGetValue(argumentsHash, out ToolOutcome? cached) && cached is not null)
-            return new ToolRun(cached, 0, Stopwatch.GetElapsedTime(started), FromCache: true);
+        var (pipeline, options) = PipelineFor(call.Operation);
+        // Two operations may take the same arguments (get and close a ticket): the cache key names the operation.
+        var cacheKey = call.Operation is null ? argumentsHash : call.Operation + "\n" + argumentsHash;
+        var cacheable = _cache is not null && options.ReadOnly;
+        if (cacheable && _cache!.TryGetValue(cacheKey, out ToolOutcome? cached) && cached is not null)
+            return new ToolRun(cached, 0, Stopwatch.GetElapsedTime(started), FromCache: true, options.UnitCostUsd);
 
         var attempts = 0;
         var mayHaveRun = false;
         ToolOutcome outcome;
         try
         {
-            outcome = await _pipeline.ExecuteAsync(async token =>
+            outcome = await pipeline.ExecuteAsync(async token =>
             {
                 Interlocked.Increment(ref attempts);
                 try
@@ -89,7 +116,7 @@ public sealed class ToolRunner : IDisposable
         catch (TimeoutRejectedException)
         {
             outcome = ToolOutcome.Unknown(ExecutionErrorCodes.Timeout,
-                $"No answer within {_options.Resilience.AttemptTimeout.TotalSeconds:0.###} s per attempt ({attempts} attempts, {_options.Resilience.TotalTimeout.TotalSeconds:0.###} s in all).");
+                $"No answer within {options.Resilience.AttemptTimeout.TotalSeconds:0.###} s per attempt ({attempts} attempts, {options.Resilience.TotalTimeout.TotalSeconds:0.###} s in all).");
         }
         catch (OperationCanceledException)
         {
@@ -104,9 +131,10 @@ public sealed class ToolRunner : IDisposable
         if (outcome.Succeeded)
         {
             outcome = outcome with { Result = _redactor.Redact(outcome.Result) };
-            _cache?.Set(argumentsHash, outcome, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _options.CacheTtl });
+            if (cacheable)
+                _cache!.Set(cacheKey, outcome, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _options.CacheTtl });
         }
-        return new ToolRun(outcome, attempts, Stopwatch.GetElapsedTime(started), FromCache: false);
+        return new ToolRun(outcome, attempts, Stopwatch.GetElapsedTime(started), FromCache: false, options.UnitCostUsd);
     }
 
     /// <summary>The tool's pipeline, outermost first: total timeout, retry, circuit breaker, attempt timeout.</summary>

@@ -15,7 +15,18 @@ public interface ITool
 }
 
 /// <param name="IdempotencyKey">The action id unless the agent chose a key: pass it to the system so a retry is recognised.</param>
-public sealed record ToolCall(string ActionId, string RunId, string AgentId, JsonElement Arguments, string IdempotencyKey);
+/// <param name="Operation">The catalog operation the policy service signed; null for a generic tool.</param>
+public sealed record ToolCall(string ActionId, string RunId, string AgentId, JsonElement Arguments, string IdempotencyKey, string? Operation = null);
+
+/// <summary>
+/// A tool whose operations differ in how they may be run: per-operation timeout, retries and
+/// idempotency from the catalog. ToolRunner builds one resilience pipeline per operation from these.
+/// </summary>
+public interface IOperationSettings
+{
+    /// <summary>The tool's options adjusted for this operation, and a key that changes when they do; null: the tool's own.</summary>
+    (ToolOptions Options, string Key)? SettingsFor(string? operation);
+}
 
 /// <param name="OutcomeUnknown">The request may have taken effect although no success was seen.</param>
 /// <param name="Transient">Trying again later could succeed (an unreachable host, a 5xx, a timeout), as opposed to a refusal.</param>

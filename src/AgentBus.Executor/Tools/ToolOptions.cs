@@ -31,7 +31,7 @@ public sealed class ToolOptions
     /// <summary>The tool only reads (HTTP: GET only). Implies idempotent; allows <see cref="CacheTtl"/>.</summary>
     public bool ReadOnly { get; set; }
 
-    /// <summary>Read-only tools: serve a success again for the same canonical arguments within this time (0: no cache).</summary>
+    /// <summary>Read-only tools (or a catalog's read-only operations): serve a success again for the same canonical arguments within this time (0: no cache).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00", ErrorMessage = "Tool:CacheTtl must be between 0 and 1 day.")]
     public TimeSpan CacheTtl { get; set; } = TimeSpan.Zero;
 
@@ -44,6 +44,18 @@ public sealed class ToolOptions
     /// always masked wherever a result echoes it.
     /// </summary>
     public List<string> Redact { get; set; } = [];
+
+    /// <summary>
+    /// Kind "catalog": the operation catalog folder (relative paths from the tools folder), whose
+    /// TOOL.yaml says how each operation runs. The policy service reads the same files.
+    /// </summary>
+    public string? Catalog { get; set; }
+
+    /// <summary>
+    /// Kind "catalog": where this deployment reaches the system (scheme, host, port, path), instead of
+    /// the catalog's http.baseUrl; agents never choose it, so it is the operator's alone.
+    /// </summary>
+    public string? BaseUrl { get; set; }
 
     public ToolResilienceOptions Resilience { get; set; } = new();
 

@@ -25,7 +25,8 @@ public static class ApprovalMessages
         new(MessageIds.Approval(proposal.AgentId, proposal.ActionId), proposal.ActionId, proposal.RunId, proposal.AgentId, requirement.AgentTeam,
             proposal.Tool, proposal.Arguments, CanonicalJson.Hash(proposal.Arguments), requirement.RuleId, requirement.Group,
             requirement.Approvers, requirement.ExcludedApprovers, requirement.RequestedBy, requirement.RequestedAt, requirement.ExpiresAt,
-            requirement.EscalationGroup, requirement.EscalationDelay, policyVersion, proposal.Intent, proposal.IdempotencyKey);
+            requirement.EscalationGroup, requirement.EscalationDelay, policyVersion, proposal.Intent, proposal.IdempotencyKey,
+            Operation: proposal.Operation);
 
     public static Task PublishRequestAsync(IPublishEndpoint bus, ApprovalRequested request, CancellationToken ct) =>
         bus.Publish(request, send => send.MessageId = RequestMessageId(request.ApprovalId), ct);

@@ -17,7 +17,7 @@ public sealed class ExecutionAuthorizer(AuthorizationSigner signer, IOptions<Sig
     {
         var now = clock.GetUtcNow();
         var command = new ExecuteTool(proposal.ActionId, proposal.RunId, proposal.AgentId, proposal.Tool, proposal.Arguments,
-            CanonicalJson.Hash(proposal.Arguments), proposal.IdempotencyKey, now, Authorization: null!);
+            CanonicalJson.Hash(proposal.Arguments), proposal.IdempotencyKey, now, Authorization: null!, proposal.Operation);
         return command with { Authorization = signer.Sign(command, approvalId, now + options.Value.Lifetime) };
     }
 }

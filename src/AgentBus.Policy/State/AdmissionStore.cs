@@ -1,6 +1,6 @@
-using AgentBus.Catalog;
 using System.Globalization;
 using System.Text.Json;
+using AgentBus.Catalog;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
 using AgentBus.ServiceDefaults.Json;
@@ -94,7 +94,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
     {
         var (dedupeKey, window) = proposal.IdempotencyKey is { Length: > 0 } idempotencyKey
             ? ("key:" + idempotencyKey, options.Value.IdempotencyKeyWindow)
-            : ($"args:{proposal.RunId}\n{proposal.Tool}\n{argumentsHash}", options.Value.DuplicateWindow);
+            : ($"args:{proposal.RunId}\n{proposal.Tool}{(proposal.Operation is null ? "" : "." + proposal.Operation)}\n{argumentsHash}", options.Value.DuplicateWindow);
         var (windowStart, previousWeight) = RateWindow(now);
         return new
         {

@@ -7,7 +7,7 @@ namespace AgentBus.ServiceDefaults.Security;
 /// <summary>
 /// The exact bytes the policy service signs for one command: an RFC 8785 canonical JSON object, so
 /// an executor in any language can rebuild it. Everything an executor acts on is in it except the
-/// arguments themselves, which are bound through their hash.
+/// arguments themselves, which are bound through their hash, and the operation, when the tool has operations.
 /// </summary>
 public static class AuthorizationStatement
 {
@@ -28,6 +28,10 @@ public static class AuthorizationStatement
             ["approvalId"] = approvalId,
             ["notAfter"] = notAfter.ToUnixTimeMilliseconds(),
         };
+        // Present only for an operation, so a generic tool's statement is what it always was; a
+        // command stripped of its operation, or given another, no longer matches its signature.
+        if (command.Operation is not null)
+            statement["operation"] = command.Operation;
         return CanonicalJson.Serialize(JsonSerializer.SerializeToElement(statement));
     }
 

@@ -297,7 +297,7 @@ public class PipelineFixture : IAsyncLifetime
         SandboxUrl = new Uri(address);
     }
 
-    void WriteToolConfigurations()
+    protected virtual void WriteToolConfigurations()
     {
         Directory.CreateDirectory(ToolsDirectory);
         var host = $"127.0.0.1:{SandboxUrl.Port}";

@@ -114,7 +114,7 @@ public class PolicyLoaderTests
     public void The_old_minimal_format_still_loads_with_safe_defaults()
     {
         var policy = PolicyLoader.Parse("agents: [{id: a, team: t}]\ntools: [{name: x}]\ngrants: [{id: g, agent: a, tool: x}]", "p.yaml").Policy!;
-        var terms = policy.Grants[("a", "x")].Terms;
+        var terms = policy.Grants[("a", "x", "")].Terms;
         Assert.Equal("medium", policy.Tools["x"].Risk);
         Assert.Equal(0m, terms.EstimatedCostUsd);
         Assert.Null(terms.PerDayUsd);
@@ -147,7 +147,7 @@ public class PolicyLoaderTests
                 approval: { group: finance }
             """, "p.yaml").Policy!;
 
-        var a = policy.Grants[("a", "t")].Approval!;
+        var a = policy.Grants[("a", "t", "")].Approval!;
         Assert.Equal(("sam", "support"), (a.RequestedBy, a.AgentTeam));
         Assert.Equal(["sam", "tina"], a.ExcludedApprovers);
         Assert.Equal(("leads", TimeSpan.FromMinutes(30)), (a.EscalationGroup, a.EscalationDelay));
@@ -155,11 +155,11 @@ public class PolicyLoaderTests
         Assert.Equal(["sam", "tina"], policy.Teams["support"]);
 
         // No owner: the agent itself is the requester, and its team still may not approve.
-        var b = policy.Grants[("b", "t")].Approval!;
+        var b = policy.Grants[("b", "t", "")].Approval!;
         Assert.Equal("b", b.RequestedBy);
         Assert.Equal(["sam", "tina"], b.ExcludedApprovers);
         Assert.Null(b.EscalationGroup);
-        Assert.Empty(policy.Grants[("c", "t")].Approval!.ExcludedApprovers);
+        Assert.Empty(policy.Grants[("c", "t", "")].Approval!.ExcludedApprovers);
     }
 
     [Fact]

@@ -66,6 +66,20 @@ public sealed class AuthorizationTests : IDisposable
         Assert.Equal(ExecutionErrorCodes.AuthorizationUnknownKey, _verifier.Check(command, "ticketing", Now)!.ErrorCode);
     }
 
+    [Theory]
+    [InlineData("refund", "get_order")]
+    [InlineData("refund", null)]
+    [InlineData(null, "refund")]
+    public void The_operation_is_signed_so_a_command_cannot_be_turned_into_another_operation(string? signedOperation, string? sentOperation)
+    {
+        var arguments = new { orderId = "ORD-1001", amountUsd = 25, reason = "damaged" };
+        var signed = Signed(Command("payments", arguments) with { Operation = signedOperation });
+        Assert.Null(_verifier.Check(signed, "payments", Now));
+
+        var changed = signed with { Operation = sentOperation };
+        Assert.Equal(ExecutionErrorCodes.AuthorizationInvalid, _verifier.Check(changed, "payments", Now)!.ErrorCode);
+    }
+
     public static TheoryData<string> SignedFields() => ["actionId", "runId", "agentId", "tool", "argumentsHash", "idempotencyKey", "approvalId", "notAfter", "signature"];
 
     [Theory]

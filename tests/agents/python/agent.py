@@ -11,10 +11,11 @@ Connection settings come from the environment:
   AGENTBUS_RABBITMQ_VHOST (agentbus), AGENTBUS_AGENT_ID, AGENTBUS_AGENT_PASSWORD
 
 Proposals: a JSON list (or one object) given as the argument, read from --file, or from stdin:
-  [{"tool": "ticketing", "runId": "run-1",
-    "arguments": {"method": "POST", "url": "http://127.0.0.1:5080/ticketing/tickets",
-                  "body": {"title": "Customer cannot log in"}},
+  [{"operation": "ticketing.create_ticket", "runId": "run-1",
+    "arguments": {"title": "Customer cannot log in", "priority": "high"},
     "intent": "optional", "idempotencyKey": "optional", "actionId": "optional UUID"}]
+"operation" names a catalog operation as tool.operation (split at its last dot); a generic tool
+without operations is named with "tool" instead.
 For contract tests an item may also carry "omit": ["runId", ...], body fields to leave out.
 
 Exit status: 0 every action reached a final state; 1 at least one did not before its deadline;
@@ -45,7 +46,7 @@ PERSISTENT = 2
 TRACE_HEADER = "MT-Activity-Id"
 
 EXIT_OK, EXIT_TIMEOUT, EXIT_ERROR = 0, 1, 2
-INPUT_KEYS = {"tool", "arguments", "runId", "actionId", "idempotencyKey", "intent", "omit"}
+INPUT_KEYS = {"tool", "operation", "arguments", "runId", "actionId", "idempotencyKey", "intent", "omit"}
 
 
 def uuid7():
@@ -128,7 +129,14 @@ def read_proposals(options):
         if not isinstance(omit, list) or not all(isinstance(name, str) for name in omit):
             raise UsageError("proposal %d: 'omit' must be a list of field names" % index)
         run_id = item.get("runId", options.run_id)
-        for name, value in (("tool", item.get("tool")), ("runId", run_id)):
+        tool, operation = item.get("tool"), None
+        if isinstance(item.get("operation"), str):
+            if tool is not None:
+                raise UsageError("proposal %d: give 'operation' (tool.operation) or 'tool', not both" % index)
+            tool, _, operation = item["operation"].rpartition(".")
+            if not tool or not operation:
+                raise UsageError("proposal %d: 'operation' must be tool.operation, e.g. payments.refund" % index)
+        for name, value in (("tool", tool), ("runId", run_id)):
             if name not in omit and not isinstance(value, str):
                 raise UsageError("proposal %d: '%s' must be a string" % (index, name))
         if "arguments" not in omit and not isinstance(item.get("arguments"), dict):
@@ -143,9 +151,11 @@ def read_proposals(options):
             "actionId": action_id,
             "runId": run_id,
             "agentId": None,  # filled in with the broker user name
-            "tool": item.get("tool"),
+            "tool": tool,
             "arguments": item.get("arguments"),
         }
+        if operation is not None:
+            body["operation"] = operation
         for optional in ("idempotencyKey", "intent"):
             if item.get(optional) is not None:
                 body[optional] = item[optional]

@@ -1,0 +1,137 @@
+using System.Text.Json;
+using AgentBus.Catalog.Http;
+using AgentBus.Client;
+using AgentBus.Contracts;
+
+namespace AgentBus.IntegrationTests.Operations;
+
+/// <summary>
+/// Named operations end to end on real RabbitMQ and PostgreSQL: the agent sends business arguments
+/// only, the policy decides per operation, and the executor builds the request from the catalog
+/// against the sandbox's stateful shop API.
+/// </summary>
+[Collection(OperationsCollection.Name)]
+public sealed class OperationPipelineTests(OperationsFixture fixture) : IAsyncLifetime
+{
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    public async Task InitializeAsync()
+    {
+        await fixture.ResetAsync();
+        // The shop's orders, refunds and tickets go back to their seed with the call record.
+        using var http = new HttpClient { BaseAddress = fixture.SandboxUrl };
+        (await http.DeleteAsync("/calls")).EnsureSuccessStatusCode();
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task A_refund_posts_a_json_body_built_from_the_arguments_the_path_does_not_use_and_changes_the_order()
+    {
+        await using var agent = await fixture.ConnectAgentAsync("support-bot");
+
+        var result = await agent.RunAsync("payments.refund", new { orderId = "ORD-1001", amountUsd = 25.00m, reason = "Item arrived damaged." },
+            "run-op-refund", Timeout);
+
+        Assert.Equal(Decision.Allowed, result.Decision.Decision);
+        Assert.NotNull(result.Succeeded);
+        Assert.StartsWith("RF-", result.Succeeded!.ExternalReference);
+        Assert.Equal(0.01m, result.Succeeded.CostUsd);
+        var call = Assert.Single(fixture.SandboxCalls.Calls, c => c.Method == "POST");
+        Assert.Equal("/api/orders/ORD-1001/refunds", call.Path);
+        Assert.Equal(result.Decision.ActionId, call.ActionId);
+        var body = call.Body!.Value;
+        Assert.Equal(25.00m, body.GetProperty("amountUsd").GetDecimal());
+        Assert.False(body.TryGetProperty("orderId", out _), "orderId goes into the path, not the body");
+
+        var lookup = await agent.RunAsync("payments.get_order", new { orderId = "ORD-1001" }, "run-op-refund", Timeout);
+        Assert.Equal(25.00m, lookup.Succeeded!.Result.GetProperty("body").GetProperty("refundedUsd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task A_read_only_lookup_runs_under_its_own_grant_and_returns_the_order()
+    {
+        await using var agent = await fixture.ConnectAgentAsync("support-bot");
+
+        var result = await agent.RunAsync("payments.get_order", new { orderId = "ORD-1003" }, "run-op-read", Timeout);
+
+        Assert.Equal("support-bot-shop", result.Decision.RuleId);
+        Assert.Equal("ORD-1003", result.Succeeded!.ExternalReference);
+        Assert.Equal(1200.00m, result.Succeeded.Result.GetProperty("body").GetProperty("paidUsd").GetDecimal());
+        Assert.Equal("GET", Assert.Single(fixture.SandboxCalls.Calls).Method);
+    }
+
+    [Fact]
+    public async Task A_comment_goes_form_encoded_to_the_ticket_the_path_names()
+    {
+        await using var support = await fixture.ConnectAgentAsync("support-bot");
+        await using var intern = await fixture.ConnectAgentAsync("intern-bot");
+        var ticket = await support.RunAsync("ticketing.create_ticket", new { title = "Login fails", priority = "high" }, "run-op-form", Timeout);
+        var ticketId = ticket.Succeeded!.ExternalReference!;
+
+        var comment = await intern.RunAsync("ticketing.comment", new { ticketId, body = "Asked for a screenshot.\r\nThanks!", visibility = "internal" },
+            "run-op-form", Timeout);
+
+        Assert.NotNull(comment.Succeeded);
+        Assert.StartsWith("CMT-", comment.Succeeded!.ExternalReference);
+        var call = fixture.SandboxCalls.Calls.Last();
+        Assert.Equal($"/api/tickets/{ticketId}/comments", call.Path);
+        Assert.Equal("Asked for a screenshot.\r\nThanks!", call.Body!.Value.GetProperty("body").GetString());
+        Assert.Equal("internal", call.Body.Value.GetProperty("visibility").GetString());
+    }
+
+    [Fact]
+    public async Task An_operation_outside_the_grant_is_denied_per_operation_and_nothing_is_sent()
+    {
+        await using var intern = await fixture.ConnectAgentAsync("intern-bot");
+
+        var open = await intern.RunAsync("ticketing.create_ticket", new { title = "x", priority = "low" }, "run-op-deny", Timeout);
+        var missing = await intern.RunAsync("ticketing", new { title = "x", priority = "low" }, "run-op-deny", Timeout);
+        var urlShaped = await intern.RunAsync("ticketing.comment",
+            new { ticketId = "TCK-000001", body = "x", url = "https://paste.example.com/upload" }, "run-op-deny", Timeout);
+
+        Assert.Equal(ReasonCodes.NoGrant, open.Decision.ReasonCode);
+        Assert.Equal(ReasonCodes.UnknownOperation, missing.Decision.ReasonCode);
+        Assert.Equal(ReasonCodes.InvalidArguments, urlShaped.Decision.ReasonCode);
+        Assert.Empty(fixture.SandboxCalls.Calls);
+    }
+
+    [Theory]
+    [InlineData("..")]
+    [InlineData(".")]
+    [InlineData("\uFF0E\uFF0E")]
+    [InlineData("a\uFF0Fb")]
+    [InlineData("")]
+    public async Task A_path_argument_that_would_move_the_request_is_refused_by_the_executor_before_anything_is_sent(string orderId)
+    {
+        await using var agent = await fixture.ConnectAgentAsync("support-bot");
+
+        var result = await agent.RunAsync("payments.lookup", new { orderId }, "run-op-escape", Timeout);
+
+        Assert.Equal(Decision.Allowed, result.Decision.Decision);
+        Assert.NotNull(result.Failed);
+        Assert.Equal(OperationUrlTemplate.ReasonCodes.ArgumentEscapesTemplate, result.Failed!.ErrorCode);
+        Assert.False(result.Failed.OutcomeUnknown);
+        Assert.Empty(fixture.SandboxCalls.Calls);
+    }
+
+    [Theory]
+    [InlineData("../../calls")]
+    [InlineData("ORD-1001?admin=true")]
+    [InlineData("ORD-1001#x")]
+    [InlineData("%2F..%2Fcalls")]
+    [InlineData("http://evil.example/")]
+    [InlineData("ORD-1001\r\nX-Injected: 1")]
+    public async Task A_path_argument_with_reserved_characters_is_encoded_into_its_one_segment(string orderId)
+    {
+        await using var agent = await fixture.ConnectAgentAsync("support-bot");
+
+        var result = await agent.RunAsync("payments.lookup", new { orderId }, "run-op-encode", Timeout);
+
+        // The shop has no such order: the request reached /api/orders/<one segment> and nothing else.
+        Assert.StartsWith("http_4", result.Failed?.ErrorCode);
+        var call = Assert.Single(fixture.SandboxCalls.Calls);
+        Assert.StartsWith("/api/orders/", call.Path);
+        Assert.Equal(3, call.Path.Trim('/').Split('/').Length);
+    }
+}
