@@ -1,4 +1,6 @@
 using System.Text.Json;
+using AgentBus.SandboxApi.Shop;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace AgentBus.SandboxApi;
@@ -31,6 +33,8 @@ public static class SandboxEndpoints
                 "Sandbox:TicketingKey and Sandbox:PaymentsKey must both be set, or Sandbox:KeysDirectory must hold the files 'ticketing' and 'payments'.")
             .ValidateOnStart();
         builder.Services.AddSingleton<CallLog>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ShopStore>();
         return builder;
     }
 
@@ -45,10 +49,16 @@ public static class SandboxEndpoints
         app.MapGet("/payments/orders/{id}", (HttpContext http, CallLog log, IOptions<SandboxOptions> options) =>
             Record(http, log, options.Value, Authorized(http.Request.Headers["X-Api-Key"], options.Value.PaymentsKey), "ORD"));
 
+        // The stateful shop beside the recorder, and the document that describes it.
+        app.MapShop();
+        app.MapGet("/openapi.yaml", () => Results.Text(ShopEndpoints.Document.Value, "application/yaml"));
+
         app.MapGet("/calls", (CallLog log) => Results.Ok(log.Calls));
-        app.MapDelete("/calls", (CallLog log) =>
+        // One call resets a run: the record and the shop (back to its seeded orders).
+        app.MapDelete("/calls", (CallLog log, ShopStore shop) =>
         {
             log.Clear();
+            shop.Reset();
             return Results.NoContent();
         });
         app.MapGet("/health", () => Results.Ok("ok"));
@@ -56,10 +66,10 @@ public static class SandboxEndpoints
     }
 
     /// <summary>?delayMs=N (at most a minute) slows this one request, e.g. to stop an executor in the middle of a call.</summary>
-    static int RequestedDelayMs(HttpRequest request) =>
+    internal static int RequestedDelayMs(HttpRequest request) =>
         int.TryParse(request.Query["delayMs"], out var delay) ? Math.Clamp(delay, 0, 60_000) : 0;
 
-    static bool Authorized(Microsoft.Extensions.Primitives.StringValues presented, string expected) =>
+    internal static bool Authorized(Microsoft.Extensions.Primitives.StringValues presented, string expected) =>
         presented.Count == 1 && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
             System.Text.Encoding.UTF8.GetBytes(presented[0] ?? ""), System.Text.Encoding.UTF8.GetBytes(expected));
 

@@ -1,0 +1,3 @@
+namespace AgentBus.SandboxApi.Shop;
+
+public sealed record CommentRequest(string Body, string Visibility);

@@ -1,0 +1,3 @@
+namespace AgentBus.SandboxApi.Shop;
+
+public sealed record TicketRequest(string Title, string? Description, string Priority, string? CustomerEmail);
