@@ -228,8 +228,9 @@ public sealed partial class OperationUrlTemplate
     };
 
     /// <summary>
-    /// Simple expansion encodes every reserved character, but not '.', and a server may fold
-    /// compatibility characters (fullwidth '．', '／') into their ASCII forms before routing.
+    /// Simple expansion encodes every reserved character, but not '.'; a server or proxy may decode
+    /// %2F before routing, and fold compatibility characters (fullwidth '．', '／') into ASCII. So a
+    /// path value may not be '.', '..' or empty, nor hold '/' or '\' in any of these forms.
     /// </summary>
     internal static string? MovesThePath(string value)
     {
@@ -240,7 +241,7 @@ public sealed partial class OperationUrlTemplate
             return "'.' and '..' name another path";
         foreach (var c in folded)
             if (c is '/' or '\\')
-                return "it contains a look-alike of '/' or '\\'";
+                return "it contains '/' or '\\' (or a look-alike), which some servers and proxies read as a path separator even percent-encoded";
         return null;
     }
 

@@ -102,6 +102,9 @@ public sealed class OperationPipelineTests(OperationsFixture fixture) : IAsyncLi
     [InlineData("\uFF0E\uFF0E")]
     [InlineData("a\uFF0Fb")]
     [InlineData("")]
+    [InlineData("../../calls")]
+    [InlineData("http://evil.example/")]
+    [InlineData("..\\calls")]
     public async Task A_path_argument_that_would_move_the_request_is_refused_by_the_executor_before_anything_is_sent(string orderId)
     {
         await using var agent = await fixture.ConnectAgentAsync("support-bot");
@@ -116,12 +119,11 @@ public sealed class OperationPipelineTests(OperationsFixture fixture) : IAsyncLi
     }
 
     [Theory]
-    [InlineData("../../calls")]
     [InlineData("ORD-1001?admin=true")]
     [InlineData("ORD-1001#x")]
     [InlineData("%2F..%2Fcalls")]
-    [InlineData("http://evil.example/")]
     [InlineData("ORD-1001\r\nX-Injected: 1")]
+    [InlineData("ORD-1001&admin=true")]
     public async Task A_path_argument_with_reserved_characters_is_encoded_into_its_one_segment(string orderId)
     {
         await using var agent = await fixture.ConnectAgentAsync("support-bot");
