@@ -246,16 +246,35 @@ public sealed partial class OperationUrlTemplate
 
     static string Fold(string value)
     {
+        string normalized;
         try
         {
-            return value.Normalize(NormalizationForm.FormKC);
+            normalized = value.Normalize(NormalizationForm.FormKC);
         }
         catch (ArgumentException)
         {
             // Not valid Unicode (a lone surrogate): encoded as it is, it cannot fold into anything.
-            return value;
+            normalized = value;
         }
+        if (!normalized.Any(LookAlikes.ContainsKey))
+            return normalized;
+        var folded = new StringBuilder(normalized.Length);
+        foreach (var c in normalized)
+            folded.Append(LookAlikes.TryGetValue(c, out var ascii) ? ascii : c);
+        return folded.ToString();
     }
+
+    /// <summary>
+    /// Every code point NFKC folds into text with '.', '/' or '\' that matters here (found by normalizing
+    /// all of Unicode with ICU). Spelled out because string.Normalize folds nothing when globalization is
+    /// invariant, as every AgentBus service runs (InvariantGlobalization in Directory.Build.props).
+    /// </summary>
+    static readonly Dictionary<char, string> LookAlikes = new()
+    {
+        ['\u2024'] = ".", ['\u2025'] = "..", ['\u2026'] = "...", ['\uFE19'] = "...", ['\uFE30'] = "..", ['\uFE52'] = ".", ['\uFF0E'] = ".",
+        ['\u2100'] = "a/c", ['\u2101'] = "a/s", ['\u2105'] = "c/o", ['\u2106'] = "c/u", ['\uFF0F'] = "/",
+        ['\uFE68'] = "\\", ['\uFF3C'] = "\\",
+    };
 
     [GeneratedRegex("^[A-Za-z0-9_]{1,64}$")]
     private static partial Regex VariableName();
