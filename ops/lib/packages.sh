@@ -8,9 +8,11 @@ _pkg_installed() { [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null
 
 # The approvals inbox is tested in a real browser: Debian's chromium, headless, driven by Playwright
 # with ExecutablePath=/usr/bin/chromium (Playwright never downloads a browser of its own here).
+# `agentbus tools import` is tested on GitHub's real OpenAPI spec, fetched with `npm pack`.
 packages_ensure_test() {
   local missing=() log="${PIPELINE_STATE:-/var/lib/agentbus}/logs/apt-test-packages.log"
   _pkg_installed chromium && [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   ((${#missing[@]} == 0)) && return 0
 
   if ((EUID != 0)); then

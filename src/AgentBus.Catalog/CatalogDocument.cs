@@ -5,7 +5,7 @@ namespace AgentBus.Catalog;
 
 /// <summary>
 /// One tool's catalog file as written (YAML, ops/catalog/TOOL.yaml): the operations an agent may
-/// name, what each does, what it takes and how it runs. docs/operations-catalog.md describes the format.
+/// name, what each does, what it takes and how it runs. docs/catalog.md describes the format.
 /// </summary>
 public sealed class CatalogDocument : IHasLine
 {

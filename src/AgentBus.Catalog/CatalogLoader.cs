@@ -35,7 +35,7 @@ public static partial class CatalogLoader
     static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
     /// <summary>Headers the executor sets itself; a catalog that sets them could forge or break them.</summary>
-    static readonly string[] ReservedHeaders =
+    public static readonly IReadOnlyList<string> ReservedHeaders =
         ["Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Idempotency-Key", "X-AgentBus-Run-Id", "X-AgentBus-Action-Id"];
 
     static readonly IDeserializer Yaml = new DeserializerBuilder()

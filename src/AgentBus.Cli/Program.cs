@@ -15,7 +15,7 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
     KeyCommands.Create(),
     PolicyCommands.Create(),
     OperatorCommands.Agents(),
-    OperatorCommands.Tools(),
+    ToolsCommands.Create(),
     AuditCommands.Create(),
     RunsCommands.Create(),
     CostsCommand.Create(),

@@ -247,26 +247,35 @@ public sealed partial class OperationUrlTemplate
 
     static string Fold(string value)
     {
-        var folded = new StringBuilder(value.Length);
-        foreach (var c in value)
-            folded.Append(c switch
-            {
-                '\uFF0E' or '\uFE52' or '\u2024' => ".",
-                '\u2025' => "..",
-                '\uFF0F' => "/",
-                '\uFF3C' or '\uFE68' => "\\",
-                _ => c.ToString(),
-            });
+        string normalized;
         try
         {
-            return folded.ToString().Normalize(NormalizationForm.FormKC);
+            normalized = value.Normalize(NormalizationForm.FormKC);
         }
         catch (Exception ex) when (ex is ArgumentException or PlatformNotSupportedException)
         {
-            // Not valid Unicode (a lone surrogate), or no normalization data: the known look-alikes are folded above.
-            return folded.ToString();
+            // Not valid Unicode (a lone surrogate), or no normalization data: the table below still folds.
+            normalized = value;
         }
+        if (!normalized.Any(LookAlikes.ContainsKey))
+            return normalized;
+        var folded = new StringBuilder(normalized.Length);
+        foreach (var c in normalized)
+            folded.Append(LookAlikes.TryGetValue(c, out var ascii) ? ascii : c);
+        return folded.ToString();
     }
+
+    /// <summary>
+    /// Every code point NFKC folds into text with '.', '/' or '\' that matters here (found by normalizing
+    /// all of Unicode with ICU). Spelled out because string.Normalize folds nothing when globalization is
+    /// invariant, as every AgentBus service runs (InvariantGlobalization in Directory.Build.props).
+    /// </summary>
+    static readonly Dictionary<char, string> LookAlikes = new()
+    {
+        ['\u2024'] = ".", ['\u2025'] = "..", ['\u2026'] = "...", ['\uFE19'] = "...", ['\uFE30'] = "..", ['\uFE52'] = ".", ['\uFF0E'] = ".",
+        ['\u2100'] = "a/c", ['\u2101'] = "a/s", ['\u2105'] = "c/o", ['\u2106'] = "c/u", ['\uFF0F'] = "/",
+        ['\uFE68'] = "\\", ['\uFF3C'] = "\\",
+    };
 
     [GeneratedRegex("^[A-Za-z0-9_]{1,64}$")]
     private static partial Regex VariableName();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
@@ -9,7 +10,8 @@ namespace AgentBus.Catalog.Yaml;
 
 /// <summary>
 /// Reads a YAML subtree (an operation's argument schema) as JSON, resolving plain scalars by the YAML
-/// core schema: <c>100</c> is a number, <c>true</c> a boolean, <c>"100"</c> a string.
+/// core schema: <c>100</c> is a number, <c>true</c> a boolean, <c>"100"</c> a string. Writes JSON back
+/// by the same rules, quoting every string that would read back as something else.
 /// </summary>
 public sealed partial class YamlJsonConverter : IYamlTypeConverter
 {
@@ -17,8 +19,68 @@ public sealed partial class YamlJsonConverter : IYamlTypeConverter
 
     public object? ReadYaml(IParser parser, Type type, ObjectDeserializer rootDeserializer) => Read(parser);
 
-    public void WriteYaml(IEmitter emitter, object? value, Type type, ObjectSerializer serializer) =>
-        throw new NotSupportedException("Policies and catalogs are only read.");
+    public void WriteYaml(IEmitter emitter, object? value, Type type, ObjectSerializer serializer) => Write(emitter, value as JsonNode);
+
+    /// <summary>Short lists of scalars (required, enum, type) stay on one line.</summary>
+    const int FlowSequenceLimit = 80;
+
+    internal static void Write(IEmitter emitter, JsonNode? node)
+    {
+        switch (node)
+        {
+            case null:
+                emitter.Emit(new Scalar(null, null, "null", ScalarStyle.Plain, true, false));
+                return;
+            case JsonObject obj:
+                emitter.Emit(new MappingStart(null, null, true, MappingStyle.Block));
+                foreach (var (key, value) in obj)
+                {
+                    emitter.Emit(new Scalar(key));
+                    Write(emitter, value);
+                }
+                emitter.Emit(new MappingEnd());
+                return;
+            case JsonArray array:
+                var flow = array.All(item => item is null or JsonValue) && array.Sum(item => item?.ToJsonString().Length + 2 ?? 6) <= FlowSequenceLimit;
+                emitter.Emit(new SequenceStart(null, null, true, flow ? SequenceStyle.Flow : SequenceStyle.Block));
+                foreach (var item in array)
+                    Write(emitter, item);
+                emitter.Emit(new SequenceEnd());
+                return;
+            default:
+                emitter.Emit(ScalarOf((JsonValue)node));
+                return;
+        }
+    }
+
+    static Scalar ScalarOf(JsonValue value)
+    {
+        switch (value.GetValueKind())
+        {
+            case JsonValueKind.String:
+                var text = value.GetValue<string>();
+                var style = ReadsBackAsString(text) ? text.Contains('\n', StringComparison.Ordinal) ? ScalarStyle.Literal : ScalarStyle.Any : ScalarStyle.DoubleQuoted;
+                return new Scalar(null, null, text, style, true, true);
+            case JsonValueKind.True:
+                return new Scalar(null, null, "true", ScalarStyle.Plain, true, false);
+            case JsonValueKind.False:
+                return new Scalar(null, null, "false", ScalarStyle.Plain, true, false);
+            case JsonValueKind.Number:
+                var number = value.ToJsonString();
+                // Written plain it must read back as a number, not a string (1e400 does not fit a decimal).
+                if (ScalarValue(Plain(number)) is JsonValue read && read.GetValueKind() == JsonValueKind.Number)
+                    return new Scalar(null, null, number, ScalarStyle.Plain, true, false);
+                throw new NotSupportedException($"The number {number} cannot be written so that it reads back as a number.");
+            default:
+                throw new NotSupportedException($"Cannot write a JSON {value.GetValueKind()} as YAML.");
+        }
+    }
+
+    static Scalar Plain(string text) => new(null, null, text, ScalarStyle.Plain, true, false);
+
+    /// <summary>Whether a plain (unquoted) scalar with this text reads back as the same string.</summary>
+    public static bool ReadsBackAsString(string text) =>
+        ScalarValue(Plain(text)) is JsonValue read && read.GetValueKind() == JsonValueKind.String;
 
     static JsonNode? Read(IParser parser)
     {

@@ -30,12 +30,31 @@ static class Cli
     public static IDisposable CaptureOutput(IAnsiConsole console)
     {
         CapturedOutput.Value = console;
-        return new Restore();
+        return new Restore(CapturedOutput);
     }
 
-    sealed class Restore : IDisposable
+    static readonly AsyncLocal<IAnsiConsole?> CapturedError = new();
+
+    static readonly Lazy<IAnsiConsole> StandardError = new(() =>
     {
-        public void Dispose() => CapturedOutput.Value = null;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+            console.Profile.Width = int.TryParse(Env("COLUMNS"), out var columns) && columns >= 80 ? columns : 200;
+        return console;
+    });
+
+    /// <summary>Standard error, for commands whose standard output is data (tools import writes YAML there).</summary>
+    public static IAnsiConsole Err => CapturedError.Value ?? StandardError.Value;
+
+    public static IDisposable CaptureError(IAnsiConsole console)
+    {
+        CapturedError.Value = console;
+        return new Restore(CapturedError);
+    }
+
+    sealed class Restore(AsyncLocal<IAnsiConsole?> captured) : IDisposable
+    {
+        public void Dispose() => captured.Value = null;
     }
 
     public static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;

@@ -1,0 +1,63 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using AgentBus.Catalog;
+
+namespace AgentBus.Cli.Commands;
+
+/// <summary>
+/// Who may call an operation, as one short line ("support-bot (approval), billing-bot"). `tools list`
+/// and `tools show` print it in a column of its own when one is given; the policy view (which agents
+/// a policy lets call what) supplies it. Without one they show the catalog alone.
+/// </summary>
+delegate string? OperationAccess(CatalogOperation operation);
+
+/// <summary>One catalog operation as `agentbus tools list` and `tools show` print it (and as their --json).</summary>
+sealed record OperationView(
+    string Name,
+    string Tool,
+    string Operation,
+    string Description,
+    IReadOnlyList<string> Capabilities,
+    string Risk,
+    bool ReadOnly,
+    bool Idempotent,
+    decimal UnitCostUsd,
+    string? Method,
+    string? Url,
+    string? Body,
+    string? BodyArgument,
+    IReadOnlyDictionary<string, string>? HeaderArguments,
+    string? ExternalReference,
+    string? Timeout,
+    int? Retries,
+    JsonNode Arguments,
+    IReadOnlyList<string> Untranslated,
+    string Source,
+    int Line,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Access)
+{
+    public static OperationView Of(CatalogOperation operation, OperationAccess? access = null)
+    {
+        var http = operation.Http;
+        return new(
+            operation.FullName, operation.Tool, operation.Name, operation.Description, operation.Capabilities, operation.Risk,
+            operation.ReadOnly, operation.Idempotent, operation.UnitCostUsd,
+            http?.Method, http?.Url.ToString(), http is null ? null : http.Body.ToString().ToLowerInvariant(), http?.BodyArgument,
+            http is { HeaderArguments.Count: > 0 } ? http.HeaderArguments : null, http?.ExternalReference,
+            http?.Timeout is { } timeout ? Durations.Format(timeout) : null, http?.Retries,
+            operation.ArgumentSchemaJson.DeepClone(), operation.Untranslated, operation.Source, operation.Line,
+            access?.Invoke(operation));
+    }
+
+    /// <summary>"owner*, repo*, title*, body": the argument names, required ones starred.</summary>
+    [JsonIgnore]
+    public string ArgumentNames
+    {
+        get
+        {
+            var required = (Arguments["required"] as JsonArray)?.Select(n => n?.GetValue<string>()).ToHashSet() ?? [];
+            var names = (Arguments["properties"] as JsonObject)?.Select(p => required.Contains(p.Key) ? p.Key + "*" : p.Key) ?? [];
+            return string.Join(", ", names);
+        }
+    }
+}
