@@ -8,8 +8,6 @@ using AgentBus.Catalog.Schemas;
 using AgentBus.Catalog.Yaml;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
-using YamlDotNet.Serialization.NodeDeserializers;
 
 namespace AgentBus.Catalog;
 
@@ -38,12 +36,7 @@ public static partial class CatalogLoader
     public static readonly IReadOnlyList<string> ReservedHeaders =
         ["Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Idempotency-Key", "X-AgentBus-Run-Id", "X-AgentBus-Action-Id"];
 
-    static readonly IDeserializer Yaml = new DeserializerBuilder()
-        .WithNamingConvention(CamelCaseNamingConvention.Instance)
-        .WithDuplicateKeyChecking()
-        .WithTypeConverter(new YamlJsonConverter())
-        .WithNodeDeserializer(inner => new LineTrackingDeserializer(inner), s => s.InsteadOf<ObjectNodeDeserializer>())
-        .Build();
+    static readonly IDeserializer Yaml = YamlReading.Deserializer();
 
     /// <summary>The catalog files of a folder: *.yaml and *.yml, in name order.</summary>
     public static IReadOnlyList<string> FilesIn(string directory) =>
@@ -115,7 +108,7 @@ public static partial class CatalogLoader
         }
         catch (YamlException ex)
         {
-            return (null, [$"{source}:{ex.Start.Line}: {Describe(ex)}"]);
+            return (null, [$"{source}:{ex.Start.Line}: {YamlReading.Describe(ex)}"]);
         }
         if (document is null)
             return (null, [$"{source}: the catalog file is empty."]);
@@ -124,14 +117,6 @@ public static partial class CatalogLoader
         return new Compiler(source).Compile(document, expectedTool);
     }
 
-    static string Describe(YamlException ex)
-    {
-        var innermost = ex;
-        while (innermost.InnerException is YamlException nested)
-            innermost = nested;
-        var message = innermost.InnerException is { } cause and not YamlException ? $"{innermost.Message} {cause.Message}" : innermost.Message;
-        return message.Replace("\r", "", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal).Trim();
-    }
 
     [GeneratedRegex(@"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}\z")]
     private static partial Regex HeaderName();

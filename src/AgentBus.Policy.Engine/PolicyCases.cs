@@ -4,8 +4,6 @@ using AgentBus.Contracts;
 using AgentBus.Catalog.Yaml;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
-using YamlDotNet.Serialization.NodeDeserializers;
 
 namespace AgentBus.Policy.Engine;
 
@@ -61,12 +59,7 @@ public sealed class PolicyCases
 
     public sealed record Result(Case Case, string Actual, string? ActualRule, string ActualReasonCode, string Reason, bool Passed);
 
-    static readonly IDeserializer Yaml = new DeserializerBuilder()
-        .WithNamingConvention(CamelCaseNamingConvention.Instance)
-        .WithDuplicateKeyChecking()
-        .WithTypeConverter(new YamlJsonConverter())
-        .WithNodeDeserializer(inner => new LineTrackingDeserializer(inner), s => s.InsteadOf<ObjectNodeDeserializer>())
-        .Build();
+    static readonly IDeserializer Yaml = YamlReading.Deserializer();
 
     static readonly IReadOnlyList<string> Decisions = DecisionNames.All;
 
@@ -80,10 +73,7 @@ public sealed class PolicyCases
         }
         catch (YamlException ex)
         {
-            var inner = ex;
-            while (inner.InnerException is YamlException nested)
-                inner = nested;
-            return (null, [$"{source}:{ex.Start.Line}: {inner.Message}"]);
+            return (null, [$"{source}:{ex.Start.Line}: {YamlReading.Describe(ex)}"]);
         }
         if (cases is null || cases.Cases.Count == 0)
             return (null, [$"{source}: no cases: the file needs a 'cases:' list."]);

@@ -10,8 +10,6 @@ using AgentBus.Catalog.Schemas;
 using Json.Schema;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
-using YamlDotNet.Serialization.NamingConventions;
-using YamlDotNet.Serialization.NodeDeserializers;
 
 namespace AgentBus.Policy.Engine;
 
@@ -40,12 +38,7 @@ public static class PolicyLoader
     public const string PersonPattern = "^[a-z0-9][a-z0-9._@-]{0,127}$";
     static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(100);
 
-    static readonly IDeserializer Yaml = new DeserializerBuilder()
-        .WithNamingConvention(CamelCaseNamingConvention.Instance)
-        .WithDuplicateKeyChecking()
-        .WithTypeConverter(new YamlJsonConverter())
-        .WithNodeDeserializer(inner => new LineTrackingDeserializer(inner), s => s.InsteadOf<ObjectNodeDeserializer>())
-        .Build();
+    static readonly IDeserializer Yaml = YamlReading.Deserializer();
 
     public static PolicyLoadResult LoadFile(string path)
     {
@@ -80,7 +73,7 @@ public static class PolicyLoader
         }
         catch (YamlException ex)
         {
-            return new(null, [$"{source}:{ex.Start.Line}: {Describe(ex)}"]);
+            return new(null, [$"{source}:{ex.Start.Line}: {YamlReading.Describe(ex)}"]);
         }
 
         if (document is null)
@@ -105,15 +98,6 @@ public static class PolicyLoader
         return new Compiler(source, version, catalog, catalogDirectory).Compile(document) with { CatalogDirectory = catalogDirectory };
     }
 
-    /// <summary>YamlDotNet wraps the real problem ("Property 'tema' not found") in a generic one.</summary>
-    static string Describe(YamlException ex)
-    {
-        var innermost = ex;
-        while (innermost.InnerException is YamlException nested)
-            innermost = nested;
-        var message = innermost.InnerException is { } cause and not YamlException ? $"{innermost.Message} {cause.Message}" : innermost.Message;
-        return message.Replace("\r", "", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal).Trim();
-    }
 
     /// <summary>Parses "90s", "30m", "1h", "2d" or "hh:mm:ss".</summary>
     public static bool TryParseDuration(string? text, out TimeSpan duration) => Durations.TryParse(text, out duration);

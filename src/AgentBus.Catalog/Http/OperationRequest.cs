@@ -65,50 +65,49 @@ public static class OperationRequest
 
     static (HttpContent?, UrlProblem?) Body(HttpOperation operation, JsonElement arguments)
     {
-        JsonElement body;
+        IEnumerable<JsonProperty> fields;
         if (operation.BodyArgument is { } bodyArgument)
         {
-            if (!arguments.TryGetProperty(bodyArgument, out body) || body.ValueKind == JsonValueKind.Null)
+            if (!arguments.TryGetProperty(bodyArgument, out var whole) || whole.ValueKind == JsonValueKind.Null)
                 return (null, null);
+            if (operation.Body == BodyKind.Json)
+                return (new StringContent(whole.GetRawText(), Encoding.UTF8, "application/json"), null);
+            if (whole.ValueKind != JsonValueKind.Object)
+                return (null, new(InvalidBodyArgument, $"Argument '{bodyArgument}' is a form body: it must be an object of fields."));
+            fields = whole.EnumerateObject();
         }
         else
-            body = Remaining(arguments, operation.PlacedArguments);
+            fields = arguments.EnumerateObject().Where(property => !operation.PlacedArguments.Contains(property.Name));
 
         if (operation.Body == BodyKind.Json)
-            return (new StringContent(body.GetRawText(), Encoding.UTF8, "application/json"), null);
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                foreach (var field in fields)
+                    field.WriteTo(writer);
+                writer.WriteEndObject();
+            }
+            var json = new ByteArrayContent(buffer.WrittenSpan.ToArray());
+            json.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+            return (json, null);
+        }
 
-        if (body.ValueKind != JsonValueKind.Object)
-            return (null, new(InvalidBodyArgument, "A form body is built from an object of fields."));
-        var fields = new List<KeyValuePair<string, string>>();
-        if (Flatten(body, null, fields) is { } formProblem)
-            return (null, new(InvalidBodyArgument, formProblem));
-        var content = new FormUrlEncodedContent(fields);
+        var form = new List<KeyValuePair<string, string>>();
+        foreach (var field in fields)
+            if (Flatten(field.Value, field.Name, form, depth: 1) is { } formProblem)
+                return (null, new(InvalidBodyArgument, formProblem));
+        var content = new FormUrlEncodedContent(form);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-www-form-urlencoded") { CharSet = "utf-8" };
         return (content, null);
-    }
-
-    static JsonElement Remaining(JsonElement arguments, IReadOnlySet<string> placed)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            foreach (var property in arguments.EnumerateObject())
-            {
-                if (placed.Contains(property.Name))
-                    continue;
-                property.WriteTo(writer);
-            }
-            writer.WriteEndObject();
-        }
-        return JsonDocument.Parse(buffer.ToArray()).RootElement.Clone();
     }
 
     /// <summary>
     /// Form fields as APIs such as Stripe read them: arrays repeat the key, nested objects use
     /// brackets (metadata[order]=...). Nesting is bounded so a deep argument cannot blow the stack.
     /// </summary>
-    static string? Flatten(JsonElement value, string? prefix, List<KeyValuePair<string, string>> fields, int depth = 0)
+    static string? Flatten(JsonElement value, string name, List<KeyValuePair<string, string>> fields, int depth)
     {
         if (depth > 8)
             return "The form body nests deeper than 8 levels.";
@@ -116,31 +115,31 @@ public static class OperationRequest
         {
             case JsonValueKind.Object:
                 foreach (var property in value.EnumerateObject())
-                    if (Flatten(property.Value, prefix is null ? property.Name : $"{prefix}[{property.Name}]", fields, depth + 1) is { } problem)
+                    if (Flatten(property.Value, $"{name}[{property.Name}]", fields, depth + 1) is { } problem)
                         return problem;
                 return null;
-            case JsonValueKind.Array when prefix is not null:
+            case JsonValueKind.Array:
                 foreach (var item in value.EnumerateArray())
                 {
                     if (item.ValueKind is JsonValueKind.Object or JsonValueKind.Array)
-                        return $"Form field '{prefix}' holds a list of objects or lists, which a form cannot carry.";
-                    if (Flatten(item, prefix, fields, depth + 1) is { } problem)
+                        return $"Form field '{name}' holds a list of objects or lists, which a form cannot carry.";
+                    if (Flatten(item, name, fields, depth + 1) is { } problem)
                         return problem;
                 }
                 return null;
             case JsonValueKind.String:
-                fields.Add(new(prefix!, value.GetString()!));
+                fields.Add(new(name, value.GetString()!));
                 return null;
             case JsonValueKind.Number:
-                fields.Add(new(prefix!, value.GetRawText()));
+                fields.Add(new(name, value.GetRawText()));
                 return null;
             case JsonValueKind.True or JsonValueKind.False:
-                fields.Add(new(prefix!, value.ValueKind == JsonValueKind.True ? "true" : "false"));
+                fields.Add(new(name, value.ValueKind == JsonValueKind.True ? "true" : "false"));
                 return null;
             case JsonValueKind.Null:
                 return null;
             default:
-                return "A form body is built from an object of fields.";
+                return $"Form field '{name}' has no value.";
         }
     }
 }

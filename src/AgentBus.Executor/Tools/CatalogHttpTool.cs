@@ -19,6 +19,9 @@ public sealed class CatalogHttpTool(HttpClient http, ToolSecret secret, CatalogS
     public const string InvalidArguments = "invalid_arguments";
 
     readonly ToolOptions _options = options.Value;
+    volatile OperationSettings? _settings;
+
+    sealed record OperationSettings(CatalogTool Tool, Dictionary<string, (ToolOptions, string)> ByOperation);
 
     public async Task<ToolOutcome> ExecuteAsync(ToolCall call, CancellationToken cancellationToken)
     {
@@ -46,33 +49,21 @@ public sealed class CatalogHttpTool(HttpClient http, ToolSecret secret, CatalogS
         }
     }
 
+    /// <summary>Built once per catalog version, not per call: every command asks.</summary>
     public (ToolOptions Options, string Key)? SettingsFor(string? operation)
     {
-        if (operation is null || !catalog.Current.Operations.TryGetValue(operation, out var entry))
-            return null;
-        var resilience = _options.Resilience;
-        var attemptTimeout = entry.Http?.Timeout ?? resilience.AttemptTimeout;
-        var adjusted = new ToolOptions
-        {
-            Kind = _options.Kind,
-            UnitCostUsd = entry.UnitCostUsd,
-            Idempotent = entry.Idempotent,
-            ReadOnly = entry.ReadOnly,
-            CacheTtl = _options.CacheTtl,
-            CacheMaxEntries = _options.CacheMaxEntries,
-            Resilience = new ToolResilienceOptions
-            {
-                AttemptTimeout = attemptTimeout,
-                TotalTimeout = attemptTimeout > resilience.TotalTimeout ? attemptTimeout : resilience.TotalTimeout,
-                MaxRetries = entry.Http?.Retries ?? resilience.MaxRetries,
-                RetryDelay = resilience.RetryDelay,
-                BreakerFailureRatio = resilience.BreakerFailureRatio,
-                BreakerMinimumThroughput = resilience.BreakerMinimumThroughput,
-                BreakerSamplingDuration = resilience.BreakerSamplingDuration,
-                BreakerBreakDuration = resilience.BreakerBreakDuration,
-            },
-        };
-        var key = FormattableString.Invariant($"{operation}|{attemptTimeout.Ticks}|{adjusted.Resilience.MaxRetries}|{entry.Idempotent}|{entry.ReadOnly}");
-        return (adjusted, key);
+        var tool = catalog.Current;
+        var settings = _settings;
+        if (settings is null || !ReferenceEquals(settings.Tool, tool))
+            _settings = settings = new(tool, tool.Operations.Values.ToDictionary(o => o.Name, Settings, StringComparer.Ordinal));
+        return operation is not null && settings.ByOperation.TryGetValue(operation, out var found) ? found : null;
+    }
+
+    (ToolOptions, string) Settings(CatalogOperation operation)
+    {
+        var options = _options.ForOperation(operation.UnitCostUsd, operation.Idempotent, operation.ReadOnly, operation.Http?.Timeout, operation.Http?.Retries);
+        var key = FormattableString.Invariant(
+            $"{operation.Name}|{options.Resilience.AttemptTimeout.Ticks}|{options.Resilience.MaxRetries}|{options.Idempotent}|{options.ReadOnly}");
+        return (options, key);
     }
 }

@@ -63,11 +63,28 @@ public sealed class ToolOptions
 
     /// <summary>Retries are allowed for every transient failure, not only those that certainly did not reach the system.</summary>
     public bool MayRetryUnknownOutcomes => Idempotent || ReadOnly;
+
+    /// <summary>These settings as one catalog operation runs: its cost, idempotency and read-only flag, its timeout and retries where it sets them.</summary>
+    public ToolOptions ForOperation(decimal unitCostUsd, bool idempotent, bool readOnly, TimeSpan? attemptTimeout, int? maxRetries)
+    {
+        var copy = (ToolOptions)MemberwiseClone();
+        copy.UnitCostUsd = unitCostUsd;
+        copy.Idempotent = idempotent;
+        copy.ReadOnly = readOnly;
+        copy.Resilience = Resilience.Copy();
+        copy.Resilience.AttemptTimeout = attemptTimeout ?? Resilience.AttemptTimeout;
+        // One attempt must fit in the whole: an operation's longer timeout stretches the total with it.
+        copy.Resilience.TotalTimeout = copy.Resilience.AttemptTimeout > Resilience.TotalTimeout ? copy.Resilience.AttemptTimeout : Resilience.TotalTimeout;
+        copy.Resilience.MaxRetries = maxRetries ?? Resilience.MaxRetries;
+        return copy;
+    }
 }
 
 /// <summary>"Tool:Resilience": one Polly pipeline per tool (total timeout, retry, circuit breaker, attempt timeout).</summary>
 public sealed class ToolResilienceOptions
 {
+    public ToolResilienceOptions Copy() => (ToolResilienceOptions)MemberwiseClone();
+
     [Range(typeof(TimeSpan), "00:00:00.010", "00:05:00", ErrorMessage = "Tool:Resilience:AttemptTimeout must be between 10 ms and 5 minutes.")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
