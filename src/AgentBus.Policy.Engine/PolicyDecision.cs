@@ -77,4 +77,5 @@ public sealed record AdmissionTerms(
     RuleLimit<int>? RunRetries,
     RuleLimit<TimeSpan>? RunDuration,
     RuleLimit<decimal>? PerDayUsd,
-    RuleLimit<decimal>? PerRunUsd);
+    RuleLimit<decimal>? PerRunUsd,
+    RuleLimit<int>? OperationCallsPerMinute = null);

@@ -167,6 +167,10 @@ public sealed class PolicyDocument
         public AgentLimitsEntry? Default { get; set; }
         public Dictionary<string, AgentLimitsEntry> Agents { get; set; } = [];
         public Dictionary<string, ToolLimitsEntry> Tools { get; set; } = [];
+
+        /// <summary>Per catalog operation, by its full name (payments.refund), beside the tool's and the agent's.</summary>
+        public Dictionary<string, ToolLimitsEntry> Operations { get; set; } = [];
+
         public int Line { get; set; }
     }
 

@@ -177,6 +177,7 @@ public static class PolicyEvaluator
         static string Show<T>(RuleLimit<T>? limit, Func<T, string> format) => limit is null ? "unlimited" : $"{format(limit.Value)} ({limit.RuleId})";
         trace.Add(new("limits", "checked by the policy host",
             $"agent {Show(terms.AgentCallsPerMinute, v => $"{v}/min")}; tool {Show(terms.ToolCallsPerMinute, v => $"{v}/min")}; " +
+            (terms.OperationCallsPerMinute is null ? "" : $"operation {Show(terms.OperationCallsPerMinute, v => $"{v}/min")}; ") +
             $"per run: {Show(terms.RunToolCalls, v => $"{v} tool calls")}, {Show(terms.RunRetries, v => $"{v} retries of the same action")}, " +
             $"{Show(terms.RunDuration, Durations.Format)} wall-clock"));
         trace.Add(new("budget", "checked by the policy host",

@@ -336,6 +336,13 @@ public static class PolicyLoader
                     if (entry.CallsPerMinute is < 1)
                         Error(entry, $"limits.tools.{tool}.callsPerMinute must be at least 1.");
                 }
+                foreach (var (operation, entry) in limits.Operations)
+                {
+                    if (catalog.Find(operation) is null)
+                        Error(entry, $"limits.operations names '{operation}', which is not an operation of the catalog (tool.operation, see `agentbus tools list`).");
+                    if (entry.CallsPerMinute is < 1)
+                        Error(entry, $"limits.operations.{operation}.callsPerMinute must be at least 1.");
+                }
             }
 
             if (budgets is not null)
@@ -579,6 +586,10 @@ public static class PolicyLoader
                 ? new RuleLimit<int>(perMinute, $"limits.tools.{tool.Name}.callsPerMinute")
                 : null;
 
+            var operationRate = operation is not null && limits?.Operations.GetValueOrDefault(operation.FullName)?.CallsPerMinute is { } operationPerMinute
+                ? new RuleLimit<int>(operationPerMinute, $"limits.operations.{operation.FullName}.callsPerMinute")
+                : null;
+
             return new AdmissionTerms(
                 grantId,
                 operation?.UnitCostUsd ?? tool.UnitCostUsd,
@@ -588,7 +599,8 @@ public static class PolicyLoader
                 Pick(e => e.Run?.MaxRetries, "run.maxRetries"),
                 Pick(Duration, "run.maxDuration"),
                 Budget(b => b.PerDayUsd, "perDayUsd"),
-                Budget(b => b.PerRunUsd, "perRunUsd"));
+                Budget(b => b.PerRunUsd, "perRunUsd"),
+                operationRate);
         }
     }
 }

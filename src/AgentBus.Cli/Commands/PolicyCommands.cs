@@ -194,6 +194,7 @@ static class PolicyCommands
                 {
                     terms.AgentCallsPerMinute is { } a ? $"{a.Value} calls/min" : null,
                     terms.ToolCallsPerMinute is { } t ? $"tool {t.Value} calls/min" : null,
+                    terms.OperationCallsPerMinute is { } o ? $"operation {o.Value} calls/min" : null,
                     terms.RunToolCalls is { } c ? $"{c.Value} calls/run" : null,
                     terms.PerDayUsd is { } d ? $"${d.Value.ToString(CultureInfo.InvariantCulture)}/day" : null,
                     terms.PerRunUsd is { } r ? $"${r.Value.ToString(CultureInfo.InvariantCulture)}/run" : null,

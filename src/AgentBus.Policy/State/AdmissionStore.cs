@@ -41,13 +41,13 @@ public sealed record Admission(AdmissionKind Kind, PolicyDecision Decision, stri
 public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOptions> options)
 {
     sealed record StoredAction(
-        string AgentId, string RunId, string Tool, string ArgumentsHash, string Decision, string ReasonCode, string Reason,
+        string AgentId, string RunId, string Tool, string? Operation, string ArgumentsHash, string Decision, string ReasonCode, string Reason,
         string? RuleId, string? DuplicateOf, string? Approval, string? OutcomeType, string? OutcomePayload);
 
     sealed record Admitted(string Result, string? FirstActionId, DateTime? RunStartedAt, int? Attempts, decimal? SpentUsd, decimal? ReservedUsd);
 
     const string StoredColumns = """
-        agent_id AS AgentId, run_id AS RunId, tool AS Tool, arguments_hash AS ArgumentsHash, decision AS Decision,
+        agent_id AS AgentId, run_id AS RunId, tool AS Tool, operation AS Operation, arguments_hash AS ArgumentsHash, decision AS Decision,
         reason_code AS ReasonCode, reason AS Reason, rule_id AS RuleId, duplicate_of AS DuplicateOf,
         approval::text AS Approval, outcome_type AS OutcomeType, outcome_payload::text AS OutcomePayload
         """;
@@ -67,9 +67,9 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         var admitted = await connection.QuerySingleAsync<Admitted>(new CommandDefinition("""
             SELECT result AS Result, first_action_id AS FirstActionId, run_started_at AS RunStartedAt, attempts AS Attempts,
                    spent_usd AS SpentUsd, reserved_usd AS ReservedUsd
-            FROM policy_admit(@ActionId, @AgentId, @RunId, @Tool, @ArgumentsHash, @IdempotencyKey, @Now,
+            FROM policy_admit(@ActionId, @AgentId, @RunId, @Tool, @Operation, @ArgumentsHash, @IdempotencyKey, @Now,
                 @DedupeKey, @DedupeExpiresAt,
-                @WindowStart, @PreviousWeight, @AgentCallsPerMinute, @ToolCallsPerMinute,
+                @WindowStart, @PreviousWeight, @AgentCallsPerMinute, @ToolCallsPerMinute, @OperationCallsPerMinute,
                 @RunMaxToolCalls, @RunMaxRetries, @RunMaxDuration,
                 @Cost, CAST(@Day AS date), @DayLimit, @RunLimit, @ReservationExpiresAt,
                 @Decision, @ReasonCode, @Reason, @RuleId, @PolicyVersion, CAST(@Approval AS jsonb))
@@ -94,17 +94,19 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
     {
         var (dedupeKey, window) = proposal.IdempotencyKey is { Length: > 0 } idempotencyKey
             ? ("key:" + idempotencyKey, options.Value.IdempotencyKeyWindow)
-            : ($"args:{proposal.RunId}\n{proposal.Tool}{(proposal.Operation is null ? "" : "." + proposal.Operation)}\n{argumentsHash}", options.Value.DuplicateWindow);
+            : ($"args:{proposal.RunId}\n{Subject(proposal)}\n{argumentsHash}", options.Value.DuplicateWindow);
         var (windowStart, previousWeight) = RateWindow(now);
         return new
         {
-            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, ArgumentsHash = argumentsHash, proposal.IdempotencyKey, Now = now,
+            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, Operation = OperationName(proposal), ArgumentsHash = argumentsHash,
+            proposal.IdempotencyKey, Now = now,
             DedupeKey = window > TimeSpan.Zero ? dedupeKey : null,
             DedupeExpiresAt = now + window,
             WindowStart = windowStart,
             PreviousWeight = previousWeight,
             AgentCallsPerMinute = terms.AgentCallsPerMinute?.Value,
             ToolCallsPerMinute = terms.ToolCallsPerMinute?.Value,
+            OperationCallsPerMinute = terms.OperationCallsPerMinute?.Value,
             RunMaxToolCalls = terms.RunToolCalls?.Value,
             RunMaxRetries = terms.RunRetries?.Value,
             RunMaxDuration = terms.RunDuration?.Value.TotalSeconds,
@@ -135,13 +137,16 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             "tool_rate" => PolicyDecision.Deny(ReasonCodes.RateLimited,
                 $"Tool '{proposal.Tool}' is at its limit of {terms.ToolCallsPerMinute!.Value} calls per minute; try again shortly.",
                 terms.ToolCallsPerMinute.RuleId),
+            "operation_rate" => PolicyDecision.Deny(ReasonCodes.RateLimited,
+                $"Operation '{Subject(proposal)}' is at its limit of {terms.OperationCallsPerMinute!.Value} calls per minute; try again shortly.",
+                terms.OperationCallsPerMinute.RuleId),
             "run_time" => PolicyDecision.Deny(ReasonCodes.RunTimeExceeded,
                 $"Run '{proposal.RunId}' started at {new DateTimeOffset(DateTime.SpecifyKind(refused.RunStartedAt!.Value, DateTimeKind.Utc)):u} " +
                 $"and may last {Durations.Format(terms.RunDuration!.Value)}; start a new run.", terms.RunDuration.RuleId),
             "run_tool_calls" => PolicyDecision.Deny(ReasonCodes.RunToolCallsExceeded,
                 $"Run '{proposal.RunId}' has used its {terms.RunToolCalls!.Value} tool calls.", terms.RunToolCalls.RuleId),
             "run_retries" => PolicyDecision.Deny(ReasonCodes.RunRetriesExceeded,
-                $"Run '{proposal.RunId}' already tried this exact {proposal.Tool} action {refused.Attempts!.Value - 1} time(s); " +
+                $"Run '{proposal.RunId}' already tried this exact {Subject(proposal)} action {refused.Attempts!.Value - 1} time(s); " +
                 $"at most {terms.RunRetries!.Value} retries are allowed.", terms.RunRetries.RuleId),
             "budget_day" => Budget(proposal.AgentId, terms.PerDayUsd!, $"today ({day:yyyy-MM-dd} UTC)", refused, terms.EstimatedCostUsd),
             "budget_run" => Budget(proposal.AgentId, terms.PerRunUsd!, $"run '{proposal.RunId}'", refused, terms.EstimatedCostUsd),
@@ -166,7 +171,8 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
     {
         var stored = await connection.QuerySingleAsync<StoredAction>(new CommandDefinition(
             $"SELECT {StoredColumns} FROM policy_actions WHERE action_id = @ActionId", new { proposal.ActionId }, cancellationToken: ct));
-        if (stored.AgentId != proposal.AgentId || stored.RunId != proposal.RunId || stored.Tool != proposal.Tool || stored.ArgumentsHash != argumentsHash)
+        if (stored.AgentId != proposal.AgentId || stored.RunId != proposal.RunId || stored.Tool != proposal.Tool
+            || stored.Operation != OperationName(proposal) || stored.ArgumentsHash != argumentsHash)
             return new(AdmissionKind.Replay, PolicyDecision.Deny(ReasonCodes.ActionIdReused,
                 $"Action id {proposal.ActionId} was already used for a different action; use a new id for every action.", "idempotency"));
         return new(AdmissionKind.Replay, Rebuild(stored), stored.DuplicateOf,
@@ -175,7 +181,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
 
     /// <summary>
     /// A granted approval goes back through the same admission rules before anything runs
-    /// (policy_readmit, migration 0702), inside the caller's transaction, which holds the approval's
+    /// (policy_readmit, migration 0721), inside the caller's transaction, which holds the approval's
     /// row: the live kill switch; the rate windows, where the execution counts in the current minute;
     /// the run's wall-clock cap; and the budget under the limits in force now (the reservation made
     /// when the approval was requested is kept if it still fits, else, if the sweeper released it,
@@ -189,17 +195,25 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         var refused = await connection.QuerySingleAsync<Refused>(new CommandDefinition("""
             SELECT result AS Result, run_started_at AS RunStartedAt, NULL::integer AS Attempts, spent_usd AS SpentUsd, reserved_usd AS ReservedUsd,
                    held_day::timestamp AS HeldDay
-            FROM policy_readmit(@ActionId, @AgentId, @RunId, @Tool, @Now, @WindowStart, @PreviousWeight, @AgentCallsPerMinute, @ToolCallsPerMinute,
-                @RunMaxDuration, @Cost, CAST(@Day AS date), @DayLimit, @RunLimit, @HoldUntil)
+            FROM policy_readmit(@ActionId, @AgentId, @RunId, @Tool, @Operation, @Now, @WindowStart, @PreviousWeight, @AgentCallsPerMinute,
+                @ToolCallsPerMinute, @OperationCallsPerMinute, @RunMaxDuration, @Cost, CAST(@Day AS date), @DayLimit, @RunLimit, @HoldUntil)
             """, new
         {
-            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, Now = now, WindowStart = windowStart, PreviousWeight = previousWeight,
+            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, Operation = OperationName(proposal), Now = now,
+            WindowStart = windowStart, PreviousWeight = previousWeight,
             AgentCallsPerMinute = terms.AgentCallsPerMinute?.Value, ToolCallsPerMinute = terms.ToolCallsPerMinute?.Value,
+            OperationCallsPerMinute = terms.OperationCallsPerMinute?.Value,
             RunMaxDuration = terms.RunDuration?.Value.TotalSeconds, Cost = terms.EstimatedCostUsd, Day = Today(now),
             DayLimit = terms.PerDayUsd?.Value, RunLimit = terms.PerRunUsd?.Value, HoldUntil = now + options.Value.ReservationTimeout,
         }, tx, cancellationToken: ct));
         return refused.Result == "admitted" ? null : Refusal(refused, proposal, terms, now);
     }
+
+    /// <summary>"payments.refund" for a catalog operation, null for a generic tool: the operation's rate window and its row's name.</summary>
+    static string? OperationName(ActionProposed proposal) => proposal.Operation is null ? null : $"{proposal.Tool}.{proposal.Operation}";
+
+    /// <summary>What the action calls, in messages and keys: the operation, or the generic tool.</summary>
+    static string Subject(ActionProposed proposal) => OperationName(proposal) ?? proposal.Tool;
 
     /// <summary>The current minute's start, and how much of the previous minute still counts in the sliding one-minute window.</summary>
     static (DateTimeOffset Start, double PreviousWeight) RateWindow(DateTimeOffset now)
@@ -225,15 +239,15 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         PolicyDecision decision, string? policyVersion, DateTimeOffset now, CancellationToken ct, NpgsqlTransaction? tx = null,
         string? duplicateOf = null) =>
         await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO policy_actions (action_id, agent_id, run_id, tool, arguments_hash, idempotency_key, decision, reason_code,
+            INSERT INTO policy_actions (action_id, agent_id, run_id, tool, operation, arguments_hash, idempotency_key, decision, reason_code,
                 reason, rule_id, policy_version, duplicate_of, estimated_cost_usd, approval, decided_at)
-            VALUES (@ActionId, @AgentId, @RunId, @Tool, @ArgumentsHash, @IdempotencyKey, @Decision, @ReasonCode,
+            VALUES (@ActionId, @AgentId, @RunId, @Tool, @Operation, @ArgumentsHash, @IdempotencyKey, @Decision, @ReasonCode,
                 @Reason, @RuleId, @PolicyVersion, @DuplicateOf, @Cost, CAST(@Approval AS jsonb), @Now)
             ON CONFLICT (action_id) DO NOTHING
             """, new
         {
-            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, ArgumentsHash = argumentsHash, proposal.IdempotencyKey,
-            Decision = decision.Decision.WireName(), decision.ReasonCode, decision.Reason, decision.RuleId,
+            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, Operation = OperationName(proposal), ArgumentsHash = argumentsHash,
+            proposal.IdempotencyKey, Decision = decision.Decision.WireName(), decision.ReasonCode, decision.Reason, decision.RuleId,
             PolicyVersion = policyVersion, DuplicateOf = duplicateOf, Cost = decision.Terms?.EstimatedCostUsd ?? 0m,
             Approval = decision.Approval is { } approval ? JsonSerializer.Serialize(approval) : null, Now = now,
         }, tx, cancellationToken: ct)) == 1;

@@ -96,6 +96,38 @@ public sealed class OperationPipelineTests(OperationsFixture fixture) : IAsyncLi
         Assert.Empty(fixture.SandboxCalls.Calls);
     }
 
+    [Fact]
+    public async Task An_operations_own_rate_limit_stops_that_operation_and_not_the_others_of_its_tool()
+    {
+        await using var agent = await fixture.ConnectAgentAsync("support-bot");
+
+        var lookups = new List<ActionResult>();
+        for (var i = 0; i < 4; i++)
+            lookups.Add(await agent.RunAsync("payments.get_order", new { orderId = $"ORD-100{i + 1}" }, "run-op-rate", Timeout));
+        var refund = await agent.RunAsync("payments.refund", new { orderId = "ORD-1002", amountUsd = 5.00m, reason = "Late delivery." }, "run-op-rate", Timeout);
+
+        Assert.All(lookups.Take(3), r => Assert.NotNull(r.Succeeded));
+        Assert.Equal(ReasonCodes.RateLimited, lookups[3].Decision.ReasonCode);
+        Assert.Equal("limits.operations.payments.get_order.callsPerMinute", lookups[3].Decision.RuleId);
+        Assert.NotNull(refund.Succeeded);
+    }
+
+    [Fact]
+    public async Task An_action_id_sent_again_for_another_operation_with_the_same_arguments_is_refused_as_reused()
+    {
+        await using var agent = await fixture.ConnectAgentAsync("support-bot");
+        var ticket = await agent.RunAsync("ticketing.create_ticket", new { title = "Printer on fire", priority = "urgent" }, "run-op-reuse", Timeout);
+        var ticketId = ticket.Succeeded!.ExternalReference!;
+        var read = await agent.RunAsync("ticketing.get_ticket", new { ticketId }, "run-op-reuse", Timeout);
+
+        await agent.ProposeAsync("ticketing.close_ticket", new { ticketId }, "run-op-reuse", actionId: read.Decision.ActionId);
+
+        using var deadline = new CancellationTokenSource(Timeout);
+        Assert.Equal(ReasonCodes.ActionIdReused, (await agent.DecisionAsync(read.Decision.ActionId!, deadline.Token)).ReasonCode);
+        await Task.Delay(500);
+        Assert.DoesNotContain(fixture.SandboxCalls.Calls, c => c.Path.EndsWith("/close", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("..")]
     [InlineData(".")]

@@ -36,6 +36,9 @@ public sealed class OperationsFixture : PipelineFixture
             agent: python-agent
             tool: ticketing
             operations: [create_ticket, comment]
+        limits:
+          operations:
+            payments.get_order: { callsPerMinute: 3 }
         """;
 
     protected override void WriteToolConfigurations()
