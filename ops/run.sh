@@ -146,7 +146,7 @@ Where to look next
                                agentbus-auditor reads only; passwords in $SECRETS/postgres/); agentbus, the owner, is for
                                migrations and the CLI only
   The policy in force          $POLICY_FILE
-  Operations agents may call   $REPO/ops/catalog  (agentbus tools list --agent support-bot; the shop's OpenAPI: http://127.0.0.1:5080/openapi.yaml)
+  Operations agents may call   $REPO/ops/catalog  (agentbus tools list --policy $POLICY_FILE --agent support-bot; the shop's OpenAPI: http://127.0.0.1:5080/openapi.yaml)
   Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, approvals :5104, executors :5111+)
   Stop everything              ops/down.sh
 INFO

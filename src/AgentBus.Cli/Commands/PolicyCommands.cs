@@ -22,7 +22,7 @@ static class PolicyCommands
 
     static Argument<string> FileArgument() => new("FILE") { Description = "The policy file (YAML)" };
 
-    static PolicySnapshot Load(string path)
+    internal static PolicySnapshot Load(string path)
     {
         var loaded = PolicyLoader.LoadFile(path);
         if (loaded.Policy is { } policy)

@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using AgentBus.Catalog;
 using AgentBus.Catalog.Yaml;
 using AgentBus.Cli.OpenApi;
+using AgentBus.Policy.Engine;
 using Spectre.Console;
 
 namespace AgentBus.Cli.Commands;
@@ -151,6 +152,32 @@ static class ToolsCommands
 
     static Option<bool> AsJson() => new("--json") { Description = "Print JSON instead of text" };
 
+    static Option<string?> PolicyOption() => new("--policy")
+    {
+        Description = "A policy file: its catalog is shown (instead of --catalog), with the agents its grants let call each operation",
+    };
+
+    /// <summary>The catalog to show, and who may call what when a policy is given; null when either does not load.</summary>
+    static (ToolCatalog Catalog, OperationAccess? Access, PolicySnapshot? Policy)? Load(ParseResult result, Option<string> catalog, Option<string?> policyFile)
+    {
+        if (result.GetValue(policyFile) is not { } file)
+            return LoadCatalog(result.GetValue(catalog)!) is { } loaded ? (loaded, null, null) : null;
+        var policy = PolicyCommands.Load(file);
+        return (policy.Catalog, operation => Access(policy, operation), policy);
+    }
+
+    /// <summary>"support-bot (approval when /amountUsd above 100), intern-bot [suspended]", or "nobody".</summary>
+    static string Access(PolicySnapshot policy, CatalogOperation operation)
+    {
+        var agents = policy.Grants.Values
+            .Where(g => g.Tool == operation.Tool && g.Operation?.Name == operation.Name)
+            .OrderBy(g => g.Agent, StringComparer.Ordinal)
+            .Select(g => g.Agent + (g.Approval is { } approval ? $" (approval when {approval.DescribeCondition()})" : "") +
+                         (policy.Agents[g.Agent].Suspended ? " [suspended]" : ""))
+            .ToList();
+        return agents.Count == 0 ? "nobody" : string.Join(", ", agents);
+    }
+
     /// <summary>The catalog, or null when it does not load (every problem printed).</summary>
     static ToolCatalog? LoadCatalog(string directory)
     {
@@ -168,13 +195,25 @@ static class ToolsCommands
     static Command List()
     {
         var catalog = CatalogOption();
+        var policy = PolicyOption();
+        var agent = new Option<string?>("--agent") { Description = "Only the operations this agent may call (needs --policy): what a model acting as it is offered" };
         var json = AsJson();
-        var command = new Command("list", "Every operation of the catalog: capabilities, risk, read-only and idempotent, request, arguments.") { catalog, json };
+        var command = new Command("list", "Every operation of the catalog: capabilities, risk, read-only and idempotent, request, arguments, and with --policy who may call it.")
+        {
+            catalog, policy, agent, json,
+        };
         command.SetAction((result, _) => Cli.Run(() =>
         {
-            if (LoadCatalog(result.GetValue(catalog)!) is not { } loaded)
+            var agentId = result.GetValue(agent);
+            if (agentId is not null && result.GetValue(policy) is null)
+                throw new UsageException("--agent needs --policy: which operations an agent may call is the policy's answer.");
+            if (Load(result, catalog, policy) is not var (loaded, access, snapshot))
                 return Task.FromResult(Cli.Failed);
-            var views = loaded.Operations.OrderBy(o => o.FullName, StringComparer.Ordinal).Select(o => OperationView.Of(o)).ToList();
+            if (agentId is not null && !snapshot!.Agents.ContainsKey(agentId))
+                throw new UsageException($"The policy has no agent '{agentId}' (it has {string.Join(", ", snapshot.Agents.Keys.Order(StringComparer.Ordinal))}).");
+            var views = loaded.Operations
+                .Where(o => agentId is null || snapshot!.Grants.ContainsKey((agentId, o.Tool, o.Name)))
+                .OrderBy(o => o.FullName, StringComparer.Ordinal).Select(o => OperationView.Of(o, access)).ToList();
             if (result.GetValue(json))
                 Cli.Out.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(views, Json));
             else
@@ -220,14 +259,15 @@ static class ToolsCommands
     {
         var name = new Argument<string>("OPERATION") { Description = "The operation's full name, TOOL.OPERATION (e.g. github.issues_create)" };
         var catalog = CatalogOption();
+        var policy = PolicyOption();
         var json = AsJson();
-        var command = new Command("show", "One operation: what it does, capabilities and risk, the request it makes and its full arguments schema.")
+        var command = new Command("show", "One operation: what it does, capabilities and risk, the request it makes, its full arguments schema, and with --policy who may call it.")
         {
-            name, catalog, json,
+            name, catalog, policy, json,
         };
         command.SetAction((result, _) => Cli.Run(() =>
         {
-            if (LoadCatalog(result.GetValue(catalog)!) is not { } loaded)
+            if (Load(result, catalog, policy) is not var (loaded, access, _))
                 return Task.FromResult(Cli.Failed);
             var fullName = result.GetValue(name)!;
             if (loaded.Find(fullName) is not { } operation)
@@ -239,7 +279,7 @@ static class ToolsCommands
                 Cli.Error($"The catalog has no operation '{fullName}'.{hint}");
                 return Task.FromResult(Cli.Failed);
             }
-            var view = OperationView.Of(operation);
+            var view = OperationView.Of(operation, access);
             if (result.GetValue(json))
                 Cli.Out.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(view, Json));
             else

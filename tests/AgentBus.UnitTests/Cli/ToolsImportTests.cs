@@ -383,19 +383,5 @@ public sealed class ToolsImportTests
         Assert.Contains("Imported 0 of 1", error);
     }
 
-    static AnsiConsoleSettings Plain(TextWriter writer) =>
-        new() { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No };
-
-    static async Task<(int Code, string Output, string Error)> Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var root = new System.CommandLine.RootCommand { ToolsCommands.Create() };
-        using (AgentBus.Cli.Commands.Cli.CaptureOutput(AnsiConsole.Create(Plain(output))))
-        using (AgentBus.Cli.Commands.Cli.CaptureError(AnsiConsole.Create(Plain(error))))
-        {
-            var code = await root.Parse(args).InvokeAsync();
-            return (code, output.ToString(), error.ToString());
-        }
-    }
+    static Task<(int Code, string Output, string Error)> Run(params string[] args) => ToolsCli.Run(args);
 }

@@ -1,0 +1,24 @@
+using AgentBus.Cli.Commands;
+using Spectre.Console;
+
+namespace AgentBus.UnitTests.Cli;
+
+/// <summary>Runs `agentbus tools …` in process, capturing what it prints, without colours or terminal width tricks.</summary>
+static class ToolsCli
+{
+    static AnsiConsoleSettings Plain(TextWriter writer) =>
+        new() { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No };
+
+    public static async Task<(int Code, string Output, string Error)> Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var root = new System.CommandLine.RootCommand { ToolsCommands.Create() };
+        using (AgentBus.Cli.Commands.Cli.CaptureOutput(AnsiConsole.Create(Plain(output))))
+        using (AgentBus.Cli.Commands.Cli.CaptureError(AnsiConsole.Create(Plain(error))))
+        {
+            var code = await root.Parse(args).InvokeAsync();
+            return (code, output.ToString(), error.ToString());
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Text.Json;
+
+namespace AgentBus.UnitTests.Cli;
+
+/// <summary>`agentbus tools list|show --policy`: the catalog as a model acting as one agent is offered it.</summary>
+public sealed class ToolsListTests
+{
+    static readonly string ShippedPolicy = Path.Combine(RepoRoot.Path, "ops", "policies", "policy.yaml");
+
+    static async Task<JsonElement[]> ListJson(params string[] args)
+    {
+        var (code, output, error) = await ToolsCli.Run(["tools", "list", "--policy", ShippedPolicy, "--json", .. args]);
+        Assert.True(code == 0, error + output);
+        return JsonSerializer.Deserialize<JsonElement[]>(output)!;
+    }
+
+    [Fact]
+    public async Task With_a_policy_each_operation_says_which_agents_may_call_it_and_on_what_terms()
+    {
+        var operations = (await ListJson()).ToDictionary(o => o.GetProperty("name").GetString()!, o => o.GetProperty("access").GetString());
+
+        Assert.Equal("support-bot (approval when /amountUsd > 100)", operations["payments.refund"]);
+        Assert.Equal("support-bot", operations["payments.get_order"]);
+        Assert.Equal("intern-bot, support-bot", operations["ticketing.comment"]);
+        Assert.Equal("nobody", operations["payments.cancel_refund"]);
+    }
+
+    [Fact]
+    public async Task For_one_agent_the_list_holds_exactly_the_operations_it_is_granted()
+    {
+        var names = (await ListJson("--agent", "intern-bot")).Select(o => o.GetProperty("name").GetString());
+
+        Assert.Equal(["ticketing.comment"], names);
+    }
+
+    [Fact]
+    public async Task An_agent_filter_without_a_policy_or_for_an_unknown_agent_is_a_usage_error()
+    {
+        var (withoutPolicy, _, _) = await ToolsCli.Run("tools", "list", "--agent", "intern-bot");
+        var (unknown, output, error) = await ToolsCli.Run("tools", "list", "--policy", ShippedPolicy, "--agent", "nobody-bot");
+
+        Assert.Equal(2, withoutPolicy);
+        Assert.Equal(2, unknown);
+        Assert.Contains("no agent 'nobody-bot'", error + output);
+    }
+
+    [Fact]
+    public async Task Show_with_a_policy_names_who_may_call_the_operation()
+    {
+        var (code, output, error) = await ToolsCli.Run("tools", "show", "payments.refund", "--policy", ShippedPolicy);
+
+        Assert.True(code == 0, error + output);
+        Assert.Contains("who may call it", output);
+        Assert.Contains("support-bot (approval when /amountUsd > 100)", output);
+    }
+}
