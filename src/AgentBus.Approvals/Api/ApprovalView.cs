@@ -43,8 +43,12 @@ public sealed record ApprovalView(
     string? DecidedBy,
     string? DecisionReason,
     DateTimeOffset? DecidedAt,
-    RunStory? Story)
+    RunStory? Story,
+    string? Operation = null)
 {
+    /// <summary>What approvers are asked to let run: payments.refund, or a generic tool's name.</summary>
+    public string Subject => Operation is null ? Tool : $"{Tool}.{Operation}";
+
     public static ApprovalView From(ApprovalState s, ApproverIdentity viewer, DateTimeOffset now, RunStory? story)
     {
         var open = ApprovalStatus.IsOpen(s.CurrentState);
@@ -57,7 +61,7 @@ public sealed record ApprovalView(
             s.ApproverGroup, s.EscalationGroup, s.EscalateAt, s.EscalatedAt is not null, s.Quorum, s.Approvers,
             s.Votes.Select(v => new VoteView(v.Approver, v.Verdict, v.Comment, v.CastAt, v.ThroughEscalation)).ToList(),
             s.RequestedBy, s.RequestedAt, s.ExpiresAt, open ? Math.Max(0, (long)Math.Ceiling((s.ExpiresAt - now).TotalSeconds)) : 0,
-            reason is null, reason, s.DecidedBy, s.DecisionReason, s.DecidedAt, story);
+            reason is null, reason, s.DecidedBy, s.DecisionReason, s.DecidedAt, story, s.Operation);
     }
 
     /// <summary>Whether this person may see the approval at all: a member of its group, or of the escalation group once escalated.</summary>

@@ -65,7 +65,7 @@ static class InboxPage
     {
         var id = a.ApprovalId.ToString("D");
         var html = new StringBuilder($"<section class=\"card approval\" data-approval-id=\"{id}\">");
-        html.Append($"<h2><a href=\"/inbox/{id}\">{E(a.Tool)}</a> by agent {E(a.AgentId)} <span class=\"muted\">({E(a.Status)})</span></h2>");
+        html.Append($"<h2><a href=\"/inbox/{id}\">{E(a.Subject)}</a> by agent {E(a.AgentId)} <span class=\"muted\">({E(a.Status)})</span></h2>");
         if (!string.IsNullOrWhiteSpace(a.Intent))
             html.Append($"<p><strong>Why:</strong> {E(a.Intent)}</p>");
         html.Append("<dl>")

@@ -18,6 +18,10 @@ public sealed class ApprovalState : SagaStateMachineInstance, ISagaVersion
     public string AgentId { get; set; } = "";
     public string AgentTeam { get; set; } = "";
     public string Tool { get; set; } = "";
+
+    /// <summary>The catalog operation approvers are asked about (refund of payments.refund); null for a generic tool. Policy executes the one it recorded.</summary>
+    public string? Operation { get; set; }
+
     public string ArgumentsHash { get; set; } = "";
     /// <summary>
     /// The arguments exactly as requested, kept as text: the row's JSONB would reorder their keys and

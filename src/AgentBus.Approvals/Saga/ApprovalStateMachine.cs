@@ -118,6 +118,7 @@ public sealed class ApprovalStateMachine : MassTransitStateMachine<ApprovalState
         saga.AgentId = request.AgentId;
         saga.AgentTeam = request.AgentTeam;
         saga.Tool = request.Tool;
+        saga.Operation = request.Operation;
         saga.ArgumentsJson = request.Arguments.ValueKind == JsonValueKind.Undefined ? "null" : request.Arguments.GetRawText();
         saga.ArgumentsHash = request.ArgumentsHash;
         saga.IdempotencyKey = request.IdempotencyKey;

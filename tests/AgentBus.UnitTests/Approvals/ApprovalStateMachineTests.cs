@@ -102,6 +102,18 @@ public sealed class ApprovalStateMachineTests : IAsyncLifetime
     ApprovalState Instance(Guid id) => _saga.Sagas.Contains(id)!;
 
     [Fact]
+    public async Task Approvers_are_shown_the_catalog_operation_they_are_asked_about()
+    {
+        var request = await RequestAsync(Request() with { Operation = "refund" });
+
+        var view = AgentBus.Approvals.Api.ApprovalView.From(Instance(request.ApprovalId),
+            new AgentBus.Approvals.Approvers.ApproverIdentity("bob", ["finance"]), Start, story: null);
+
+        Assert.Equal("refund", view.Operation);
+        Assert.Equal("payments.refund", view.Subject);
+    }
+
+    [Fact]
     public async Task Quorum_2_is_granted_by_two_distinct_approvers_only()
     {
         var request = await RequestAsync(Request(quorum: 2));
