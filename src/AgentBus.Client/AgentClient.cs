@@ -99,8 +99,8 @@ public sealed class AgentClient : IAsyncDisposable
         actionId ??= Guid.CreateVersion7().ToString();
         (tool, operation) = Split(tool, operation);
         var proposal = new ActionProposed(actionId, runId, _options.AgentId, tool, arguments, idempotencyKey, intent, operation);
-        _actions.TryAdd(actionId, new ActionTracker(actionId, tool));
-        await PublishAsync(JsonSerializer.SerializeToUtf8Bytes(proposal, Json), actionId, runId, cancellationToken);
+        var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id, tool));
+        tracker.MessageId = await PublishAsync(JsonSerializer.SerializeToUtf8Bytes(proposal, Json), actionId, runId, cancellationToken);
         return actionId;
     }
 
@@ -165,9 +165,22 @@ public sealed class AgentClient : IAsyncDisposable
         finally
         {
             if (tracker.Finished.Task.IsCompleted)
-                _actions.TryRemove(actionId, out _);
+                Forget(actionId);
         }
     }
+
+    /// <summary>
+    /// Stops tracking an action this client no longer waits for (one left waiting for approval, say), so
+    /// a long-lived client holds nothing for it; a later reply for it counts as unmatched.
+    /// </summary>
+    public void Forget(string actionId)
+    {
+        if (_actions.TryRemove(actionId, out var tracker) && tracker.MessageId is { } messageId)
+            _actionByMessageId.TryRemove(messageId, out _);
+    }
+
+    /// <summary>Actions this client still tracks: proposed or awaited and not yet finished or forgotten.</summary>
+    public int TrackedActions => _actions.Count;
 
     /// <summary>
     /// Waits for the first decision on an action, without waiting for it to finish: an agent that must
@@ -206,7 +219,7 @@ public sealed class AgentClient : IAsyncDisposable
     }
 
     /// <summary>The same id for every report of one run, so a resent report is recognised as the same message.</summary>
-    async Task PublishAsync(byte[] body, string actionId, string runId, CancellationToken cancellationToken)
+    async Task<string> PublishAsync(byte[] body, string actionId, string runId, CancellationToken cancellationToken)
     {
         using var activity = Source.StartActivity("propose", ActivityKind.Producer);
         activity?.SetTag("agentbus.action_id", actionId);
@@ -236,7 +249,16 @@ public sealed class AgentClient : IAsyncDisposable
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.PublishTimeout);
-        await _publisher.BasicPublishAsync(WireNames.ProposalsExchange, "", mandatory: true, properties, body, timeout.Token);
+        try
+        {
+            await _publisher.BasicPublishAsync(WireNames.ProposalsExchange, "", mandatory: true, properties, body, timeout.Token);
+        }
+        catch
+        {
+            _actionByMessageId.TryRemove(messageId, out _);
+            throw;
+        }
+        return messageId;
     }
 
     async Task OnReplyAsync(object sender, BasicDeliverEventArgs delivery)
@@ -321,6 +343,9 @@ public sealed class AgentClient : IAsyncDisposable
     sealed class ActionTracker(string actionId, string? tool)
     {
         ActionDecided? _decision;
+
+        /// <summary>The AMQP message id of the last proposal sent for it: how a decision without an action id finds it.</summary>
+        public string? MessageId { get; set; }
 
         /// <summary>The tool proposed (or named by policy's decision, when this client did not propose it).</summary>
         public string? Tool { get; private set; } = tool;

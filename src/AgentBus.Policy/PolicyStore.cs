@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using AgentBus.Catalog;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
@@ -72,7 +71,7 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
         }
         _failedReads = 0;
 
-        var hash = Fingerprint(bytes, _catalogDirectory);
+        var hash = PolicyFingerprint.Of(bytes, _catalogDirectory);
         if (_lastSeenHash is not null && hash.AsSpan().SequenceEqual(_lastSeenHash))
             return false;
 
@@ -81,7 +80,7 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
         {
             // The file names a new catalog folder: from now on, its files are part of the version.
             _catalogDirectory = result.CatalogDirectory;
-            hash = Fingerprint(bytes, _catalogDirectory);
+            hash = PolicyFingerprint.Of(bytes, _catalogDirectory);
         }
         _lastSeenHash = hash;
         if (result.Policy is not { } policy)
@@ -98,30 +97,6 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
         _logger.LogInformation("Policy {Version} in force from {Path} (was {Previous}): {Agents} agents, {Tools} tools, {Grants} grants",
             policy.Version, _options.File, previous?.Version ?? "none", policy.Agents.Count, policy.Tools.Count, policy.Grants.Count);
         return true;
-    }
-
-    /// <summary>The policy file's bytes and every catalog file's name and bytes: an edit to either is a new version to load.</summary>
-    static byte[] Fingerprint(byte[] policy, string? catalogDirectory)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(SHA256.HashData(policy));
-        if (catalogDirectory is not null)
-        {
-            try
-            {
-                foreach (var file in CatalogLoader.FilesIn(catalogDirectory))
-                {
-                    hash.AppendData(System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
-                    hash.AppendData(SHA256.HashData(File.ReadAllBytes(file)));
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Unreadable now: a different fingerprint, so the loader says what is wrong.
-                hash.AppendData([0]);
-            }
-        }
-        return hash.GetHashAndReset();
     }
 
     void Refuse(string code, IReadOnlyList<string> errors, string? fileVersion)

@@ -9,7 +9,7 @@ namespace AgentBus.ServiceDefaults;
 /// whoever is paged sees which dependency is down (e.g. "agentbus.projections: faulted (Broker
 /// unreachable …)") without opening logs. No exception details or stack traces.
 /// </summary>
-static class HealthResponse
+public static class HealthResponse
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 

@@ -146,7 +146,7 @@ public class PipelineFixture : IAsyncLifetime
     public Dictionary<string, WebApplication> ExecutorHosts { get; } = [];
 
     public async Task<WebApplication> StartHostAsync(string brokerUser, string[] args, Action<WebApplicationBuilder> configure,
-        Dictionary<string, string?> settings)
+        Dictionary<string, string?> settings, Action<WebApplication>? map = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -170,6 +170,7 @@ public class PipelineFixture : IAsyncLifetime
         ConfigureHost(brokerUser, builder);
         var app = builder.Build();
         app.MapServiceDefaults();
+        map?.Invoke(app);
         await app.StartAsync();
         _hosts.Add(app);
         return app;

@@ -1,0 +1,12 @@
+using AgentBus.Mcp;
+using AgentBus.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddMcpGateway();
+
+var app = builder.Build();
+app.MapServiceDefaults();
+app.MapMcpGateway();
+app.Run();
+
+public partial class Program;
