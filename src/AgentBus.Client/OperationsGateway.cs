@@ -46,8 +46,7 @@ public static class OperationsGateway
             using (response)
             {
                 if (response.IsSuccessStatusCode)
-                    return await response.Content.ReadFromJsonAsync<OperationsOffer>(AgentClient.Json, cancellationToken)
-                           ?? throw new GatewayException(address, response.StatusCode, "Empty offer", "The gateway answered 200 with no body.");
+                    return await OfferAsync(response, address, cancellationToken);
                 var (title, detail) = await ProblemAsync(response, cancellationToken);
                 throw response.StatusCode switch
                 {
@@ -61,6 +60,20 @@ public static class OperationsGateway
         {
             owned?.Dispose();
         }
+    }
+
+    static async Task<OperationsOffer> OfferAsync(HttpResponseMessage response, Uri address, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await response.Content.ReadFromJsonAsync<OperationsOffer>(AgentClient.Json, cancellationToken) is { Operations: not null } offer)
+                return offer;
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException)
+        {
+            throw new GatewayException(address, response.StatusCode, "Not an operations offer", ex.Message);
+        }
+        throw new GatewayException(address, response.StatusCode, "Not an operations offer", "The body has no operations.");
     }
 
     /// <summary>The problem+json title and detail, or the reason phrase when the body is not one.</summary>
