@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using AgentBus.Client.Functions;
 using AgentBus.Contracts;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -13,7 +14,7 @@ namespace AgentBus.Client;
 /// reads decisions and outcomes from the agent's own reply queue. It needs no broker rights beyond
 /// publishing to the proposals exchange and reading that one queue.
 /// </summary>
-public sealed class AgentClient : IAsyncDisposable
+public sealed class AgentClient : IActionChannel, IAsyncDisposable
 {
     public const string ActivitySourceName = "AgentBus.Client";
 
@@ -108,6 +109,15 @@ public sealed class AgentClient : IAsyncDisposable
         string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default,
         string? operation = null) =>
         ProposeAsync(tool, JsonSerializer.SerializeToElement(arguments, Json), runId, idempotencyKey, intent, actionId, cancellationToken, operation);
+
+    /// <summary>
+    /// The operations the policy in force grants this agent, as the MCP gateway offers them (default
+    /// http://127.0.0.1:5105), read with this client's agent id and password. Throws
+    /// <see cref="GatewayCredentialRejectedException"/> (401), <see cref="GatewayUnavailableException"/> (503),
+    /// <see cref="GatewayUnreachableException"/> (no answer) or <see cref="GatewayException"/> (anything else).
+    /// </summary>
+    public Task<OperationsOffer> GetOperationsAsync(Uri? gateway = null, HttpClient? http = null, CancellationToken cancellationToken = default) =>
+        OperationsGateway.GetOperationsAsync(_options, gateway, http, cancellationToken);
 
     /// <summary>Operation names have no dots, tool names may: "a.b.refund" is operation refund of tool a.b.</summary>
     static (string Tool, string? Operation) Split(string tool, string? operation)

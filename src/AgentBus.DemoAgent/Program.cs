@@ -99,6 +99,9 @@ try
         AnsiConsole.MarkupLine($"[yellow]Waiting for a person:[/] approve or deny at [bold]{Markup.Escape(inbox)}[/] (sign in with an approver token); " +
                                "once approved, policy re-checks it and the action runs, once.");
 
+    // The same agent with a model in the loop; a gateway that does not answer skips only this part.
+    await ChatDemo.RunAsync(clients[ChatDemo.Agent], Setting("AGENTBUS_GATEWAY_URL", OperationsGateway.DefaultAddress.ToString()), $"{runId}-chat");
+
     // Each agent says the run is over; the audit marks the run, the gates count it.
     foreach (var client in clients.Values)
         await client.CompleteRunAsync(runId, succeeded: failures == 0,
