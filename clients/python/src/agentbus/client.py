@@ -24,8 +24,8 @@ def first_answer(tracker: ActionTracker) -> Future[ActionDecided]:
         if answer.done():
             return
         try:
-            if source.exception() is not None:
-                answer.set_exception(source.exception())  # type: ignore[arg-type]
+            if (error := source.exception()) is not None:
+                answer.set_exception(error)
             else:
                 result = source.result()
                 answer.set_result(result.decision if isinstance(result, ActionResult) else result)

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from . import wire
@@ -64,8 +64,10 @@ class ActionTracker:
 
 
 def _settle(future: Future[Any], value: Any) -> None:
-    if not future.done():
+    try:
         future.set_result(value)
+    except InvalidStateError:
+        pass  # the first answer stands (or the connection was lost meanwhile)
 
 
 class ReplyRouter:
@@ -112,9 +114,12 @@ class ReplyRouter:
         with self._lock:
             trackers = list(self._actions.values())
         for tracker in trackers:
-            for future in (tracker.first_decision, tracker.finished):
-                if not future.done():
+            futures: tuple[Future[Any], ...] = (tracker.first_decision, tracker.finished)
+            for future in futures:
+                try:
                     future.set_exception(error)
+                except InvalidStateError:
+                    pass  # answered already
 
     def dispatch(self, kind: str | None, correlation_id: str | None, sender: str | None, body: bytes) -> str:
         """Handles one reply and says what became of it (for logs and tests). Never raises on a bad reply:

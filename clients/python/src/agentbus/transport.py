@@ -186,8 +186,9 @@ class Transport:
         try:
             self._open()
         except BaseException as error:  # noqa: BLE001 - handed to the caller of start()
-            self._end(error if isinstance(error, AgentBusError) else BrokerUnreachableError(f"cannot connect: {error!r}"))
-            self._ready.set_exception(self._ended)  # type: ignore[arg-type]
+            refused = error if isinstance(error, AgentBusError) else BrokerUnreachableError(f"cannot connect: {error!r}")
+            self._end(refused)
+            self._ready.set_exception(refused)
             return
         self._ready.set_result(None)
         failure: BaseException | None = None
