@@ -2,18 +2,17 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using AgentBus.IntegrationTests.Infrastructure;
-using AgentBus.IntegrationTests.Operations;
 
-namespace AgentBus.IntegrationTests;
+namespace AgentBus.IntegrationTests.Gateway;
 
 /// <summary>
 /// The Python package in clients/python, installed with pip into a fresh venv and tested with its own
-/// pytest suite against this pipeline, as agent python-agent. The operations fixture, because the
-/// package proposes catalog operations (ticketing.create_ticket), and its policy grants python-agent
-/// ticketing [create_ticket, comment] and nothing of payments: what the integration tests expect.
+/// pytest suite against this pipeline and its MCP gateway (for the operations list), as agent
+/// python-agent. The gateway fixture's policy grants python-agent ticketing [create_ticket, comment]
+/// and nothing of payments: what the integration tests expect.
 /// </summary>
-[Collection(OperationsCollection.Name)]
-public sealed class PythonPackageTests(OperationsFixture fixture) : IAsyncLifetime
+[Collection(GatewayCollection.Name)]
+public sealed class PythonPackageTests(GatewayFixture fixture) : IAsyncLifetime
 {
     const string AgentId = "python-agent";
 
@@ -24,6 +23,7 @@ public sealed class PythonPackageTests(OperationsFixture fixture) : IAsyncLifeti
     public async Task InitializeAsync()
     {
         await fixture.ResetAsync();
+        await fixture.UsePolicyAsync(GatewayFixture.PolicyYaml);
         using var http = new HttpClient { BaseAddress = fixture.SandboxUrl };
         (await http.DeleteAsync("/calls")).EnsureSuccessStatusCode();
     }
@@ -40,9 +40,8 @@ public sealed class PythonPackageTests(OperationsFixture fixture) : IAsyncLifeti
 
             Assert.True(run.ExitCode == 0, run.Describe());
             Assert.Contains(" passed", run.Stdout);
-            // Integration tests that skipped for want of settings would pass vacuously: only the gateway's may skip.
-            var skipped = run.Stdout.Split('\n').Where(line => line.StartsWith("SKIPPED", StringComparison.Ordinal)).ToList();
-            Assert.True(skipped.All(line => line.Contains("AGENTBUS_GATEWAY_URL", StringComparison.Ordinal)), run.Describe());
+            // Integration tests that skipped for want of settings would pass vacuously: none may skip.
+            Assert.DoesNotContain("SKIPPED", run.Stdout, StringComparison.Ordinal);
             Assert.Contains(fixture.SandboxCalls.Calls, c => c.Method == "POST" && c.Path == "/api/tickets");
         }
         finally
@@ -71,9 +70,7 @@ public sealed class PythonPackageTests(OperationsFixture fixture) : IAsyncLifeti
         start.Environment["AGENTBUS_RABBITMQ_VHOST"] = fixture.VirtualHost;
         start.Environment["AGENTBUS_AGENT_ID"] = AgentId;
         start.Environment["AGENTBUS_AGENT_PASSWORD"] = fixture.Secrets.GetOrCreate("rabbitmq", AgentId);
-        // No gateway runs in this fixture yet: a gateway URL from the caller's environment would point
-        // at another pipeline's, so the operations test skips until a fixture provides its own.
-        start.Environment.Remove("AGENTBUS_GATEWAY_URL");
+        start.Environment["AGENTBUS_GATEWAY_URL"] = fixture.GatewayUrl.ToString();
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start /bin/bash.");
         var stdout = process.StandardOutput.ReadToEndAsync();
