@@ -21,5 +21,6 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
     CostsCommand.Create(),
     GatesCommand.Create(),
     ApproverCommands.Create(),
+    McpCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -82,7 +82,7 @@ public sealed class AgentConnections(IOptions<GatewayOptions> options, ILogger<A
             {
                 failures.Record(clock.GetUtcNow());
                 logger.LogWarning("Agent {AgentId}: the broker refused the password presented to the gateway", agentId);
-                throw new AgentAdmissionException(AdmissionFailure.WrongCredential, $"The broker refused the credential for agent '{agentId}'.", ex);
+                throw new AgentAdmissionException(AdmissionFailure.WrongCredential, $"The broker refused the login of agent '{agentId}': wrong password, or no such broker user.", ex);
             }
             catch (Exception ex) when (ex is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException
                                            or System.Net.Sockets.SocketException)
