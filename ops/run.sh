@@ -75,6 +75,11 @@ RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" Audit__Redaction
 Database__ConnectionString="$(pg_db agentbus-approvals)" Database__PasswordFile="$(pg_pw agentbus-approvals)" \
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-approvals" Approvals__SecureCookies=false Approvals__PolicyFile="$POLICY_FILE" \
   pipeline_start approvals AgentBus.Approvals agentbus-approvals --urls http://127.0.0.1:5104
+# The MCP gateway holds no credential of its own: an agent signs in with its own broker password, and
+# the gateway publishes that agent's proposals on a broker login as that agent (docs/mcp.md).
+Mcp__PolicyFile="$POLICY_FILE" Mcp__BrokerHost="$AGENTBUS_RABBITMQ_HOST" Mcp__BrokerPort="$AGENTBUS_RABBITMQ_PORT" \
+Mcp__BrokerVirtualHost="$AGENTBUS_RABBITMQ_VHOST" Mcp__ApprovalsUrl=http://127.0.0.1:5104 \
+  pipeline_start mcp AgentBus.Mcp agentbus-mcp --urls http://127.0.0.1:5105
 # Each executor runs as its own system user (agentbus-exec-<tool>) from a home that holds only its
 # tool's secret and its own passwords; it cannot read the shared secrets folder (docs/executors.md).
 port=5111
@@ -98,10 +103,11 @@ pipeline_wait_ready sandbox-api http://127.0.0.1:5080/health
 pipeline_wait_ready policy http://127.0.0.1:5101/health/ready
 pipeline_wait_ready projections http://127.0.0.1:5103/health/ready
 pipeline_wait_ready approvals http://127.0.0.1:5104/health/ready
+pipeline_wait_ready mcp http://127.0.0.1:5105/health/ready
 for tool in "${TOOLS[@]}"; do
   pipeline_wait_ready "executor-$tool" "http://127.0.0.1:${executor_port[$tool]}/health/ready"
 done
-pipeline_log "pipeline ready: policy, projections, approvals, executors for ${TOOLS[*]}, sandbox API"
+pipeline_log "pipeline ready: policy, projections, approvals, MCP gateway, executors for ${TOOLS[*]}, sandbox API"
 
 # A demo approver for the inbox, created once; the token stays in the secrets folder (mode 600).
 # A token file whose approver is gone (database reset, revoked) is replaced.
@@ -117,7 +123,7 @@ if ! add_demo_approver >> "$STATE/logs/setup.log" 2>&1; then
 fi
 
 demo_status=0
-AGENTBUS_APPROVALS_URL=http://127.0.0.1:5104 \
+AGENTBUS_APPROVALS_URL=http://127.0.0.1:5104 AGENTBUS_GATEWAY_URL=http://127.0.0.1:5105 \
   dotnet "$(pipeline_dll AgentBus.DemoAgent agentbus-demo-agent)" || demo_status=$?
 
 # The audit chain's head copied out of the database (after verifying it against the earlier copies):
@@ -139,6 +145,13 @@ Where to look next
                                -> tables audit_events, run_summaries
   Approvals inbox              http://127.0.0.1:5104/inbox  (sign in as $APPROVER, payments-approvers: token in $APPROVER_TOKEN)
                                the refund above waits there; approve it and it runs, once (agentbus runs show RUN_ID)
+  MCP gateway (any MCP client) http://127.0.0.1:5105/mcp  (Streamable HTTP; each agent signs in as itself:
+                               Authorization: Basic base64(AGENT:PASSWORD), the password in $SECRETS/rabbitmq/AGENT), e.g.
+                               claude mcp add --transport http agentbus http://127.0.0.1:5105/mcp \\
+                                 --header "Authorization: Basic \$(printf 'support-bot:%s' "\$(cat $SECRETS/rabbitmq/support-bot)" | base64 -w0)"
+                               on this machine (stdio): dotnet $(pipeline_dll AgentBus.Cli agentbus) mcp --agent support-bot \\
+                                 --password-file $SECRETS/rabbitmq/support-bot --policy $POLICY_FILE
+  Python and .NET agents       pip install $REPO/clients/python (clients/python/README.md) · AgentBus.Client: AsAIFunctions (docs/mcp.md)
   Operator CLI                 dotnet $(pipeline_dll AgentBus.Cli agentbus) --help
   Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify --anchor $ANCHORS · agentbus gates
                                (with AGENTBUS_POSTGRES from $STATE/env; docs/audit.md)
@@ -147,7 +160,7 @@ Where to look next
                                migrations and the CLI only
   The policy in force          $POLICY_FILE
   Operations agents may call   $REPO/ops/catalog  (agentbus tools list --policy $POLICY_FILE --agent support-bot; the shop's OpenAPI: http://127.0.0.1:5080/openapi.yaml)
-  Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, approvals :5104, executors :5111+)
+  Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, approvals :5104, MCP gateway :5105, executors :5111+)
   Stop everything              ops/down.sh
 INFO
 

@@ -33,6 +33,8 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
     readonly IChannel _replies;
     readonly ConcurrentDictionary<string, ActionTracker> _actions = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, string> _actionByMessageId = new(StringComparer.Ordinal);
+    readonly SemaphoreSlim _consuming = new(1, 1);
+    string? _consumerTag;
 
     AgentClient(AgentClientOptions options, IConnection connection, IChannel publisher, IChannel replies)
     {
@@ -72,7 +74,9 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
                 cancellationToken);
             var replies = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
             var client = new AgentClient(options, connection, publisher, replies);
-            await client.StartConsumingAsync(cancellationToken);
+            await replies.BasicQosAsync(0, 64, false, cancellationToken);
+            if (!options.ConsumeRepliesOnlyWhileTracking)
+                await client.StartConsumingAsync(cancellationToken);
             return client;
         }
         catch
@@ -84,10 +88,44 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
 
     async Task StartConsumingAsync(CancellationToken cancellationToken)
     {
-        await _replies.BasicQosAsync(0, 64, false, cancellationToken);
-        var consumer = new AsyncEventingBasicConsumer(_replies);
-        consumer.ReceivedAsync += OnReplyAsync;
-        await _replies.BasicConsumeAsync(WireNames.AgentReplyQueue(_options.AgentId), autoAck: false, consumer, cancellationToken);
+        await _consuming.WaitAsync(cancellationToken);
+        try
+        {
+            if (_consumerTag is not null)
+                return;
+            var consumer = new AsyncEventingBasicConsumer(_replies);
+            consumer.ReceivedAsync += OnReplyAsync;
+            _consumerTag = await _replies.BasicConsumeAsync(WireNames.AgentReplyQueue(_options.AgentId), autoAck: false, consumer, cancellationToken);
+        }
+        finally
+        {
+            _consuming.Release();
+        }
+    }
+
+    /// <summary>With <see cref="AgentClientOptions.ConsumeRepliesOnlyWhileTracking"/>: stops reading replies once nothing is tracked.</summary>
+    async Task StopConsumingWhenIdleAsync()
+    {
+        if (!_options.ConsumeRepliesOnlyWhileTracking || !_actions.IsEmpty || _consumerTag is null)
+            return;
+        await _consuming.WaitAsync();
+        try
+        {
+            if (_actions.IsEmpty && _consumerTag is { } tag && _replies.IsOpen)
+            {
+                _consumerTag = null;
+                await _replies.BasicCancelAsync(tag);
+            }
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException
+                                       or ObjectDisposedException or IOException)
+        {
+            // The channel is gone: no consumer is left to stop.
+        }
+        finally
+        {
+            _consuming.Release();
+        }
     }
 
     /// <summary>Publishes one proposal and returns its action id once the broker has confirmed it.</summary>
@@ -101,6 +139,8 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
         (tool, operation) = Split(tool, operation);
         var proposal = new ActionProposed(actionId, runId, _options.AgentId, tool, arguments, idempotencyKey, intent, operation);
         var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id, tool));
+        if (_options.ConsumeRepliesOnlyWhileTracking)
+            await StartConsumingAsync(cancellationToken);
         tracker.MessageId = await PublishAsync(JsonSerializer.SerializeToUtf8Bytes(proposal, Json), actionId, runId, cancellationToken);
         return actionId;
     }
@@ -187,6 +227,8 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
     {
         if (_actions.TryRemove(actionId, out var tracker) && tracker.MessageId is { } messageId)
             _actionByMessageId.TryRemove(messageId, out _);
+        if (_options.ConsumeRepliesOnlyWhileTracking && _actions.IsEmpty)
+            _ = StopConsumingWhenIdleAsync();
     }
 
     /// <summary>Actions this client still tracks: proposed or awaited and not yet finished or forgotten.</summary>

@@ -15,4 +15,12 @@ public sealed class AgentClientOptions
 
     /// <summary>How long a publish may wait for the broker's confirm before it counts as failed.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Read the agent's reply queue only while some action is tracked, instead of from connect. The queue
+    /// has one set of consumers per agent and each reply goes to one of them: a client that reaches
+    /// AgentBus for this agent now and then (the MCP gateway) then does not take replies meant for the
+    /// agent's other client while it has nothing of its own to wait for.
+    /// </summary>
+    public bool ConsumeRepliesOnlyWhileTracking { get; set; }
 }

@@ -99,8 +99,13 @@ try
         AnsiConsole.MarkupLine($"[yellow]Waiting for a person:[/] approve or deny at [bold]{Markup.Escape(inbox)}[/] (sign in with an approver token); " +
                                "once approved, policy re-checks it and the action runs, once.");
 
-    // The same agent with a model in the loop; a gateway that does not answer skips only this part.
-    await ChatDemo.RunAsync(clients[ChatDemo.Agent], Setting("AGENTBUS_GATEWAY_URL", OperationsGateway.DefaultAddress.ToString()), $"{runId}-chat");
+    // The same agent through the front doors other frameworks use: an MCP client, and a model's function
+    // calls. Both go through the gateway that ops/run.sh starts; one that cannot be used fails the demo.
+    var gatewayUrl = Setting("AGENTBUS_GATEWAY_URL", OperationsGateway.DefaultAddress.ToString());
+    if (!await McpDemo.RunAsync(gatewayUrl, File.ReadAllText(Path.Combine(secrets, "rabbitmq", McpDemo.Agent)).Trim(), $"{runId}-mcp"))
+        failures++;
+    if (!await ChatDemo.RunAsync(clients[ChatDemo.Agent], gatewayUrl, $"{runId}-chat"))
+        failures++;
 
     // Each agent says the run is over; the audit marks the run, the gates count it.
     foreach (var client in clients.Values)

@@ -76,6 +76,8 @@ public sealed class AgentConnections(IOptions<GatewayOptions> options, ILogger<A
                     VirtualHost = _options.BrokerVirtualHost,
                     AgentId = agentId,
                     Password = password,
+                    // The agent may also have a client of its own on its reply queue: read it only while a call here waits.
+                    ConsumeRepliesOnlyWhileTracking = true,
                 }, cancellationToken);
             }
             catch (Exception ex) when (IsLoginRefused(ex))

@@ -57,6 +57,13 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
         var actionId = MessageIds.For($"{agentId}\n{idempotencyKey}", "mcp.action").ToString();
         var call = new CallFacts(agentId, tool, operation, actionId, runId, idempotencyKey);
 
+        var awaitingKey = $"{agentId}\n{actionId}";
+        // Answered already: the same again, without asking the policy service, whose own record of the
+        // outcome may lag the reply that carried it.
+        var asked = Fingerprint(tool, operation, arguments);
+        if (_finished.TryGetValue(awaitingKey, out var known) && clock.GetUtcNow() - known.At < FinishedKept && known.Asked == asked)
+            return CallResults.Final(call, known.Result);
+
         AgentConnection connection;
         try
         {
@@ -86,18 +93,17 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
             return Unavailable(call, $"The broker did not confirm the proposal ({ex.GetBaseException().Message}).", published: true);
         }
 
-        var awaitingKey = $"{agentId}\n{actionId}";
         try
         {
             if (_awaitingPeople.ContainsKey(awaitingKey))
-                return await AwaitPeopleAsync(client, call, cancellationToken);
+                return await AwaitPeopleAsync(client, call, awaitingKey, asked, cancellationToken);
 
             var decision = await client.DecisionAsync(actionId, deadline.Token);
             if (decision.Decision == Decision.ApprovalRequired && meta.IdempotencyKey is not null
                 && await FinishesWithinAsync(client, actionId, RepeatGrace, cancellationToken) is { } alreadyDecided)
                 // A repeat this gateway does not remember (it restarted): the policy service re-sends the first
                 // decision (approval_required) and right behind it the final one and the outcome.
-                return CallResults.Final(call, alreadyDecided);
+                return Finished(awaitingKey, asked, call, alreadyDecided);
             if (decision.Decision == Decision.ApprovalRequired)
             {
                 // Still tracked: the outcome that follows the people's decision is kept (from the executor of
@@ -105,7 +111,7 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
                 Remember(awaitingKey);
                 return CallResults.AwaitingApproval(call, decision.ApprovalId ?? MessageIds.Approval(agentId, actionId).ToString("D"), decision.Reason, _options.ApprovalsUrl);
             }
-            return CallResults.Final(call, await client.WaitAsync(actionId, deadline.Token));
+            return Finished(awaitingKey, asked, call, await client.WaitAsync(actionId, deadline.Token));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -121,13 +127,13 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
     }
 
     /// <summary>A repeat of an action that waits for people: its outcome if they decide within the wait, else "still waiting".</summary>
-    async Task<CallToolResult> AwaitPeopleAsync(AgentClient client, CallFacts call, CancellationToken cancellationToken)
+    async Task<CallToolResult> AwaitPeopleAsync(AgentClient client, CallFacts call, string awaitingKey, string asked, CancellationToken cancellationToken)
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         wait.CancelAfter(_options.PendingApprovalWait < _options.CallTimeout ? _options.PendingApprovalWait : _options.CallTimeout);
         try
         {
-            return CallResults.Final(call, await client.WaitAsync(call.ActionId, wait.Token));
+            return Finished(awaitingKey, asked, call, await client.WaitAsync(call.ActionId, wait.Token));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -151,6 +157,28 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
         {
             return null;
         }
+    }
+
+    /// <summary>How long a final answer is repeated from memory to a call with the same key.</summary>
+    static readonly TimeSpan FinishedKept = TimeSpan.FromMinutes(10);
+
+    /// <summary>Only the same operation with the same arguments is answered from memory; anything else goes to the policy (action_id_reused).</summary>
+    readonly ConcurrentDictionary<string, (ActionResult Result, DateTimeOffset At, string Asked)> _finished = new(StringComparer.Ordinal);
+
+    static string Fingerprint(string tool, string operation, JsonElement arguments) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{tool}\n{operation}\n{arguments.GetRawText()}")));
+
+    CallToolResult Finished(string key, string asked, CallFacts call, ActionResult result)
+    {
+        _awaitingPeople.TryRemove(key, out _);
+        var now = clock.GetUtcNow();
+        if (_finished.Count >= MaxRemembered)
+            foreach (var (stale, entry) in _finished)
+                if (now - entry.At >= FinishedKept)
+                    _finished.TryRemove(stale, out _);
+        if (_finished.Count < MaxRemembered)
+            _finished[key] = (result, now, asked);
+        return CallResults.Final(call, result);
     }
 
     void Remember(string awaitingKey)

@@ -20,7 +20,7 @@ public sealed class ToolsListTests
         var operations = (await ListJson()).ToDictionary(o => o.GetProperty("name").GetString()!, o => o.GetProperty("access").GetString());
 
         Assert.Equal("support-bot (approval when /amountUsd > 100)", operations["payments.refund"]);
-        Assert.Equal("support-bot", operations["payments.get_order"]);
+        Assert.Equal("desk-assistant, support-bot", operations["payments.get_order"]);
         Assert.Equal("intern-bot, support-bot", operations["ticketing.comment"]);
         Assert.Equal("nobody", operations["payments.cancel_refund"]);
     }

@@ -89,7 +89,7 @@ public sealed class PolicyOperationsTests : IDisposable
         Assert.Null(error);
         var row = Assert.Single(rows);
         Assert.Equal(("support-bot", "payments", "refund", "support-bot-refunds"), (row.Agent, row.Tool, row.Operation, row.Grant));
-        Assert.Equal(["support-bot-order-lookup"], WhoCan.Query(policy, "payments.get_order").Rows.Select(r => r.Grant));
+        Assert.Equal(["desk-assistant-lookups", "support-bot-order-lookup"], WhoCan.Query(policy, "payments.get_order").Rows.Select(r => r.Grant));
     }
 
     [Fact]
