@@ -8,13 +8,15 @@ _pkg_installed() { [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null
 
 # The approvals inbox is tested in a real browser: Debian's chromium, headless, driven by Playwright
 # with ExecutablePath=/usr/bin/chromium (Playwright never downloads a browser of its own here).
-# `agentbus tools import` is tested on GitHub's real OpenAPI spec, fetched with `npm pack`.
+# `agentbus tools import` is tested on GitHub's real OpenAPI spec, fetched with `npm pack`; the MCP
+# gateway is driven by the official TypeScript MCP SDK, installed with npm and run with node.
 # The Python package (clients/python) is installed into a venv with pip, offline, and tested with
 # pytest: Debian's own packages, as PyPI is not reachable from the test machines.
 packages_ensure_test() {
   local missing=() log="${PIPELINE_STATE:-/var/lib/agentbus}/logs/apt-test-packages.log" package
   _pkg_installed chromium && [[ -x /usr/bin/chromium ]] || missing+=(chromium)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
   for package in python3-pika python3-pytest python3-setuptools python3-wheel python3-venv python3-pip; do
     _pkg_installed "$package" || missing+=("$package")
   done
