@@ -51,7 +51,8 @@ public sealed class AgentConnections(IOptions<GatewayOptions> options, ILogger<A
     public async Task<AgentConnection> AdmitAsync(string agentId, string password, CancellationToken cancellationToken)
     {
         var presented = Hash(password);
-        if (_connections.TryGetValue(agentId, out var open) && open.Matches(presented) && open.Client is not null)
+        if (_connections.TryGetValue(agentId, out var open) && open.Matches(presented) && open.Client is not null
+            && open.VerifiedWithin(clock.GetUtcNow(), _options.CredentialRecheck))
             return open.Touch(clock.GetUtcNow());
 
         var failures = _failures.GetOrAdd(agentId, _ => new FailedLogins());
@@ -63,36 +64,27 @@ public sealed class AgentConnections(IOptions<GatewayOptions> options, ILogger<A
         await gate.WaitAsync(cancellationToken);
         try
         {
-            if (_connections.TryGetValue(agentId, out open) && open.Matches(presented))
-                return open.Touch(clock.GetUtcNow());
-
-            AgentClient client;
-            try
+            if (_connections.TryGetValue(agentId, out open) && open.Matches(presented) && open.Client is not null)
             {
-                client = await Connect(new AgentClientOptions
+                if (open.VerifiedWithin(clock.GetUtcNow(), _options.CredentialRecheck))
+                    return open.Touch(clock.GetUtcNow());
+                // Known, but not lately: the broker says again whether this password is still the agent's.
+                try
                 {
-                    Host = _options.BrokerHost,
-                    Port = _options.BrokerPort,
-                    VirtualHost = _options.BrokerVirtualHost,
-                    AgentId = agentId,
-                    Password = password,
-                    // The agent may also have a client of its own on its reply queue: read it only while a call here waits.
-                    ConsumeRepliesOnlyWhileTracking = true,
-                }, cancellationToken);
-            }
-            catch (Exception ex) when (IsLoginRefused(ex))
-            {
-                failures.Record(clock.GetUtcNow());
-                logger.LogWarning("Agent {AgentId}: the broker refused the password presented to the gateway", agentId);
-                throw new AgentAdmissionException(AdmissionFailure.WrongCredential, $"The broker refused the login of agent '{agentId}': wrong password, or no such broker user.", ex);
-            }
-            catch (Exception ex) when (ex is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException
-                                           or System.Net.Sockets.SocketException)
-            {
-                throw new AgentAdmissionException(AdmissionFailure.BrokerUnavailable,
-                    $"RabbitMQ at {_options.BrokerHost}:{_options.BrokerPort} cannot be reached to log in agent '{agentId}': {ex.GetBaseException().Message}", ex);
+                    await LogInAsync(agentId, password, failures, () => VerifyLogin(ClientOptions(agentId, password), cancellationToken));
+                }
+                catch (AgentAdmissionException ex) when (ex.Failure == AdmissionFailure.WrongCredential)
+                {
+                    // Rotated away or removed: the connection opened with it goes too.
+                    open.Retire();
+                    _connections.TryRemove(new KeyValuePair<string, AgentConnection>(agentId, open));
+                    _ = CloseWhenUnusedAsync(open);
+                    throw;
+                }
+                return open.Verified(clock.GetUtcNow()).Touch(clock.GetUtcNow());
             }
 
+            var client = await LogInAsync(agentId, password, failures, () => Connect(ClientOptions(agentId, password), cancellationToken));
             var connection = new AgentConnection(agentId, presented, client, clock);
             if (_connections.TryGetValue(agentId, out var replaced))
             {
@@ -109,6 +101,56 @@ public sealed class AgentConnections(IOptions<GatewayOptions> options, ILogger<A
             gate.Release();
         }
     }
+
+    AgentClientOptions ClientOptions(string agentId, string password) => new()
+    {
+        Host = _options.BrokerHost,
+        Port = _options.BrokerPort,
+        VirtualHost = _options.BrokerVirtualHost,
+        AgentId = agentId,
+        Password = password,
+        // The agent may also have a client of its own on its reply queue: read it only while a call here waits.
+        ConsumeRepliesOnlyWhileTracking = true,
+    };
+
+    async Task<T> LogInAsync<T>(string agentId, string password, FailedLogins failures, Func<Task<T>> login)
+    {
+        try
+        {
+            return await login();
+        }
+        catch (Exception ex) when (IsLoginRefused(ex))
+        {
+            failures.Record(clock.GetUtcNow());
+            logger.LogWarning("Agent {AgentId}: the broker refused the password presented to the gateway", agentId);
+            throw new AgentAdmissionException(AdmissionFailure.WrongCredential,
+                $"The broker refused the login of agent '{agentId}': wrong password, or no such broker user.", ex);
+        }
+        catch (Exception ex) when (ex is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException
+                                       or System.Net.Sockets.SocketException)
+        {
+            throw new AgentAdmissionException(AdmissionFailure.BrokerUnavailable,
+                $"RabbitMQ at {_options.BrokerHost}:{_options.BrokerPort} cannot be reached to log in agent '{agentId}': {ex.GetBaseException().Message}", ex);
+        }
+    }
+
+    /// <summary>Test seam: a login that proves the password and is closed again at once.</summary>
+    internal Func<AgentClientOptions, CancellationToken, Task<bool>> VerifyLogin { get; set; } = async (clientOptions, cancellationToken) =>
+    {
+        var factory = new RabbitMQ.Client.ConnectionFactory
+        {
+            HostName = clientOptions.Host,
+            Port = clientOptions.Port,
+            VirtualHost = clientOptions.VirtualHost,
+            UserName = clientOptions.AgentId,
+            Password = clientOptions.Password,
+            ClientProvidedName = $"agent:{clientOptions.AgentId}:gateway-check",
+            AutomaticRecoveryEnabled = false,
+        };
+        await using var probe = await factory.CreateConnectionAsync(cancellationToken);
+        await probe.CloseAsync(RabbitMQ.Client.Constants.ReplySuccess, "credential checked", TimeSpan.FromSeconds(5), false, cancellationToken);
+        return true;
+    };
 
     /// <summary>
     /// RabbitMQ answers a wrong password with ACCESS_REFUSED during the handshake, which the client
@@ -198,6 +240,7 @@ public sealed class AgentConnection(string agentId, byte[] passwordHash, AgentCl
 {
     readonly TimeProvider _clock = clock;
     long _lastUsedTicks = clock.GetUtcNow().UtcTicks;
+    long _verifiedTicks = clock.GetUtcNow().UtcTicks;
     int _inFlight;
     int _disposed;
     bool _retired;
@@ -207,6 +250,14 @@ public sealed class AgentConnection(string agentId, byte[] passwordHash, AgentCl
     public AgentClient? Client => Volatile.Read(ref _disposed) == 0 ? client : null;
 
     public bool Matches(byte[] presentedHash) => !_retired && CryptographicOperations.FixedTimeEquals(passwordHash, presentedHash);
+
+    public bool VerifiedWithin(DateTimeOffset now, TimeSpan recheck) => now.UtcTicks - Interlocked.Read(ref _verifiedTicks) < recheck.Ticks;
+
+    public AgentConnection Verified(DateTimeOffset now)
+    {
+        Interlocked.Exchange(ref _verifiedTicks, now.UtcTicks);
+        return this;
+    }
 
     public AgentConnection Touch(DateTimeOffset now)
     {

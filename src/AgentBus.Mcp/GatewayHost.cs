@@ -32,6 +32,8 @@ public static class GatewayHost
             console.TimestampFormat = "HH:mm:ss.fff ";
             console.UseUtcTimestamp = true;
         });
+        // An MCP request is a JSON-RPC message: a megabyte is far beyond any operation's arguments.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 1024 * 1024);
         builder.AddAgentBusTelemetry(ServiceName);
         // The MCP request's trace continues into the proposal's: the client's propose span is a child of the request's.
         builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddSource(AgentClient.ActivitySourceName));

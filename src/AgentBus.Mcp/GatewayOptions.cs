@@ -40,6 +40,14 @@ public sealed class GatewayOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00", ErrorMessage = "Mcp:IdleTimeout must be between 1 s and 1 day.")]
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long a password the broker accepted is taken on trust for an open connection. After that the
+    /// gateway logs in with it again before admitting a request, so a password rotated away (or a user
+    /// removed) stops working here within this time, however busy the old connection is.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Mcp:CredentialRecheck must be between 1 s and 1 h.")]
+    public TimeSpan CredentialRecheck { get; set; } = TimeSpan.FromSeconds(60);
+
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00", ErrorMessage = "Mcp:ReloadInterval must be between 100 ms and 10 min.")]
     public TimeSpan ReloadInterval { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -28,6 +28,7 @@ public sealed class GatewayFixture : PipelineFixture
           - { id: support-bot, team: support, owner: alice }
           - { id: intern-bot, team: support, owner: alice }
           - { id: python-agent, team: platform }
+          - { id: rotating-bot, team: platform }
         teams:
           - { id: support, members: [sam, tina] }
         catalog: catalog
@@ -58,7 +59,14 @@ public sealed class GatewayFixture : PipelineFixture
             agent: python-agent
             tool: ticketing
             operations: [create_ticket, comment]
+          - id: rotating-bot-lookups
+            agent: rotating-bot
+            tool: ticketing
+            operations: [get_ticket]
         """;
+
+    /// <summary>rotating-bot's broker password is changed by a test; broker users are shared by every fixture, so it is its own.</summary>
+    protected override IReadOnlyList<string> Agents => ["support-bot", "intern-bot", "python-agent", "rotating-bot"];
 
     protected override string Policy => PolicyYaml;
 
@@ -95,6 +103,7 @@ public sealed class GatewayFixture : PipelineFixture
             ["Mcp:ReloadInterval"] = "00:00:00.200",
             ["Mcp:CallTimeout"] = "00:00:20",
             ["Mcp:PendingApprovalWait"] = "00:00:15",
+            ["Mcp:CredentialRecheck"] = "00:00:01",
         };
         foreach (var (key, value) in extra ?? [])
             settings[key] = value;

@@ -188,6 +188,30 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_password_rotated_away_stops_working_at_the_gateway_within_the_recheck_time()
+    {
+        const string agent = "rotating-bot";
+        var original = fixture.PasswordOf(agent);
+        using (var before = fixture.GatewayHttp(agent))
+            Assert.Equal(HttpStatusCode.OK, (await before.GetAsync("/v1/operations")).StatusCode);
+
+        var rotated = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        await fixture.Management.PutUserAsync(agent, rotated, "", CancellationToken.None);
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            using var old = fixture.GatewayHttp(agent, original);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await old.GetAsync("/v1/operations")).StatusCode);
+            using var current = fixture.GatewayHttp(agent, rotated);
+            Assert.Equal(HttpStatusCode.OK, (await current.GetAsync("/v1/operations")).StatusCode);
+        }
+        finally
+        {
+            await fixture.Management.PutUserAsync(agent, original, "", CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task An_agent_calling_an_operation_granted_only_to_another_is_denied_no_grant_and_the_shop_sees_nothing()
     {
         using var timeout = new CancellationTokenSource(Patience);
