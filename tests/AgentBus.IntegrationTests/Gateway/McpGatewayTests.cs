@@ -188,6 +188,45 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_session_opened_by_one_agent_cannot_be_used_by_another()
+    {
+        using var support = fixture.GatewayHttp("support-bot");
+        using var initialize = await Post(support, null, new
+        {
+            jsonrpc = "2.0", id = 1, method = "initialize",
+            @params = new { protocolVersion = "2025-11-25", capabilities = new { }, clientInfo = new { name = "raw", version = "1" } },
+        });
+        Assert.Equal(HttpStatusCode.OK, initialize.StatusCode);
+        var session = initialize.Headers.GetValues("Mcp-Session-Id").Single();
+
+        using var intern = fixture.GatewayHttp("intern-bot");
+        using var hijack = await Post(intern, session, new
+        {
+            jsonrpc = "2.0", id = 2, method = "tools/call",
+            @params = new { name = "payments_get_order", arguments = new { orderId = "ORD-1001" } },
+        });
+
+        Assert.False(hijack.IsSuccessStatusCode, $"{hijack.StatusCode}: {await hijack.Content.ReadAsStringAsync()}");
+        Assert.Empty(fixture.SandboxCalls.Calls);
+        // The same request from the agent that opened the session is served: the refusal is about who asks.
+        using var owner = await Post(support, session, new { jsonrpc = "2.0", id = 3, method = "tools/list" });
+        Assert.Equal(HttpStatusCode.OK, owner.StatusCode);
+    }
+
+    static Task<HttpResponseMessage> Post(HttpClient http, string? session, object message)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/mcp") { Content = JsonContent.Create(message) };
+        request.Headers.Accept.ParseAdd("application/json");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        if (session is not null)
+        {
+            request.Headers.Add("Mcp-Session-Id", session);
+            request.Headers.Add("MCP-Protocol-Version", "2025-11-25");
+        }
+        return http.SendAsync(request);
+    }
+
+    [Fact]
     public async Task A_password_rotated_away_stops_working_at_the_gateway_within_the_recheck_time()
     {
         const string agent = "rotating-bot";
