@@ -16,6 +16,8 @@ sealed record RunFigures(string Way, string Kind, int Calls, double Seconds, Lat
 {
     public double CallsPerSecond => Calls / Seconds;
 
+    public double CpuPercent(string process) => Resources.Where(r => r.Name == process).Sum(r => r.CpuPercent);
+
     public double CpuMsPerCall(string? process = null) =>
         Resources.Where(r => process is null || r.Name == process).Sum(r => r.CpuSeconds) * 1000 / Calls;
 }
@@ -219,9 +221,12 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
         var byId = records.Where(r => r.ActionId is not null).ToDictionary(r => r.ActionId!);
         var ids = byId.Keys.ToArray();
         await using var connection = await _scratch!.Database.OpenConnectionAsync(ct);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline && await connection.ExecuteScalarAsync<long>(
-                   "SELECT count(*) FROM audit_events WHERE action_id = ANY(@ids) AND event_type = 'ActionSucceeded'", new { ids }) < ids.Length)
+        // The projections record an action's events from several queues, and may still be catching up with a throughput run.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline && await connection.ExecuteScalarAsync<long>("""
+                   SELECT count(*) FROM audit_events WHERE action_id = ANY(@ids)
+                   AND event_type IN ('ActionDecided', 'ExecuteTool', 'ExecutionStarted', 'ActionSucceeded')
+                   """, new { ids }) < 4L * ids.Length)
             await Task.Delay(200, ct);
         var rows = (await connection.QueryAsync<(string ActionId, string EventType, DateTime OccurredAt)>(
             "SELECT action_id, event_type, occurred_at FROM audit_events WHERE action_id = ANY(@ids)", new { ids })).ToList();
@@ -267,7 +272,7 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
             : "?";
         return $"""
             machine: {Environment.ProcessorCount} cores, {memory}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}, services {build} build, every process and both servers on the same cores
-            RabbitMQ {rabbit} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms
+            RabbitMQ {rabbit} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms (both servers' CPU counts all their work, this run's and anything else using them)
             PostgreSQL {settings.GetValueOrDefault("server_version")} on 127.0.0.1:{servers.PostgresPort}: fsync={settings.GetValueOrDefault("fsync")}, synchronous_commit={settings.GetValueOrDefault("synchronous_commit")}
             processes: {string.Join(", ", _pipeline!.Services.Select(s => s.Name))}; log level {options.LogLevel}; policy: the bench agents granted payments.get_order, limits far above the run (run.maxRetries lifted: every call repeats the same read in its run); executor defaults (8 calls at once), no retries, no result cache
             runs: latency at {options.Rate:0.#} calls/s offered for {options.RateSeconds} s (open loop, round robin over the callers); throughput with {options.Callers} callers for {options.ThroughputSeconds} s (closed loop); {options.WarmupSeconds} s warm-up per way
@@ -307,18 +312,21 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
             ($"CPU ms per call, all processes, @ {options.Rate:0.#}/s", "latency", r => r.CpuMsPerCall(), "0.00"),
             ("CPU ms per call, gateway, throughput run", "throughput", r => r.CpuMsPerCall(GatewayProcess), "0.00"),
             ($"CPU ms per call, gateway, @ {options.Rate:0.#}/s", "latency", r => r.CpuMsPerCall(GatewayProcess), "0.00"),
+            ("gateway CPU % of one core, throughput run (idle, sessions open, in the other ways' runs)", "throughput", r => r.CpuPercent(GatewayProcess), "0.0"),
+            ($"gateway CPU % of one core, @ {options.Rate:0.#}/s (idem)", "latency", r => r.CpuPercent(GatewayProcess), "0.0"),
         };
         var amqp = ways.Contains(Amqp);
         text.AppendLine($"| | {string.Join(" | ", ways)} | gateway ÷ direct |{(amqp ? " gateway ÷ AMQP client |" : "")}");
         text.AppendLine($"|---|{string.Concat(ways.Select(_ => "---:|"))}---:|{(amqp ? "---:|" : "")}");
         foreach (var (label, kind, figure, format) in rows)
         {
-            var gatewayOnly = label.Contains("gateway", StringComparison.Ordinal);
+            var gatewayOnly = label.StartsWith("CPU ms per call, gateway", StringComparison.Ordinal);
+            var noRatio = gatewayOnly || label.StartsWith("gateway", StringComparison.Ordinal) || label.EndsWith("calls", StringComparison.Ordinal);
             text.Append($"| {label} | ");
             text.Append(string.Join(" | ", ways.Select(w => gatewayOnly && w != Mcp ? "–" : Cell(w, kind, figure, format))));
-            text.Append($" | {(gatewayOnly || label.EndsWith("calls", StringComparison.Ordinal) ? "" : Ratio(kind, figure))} |");
+            text.Append($" | {(noRatio ? "" : Ratio(kind, figure))} |");
             if (amqp)
-                text.Append($" {(gatewayOnly || label.EndsWith("calls", StringComparison.Ordinal) ? "" : RatioAmqp(kind, figure))} |");
+                text.Append($" {(noRatio ? "" : RatioAmqp(kind, figure))} |");
             text.AppendLine();
         }
         text.AppendLine();
