@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using AgentBus.Client;
+using AgentBus.Contracts;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -60,7 +61,12 @@ sealed class AmqpCaller(AgentClient client, string runId) : IOrderCaller
 
     public async Task<string?> GetOrderAsync(CancellationToken ct)
     {
-        var result = await client.RunAsync("payments.get_order", Arguments, runId, TimeSpan.FromSeconds(30), cancellationToken: ct);
+        // A fresh idempotency key per call, as the gateway gives a call without one: without a key the policy
+        // answers a repeat of the same arguments in the same run with the first outcome and nothing runs.
+        var result = await client.RunAsync("payments.get_order", Arguments, runId, TimeSpan.FromSeconds(30),
+            idempotencyKey: Guid.CreateVersion7().ToString(), cancellationToken: ct);
+        if (result.Decision.ReasonCode == ReasonCodes.DuplicateAction)
+            throw new CallFailedException($"payments.get_order over AMQP was answered as a repeat, not run: {result.Decision.Reason}");
         if (result.Succeeded is null)
             throw new CallFailedException($"payments.get_order over AMQP ended {result.Decision.Decision} ({result.Decision.ReasonCode}: {result.Decision.Reason})" +
                                           (result.Failed is { } failed ? $", failed: {failed.Error}" : ""));

@@ -45,6 +45,7 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
     Pipeline? _pipeline;
     ProcessSampler? _sampler;
     Exception? _firstFailure;
+    long _answered;
     string _conditions = "";
 
     bool Failed => Volatile.Read(ref _firstFailure) is not null;
@@ -134,10 +135,27 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
         var problems = new List<string>();
         if (_firstFailure is { } failure)
             problems.Add($"a call failed, so the run stopped: {failure.GetType().Name}: {failure.Message}");
+        if (!Failed && await SandboxCallsAsync(ct) is var seen && seen != Interlocked.Read(ref _answered))
+            problems.Add($"{_answered} calls were answered as succeeded but the sandbox recorded {seen}: some answers did not come from a call to it");
         foreach (var service in _pipeline.Services.Where(s => s.UnexpectedExits > 0 || !s.Running))
             problems.Add($"{service.Name} exited unexpectedly:{Environment.NewLine}{service.Tail(20)}");
         Report(problems);
         return problems.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>Calls the sandbox recorded (one line each), once the count stops changing.</summary>
+    async Task<long> SandboxCallsAsync(CancellationToken ct)
+    {
+        long last = -1;
+        for (var i = 0; i < 20; i++)
+        {
+            var count = File.Exists(_pipeline!.SandboxRecordFile) ? File.ReadLines(_pipeline.SandboxRecordFile).LongCount() : 0;
+            if (count == Interlocked.Read(ref _answered) || count == last)
+                return count;
+            last = count;
+            await Task.Delay(250, ct);
+        }
+        return last;
     }
 
     static object ToolSettings(string? baseUrl) => new { Kind = "catalog", Catalog = "../catalog", BaseUrl = baseUrl, Resilience = new { MaxRetries = 0 } };
@@ -205,6 +223,7 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
         try
         {
             var actionId = await caller.GetOrderAsync(ct);
+            Interlocked.Increment(ref _answered);
             return new CallRecord(LatencySummary.Ms(due, Stopwatch.GetTimestamp()), startedUtc, DateTime.UtcNow, actionId);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
@@ -345,7 +364,7 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
         text.AppendLine($"| load average before → after | {string.Join(" | ", _runs.Select(r => $"{r.LoadBefore.Split(' ')[0]} → {r.LoadAfter.Split(' ')[0]}"))} |");
         text.AppendLine();
         text.AppendLine(problems.Count == 0
-            ? $"Every call succeeded ({_runs.Sum(r => r.Calls)} measured); no process exited."
+            ? $"Every call succeeded ({_runs.Sum(r => r.Calls)} measured, {_answered} with the warm-ups) and each was one call the sandbox recorded; no process exited."
             : "PROBLEMS:" + Environment.NewLine + string.Join(Environment.NewLine, problems.Select(p => "- " + p)));
         Console.WriteLine(text.ToString());
     }
