@@ -9,6 +9,7 @@ sealed record McpBenchOptions(
     int Callers,
     int ThroughputSeconds,
     int WarmupSeconds,
+    int Rounds,
     bool AmqpAgent,
     string LogLevel,
     TimeSpan Timeout,
@@ -25,11 +26,12 @@ sealed record McpBenchOptions(
         of every process per call. Any call that does not succeed stops the run with exit code 1.
 
           --rate 10                 offered calls/s in the latency runs
-          --rate-seconds 15         length of each latency run
+          --rate-seconds 10         length of each latency run
           --callers 8               concurrent callers (MCP sessions, AMQP agents, HTTP clients) in the throughput runs
-          --throughput-seconds 12   length of each throughput run
+          --throughput-seconds 8    length of each throughput run
           --warmup-seconds 5        closed-loop calls before each way's first run (JIT, pools, connections)
-          --short                   a smoke run: --rate-seconds 5 --throughput-seconds 4 --warmup-seconds 2
+          --rounds 2                every run again in the opposite order of the ways; the report pools the rounds
+          --short                   a smoke run: --rounds 1 --rate-seconds 5 --throughput-seconds 4 --warmup-seconds 2
           --no-amqp                 skip the AMQP client (direct and MCP only)
           --log-level Information   services' Logging:LogLevel:Default (Information is what ops/run.sh uses)
           --timeout 900             stop (and clean up) after this many seconds whatever happens
@@ -40,15 +42,16 @@ sealed record McpBenchOptions(
 
     public static McpBenchOptions Parse(string[] args)
     {
-        var arguments = new RunArguments(args, Usage, ["callers", "log-level", "rate", "rate-seconds", "throughput-seconds", "timeout", "warmup-seconds"],
+        var arguments = new RunArguments(args, Usage, ["callers", "log-level", "rate", "rate-seconds", "rounds", "throughput-seconds", "timeout", "warmup-seconds"],
             ["keep", "no-amqp", "short"]);
         var isShort = arguments.Flag("short");
         return new McpBenchOptions(
             arguments.Number("rate", 10, 0.5, 1000),
-            arguments.Int("rate-seconds", isShort ? 5 : 15, 2, 3600),
+            arguments.Int("rate-seconds", isShort ? 5 : 10, 2, 3600),
             arguments.Int("callers", 8, 1, 128),
-            arguments.Int("throughput-seconds", isShort ? 4 : 12, 2, 3600),
+            arguments.Int("throughput-seconds", isShort ? 4 : 8, 2, 3600),
             arguments.Int("warmup-seconds", isShort ? 2 : 5, 0, 600),
+            arguments.Int("rounds", isShort ? 1 : 2, 1, 20),
             !arguments.Flag("no-amqp"),
             arguments.LogLevel(),
             TimeSpan.FromSeconds(arguments.Int("timeout", 900, 60, 86_400)),

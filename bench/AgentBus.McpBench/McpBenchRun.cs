@@ -10,10 +10,31 @@ namespace AgentBus.McpBench;
 /// <summary>One call as measured: milliseconds from when it was due (latency runs) or sent (throughput runs) to its answer.</summary>
 sealed record CallRecord(double Ms, DateTime StartedUtc, DateTime EndedUtc, string? ActionId);
 
-/// <summary>What one run of one way measured, with the CPU and memory of every process while it ran.</summary>
+/// <summary>What one run of one way measured (or its rounds together), with the CPU and memory of every process while it ran.</summary>
 sealed record RunFigures(string Way, string Kind, int Calls, double Seconds, LatencySummary Latency, double P90,
     IReadOnlyList<ResourceSummary> Resources, string LoadBefore, string LoadAfter, IReadOnlyList<CallRecord> Records)
 {
+    /// <summary>The rounds of one way and kind as one run: every call's latency, the calls over the summed time, the CPU summed.</summary>
+    public static RunFigures Merge(IReadOnlyList<RunFigures> rounds)
+    {
+        var records = rounds.SelectMany(r => r.Records).ToList();
+        var seconds = rounds.Sum(r => r.Seconds);
+        var resources = rounds.SelectMany(r => r.Resources).GroupBy(r => r.Name).Select(g =>
+        {
+            var cpu = g.Sum(r => r.CpuSeconds);
+            return g.First() with { CpuSeconds = cpu, CpuPercent = cpu / seconds * 100, RssEndMb = g.Last().RssEndMb, RssMaxMb = g.Max(r => r.RssMaxMb) };
+        }).ToList();
+        var ms = records.Select(r => r.Ms).ToList();
+        return new RunFigures(rounds[0].Way, rounds[0].Kind, records.Count, seconds, LatencySummary.Of(ms), Percentile(ms, 0.90), resources,
+            rounds[0].LoadBefore, rounds[^1].LoadAfter, records);
+    }
+
+    public static double Percentile(IEnumerable<double> values, double q)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+
     public double CallsPerSecond => Calls / Seconds;
 
     public double CpuPercent(string process) => Resources.Where(r => r.Name == process).Sum(r => r.CpuPercent);
@@ -37,7 +58,8 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
 
     readonly string _runTag = "mcpbench-" + Guid.NewGuid().ToString("N")[..8];
     readonly Dictionary<string, List<IOrderCaller>> _callers = [];
-    readonly List<RunFigures> _runs = [];
+    readonly List<RunFigures> _rounds = [];
+    List<RunFigures> _runs = [];
     readonly Dictionary<string, string> _hops = [];
     readonly List<(string When, double Mb)> _gatewayRss = [];
     Watchdog? _watchdog;
@@ -120,13 +142,22 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
         }
         GatewayRss("after its warm-up");
 
-        foreach (var (way, callers) in _callers)
-            if (!Failed)
-                await MeasureAsync(way, "latency", () => FixedRateAsync(callers, ct));
-        foreach (var (way, callers) in _callers)
-            if (!Failed)
-                await MeasureAsync(way, "throughput", () => ClosedLoopAsync(callers, options.ThroughputSeconds, ct));
+        // Rounds in alternating order: the machine is shared and the services keep settling (JIT tiers, pools)
+        // after the warm-up, so no way may always come first or last.
+        for (var round = 1; round <= options.Rounds && !Failed; round++)
+        {
+            var order = round % 2 == 1 ? _callers.ToList() : Enumerable.Reverse(_callers).ToList();
+            Log($"Round {round}/{options.Rounds}: {string.Join(", ", order.Select(o => ShortName(o.Key)))}");
+            foreach (var (way, callers) in order)
+                if (!Failed)
+                    await MeasureAsync(way, "latency", () => FixedRateAsync(callers, ct));
+            foreach (var (way, callers) in order)
+                if (!Failed)
+                    await MeasureAsync(way, "throughput", () => ClosedLoopAsync(callers, options.ThroughputSeconds, ct));
+        }
         GatewayRss("after every run");
+        _runs = _rounds.GroupBy(r => (r.Kind, r.Way)).OrderBy(g => g.Key.Kind == "latency" ? 0 : 1)
+            .ThenBy(g => _callers.Keys.ToList().IndexOf(g.Key.Way)).Select(g => RunFigures.Merge(g.ToList())).ToList();
 
         if (!Failed)
             foreach (var run in _runs.Where(r => r.Kind == "latency" && r.Way != Direct))
@@ -180,7 +211,7 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
         var latency = LatencySummary.Of(records.Select(r => r.Ms));
         var run = new RunFigures(way, kind, records.Count, seconds, latency, Percentile(records.Select(r => r.Ms), 0.90), resources, loadBefore,
             LoadAverage.Now(), records);
-        _runs.Add(run);
+        _rounds.Add(run);
         Log($"{kind}, {way}: {run.Calls} calls in {seconds:0.0} s ({run.CallsPerSecond:0.0}/s), p50 {latency.P50:0.0} ms, p90 {run.P90:0.0} ms, " +
             $"p99 {latency.P99:0.0} ms; CPU {run.CpuMsPerCall():0.00} ms per call (all processes); load {run.LoadAfter}");
     }
@@ -271,11 +302,7 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
             : string.Join(", ", hops.Select(h => $"{h.Key} {Percentile(h.Value, 0.5):0.0}/{Percentile(h.Value, 0.99):0.0}")) + $" ({hops.First().Value.Count} calls)";
     }
 
-    static double Percentile(IEnumerable<double> values, double q)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
-    }
+    static double Percentile(IEnumerable<double> values, double q) => RunFigures.Percentile(values, q);
 
     async Task<string> ConditionsAsync(CancellationToken ct)
     {
@@ -294,7 +321,7 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
             RabbitMQ {rabbit} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms (both servers' CPU counts all their work, this run's and anything else using them)
             PostgreSQL {settings.GetValueOrDefault("server_version")} on 127.0.0.1:{servers.PostgresPort}: fsync={settings.GetValueOrDefault("fsync")}, synchronous_commit={settings.GetValueOrDefault("synchronous_commit")}
             processes: {string.Join(", ", _pipeline!.Services.Select(s => s.Name))}; log level {options.LogLevel}; policy: the bench agents granted payments.get_order, limits far above the run (run.maxRetries lifted: every call repeats the same read in its run); executor defaults (8 calls at once), no retries, no result cache
-            runs: latency at {options.Rate:0.#} calls/s offered for {options.RateSeconds} s (open loop, round robin over the callers); throughput with {options.Callers} callers for {options.ThroughputSeconds} s (closed loop); {options.WarmupSeconds} s warm-up per way
+            runs: {options.Rounds} round(s), the ways in alternating order; per round and way latency at {options.Rate:0.#} calls/s offered for {options.RateSeconds} s (open loop, round robin over the callers), then throughput with {options.Callers} callers for {options.ThroughputSeconds} s (closed loop); {options.WarmupSeconds} s warm-up per way first
             callers: {options.Callers} per way; MCP: one Streamable HTTP session each (ModelContextProtocol 2.4.0), each its own agent; AMQP: one AgentClient each, its own agent; direct: one HttpClient each
             """;
     }
@@ -349,6 +376,11 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
             text.AppendLine();
         }
         text.AppendLine();
+        if (options.Rounds > 1)
+            text.AppendLine("Per round (calls/s; p50 ms): " + string.Join("; ", _rounds.GroupBy(r => (r.Kind, r.Way)).Select(g =>
+                $"{g.Key.Kind} {ShortName(g.Key.Way)} " + string.Join(" / ", g.Select(r => r.Kind == "latency"
+                    ? r.Latency.P50.ToString("0.0", CultureInfo.InvariantCulture)
+                    : r.CallsPerSecond.ToString("0.0", CultureInfo.InvariantCulture) + " (" + r.Latency.P50.ToString("0.0", CultureInfo.InvariantCulture) + ")")))));
         text.AppendLine("Gateway resident memory (VmRSS): " + string.Join(" → ", _gatewayRss.Select(r => $"{r.Mb:0} MB ({r.When})")));
         foreach (var (way, hops) in _hops)
             text.AppendLine($"Per hop, {way}, latency run (p50/p99 ms; caller's clock and the audit's timestamps): {hops}");
