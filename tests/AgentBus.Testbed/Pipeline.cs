@@ -17,6 +17,9 @@ public sealed record PipelineOptions
     /// <summary>The sandbox system of record as its own process (for http tools), recording every call to a file.</summary>
     public bool Sandbox { get; init; }
 
+    /// <summary>The MCP gateway as its own process, in front of the run's vhost and policy file (it holds no broker user of its own).</summary>
+    public bool Gateway { get; init; }
+
     /// <summary>Logging:LogLevel:Default of the services ("Information" is what ops/run.sh runs with).</summary>
     public string LogLevel { get; init; } = "Information";
 
@@ -57,6 +60,7 @@ public sealed class Pipeline(Scratch scratch, PipelineOptions options, string ru
     public ServiceProcess? Projections { get; private set; }
     public ServiceProcess? Approvals { get; private set; }
     public ServiceProcess? Sandbox { get; private set; }
+    public ServiceProcess? Gateway { get; private set; }
     public Uri? SandboxUrl { get; private set; }
     public string SandboxRecordFile => Path.Combine(Scratch.WorkDirectory, "sandbox-calls.jsonl");
 
@@ -97,6 +101,8 @@ public sealed class Pipeline(Scratch scratch, PipelineOptions options, string ru
                     ["Policy__File"] = Scratch.PolicyFile,
                     ["Policy__Signing__PrivateKeyFile"] = Scratch.SigningKeyFile,
                 })));
+        if (Options.Gateway)
+            Gateway = Add("mcp-gateway", "AgentBus.Mcp", "agentbus-mcp", [], GatewayEnv());
         return this;
     }
 
@@ -108,6 +114,24 @@ public sealed class Pipeline(Scratch scratch, PipelineOptions options, string ru
         environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         foreach (var (key, value) in extra)
             environment[key] = value;
+        foreach (var (key, value) in Options.Environment)
+            environment[key] = value;
+        return environment;
+    }
+
+    /// <summary>The gateway's settings: no database and no broker user; it logs in as each agent that calls it.</summary>
+    Dictionary<string, string> GatewayEnv()
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["Mcp__PolicyFile"] = Scratch.PolicyFile,
+            ["Mcp__BrokerHost"] = Scratch.Servers.RabbitHost,
+            ["Mcp__BrokerPort"] = Scratch.Servers.RabbitPort.ToString(),
+            ["Mcp__BrokerVirtualHost"] = Scratch.VirtualHost,
+            ["Logging__LogLevel__Default"] = Options.LogLevel,
+            ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
+            ["DOTNET_NOLOGO"] = "1",
+        };
         foreach (var (key, value) in Options.Environment)
             environment[key] = value;
         return environment;

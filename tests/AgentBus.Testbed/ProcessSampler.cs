@@ -157,6 +157,22 @@ public sealed class ProcessSampler : IAsyncDisposable
         }
     }
 
+    /// <summary>Resident set size (VmRSS) of one process now, in MB; NaN when it is gone.</summary>
+    public static double ResidentMb(int pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return Mb(long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            // Gone.
+        }
+        return double.NaN;
+    }
+
     /// <summary>The process listening on a TCP port of 127.0.0.1 (from `ss`), e.g. RabbitMQ or the postmaster.</summary>
     public static int? ListenerPid(int port)
     {

@@ -9,8 +9,11 @@ namespace AgentBus.Testbed;
 /// </summary>
 public static class RunPolicy
 {
-    /// <param name="toolsYaml">The policy's <c>tools:</c> section, as YAML starting at that key.</param>
-    public static string Yaml(IEnumerable<string> agents, string team, string toolsYaml, string grantedTool)
+    /// <param name="toolsYaml">The policy's <c>tools:</c> section (or its <c>catalog:</c> line), as YAML starting at that key.</param>
+    /// <param name="operations">For a catalog tool, the operations granted; null grants all of them.</param>
+    /// <param name="maxRetries">Attempts of the same action (tool and arguments) within one run, beyond the first, before it is denied.</param>
+    public static string Yaml(IEnumerable<string> agents, string team, string toolsYaml, string grantedTool, IReadOnlyList<string>? operations = null,
+        int maxRetries = 3)
     {
         var names = agents.ToList();
         var yaml = new StringBuilder();
@@ -20,12 +23,16 @@ public static class RunPolicy
         yaml.AppendLine(toolsYaml.TrimEnd());
         yaml.AppendLine("grants:");
         foreach (var agent in names)
+        {
             yaml.AppendLine($"  - id: {agent}-{grantedTool}\n    agent: {agent}\n    tool: {grantedTool}");
-        yaml.AppendLine("""
+            if (operations is not null)
+                yaml.AppendLine($"    operations: [{string.Join(", ", operations)}]");
+        }
+        yaml.AppendLine($$"""
             limits:
               default:
                 callsPerMinute: 1000000
-                run: { maxToolCalls: 100000, maxRetries: 3, maxDuration: 1d }
+                run: { maxToolCalls: 100000, maxRetries: {{maxRetries}}, maxDuration: 1d }
             budgets:
               default: { perDayUsd: 100000, perRunUsd: 10000 }
             """);
