@@ -24,8 +24,7 @@ public sealed class OperationOffersStore(IOptions<GatewayOptions> options, Opera
     readonly Lock _reloading = new();
     volatile Loaded? _loaded;
     volatile IReadOnlyList<string> _errors = [];
-    byte[]? _lastSeen;
-    string? _catalogDirectory;
+    readonly PolicyFileReader _file = new(options.Value.PolicyFile);
 
     sealed record Loaded(PolicySnapshot Policy, IReadOnlyDictionary<string, CatalogOperation> ByModelName);
 
@@ -62,32 +61,18 @@ public sealed class OperationOffersStore(IOptions<GatewayOptions> options, Opera
     {
         lock (_reloading)
         {
-            byte[] bytes;
-            try
-            {
-                bytes = File.ReadAllBytes(_options.PolicyFile);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            var read = _file.Read();
+            if (read.ReadError is { } ex)
             {
                 _errors = [$"{_options.PolicyFile}: cannot read the policy file: {ex.Message}"];
-                _lastSeen = null;
                 return false;
             }
-            var seen = PolicyFingerprint.Of(bytes, _catalogDirectory);
-            if (_lastSeen is not null && seen.AsSpan().SequenceEqual(_lastSeen))
+            if (!read.Changed)
                 return false;
-
-            var result = PolicyLoader.LoadFile(_options.PolicyFile);
-            if (result.CatalogDirectory != _catalogDirectory)
+            if (read.Policy is not { } policy)
             {
-                _catalogDirectory = result.CatalogDirectory;
-                seen = PolicyFingerprint.Of(bytes, _catalogDirectory);
-            }
-            _lastSeen = seen;
-            if (result.Policy is not { } policy)
-            {
-                _errors = result.Errors;
-                foreach (var error in result.Errors)
+                _errors = read.Errors;
+                foreach (var error in read.Errors)
                     logger.LogError("Policy refused: {Error}", error);
                 return false;
             }

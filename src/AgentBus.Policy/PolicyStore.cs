@@ -28,8 +28,7 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
     readonly ConcurrentQueue<(Guid Id, PolicyFileRefused Refusal)> _unpublished = new();
     volatile PolicySnapshot? _current;
     volatile IReadOnlyList<string> _lastErrors = [];
-    byte[]? _lastSeenHash;
-    string? _catalogDirectory;
+    readonly PolicyFileReader _file;
     int _failedReads;
 
     public PolicyStore(IOptions<PolicyOptions> options, ILogger<PolicyStore> logger, IBus? bus = null, TimeProvider? clock = null)
@@ -38,6 +37,7 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
         _logger = logger;
         _bus = bus;
         _clock = clock ?? TimeProvider.System;
+        _file = new PolicyFileReader(_options.File);
         Reload();
     }
 
@@ -49,12 +49,8 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
     /// <summary>Reads the file and swaps it in when it changed and loads; returns whether a new version is in force.</summary>
     public bool Reload()
     {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(_options.File);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        var read = _file.Read();
+        if (read.ReadError is { } ex)
         {
             // Editors replace files by rename: a moment without the file is not a new version, but
             // the same absence on the next check is. Refused once per absence.
@@ -66,26 +62,14 @@ public sealed class PolicyStore : BackgroundService, IHealthCheck
                     : PolicyRefusalCodes.PolicyFileUnreadable;
                 Refuse(code, [$"{_options.File}: cannot read the policy file: {ex.Message}"], fileVersion: null);
             }
-            _lastSeenHash = null;
             return false;
         }
         _failedReads = 0;
-
-        var hash = PolicyFingerprint.Of(bytes, _catalogDirectory);
-        if (_lastSeenHash is not null && hash.AsSpan().SequenceEqual(_lastSeenHash))
+        if (!read.Changed)
             return false;
-
-        var result = PolicyLoader.LoadFile(_options.File);
-        if (result.CatalogDirectory != _catalogDirectory)
+        if (read.Policy is not { } policy)
         {
-            // The file names a new catalog folder: from now on, its files are part of the version.
-            _catalogDirectory = result.CatalogDirectory;
-            hash = PolicyFingerprint.Of(bytes, _catalogDirectory);
-        }
-        _lastSeenHash = hash;
-        if (result.Policy is not { } policy)
-        {
-            Refuse(PolicyRefusalCodes.PolicyInvalid, result.Errors, "sha256:" + Convert.ToHexStringLower(hash)[..16]);
+            Refuse(PolicyRefusalCodes.PolicyInvalid, read.Errors, read.FileVersion);
             return false;
         }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
@@ -125,19 +124,7 @@ static class PythonAgent
 
     public static async Task<Run> RunAsync(PipelineFixture fixture, string agentId, object[] proposals, double waitSeconds = 20)
     {
-        var start = new ProcessStartInfo(Interpreter)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardInputEncoding = new UTF8Encoding(false),
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        start.ArgumentList.Add(Script);
-        start.ArgumentList.Add("--timeout");
-        start.ArgumentList.Add(waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var start = ChildProcess.StartInfo(Interpreter, Script, "--timeout", waitSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.Environment.Remove("PYTHONPATH");
         start.Environment.Remove("PYTHONHOME");
         start.Environment["AGENTBUS_RABBITMQ_HOST"] = fixture.Servers.RabbitHost;
@@ -146,29 +133,12 @@ static class PythonAgent
         start.Environment["AGENTBUS_AGENT_ID"] = agentId;
         start.Environment["AGENTBUS_AGENT_PASSWORD"] = fixture.Secrets.GetOrCreate("rabbitmq", agentId);
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Interpreter}.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(JsonSerializer.Serialize(proposals));
-        process.StandardInput.Close();
-
-        using var timeout = new CancellationTokenSource(ProcessTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            throw new TimeoutException($"agent.py did not stop within {ProcessTimeout.TotalSeconds:0} s and was killed.\nstderr:\n{await stderr}");
-        }
-
-        var output = await stdout;
+        var run = await ChildProcess.RunAsync(start, JsonSerializer.Serialize(proposals), ProcessTimeout, "agent.py");
+        var output = run.Stdout;
         var actions = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(line => JsonSerializer.Deserialize<JsonElement>(line))
             .ToList();
-        return new Run(process.ExitCode, actions, output, await stderr);
+        return new Run(run.ExitCode, actions, output, run.Stderr);
     }
 
     internal static string RepoRoot()

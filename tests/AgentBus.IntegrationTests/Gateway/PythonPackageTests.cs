@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using AgentBus.IntegrationTests.Infrastructure;
 
 namespace AgentBus.IntegrationTests.Gateway;
@@ -52,16 +51,7 @@ public sealed class PythonPackageTests(GatewayFixture fixture) : IAsyncLifetime
 
     async Task<Run> RunTestsAsync(string stateDirectory)
     {
-        var start = new ProcessStartInfo("/bin/bash")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        start.ArgumentList.Add(Script);
-        start.ArgumentList.Add("-q");
+        var start = ChildProcess.StartInfo("/bin/bash", Script, "-q");
         start.Environment.Remove("PYTHONPATH");
         start.Environment.Remove("PYTHONHOME");
         start.Environment["AGENTBUS_STATE_DIR"] = stateDirectory;
@@ -72,22 +62,8 @@ public sealed class PythonPackageTests(GatewayFixture fixture) : IAsyncLifetime
         start.Environment["AGENTBUS_AGENT_PASSWORD"] = fixture.Secrets.GetOrCreate("rabbitmq", AgentId);
         start.Environment["AGENTBUS_GATEWAY_URL"] = fixture.GatewayUrl.ToString();
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start /bin/bash.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(ProcessTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            throw new TimeoutException($"{Script} did not stop within {ProcessTimeout.TotalMinutes:0} min and was killed.\n" +
-                $"stdout:\n{await stdout}\nstderr:\n{await stderr}");
-        }
-        return new Run(process.ExitCode, await stdout, await stderr);
+        var run = await ChildProcess.RunAsync(start, null, ProcessTimeout, "clients/python/run-tests.sh");
+        return new Run(run.ExitCode, run.Stdout, run.Stderr);
     }
 
     static string Script => Path.Combine(PythonAgent.RepoRoot(), "clients", "python", "run-tests.sh");

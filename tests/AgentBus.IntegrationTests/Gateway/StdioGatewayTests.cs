@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using AgentBus.IntegrationTests.Infrastructure;
 using ModelContextProtocol.Client;
 
 namespace AgentBus.IntegrationTests.Gateway;
@@ -61,19 +61,12 @@ public sealed class StdioGatewayTests(GatewayFixture fixture) : IAsyncLifetime
         await File.WriteAllTextAsync(passwordFile, "not-the-password");
         try
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            start.ArgumentList.Add(Cli);
-            foreach (var argument in Arguments("support-bot", passwordFile))
-                start.ArgumentList.Add(argument);
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
+            var run = await ChildProcess.RunAsync(ChildProcess.StartInfo("dotnet", [Cli, .. Arguments("support-bot", passwordFile)]), null,
+                TimeSpan.FromSeconds(60), "agentbus mcp");
 
-            Assert.Equal(2, process.ExitCode);
-            Assert.Contains("wrong password", await stderr, StringComparison.OrdinalIgnoreCase);
-            Assert.Equal("", await stdout);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("wrong password", run.Stderr, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal("", run.Stdout);
         }
         finally
         {

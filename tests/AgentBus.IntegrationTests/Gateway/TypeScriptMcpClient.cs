@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentBus.IntegrationTests.Infrastructure;
@@ -64,41 +63,27 @@ public static class TypeScriptMcpClient
     public static async Task<Run> RunAsync(GatewayFixture fixture, string agentId, string password, params object[] steps)
     {
         var script = await InstallAsync();
-        var start = new ProcessStartInfo("node")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardInputEncoding = new UTF8Encoding(false),
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        start.ArgumentList.Add(script);
+        var start = ChildProcess.StartInfo("node", script);
         start.Environment.Remove("NODE_OPTIONS");
         start.Environment.Remove("NODE_PATH");
 
-        using var process = Start(start, "node");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
         // On stdin, not argv: the agent's password stays out of the process list.
-        await process.StandardInput.WriteAsync(JsonSerializer.Serialize(new
+        var run = await ChildProcess.RunAsync(start, JsonSerializer.Serialize(new
         {
             url = new Uri(fixture.GatewayUrl, "/mcp").ToString(),
             agentId,
             password,
             timeoutSeconds = ScenarioTimeout.TotalSeconds,
             steps,
-        }));
-        process.StandardInput.Close();
-
-        await WaitAsync(process, ScenarioTimeout + TimeSpan.FromSeconds(30), stdout, stderr, "node client.mjs");
-        var lines = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        }), ScenarioTimeout + TimeSpan.FromSeconds(30), "node client.mjs", Missing);
+        var lines = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
-        return new Run(process.ExitCode, lines, await stdout, await stderr);
+        return new Run(run.ExitCode, lines, run.Stdout, run.Stderr);
     }
 
     /// <summary>The SDK installed in the cache (once), and the script copied beside its node_modules so that Node resolves the SDK from there.</summary>
+    const string Missing = "These tests need Node.js 18+ and npm (Debian: apt-get install nodejs npm; ops/lib/packages.sh installs them) and the npm registry.";
+
     static async Task<string> InstallAsync()
     {
         await OneInstall.WaitAsync();
@@ -139,26 +124,14 @@ public static class TypeScriptMcpClient
         try
         {
             File.Copy(Path.Combine(AgentFolder, "package.json"), Path.Combine(scratch, "package.json"));
-            var start = new ProcessStartInfo("npm")
-            {
-                WorkingDirectory = scratch,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var argument in new[] { "install", "--no-audit", "--no-fund", "--no-package-lock", "--omit=dev" })
-                start.ArgumentList.Add(argument);
+            var start = ChildProcess.StartInfo("npm", "install", "--no-audit", "--no-fund", "--no-package-lock", "--omit=dev");
+            start.WorkingDirectory = scratch;
             start.Environment["npm_config_update_notifier"] = "false";
             start.Environment["npm_config_yes"] = "true";
 
-            using var process = Start(start, "npm");
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await WaitAsync(process, InstallTimeout, stdout, stderr, $"npm install {Sdk}@{SdkVersion}");
-            if (process.ExitCode != 0)
-                throw new InvalidOperationException($"npm install {Sdk}@{SdkVersion} exited with {process.ExitCode} (this test needs the npm registry):\n{await stderr}{await stdout}");
+            var install = await ChildProcess.RunAsync(start, null, InstallTimeout, $"npm install {Sdk}@{SdkVersion}", Missing);
+            if (install.ExitCode != 0)
+                throw new InvalidOperationException($"npm install {Sdk}@{SdkVersion} exited with {install.ExitCode} (this test needs the npm registry):\n{install.Stderr}{install.Stdout}");
             if (InstalledVersion(scratch) is var installed && installed != SdkVersion)
                 throw new InvalidOperationException($"npm install left {Sdk} {installed ?? "missing"} in {scratch}, not {SdkVersion}.");
 
@@ -180,33 +153,7 @@ public static class TypeScriptMcpClient
         }
     }
 
-    static Process Start(ProcessStartInfo start, string program)
-    {
-        try
-        {
-            return Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start.");
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            throw new InvalidOperationException(
-                $"{program} could not be started ({ex.Message}). These tests need Node.js 18+ and npm (Debian: apt-get install nodejs npm; ops/lib/packages.sh installs npm) and the npm registry.", ex);
-        }
-    }
 
-    static async Task WaitAsync(Process process, TimeSpan limit, Task<string> stdout, Task<string> stderr, string what)
-    {
-        using var timeout = new CancellationTokenSource(limit);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            throw new TimeoutException($"{what} did not finish within {limit.TotalSeconds:0} s and was killed.\nstdout:\n{await stdout}\nstderr:\n{await stderr}");
-        }
-    }
 
     static string? ProbeNode()
     {
