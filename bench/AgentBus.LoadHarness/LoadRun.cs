@@ -77,15 +77,7 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
         Log($"Starting {_pipeline.Services.Count} services (logs in {_scratch.LogsDirectory})");
         await _pipeline.StartAsync(ct);
 
-        _sampler = new ProcessSampler();
-        foreach (var service in _pipeline.Services)
-            _sampler.Watch(service.Name, () => service.Pid is { } pid ? [pid] : []);
-        if (ProcessSampler.ListenerPid(servers.RabbitPort) is { } rabbit)
-            _sampler.Watch("rabbitmq", () => [rabbit]);
-        if (ProcessSampler.ListenerPid(servers.PostgresPort) is { } postmaster)
-            _sampler.Watch("postgresql", () => ProcessSampler.WithChildren(postmaster));
-        _sampler.Watch("harness (agents)", () => [Environment.ProcessId]);
-        _sampler.Start();
+        _sampler = ProcessSampler.ForPipeline(_pipeline, servers, "harness (agents)");
 
         foreach (var agent in agents)
             _agents.Add(await BenchAgent.ConnectAsync(_scratch, agent, _ledger.OnReply, ct));

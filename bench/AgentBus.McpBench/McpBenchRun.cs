@@ -105,15 +105,7 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
         Log($"Starting {_pipeline.Services.Count} processes: {string.Join(", ", _pipeline.Services.Select(s => s.Name))} (logs in {_scratch.LogsDirectory})");
         await _pipeline.StartAsync(ct);
 
-        _sampler = new ProcessSampler();
-        foreach (var service in _pipeline.Services)
-            _sampler.Watch(service.Name, () => service.Pid is { } pid ? [pid] : []);
-        if (ProcessSampler.ListenerPid(servers.RabbitPort) is { } rabbit)
-            _sampler.Watch("rabbitmq", () => [rabbit]);
-        if (ProcessSampler.ListenerPid(servers.PostgresPort) is { } postmaster)
-            _sampler.Watch("postgresql", () => ProcessSampler.WithChildren(postmaster));
-        _sampler.Watch("benchmark (callers)", () => [Environment.ProcessId]);
-        _sampler.Start();
+        _sampler = ProcessSampler.ForPipeline(_pipeline, servers, "benchmark (callers)");
         _conditions = await ConditionsAsync(ct);
         Log(_conditions.Replace("\n", "\n  ", StringComparison.Ordinal));
 

@@ -158,6 +158,24 @@ public sealed class ProcessSampler : IAsyncDisposable
     }
 
     /// <summary>Resident set size (VmRSS) of one process now, in MB; NaN when it is gone.</summary>
+    /// <summary>
+    /// Watches every process of a run: the pipeline's services, RabbitMQ, PostgreSQL with its backends,
+    /// and this process (named <paramref name="self"/>: the harness's callers or agents). Started.
+    /// </summary>
+    public static ProcessSampler ForPipeline(Pipeline pipeline, ServerEnvironment servers, string self)
+    {
+        var sampler = new ProcessSampler();
+        foreach (var service in pipeline.Services)
+            sampler.Watch(service.Name, () => service.Pid is { } pid ? [pid] : []);
+        if (ListenerPid(servers.RabbitPort) is { } rabbit)
+            sampler.Watch("rabbitmq", () => [rabbit]);
+        if (ListenerPid(servers.PostgresPort) is { } postmaster)
+            sampler.Watch("postgresql", () => WithChildren(postmaster));
+        sampler.Watch(self, () => [Environment.ProcessId]);
+        sampler.Start();
+        return sampler;
+    }
+
     public static double ResidentMb(int pid)
     {
         try

@@ -1,6 +1,5 @@
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
 using AgentBus.Approvals;
 using AgentBus.Approvals.Approvers;
 using AgentBus.IntegrationTests.Infrastructure;
@@ -171,22 +170,7 @@ public sealed class GatewayFixture : PipelineFixture
         await Eventually.True(() => Task.FromResult(store.Policy?.Version == expected), $"policy {expected} in force at the gateway", TimeSpan.FromSeconds(10));
     }
 
-    protected override void WriteToolConfigurations()
-    {
-        Directory.CreateDirectory(ToolsDirectory);
-        Directory.CreateDirectory(CatalogDirectory);
-        var sandbox = new Uri(SandboxUrl, "/api").ToString();
-        foreach (var tool in Tools)
-        {
-            var yaml = File.ReadAllText(Path.Combine(PythonAgent.RepoRoot(), "ops", "catalog", tool + ".yaml"))
-                .Replace(OperationsFixture.DemoBaseUrl, sandbox, StringComparison.Ordinal);
-            File.WriteAllText(Path.Combine(CatalogDirectory, tool + ".yaml"), yaml);
-            File.WriteAllText(Path.Combine(ToolsDirectory, tool + ".json"), JsonSerializer.Serialize(new
-            {
-                Tool = new { Kind = "catalog", Catalog = "../catalog", Resilience = new { MaxRetries = 0 } },
-            }));
-        }
-    }
+    protected override void WriteToolConfigurations() => OperationsFixture.WriteDemoCatalog(this, CatalogDirectory);
 }
 
 [CollectionDefinition(Name)]

@@ -41,18 +41,23 @@ public sealed class OperationsFixture : PipelineFixture
             payments.get_order: { callsPerMinute: 3 }
         """;
 
-    protected override void WriteToolConfigurations()
+    protected override void WriteToolConfigurations() =>
+        WriteDemoCatalog(this, CatalogDirectory, (tool, yaml) => tool == "payments" ? yaml + LooseLookup : yaml);
+
+    /// <summary>
+    /// The demo's catalog (ops/catalog) pointed at the fixture's sandbox, in <paramref name="catalogDirectory"/>
+    /// beside the policy file, and a catalog tool file per tool, without retries.
+    /// </summary>
+    public static void WriteDemoCatalog(PipelineFixture fixture, string catalogDirectory, Func<string, string, string>? extend = null)
     {
-        Directory.CreateDirectory(ToolsDirectory);
-        Directory.CreateDirectory(CatalogDirectory);
-        var sandbox = new Uri(SandboxUrl, "/api").ToString();
+        Directory.CreateDirectory(fixture.ToolsDirectory);
+        Directory.CreateDirectory(catalogDirectory);
+        var sandbox = new Uri(fixture.SandboxUrl, "/api").ToString();
         foreach (var tool in Tools)
         {
             var yaml = File.ReadAllText(Path.Combine(PythonAgent.RepoRoot(), "ops", "catalog", tool + ".yaml")).Replace(DemoBaseUrl, sandbox, StringComparison.Ordinal);
-            if (tool == "payments")
-                yaml += LooseLookup;
-            File.WriteAllText(Path.Combine(CatalogDirectory, tool + ".yaml"), yaml);
-            File.WriteAllText(Path.Combine(ToolsDirectory, tool + ".json"), JsonSerializer.Serialize(new
+            File.WriteAllText(Path.Combine(catalogDirectory, tool + ".yaml"), extend?.Invoke(tool, yaml) ?? yaml);
+            File.WriteAllText(Path.Combine(fixture.ToolsDirectory, tool + ".json"), JsonSerializer.Serialize(new
             {
                 Tool = new { Kind = "catalog", Catalog = "../catalog", Resilience = new { MaxRetries = 0 } },
             }));
