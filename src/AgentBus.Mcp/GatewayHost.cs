@@ -89,8 +89,23 @@ public static class GatewayHost
         options.Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = true } };
     }
 
+    static string Truncate(string text) => text.Length <= 100 ? text : text[..100] + "…";
+
     public static WebApplication MapMcpGateway(this WebApplication app)
     {
+        // MCP asks servers to check Origin against DNS rebinding: a browser sends it, agents do not.
+        var allowed = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.AllowedOrigins
+            .Select(o => o.TrimEnd('/')).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        app.Use(async (http, next) =>
+        {
+            if (http.Request.Headers.Origin is { Count: > 0 } origin && !allowed.Contains(origin.ToString().TrimEnd('/')))
+            {
+                await Results.Problem(title: "Origin not allowed", statusCode: StatusCodes.Status403Forbidden,
+                    detail: $"Requests from the web origin '{Truncate(origin.ToString())}' are refused; an operator may allow it with Mcp:AllowedOrigins.").ExecuteAsync(http);
+                return;
+            }
+            await next(http);
+        });
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapMcp("/mcp").RequireAuthorization();

@@ -55,6 +55,13 @@ public sealed class GatewayOptions
     [Range(1, 1000, ErrorMessage = "Mcp:FailedLoginsPerMinute must be between 1 and 1000.")]
     public int FailedLoginsPerMinute { get; set; } = 5;
 
+    /// <summary>
+    /// Browser origins allowed to call the gateway (e.g. https://console.example.com). A request with any
+    /// other Origin is refused (403) before it is read: a web page must not reach a gateway on a
+    /// developer's loopback by DNS rebinding. Agents outside a browser send no Origin.
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
     /// <summary>Arguments larger than this are refused before anything is published (the policy's own limit is 64 KiB of proposal).</summary>
     [Range(1024, 4 * 1024 * 1024, ErrorMessage = "Mcp:MaxArgumentBytes must be between 1 KiB and 4 MiB.")]
     public int MaxArgumentBytes { get; set; } = 60 * 1024;

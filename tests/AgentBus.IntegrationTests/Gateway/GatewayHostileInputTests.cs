@@ -43,6 +43,20 @@ public sealed class GatewayHostileInputTests(GatewayFixture fixture) : IAsyncLif
     }
 
     [Fact]
+    public async Task A_request_from_a_web_origin_is_refused_before_sign_in_against_dns_rebinding()
+    {
+        using var http = fixture.GatewayHttp("support-bot");
+        var request = new HttpRequestMessage(HttpMethod.Get, "/v1/operations");
+        request.Headers.Add("Origin", "http://attacker.example");
+
+        using var refused = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("attacker.example", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/v1/operations")).StatusCode);
+    }
+
+    [Fact]
     public async Task Hostile_tool_calls_get_tool_errors_or_protocol_errors_and_run_nothing()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
