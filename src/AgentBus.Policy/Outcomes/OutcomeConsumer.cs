@@ -46,6 +46,10 @@ public sealed class OutcomeConsumer(CostLedger ledger, IOptions<RabbitMqOptions>
         var settled = await ledger.RecordOutcomeAsync(actionId, tool, outcome, type, payload, cost, context.CancellationToken);
         if (settled.Recorded)
             logger.LogDebug("Outcome of action {ActionId} ({AgentId}): {Outcome}", actionId, agentId, outcome);
+        // A replay of this action came before its outcome was recorded here: the agent gets it again, under
+        // the outcome's own message id, so the audit and agents recognise the repeat.
+        if (settled.ReplayWaits)
+            await OutcomeCopies.RepublishAsync(context, new StoredOutcome(type, payload), actionId, agentId, context.CancellationToken);
         foreach (var (duplicateId, duplicateAgent, duplicateRun) in settled.WaitingDuplicates)
             await OutcomeCopies.PublishAsync(context, new StoredOutcome(type, payload), duplicateId, duplicateAgent, duplicateRun, context.CancellationToken);
     }

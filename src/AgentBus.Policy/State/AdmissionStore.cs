@@ -175,8 +175,26 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             || stored.Operation != OperationName(proposal) || stored.ArgumentsHash != argumentsHash)
             return new(AdmissionKind.Replay, PolicyDecision.Deny(ReasonCodes.ActionIdReused,
                 $"Action id {proposal.ActionId} was already used for a different action; use a new id for every action.", "idempotency"));
-        return new(AdmissionKind.Replay, Rebuild(stored), stored.DuplicateOf,
-            stored.OutcomeType is { } type ? new StoredOutcome(type, stored.OutcomePayload!) : null);
+        var outcome = stored.OutcomeType is { } type ? new StoredOutcome(type, stored.OutcomePayload!) : null;
+        if (outcome is null && stored.DuplicateOf is null && stored.Decision != "denied")
+            outcome = await AwaitOutcomeAsync(connection, proposal.ActionId, ct);
+        return new(AdmissionKind.Replay, Rebuild(stored), stored.DuplicateOf, outcome);
+    }
+
+    /// <summary>
+    /// A replay of an action that may still have an outcome, none recorded: the row remembers that a replay
+    /// waits, so the outcome is sent again when it is settled (policy_record_outcome, migration 0722). The
+    /// outcome may have been recorded since the row was read: then it is returned, to be sent now.
+    /// </summary>
+    static async Task<StoredOutcome?> AwaitOutcomeAsync(NpgsqlConnection connection, string actionId, CancellationToken ct)
+    {
+        var marked = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE policy_actions SET replay_waiting = true WHERE action_id = @ActionId AND outcome IS NULL", new { ActionId = actionId }, cancellationToken: ct));
+        if (marked > 0)
+            return null;
+        var settled = await connection.QuerySingleAsync<(string? Type, string? Payload)>(new CommandDefinition(
+            "SELECT outcome_type, outcome_payload::text FROM policy_actions WHERE action_id = @ActionId", new { ActionId = actionId }, cancellationToken: ct));
+        return settled.Type is { } type ? new StoredOutcome(type, settled.Payload!) : null;
     }
 
     /// <summary>

@@ -4,8 +4,12 @@ using Npgsql;
 
 namespace AgentBus.Policy.State;
 
-/// <summary>An outcome policy recorded; the duplicates still waiting for it get a copy.</summary>
-public sealed record SettledOutcome(bool Recorded, IReadOnlyList<(string ActionId, string AgentId, string RunId)> WaitingDuplicates);
+/// <summary>
+/// An outcome policy recorded; the duplicates still waiting for it get a copy, and when a replay of the
+/// action came before it (<see cref="ReplayWaits"/>) the agent gets the outcome once more.
+/// </summary>
+public sealed record SettledOutcome(bool Recorded, IReadOnlyList<(string ActionId, string AgentId, string RunId)> WaitingDuplicates,
+    bool ReplayWaits = false);
 
 /// <summary>
 /// The money side of the stateful steps: settles a reservation with the executor's actual cost,
@@ -27,12 +31,13 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
     {
         // One round trip: policy_record_outcome (migration 0601) does all of it in one transaction.
         await using var connection = await database.OpenConnectionAsync(ct);
-        var rows = (await connection.QueryAsync<(bool Recorded, string? ActionId, string? AgentId, string? RunId)>(new CommandDefinition(
-            "SELECT recorded, waiting_action_id, waiting_agent_id, waiting_run_id FROM policy_record_outcome(@ActionId, @Tool, @Outcome, @Type, CAST(@Payload AS jsonb), @Cost, @Now)",
+        var rows = (await connection.QueryAsync<(bool Recorded, string? ActionId, string? AgentId, string? RunId, bool Self)>(new CommandDefinition(
+            "SELECT recorded, waiting_action_id, waiting_agent_id, waiting_run_id, waiting_is_self FROM policy_record_outcome(@ActionId, @Tool, @Outcome, @Type, CAST(@Payload AS jsonb), @Cost, @Now)",
             new { ActionId = actionId, Tool = tool, Outcome = outcome, Type = outcomeType, Payload = payload, Cost = actualCostUsd, Now = clock.GetUtcNow() },
             cancellationToken: ct))).ToList();
         return new(rows.Any(r => r.Recorded),
-            rows.Where(r => r.ActionId is not null).Select(r => (r.ActionId!, r.AgentId!, r.RunId!)).ToList());
+            rows.Where(r => r.ActionId is not null && !r.Self).Select(r => (r.ActionId!, r.AgentId!, r.RunId!)).ToList(),
+            rows.Any(r => r.Self));
     }
 
     /// <summary>Gives back what an admitted action had reserved (its approval was denied or it expired).</summary>

@@ -109,6 +109,46 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_replay_that_came_before_the_outcome_is_recorded_gets_the_outcome_when_it_is_settled()
+    {
+        var ledger = new CostLedger(_database, TimeProvider.System);
+        var action = Guid.CreateVersion7().ToString();
+        Assert.Equal(AdmissionKind.New, (await ProposeAsync(new("a", "u", ActionId: action))).Kind);
+
+        // The outcome already reached the agent (and was taken by a client that no longer waited), but
+        // is not recorded here yet: the replay finds none to send.
+        var replay = await ProposeAsync(new("a", "u", ActionId: action, At: 1));
+        Assert.Equal(AdmissionKind.Replay, replay.Kind);
+        Assert.Null(replay.FirstOutcome);
+
+        var settled = await ledger.RecordOutcomeAsync(action, "u", "succeeded", nameof(ActionSucceeded), "{\"actionId\":\"x\"}", 0m, CancellationToken.None);
+        Assert.True(settled.Recorded);
+        Assert.True(settled.ReplayWaits);
+        Assert.Empty(settled.WaitingDuplicates);
+
+        // Sent once: a later replay gets the recorded outcome itself, and nothing waits any more.
+        Assert.NotNull((await ProposeAsync(new("a", "u", ActionId: action, At: 2))).FirstOutcome);
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE action_id = @action AND replay_waiting", new { action }));
+    }
+
+    [Fact]
+    public async Task An_outcome_no_replay_waited_for_is_not_sent_again_and_a_denied_replay_waits_for_nothing()
+    {
+        var ledger = new CostLedger(_database, TimeProvider.System);
+        var action = Guid.CreateVersion7().ToString();
+        await ProposeAsync(new("a", "u", ActionId: action));
+
+        var settled = await ledger.RecordOutcomeAsync(action, "u", "succeeded", nameof(ActionSucceeded), "{}", 0m, CancellationToken.None);
+        Assert.True(settled.Recorded);
+        Assert.False(settled.ReplayWaits);
+
+        var denied = Guid.CreateVersion7().ToString();
+        await ProposeAsync(new("b", "t", ActionId: denied));
+        await ProposeAsync(new("b", "t", ActionId: denied, At: 1));
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE action_id = @denied AND replay_waiting", new { denied }));
+    }
+
+    [Fact]
     public async Task A_denied_proposal_consumes_no_rate_run_or_budget()
     {
         await ProposeAsync(new("a", "t", Run: "r1"));
