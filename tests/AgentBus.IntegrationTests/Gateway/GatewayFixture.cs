@@ -92,6 +92,13 @@ public sealed class GatewayFixture : PipelineFixture
 
     public async Task StartGatewayAsync(Dictionary<string, string?>? extra = null)
     {
+        GatewayHost = await StartOtherGatewayAsync(extra);
+        GatewayUrl = AddressOf(GatewayHost);
+    }
+
+    /// <summary>Another gateway on the same pipeline with its own settings (a short timeout, a broker that is not there); stop it with StopHostAsync.</summary>
+    public Task<WebApplication> StartOtherGatewayAsync(Dictionary<string, string?>? extra = null)
+    {
         var settings = new Dictionary<string, string?>
         {
             ["Mcp:PolicyFile"] = PolicyFile,
@@ -106,8 +113,7 @@ public sealed class GatewayFixture : PipelineFixture
         };
         foreach (var (key, value) in extra ?? [])
             settings[key] = value;
-        GatewayHost = await StartHostAsync("gateway-holds-no-broker-user", [], b => b.AddMcpGateway(), settings, app => app.MapMcpGateway());
-        GatewayUrl = AddressOf(GatewayHost);
+        return StartHostAsync("gateway-holds-no-broker-user", [], b => b.AddMcpGateway(), settings, app => app.MapMcpGateway());
     }
 
     public async Task RestartGatewayAsync(Dictionary<string, string?>? extra = null)
@@ -116,7 +122,7 @@ public sealed class GatewayFixture : PipelineFixture
         await StartGatewayAsync(extra);
     }
 
-    static Uri AddressOf(WebApplication app) =>
+    public static Uri AddressOf(WebApplication app) =>
         new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
     public string PasswordOf(string agentId) => Secrets.GetOrCreate("rabbitmq", agentId);

@@ -169,6 +169,67 @@ public sealed class McpGatewayTests(GatewayFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_unreachable_broker_is_503_not_a_wrong_password()
+    {
+        var closedPort = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closedPort.Start();
+        var port = ((IPEndPoint)closedPort.LocalEndpoint).Port;
+        closedPort.Stop();
+        var gateway = await fixture.StartOtherGatewayAsync(new() { ["Mcp:BrokerPort"] = port.ToString() });
+        try
+        {
+            using var http = fixture.GatewayHttp("support-bot");
+            http.BaseAddress = GatewayFixture.AddressOf(gateway);
+            using var response = await http.GetAsync("/v1/operations");
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Contains("cannot be reached", await response.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            await fixture.StopHostAsync(gateway);
+        }
+    }
+
+    [Fact]
+    public async Task A_call_with_no_answer_in_time_is_a_timeout_error_and_the_same_key_later_returns_the_outcome_once()
+    {
+        var gateway = await fixture.StartOtherGatewayAsync(new() { ["Mcp:CallTimeout"] = "00:00:02" });
+        await fixture.StopHostAsync(fixture.ExecutorHosts["payments"]);
+        var executorRunning = false;
+        try
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            var transport = new HttpClientTransport(new HttpClientTransportOptions
+            {
+                Endpoint = new Uri(GatewayFixture.AddressOf(gateway), "/mcp"),
+                AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = "Basic " + GatewayFixture.BasicCredential("support-bot", fixture.PasswordOf("support-bot")) },
+            });
+            await using var client = await McpClient.CreateAsync(transport, cancellationToken: timeout.Token);
+            var meta = new RequestOptions { Meta = new JsonObject { [OperationNames.IdempotencyKeyMeta] = "slow-lookup", [OperationNames.RunIdMeta] = "run-mcp-slow" } };
+            var arguments = new Dictionary<string, object?> { ["orderId"] = "ORD-1001" };
+
+            var slow = await client.CallToolAsync("payments_get_order", arguments, options: meta, cancellationToken: timeout.Token);
+            Assert.True(slow.IsError);
+            Assert.Equal("timeout", slow.StructuredContent!.Value.GetProperty("status").GetString());
+            Assert.Contains("slow-lookup", Text(slow));
+
+            await fixture.StartExecutorAsync("payments");
+            executorRunning = true;
+            await Eventually.True(() => Task.FromResult(fixture.SandboxCalls.Calls.Count == 1), "the queued command ran", TimeSpan.FromSeconds(20));
+            var later = await client.CallToolAsync("payments_get_order", arguments, options: meta, cancellationToken: timeout.Token);
+            Assert.Equal("succeeded", later.StructuredContent!.Value.GetProperty("status").GetString());
+            Assert.Single(fixture.SandboxCalls.Calls);
+        }
+        finally
+        {
+            if (!executorRunning)
+                await fixture.StartExecutorAsync("payments");
+            await fixture.StopHostAsync(gateway);
+        }
+    }
+
+    [Fact]
     public async Task A_wrong_password_is_401_and_no_session_opens()
     {
         using var http = fixture.GatewayHttp("support-bot", "not-the-password");
