@@ -43,9 +43,9 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
         // The SDK binds a session to the user that opened it; this is the same check for the tool's own agent.
         if (request.User?.FindFirst(ClaimTypes.NameIdentifier)?.Value is { } caller && caller != agentId)
             return Refused("identity_mismatch", $"This session belongs to agent '{agentId}', not '{caller}'.");
-        if (CallMeta.Read(request.Params?.Meta) is { Error: { } metaError })
-            return Refused("invalid_meta", metaError);
-        var meta = CallMeta.Read(request.Params?.Meta).Meta!;
+        var (meta, metaError) = CallMeta.Read(request.Params?.Meta);
+        if (meta is null)
+            return Refused("invalid_meta", metaError!);
 
         var arguments = JsonSerializer.SerializeToElement(request.Params?.Arguments ?? new Dictionary<string, JsonElement>(), AgentClient.Json);
         var size = JsonSerializer.SerializeToUtf8Bytes(arguments).Length;
