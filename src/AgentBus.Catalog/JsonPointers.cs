@@ -26,10 +26,12 @@ public static class JsonPointers
     public static string Escape(string token) =>
         token.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 
-    /// <summary>The value the tokens name under <paramref name="root"/>; false when a step finds nothing.</summary>
+    /// <summary>The value the tokens name under <paramref name="root"/>; false when a step finds nothing or there is no root (default).</summary>
     public static bool TryResolve(JsonElement root, IEnumerable<string> tokens, out JsonElement value)
     {
         value = root;
+        if (root.ValueKind == JsonValueKind.Undefined)
+            return false;
         foreach (var token in tokens)
         {
             if (value.ValueKind == JsonValueKind.Object && value.TryGetProperty(token, out var property))

@@ -171,6 +171,16 @@ public class CompensationTests
     }
 
     [Fact]
+    public void A_missing_original_result_finds_nothing_even_for_the_whole_result()
+    {
+        var compensation = Loads(Catalog(Undo("cancel_refund", "refundId: /result"))).Operations["refund"].Compensation!;
+
+        var built = compensation.Build(Json("""{"orderId": "ORD-1", "amountUsd": 5}"""), default);
+
+        Assert.Contains("/result, which found nothing in the original result", built.Error);
+    }
+
+    [Fact]
     public void Built_arguments_that_do_not_fit_the_compensating_schema_are_refused()
     {
         var built = Loads(Catalog(Valid)).Operations["refund"].Compensation!.Build(
