@@ -65,8 +65,31 @@ public sealed class CatalogDocument : IHasLine
 
         public HttpOperationEntry? Http { get; set; }
 
+        /// <summary>The operation of the same tool that undoes this one, and how its arguments are built.</summary>
+        public CompensationEntry? Compensation { get; set; }
+
+        /// <summary>Cannot be undone by any operation of the catalog; a rollback reports it instead of guessing.</summary>
+        public bool Irreversible { get; set; }
+
+        /// <summary>Why it cannot be undone, for the operator reading a rollback plan.</summary>
+        public string? IrreversibleReason { get; set; }
+
         /// <summary>Written by `agentbus tools import`: what of the source could not be translated, for the reviewer.</summary>
         public List<string> Untranslated { get; set; } = [];
+
+        public int Line { get; set; }
+    }
+
+    public sealed class CompensationEntry : IHasLine
+    {
+        /// <summary>An operation of the same tool, by its short name (cancel_refund).</summary>
+        public string Operation { get; set; } = "";
+
+        /// <summary>
+        /// Argument name → a JSON Pointer into {"arguments": the original arguments, "result": the original
+        /// result} (a string such as /result/body/refundId), or a constant ({value: ...}).
+        /// </summary>
+        public JsonNode? Arguments { get; set; }
 
         public int Line { get; set; }
     }

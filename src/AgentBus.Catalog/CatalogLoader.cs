@@ -142,10 +142,17 @@ public static partial class CatalogLoader
             if (document.Operations.Count == 0)
                 Error(document, $"tool '{name}' has no operations.");
 
+            // Every schema first: a compensation is checked against the schema of the operation it calls.
+            var schemas = document.Operations.Select(entry => CompileSchema($"{name}.{entry.Name}", entry)).ToList();
+            var declared = new Dictionary<string, (CatalogDocument.OperationEntry Entry, ArgumentsSchema Schema)>(StringComparer.Ordinal);
+            for (var i = 0; i < schemas.Count; i++)
+                declared.TryAdd(document.Operations[i].Name ?? "", (document.Operations[i], schemas[i]));
+
             var operations = new Dictionary<string, CatalogOperation>(StringComparer.Ordinal);
-            foreach (var entry in document.Operations)
+            for (var i = 0; i < schemas.Count; i++)
             {
-                if (CompileOperation(name, entry, http) is not { } operation)
+                var entry = document.Operations[i];
+                if (CompileOperation(name, entry, http, schemas[i], declared) is not { } operation)
                     continue;
                 if (!operations.TryAdd(operation.Name, operation))
                     Error(entry, $"operation '{name}.{entry.Name}' is defined twice.");
@@ -197,7 +204,8 @@ public static partial class CatalogLoader
 
         static bool IsReserved(string header) => ReservedHeaders.Contains(header, StringComparer.OrdinalIgnoreCase);
 
-        CatalogOperation? CompileOperation(string tool, CatalogDocument.OperationEntry entry, HttpTool? httpTool)
+        CatalogOperation? CompileOperation(string tool, CatalogDocument.OperationEntry entry, HttpTool? httpTool, ArgumentsSchema arguments,
+            IReadOnlyDictionary<string, (CatalogDocument.OperationEntry Entry, ArgumentsSchema Schema)> operations)
         {
             var before = _errors.Count;
             var fullName = $"{tool}.{entry.Name}";
@@ -218,7 +226,7 @@ public static partial class CatalogLoader
             if (entry.UnitCostUsd < 0)
                 Error(entry, $"operation '{fullName}' has a negative unitCostUsd.");
 
-            var (schema, properties, required) = CompileSchema(fullName, entry);
+            var (schema, properties, required, _) = arguments;
             HttpOperation? http = null;
             if (entry.Http is not { } declared)
                 Error(entry, $"operation '{fullName}' does not say how it runs (http: method and path).");
@@ -226,6 +234,7 @@ public static partial class CatalogLoader
                 Error(declared, $"operation '{fullName}' runs over HTTP, but tool '{tool}' has no http.baseUrl.");
             else
                 http = CompileHttp(fullName, entry, declared, httpTool, properties, required);
+            var compensation = CompileCompensation(tool, entry, arguments, operations);
 
             if (_errors.Count > before || schema is null)
                 return null;
@@ -242,21 +251,25 @@ public static partial class CatalogLoader
                 ArgumentSchema = schema,
                 ArgumentSchemaJson = entry.Arguments!,
                 Http = http,
+                Compensation = compensation,
+                Irreversible = entry.Irreversible,
+                IrreversibleReason = entry.IrreversibleReason?.Trim(),
                 Untranslated = entry.Untranslated,
                 Source = source,
                 Line = entry.Line,
             };
         }
 
-        (Json.Schema.JsonSchema?, HashSet<string>, HashSet<string>) CompileSchema(string fullName, CatalogDocument.OperationEntry entry)
+        ArgumentsSchema CompileSchema(string fullName, CatalogDocument.OperationEntry entry)
         {
             var properties = new HashSet<string>(StringComparer.Ordinal);
             var required = new HashSet<string>(StringComparer.Ordinal);
             if (entry.Arguments is not JsonObject schemaJson)
             {
                 Error(entry, $"operation '{fullName}' has no arguments schema (a JSON Schema with type: object).");
-                return (null, properties, required);
+                return new(null, properties, required, false);
             }
+            var closed = schemaJson["additionalProperties"]?.GetValueKind() == JsonValueKind.False;
             if (schemaJson["type"]?.GetValueKind() != JsonValueKind.String || schemaJson["type"]!.GetValue<string>() != "object")
                 Error(entry, $"operation '{fullName}': the arguments schema must have type: object.");
             if (schemaJson["properties"] is JsonObject declared)
@@ -269,13 +282,115 @@ public static partial class CatalogLoader
             try
             {
                 var schema = ArgumentSchemas.Build(schemaJson, new Uri($"https://agentbus.invalid/catalog/{Uri.EscapeDataString(fullName)}/arguments"));
-                return (schema, properties, required);
+                return new(schema, properties, required, closed);
             }
             catch (Exception ex) when (ArgumentSchemas.IsBuildError(ex))
             {
                 Error(entry, $"operation '{fullName}': the arguments schema is not a valid JSON Schema: {ex.Message}");
-                return (null, properties, required);
+                return new(null, properties, required, closed);
             }
+        }
+
+        /// <summary>
+        /// The compensation as declared, checked so that only the original call's result can make it fail later:
+        /// an operation of the same tool that changes something, pointers that can name something, every
+        /// required argument given, no argument it does not take, constants that fit its schema.
+        /// </summary>
+        Compensation? CompileCompensation(string tool, CatalogDocument.OperationEntry entry, ArgumentsSchema own,
+            IReadOnlyDictionary<string, (CatalogDocument.OperationEntry Entry, ArgumentsSchema Schema)> operations)
+        {
+            var fullName = $"{tool}.{entry.Name}";
+            if (entry.IrreversibleReason is not null && !entry.Irreversible)
+                Error(entry, $"operation '{fullName}' gives an irreversibleReason but does not say irreversible: true.");
+            if (entry.Irreversible && entry.ReadOnly)
+                Error(entry, $"operation '{fullName}' is readOnly, so it changes nothing and cannot be irreversible; remove irreversible.");
+            if (entry.Compensation is not { } declared)
+                return null;
+            if (entry.Irreversible)
+            {
+                Error(declared, $"operation '{fullName}' declares both a compensation and irreversible: true; it is one or the other.");
+                return null;
+            }
+            if (entry.ReadOnly)
+            {
+                Error(declared, $"operation '{fullName}' is readOnly: it changes nothing, so there is nothing to undo; remove the compensation.");
+                return null;
+            }
+            if (!operations.TryGetValue(declared.Operation ?? "", out var target))
+            {
+                Error(declared, $"operation '{fullName}': compensation.operation '{declared.Operation}' is not an operation of tool '{tool}' " +
+                                $"(name one of {string.Join(", ", operations.Keys)}, without the tool).");
+                return null;
+            }
+            var targetName = $"{tool}.{declared.Operation}";
+            if (target.Entry.ReadOnly)
+            {
+                Error(declared, $"operation '{fullName}': compensation.operation '{targetName}' is readOnly, so it cannot undo anything.");
+                return null;
+            }
+            if (target.Schema.Schema is not { } targetSchema)
+                return null; // its own errors say why
+            if (declared.Arguments is not (null or JsonObject))
+            {
+                Error(declared, $"operation '{fullName}': compensation.arguments must map each argument of {targetName} to a JSON Pointer or {{value: CONSTANT}}.");
+                return null;
+            }
+
+            var before = _errors.Count;
+            var arguments = new List<CompensationArgument>();
+            foreach (var (name, source) in declared.Arguments as JsonObject ?? [])
+            {
+                var what = $"operation '{fullName}': compensation.arguments.{name}";
+                if (target.Schema.Closed && !target.Schema.Properties.Contains(name))
+                {
+                    Error(declared, $"{what}: {targetName} takes no argument '{name}' (not in its schema's properties, and additionalProperties is false).");
+                    continue;
+                }
+                switch (source)
+                {
+                    case JsonValue pointer when pointer.GetValueKind() == JsonValueKind.String:
+                        if (CheckPointer(what, declared, pointer.GetValue<string>(), fullName, own))
+                            arguments.Add(new(name, pointer.GetValue<string>(), null));
+                        break;
+                    case JsonObject { Count: 1 } constant when constant.ContainsKey("value"):
+                        var value = JsonSerializer.SerializeToElement(constant["value"]);
+                        var instance = JsonSerializer.SerializeToElement(new JsonObject { [name] = constant["value"]?.DeepClone() });
+                        var problems = ArgumentSchemas.ErrorsUnder(targetSchema, instance, "/" + JsonPointers.Escape(name));
+                        if (problems.Count > 0)
+                            Error(declared, $"{what}: the constant {value.GetRawText()} does not fit {targetName}'s schema: {string.Join("; ", problems)}.");
+                        else
+                            arguments.Add(new(name, null, value));
+                        break;
+                    default:
+                        Error(declared, $"{what} must be a JSON Pointer (/arguments/… or /result/…) or a constant {{value: …}}.");
+                        break;
+                }
+            }
+            var given = (declared.Arguments as JsonObject ?? []).Select(a => a.Key).ToHashSet(StringComparer.Ordinal);
+            foreach (var required in target.Schema.Required.Order(StringComparer.Ordinal))
+                if (!given.Contains(required))
+                    Error(declared, $"operation '{fullName}': the compensation gives no value for '{required}', which {targetName} requires.");
+
+            if (_errors.Count > before)
+                return null;
+            return new Compensation { Tool = tool, Operation = declared.Operation!, Arguments = arguments, ArgumentSchema = targetSchema };
+        }
+
+        /// <summary>A pointer into {"arguments", "result"}; into the arguments only by a name the original operation declares.</summary>
+        bool CheckPointer(string what, IHasLine at, string pointer, string fullName, ArgumentsSchema own)
+        {
+            var tokens = JsonPointers.Parse(pointer);
+            if (tokens is not { Count: > 0 } || tokens[0] is not (CompensationArgument.ArgumentsRoot or CompensationArgument.ResultRoot))
+            {
+                Error(at, $"{what}: '{pointer}' is not a JSON Pointer starting with /arguments or /result.");
+                return false;
+            }
+            if (tokens[0] == CompensationArgument.ArgumentsRoot && tokens.Count > 1 && !own.Properties.Contains(tokens[1]))
+            {
+                Error(at, $"{what}: {pointer} names argument '{tokens[1]}', which {fullName} does not declare.");
+                return false;
+            }
+            return true;
         }
 
         HttpOperation? CompileHttp(string fullName, CatalogDocument.OperationEntry operation, CatalogDocument.HttpOperationEntry entry,
@@ -361,6 +476,9 @@ public static partial class CatalogLoader
                 PlacedArguments = placed,
             };
         }
+
+        /// <summary>An operation's argument schema with what the other checks need of it; Schema is null when it does not compile.</summary>
+        sealed record ArgumentsSchema(Json.Schema.JsonSchema? Schema, HashSet<string> Properties, HashSet<string> Required, bool Closed);
 
         BodyKind Fail(IHasLine at, string message)
         {

@@ -65,6 +65,15 @@ public sealed class CatalogOperation
     public required JsonSchema ArgumentSchema { get; init; }
     public required JsonNode ArgumentSchemaJson { get; init; }
     public HttpOperation? Http { get; init; }
+
+    /// <summary>The operation that undoes this one; null when none is declared.</summary>
+    public Compensation? Compensation { get; init; }
+
+    /// <summary>Declared impossible to undo; never together with a <see cref="Compensation"/>.</summary>
+    public bool Irreversible { get; init; }
+
+    public string? IrreversibleReason { get; init; }
+
     public IReadOnlyList<string> Untranslated { get; init; } = [];
     public required string Source { get; init; }
     public int Line { get; init; }

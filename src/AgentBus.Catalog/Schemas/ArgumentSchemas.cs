@@ -58,4 +58,24 @@ public static class ArgumentSchemas
             return "a pattern took too long to check";
         }
     }
+
+    /// <summary>The errors the schema finds at or under one place of the instance ("/resolution"), as "/pointer: message".</summary>
+    public static IReadOnlyList<string> ErrorsUnder(JsonSchema schema, JsonElement instance, string location)
+    {
+        try
+        {
+            var results = schema.Evaluate(instance, Detailed);
+            return (results.Details ?? [])
+                .Where(d => d.Errors is { Count: > 0 })
+                .Select(d => (Location: d.InstanceLocation.ToString(), d.Errors))
+                .Where(d => d.Location == location || d.Location.StartsWith(location + "/", StringComparison.Ordinal))
+                .SelectMany(d => d.Errors!.Select(e => $"{d.Location}: {e.Value}"))
+                .Take(3)
+                .ToList();
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return [$"{location}: a pattern took too long to check"];
+        }
+    }
 }

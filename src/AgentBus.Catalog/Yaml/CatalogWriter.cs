@@ -26,6 +26,7 @@ public static class CatalogWriter
         .WithAttributeOverride<CatalogDocument.SecretEntry>(d => d.Line, new YamlIgnoreAttribute())
         .WithAttributeOverride<CatalogDocument.OperationEntry>(d => d.Line, new YamlIgnoreAttribute())
         .WithAttributeOverride<CatalogDocument.HttpOperationEntry>(d => d.Line, new YamlIgnoreAttribute())
+        .WithAttributeOverride<CatalogDocument.CompensationEntry>(d => d.Line, new YamlIgnoreAttribute())
         .Build();
 
     public static string Write(CatalogDocument document) => Yaml.Serialize(document);

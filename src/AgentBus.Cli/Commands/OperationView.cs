@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using AgentBus.Catalog;
@@ -30,6 +31,9 @@ sealed record OperationView(
     string? ExternalReference,
     string? Timeout,
     int? Retries,
+    CompensationView? Compensation,
+    bool Irreversible,
+    string? IrreversibleReason,
     JsonNode Arguments,
     IReadOnlyList<string> Untranslated,
     string Source,
@@ -45,9 +49,14 @@ sealed record OperationView(
             http?.Method, http?.Url.ToString(), http is null ? null : http.Body.ToString().ToLowerInvariant(), http?.BodyArgument,
             http is { HeaderArguments.Count: > 0 } ? http.HeaderArguments : null, http?.ExternalReference,
             http?.Timeout is { } timeout ? Durations.Format(timeout) : null, http?.Retries,
+            operation.Compensation is { } compensation ? CompensationView.Of(compensation) : null, operation.Irreversible, operation.IrreversibleReason,
             operation.ArgumentSchemaJson.DeepClone(), operation.Untranslated, operation.Source, operation.Line,
             access?.Invoke(operation));
     }
+
+    /// <summary>"cancel_refund", "irreversible" or "": what undoes it, for the list's column.</summary>
+    [JsonIgnore]
+    public string Undo => Compensation?.Operation ?? (Irreversible ? "irreversible" : "");
 
     /// <summary>"owner*, repo*, title*, body": the argument names, required ones starred.</summary>
     [JsonIgnore]
@@ -60,4 +69,25 @@ sealed record OperationView(
             return string.Join(", ", names);
         }
     }
+}
+
+/// <summary>
+/// The operation that undoes another, as the catalog declares it: each argument a JSON Pointer into
+/// {"arguments", "result"} of the original call, or {"value": CONSTANT}.
+/// </summary>
+sealed record CompensationView(string Operation, JsonObject Arguments)
+{
+    public static CompensationView Of(Compensation compensation)
+    {
+        var arguments = new JsonObject();
+        foreach (var argument in compensation.Arguments)
+            arguments[argument.Name] = argument.Pointer is { } pointer
+                ? JsonValue.Create(pointer)
+                : new JsonObject { ["value"] = JsonSerializer.SerializeToNode(argument.Value!.Value) };
+        return new(compensation.FullName, arguments);
+    }
+
+    /// <summary>"payments.cancel_refund (refundId ← /result/body/refundId, note = \"…\")".</summary>
+    public override string ToString() =>
+        $"{Operation} ({string.Join(", ", Arguments.Select(a => a.Value is JsonObject constant ? $"{a.Key} = {constant["value"]?.ToJsonString() ?? "null"}" : $"{a.Key} ← {a.Value}"))})";
 }

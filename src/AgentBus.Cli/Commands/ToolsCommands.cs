@@ -231,7 +231,7 @@ static class ToolsCommands
             return;
         }
         var withAccess = views.Any(v => v.Access is not null);
-        var table = new Table().AddColumns("operation", "risk", "capabilities", "read-only", "idempotent", "request", "arguments (* required)", "description");
+        var table = new Table().AddColumns("operation", "risk", "capabilities", "read-only", "idempotent", "undone by", "request", "arguments (* required)", "description");
         if (withAccess)
             table.AddColumn("who may call it");
         foreach (var view in views)
@@ -239,7 +239,7 @@ static class ToolsCommands
             var row = new List<string>
             {
                 Markup.Escape(view.Name), Markup.Escape(view.Risk), Markup.Escape(string.Join(", ", view.Capabilities)), YesNo(view.ReadOnly),
-                YesNo(view.Idempotent), Markup.Escape(view.Method is null ? "" : $"{view.Method} {view.Url}"), Markup.Escape(view.ArgumentNames),
+                YesNo(view.Idempotent), Markup.Escape(view.Undo), Markup.Escape(view.Method is null ? "" : $"{view.Method} {view.Url}"), Markup.Escape(view.ArgumentNames),
                 AuditCli.Cut(view.Description, 60),
             };
             if (withAccess)
@@ -316,6 +316,8 @@ static class ToolsCommands
         Row("external reference", view.ExternalReference);
         Row("timeout", view.Timeout);
         Row("retries", view.Retries?.ToString(CultureInfo.InvariantCulture));
+        Row("undone by", view.Compensation?.ToString());
+        Row("irreversible", view.Irreversible ? "yes" + (view.IrreversibleReason is { } reason ? $": {reason}" : "") : null);
         Row("who may call it", view.Access);
         o.Write(grid);
         o.WriteLine();

@@ -295,6 +295,8 @@ public sealed class ToolsImportTests
 
         var (loaded, errors) = CatalogLoader.Parse(result.Yaml!, $"{tool}.yaml", tool);
         Assert.Empty(errors);
+        Assert.DoesNotContain("compensation", result.Yaml!, StringComparison.Ordinal);
+        Assert.DoesNotContain("irreversible", result.Yaml!, StringComparison.Ordinal);
         Assert.Equal(result.Catalog!.Operations.Select(o => o.Name).Order(), loaded!.Operations.Keys.Order());
         foreach (var written in result.Catalog.Operations)
         {
@@ -303,6 +305,9 @@ public sealed class ToolsImportTests
             Assert.Equal(written.Description, read.Description);
             Assert.Equal(written.Capabilities, read.Capabilities);
             Assert.Equal(written.Untranslated, read.Untranslated);
+            // What undoes an operation is a reviewer's call; an OpenAPI document does not say.
+            Assert.Null(read.Compensation);
+            Assert.False(read.Irreversible);
             Assert.Equal(written.Http!.Method, read.Http!.Method);
             Assert.EndsWith(written.Http.Path, read.Http.Url.ToString(), StringComparison.Ordinal);
         }

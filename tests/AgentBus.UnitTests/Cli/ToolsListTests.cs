@@ -53,4 +53,23 @@ public sealed class ToolsListTests
         Assert.Contains("who may call it", output);
         Assert.Contains("support-bot (approval when /amountUsd > 100)", output);
     }
+
+    [Fact]
+    public async Task List_and_show_say_what_undoes_an_operation_or_that_nothing_can()
+    {
+        var operations = (await ListJson()).ToDictionary(o => o.GetProperty("name").GetString()!);
+        var refund = operations["payments.refund"].GetProperty("compensation");
+        var ticket = operations["ticketing.create_ticket"].GetProperty("compensation");
+
+        Assert.Equal("payments.cancel_refund", refund.GetProperty("operation").GetString());
+        Assert.Equal("/result/body/refundId", refund.GetProperty("arguments").GetProperty("refundId").GetString());
+        Assert.Equal("wont_fix", ticket.GetProperty("arguments").GetProperty("resolution").GetProperty("value").GetString());
+        Assert.True(operations["ticketing.comment"].GetProperty("irreversible").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, operations["payments.get_order"].GetProperty("compensation").ValueKind);
+
+        var (code, output, error) = await ToolsCli.Run("tools", "show", "ticketing.comment", "--policy", ShippedPolicy);
+        Assert.True(code == 0, error + output);
+        Assert.Contains("irreversible", output);
+        Assert.Contains("cannot edit or delete a comment", output);
+    }
 }
