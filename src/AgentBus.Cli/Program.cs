@@ -18,6 +18,7 @@ var root = new RootCommand("agentbus: operate the AgentBus execution layer")
     ToolsCommands.Create(),
     AuditCommands.Create(),
     RunsCommands.Create(),
+    ActionsCommands.Create(),
     CostsCommand.Create(),
     GatesCommand.Create(),
     ApproverCommands.Create(),
