@@ -111,7 +111,7 @@ public sealed class ApprovalsFixture : PipelineFixture
     public async Task UsePolicyAsync(string yaml)
     {
         var version = PolicyLoader.Parse(yaml, "x").Policy?.Version ?? throw new InvalidOperationException("not a valid policy");
-        await File.WriteAllTextAsync(PolicyFile, yaml);
+        await PolicyFiles.WriteAsync(PolicyFile, yaml);
         await Eventually.True(() => Task.FromResult(_policyInstances.All(p => p.GetRequiredService<PolicyStore>().Current?.Version == version)),
             $"policy {version} in force", TimeSpan.FromSeconds(10));
     }

@@ -170,7 +170,7 @@ public sealed class GatewayFixture : PipelineFixture
     /// <summary>Writes a policy and waits until the gateway has it in force.</summary>
     public async Task UsePolicyAsync(string yaml)
     {
-        await File.WriteAllTextAsync(PolicyFile, yaml);
+        await PolicyFiles.WriteAsync(PolicyFile, yaml);
         var store = GatewayHost.Services.GetRequiredService<OperationOffersStore>();
         var expected = AgentBus.Policy.Engine.PolicyLoader.LoadFile(PolicyFile).Policy?.Version ?? throw new InvalidOperationException("not a valid policy");
         await Eventually.True(() => Task.FromResult(store.Policy?.Version == expected), $"policy {expected} in force at the gateway", TimeSpan.FromSeconds(10));

@@ -24,7 +24,7 @@ public sealed class PolicyFileRefusalTests(PipelineFixture fixture) : IAsyncLife
     public async Task InitializeAsync()
     {
         await fixture.ResetAsync();
-        await File.WriteAllTextAsync(_file, PipelineFixture.DefaultPolicyYaml);
+        await PolicyFiles.WriteAsync(_file, PipelineFixture.DefaultPolicyYaml);
         _host = await fixture.StartHostAsync("agentbus-policy", [], b => b.AddServiceDefaults("agentbus-policy", 0).AddPolicy(),
             new() { ["Policy:File"] = _file, ["Policy:Signing:PrivateKeyFile"] = fixture.SigningKeyFile, ["Policy:ReloadInterval"] = "00:00:00.100" });
         var address = _host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -57,7 +57,7 @@ public sealed class PolicyFileRefusalTests(PipelineFixture fixture) : IAsyncLife
         var good = store.Current!.Version;
         Assert.Equal("Healthy", await PolicyHealth());
 
-        await File.WriteAllTextAsync(_file, "agents: [ { id: support-bot, team: support ");
+        await PolicyFiles.WriteAsync(_file, "agents: [ { id: support-bot, team: support ");
         await Refusals(PolicyRefusalCodes.PolicyInvalid, good, 1);
         Assert.Equal("Degraded", await PolicyHealth());
         Assert.Equal(good, store.Current!.Version);
@@ -69,7 +69,7 @@ public sealed class PolicyFileRefusalTests(PipelineFixture fixture) : IAsyncLife
         Assert.Equal("Degraded", await PolicyHealth());
         Assert.Equal(good, store.Current!.Version);
 
-        await File.WriteAllTextAsync(_file, PipelineFixture.DefaultPolicyYaml);
+        await PolicyFiles.WriteAsync(_file, PipelineFixture.DefaultPolicyYaml);
         await Eventually.Get(PolicyHealth, s => s == "Healthy", "healthy again with the good file back", TimeSpan.FromSeconds(10));
         // Each refusal once: the same broken file or the same absence is not recorded again on every check.
         Assert.Equal(2, await fixture.CountAsync("SELECT count(*) FROM audit_events WHERE event_type = 'PolicyFileRefused'"));

@@ -109,7 +109,7 @@ public sealed class PolicyFixture : PipelineFixture
     public async Task UsePolicyAsync(string yaml)
     {
         var version = PolicyLoader.Parse(yaml, "x").Policy?.Version ?? throw new InvalidOperationException("not a valid policy");
-        await File.WriteAllTextAsync(PolicyFile, yaml);
+        await PolicyFiles.WriteAsync(PolicyFile, yaml);
         await Eventually.True(() => Task.FromResult(PolicyInstances.All(p => p.GetRequiredService<PolicyStore>().Current?.Version == version)),
             $"policy {version} in force on every instance", TimeSpan.FromSeconds(10));
     }

@@ -90,7 +90,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         Assert.Equal((Decision.Allowed, "intern-refunds", v2), (allowed.Decision.Decision, allowed.Decision.RuleId, allowed.Decision.PolicyVersion));
 
         // Bad: refused with file and line on every instance; the last good version stays in force.
-        await File.WriteAllTextAsync(fixture.PolicyFile, granted.Replace("tool: payments }", "tool: payments, colour: red }", StringComparison.Ordinal));
+        await PolicyFiles.WriteAsync(fixture.PolicyFile, granted.Replace("tool: payments }", "tool: payments, colour: red }", StringComparison.Ordinal));
         // The file is rewritten in place: a poll can read it half written ("the policy file is empty")
         // and the next poll reads the whole file, so wait for the refusal of what was written.
         await Eventually.True(() => Task.FromResult(fixture.PolicyInstances.All(p =>
