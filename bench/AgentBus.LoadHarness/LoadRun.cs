@@ -294,27 +294,17 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
 
     async Task<string> ConditionsAsync(CancellationToken ct)
     {
-        await using var connection = await _scratch!.Database.OpenConnectionAsync(ct);
-        var settings = (await connection.QueryAsync<(string Name, string Setting)>(
-            "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version', 'shared_buffers', 'max_connections')"))
-            .ToDictionary(s => s.Name, s => s.Setting);
-        var overview = await _scratch.Management.GetAsync("overview", ct);
-        var rabbit = overview.TryGetProperty("rabbitmq_version", out var version) ? version.GetString() : "?";
+        var facts = await ServerFacts.ReadAsync(_scratch!, ct);
         var build = _pipeline!.Policy[0].LogFile.Length > 0 && ServiceProcess.Dll("AgentBus.Policy", "agentbus-policy").Contains("/release/", StringComparison.Ordinal)
             ? "Release" : "Debug";
         return $"""
-            machine: {Environment.ProcessorCount} cores, {Memory()}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}, services {build} build
-            RabbitMQ {rabbit} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms
-            PostgreSQL {settings.GetValueOrDefault("server_version")} on 127.0.0.1:{servers.PostgresPort}: fsync={settings.GetValueOrDefault("fsync")}, synchronous_commit={settings.GetValueOrDefault("synchronous_commit")}, shared_buffers={settings.GetValueOrDefault("shared_buffers")}x8kB
+            machine: {facts.Machine}, services {build} build
+            RabbitMQ {facts.RabbitVersion} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms
+            PostgreSQL {facts.Setting("server_version")} on 127.0.0.1:{servers.PostgresPort}: fsync={facts.Setting("fsync")}, synchronous_commit={facts.Setting("synchronous_commit")}, shared_buffers={facts.Setting("shared_buffers")}x8kB
             services: {options.PolicyInstances} policy, {options.ExecutorCopies} noop executor(s), projections{(options.Approvals ? ", approvals" : "")}; log level {options.LogLevel}; {options.Agents} agents{(options.ConnectionOptions.Length > 0 ? "; connection options: " + options.ConnectionOptions : "")}
             """;
     }
 
-    static string Memory()
-    {
-        var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
-        return line is null ? "?" : $"{long.Parse(line[9..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024 / 1024} GB RAM";
-    }
 
     void Report(List<string> problems)
     {

@@ -298,20 +298,12 @@ sealed class McpBenchRun(McpBenchOptions options, ServerEnvironment servers) : I
 
     async Task<string> ConditionsAsync(CancellationToken ct)
     {
-        await using var connection = await _scratch!.Database.OpenConnectionAsync(ct);
-        var settings = (await connection.QueryAsync<(string Name, string Setting)>(
-                "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'server_version')"))
-            .ToDictionary(s => s.Name, s => s.Setting);
-        var overview = await _scratch.Management.GetAsync("overview", ct);
-        var rabbit = overview.TryGetProperty("rabbitmq_version", out var version) ? version.GetString() : "?";
+        var facts = await ServerFacts.ReadAsync(_scratch!, ct);
         var build = ServiceProcess.Dll("AgentBus.Mcp", "agentbus-mcp").Contains("/release/", StringComparison.Ordinal) ? "Release" : "Debug";
-        var memory = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)) is { } line
-            ? $"{long.Parse(line[9..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024 / 1024} GB RAM"
-            : "?";
         return $"""
-            machine: {Environment.ProcessorCount} cores, {memory}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}, services {build} build, every process and both servers on the same cores
-            RabbitMQ {rabbit} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms (both servers' CPU counts all their work, this run's and anything else using them)
-            PostgreSQL {settings.GetValueOrDefault("server_version")} on 127.0.0.1:{servers.PostgresPort}: fsync={settings.GetValueOrDefault("fsync")}, synchronous_commit={settings.GetValueOrDefault("synchronous_commit")}
+            machine: {facts.Machine}, services {build} build, every process and both servers on the same cores
+            RabbitMQ {facts.RabbitVersion} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms (both servers' CPU counts all their work, this run's and anything else using them)
+            PostgreSQL {facts.Setting("server_version")} on 127.0.0.1:{servers.PostgresPort}: fsync={facts.Setting("fsync")}, synchronous_commit={facts.Setting("synchronous_commit")}
             processes: {string.Join(", ", _pipeline!.Services.Select(s => s.Name))}; log level {options.LogLevel}; policy: the bench agents granted payments.get_order, limits far above the run (run.maxRetries lifted: every call repeats the same read in its run); executor defaults (8 calls at once), no retries, no result cache
             runs: {options.Rounds} round(s), the ways in alternating order; per round and way latency at {options.Rate:0.#} calls/s offered for {options.RateSeconds} s (open loop, round robin over the callers), then throughput with {options.Callers} callers for {options.ThroughputSeconds} s (closed loop); {options.WarmupSeconds} s warm-up per way first
             callers: {options.Callers} per way; MCP: one Streamable HTTP session each (ModelContextProtocol 2.4.0), each its own agent; AMQP: one AgentClient each, its own agent; direct: one HttpClient each

@@ -48,7 +48,8 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
             return Refused("invalid_meta", metaError!);
 
         var arguments = JsonSerializer.SerializeToElement(request.Params?.Arguments ?? new Dictionary<string, JsonElement>(), AgentClient.Json);
-        var size = JsonSerializer.SerializeToUtf8Bytes(arguments).Length;
+        var argumentsJson = arguments.GetRawText();
+        var size = System.Text.Encoding.UTF8.GetByteCount(argumentsJson);
         if (size > _options.MaxArgumentBytes)
             return Refused(ReasonCodes.PayloadTooLarge, $"The arguments are {size} bytes; at most {_options.MaxArgumentBytes} are accepted. Nothing was proposed.");
 
@@ -60,7 +61,7 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
         var awaitingKey = $"{agentId}\n{actionId}";
         // Answered already: the same again, without asking the policy service, whose own record of the
         // outcome may lag the reply that carried it.
-        var asked = Fingerprint(tool, operation, arguments);
+        var asked = Fingerprint(tool, operation, argumentsJson);
         if (_finished.TryGetValue(awaitingKey, out var known) && clock.GetUtcNow() - known.At < FinishedKept && known.Asked == asked)
             return CallResults.Final(call, known.Result);
 
@@ -165,8 +166,8 @@ public sealed class OperationCalls(IOptions<GatewayOptions> options, IAgentConne
     /// <summary>Only the same operation with the same arguments is answered from memory; anything else goes to the policy (action_id_reused).</summary>
     readonly ConcurrentDictionary<string, (ActionResult Result, DateTimeOffset At, string Asked)> _finished = new(StringComparer.Ordinal);
 
-    static string Fingerprint(string tool, string operation, JsonElement arguments) =>
-        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{tool}\n{operation}\n{arguments.GetRawText()}")));
+    static string Fingerprint(string tool, string operation, string argumentsJson) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{tool}\n{operation}\n{argumentsJson}")));
 
     CallToolResult Finished(string key, string asked, CallFacts call, ActionResult result)
     {

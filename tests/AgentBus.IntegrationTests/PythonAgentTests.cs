@@ -149,13 +149,16 @@ static class PythonAgent
         throw new InvalidOperationException($"AgentBus.sln not found above {AppContext.BaseDirectory}.");
     }
 
-    static string? ProbePika()
+    static string? ProbePika() => MissingModules("pika", "python3-pika");
+
+    /// <summary>Why the interpreter cannot import <paramref name="modules"/> (comma-separated), or null when it can.</summary>
+    internal static string? MissingModules(string modules, string debianPackages)
     {
         if (!File.Exists(Interpreter))
-            return $"{Interpreter} does not exist; install python3 and python3-pika (ops/test.sh does).";
+            return $"{Interpreter} does not exist; install python3 and {debianPackages} (ops/test.sh does).";
         try
         {
-            using var probe = Process.Start(new ProcessStartInfo(Interpreter, ["-c", "import pika"])
+            using var probe = Process.Start(new ProcessStartInfo(Interpreter, ["-c", $"import {modules}"])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -165,11 +168,11 @@ static class PythonAgent
             if (!probe.WaitForExit(TimeSpan.FromSeconds(20)))
             {
                 probe.Kill(entireProcessTree: true);
-                return $"{Interpreter} -c 'import pika' did not finish within 20 s.";
+                return $"{Interpreter} -c 'import {modules}' did not finish within 20 s.";
             }
             return probe.ExitCode == 0
                 ? null
-                : $"{Interpreter} cannot import pika; install Debian's python3-pika (ops/test.sh does): {error.Result.Trim()}";
+                : $"{Interpreter} cannot import {modules}; install Debian's {debianPackages} (ops/test.sh does): {error.Result.Trim()}";
         }
         catch (System.ComponentModel.Win32Exception ex)
         {

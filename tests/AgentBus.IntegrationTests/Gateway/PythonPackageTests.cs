@@ -76,25 +76,8 @@ public sealed class PythonPackageTests(GatewayFixture fixture) : IAsyncLifetime
     /// <summary>Why the package cannot be installed and tested here, or null when it can.</summary>
     internal static string? SkipReason => PythonAgent.SkipReason ?? Missing.Value;
 
-    static string? ProbeModules()
-    {
-        using var probe = Process.Start(new ProcessStartInfo(PythonAgent.Interpreter, ["-c", "import pytest, venv, setuptools, wheel, pip"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var error = probe.StandardError.ReadToEndAsync();
-        if (!probe.WaitForExit(TimeSpan.FromSeconds(20)))
-        {
-            probe.Kill(entireProcessTree: true);
-            return $"{PythonAgent.Interpreter} did not finish importing pytest within 20 s.";
-        }
-        return probe.ExitCode == 0
-            ? null
-            : $"{PythonAgent.Interpreter} lacks a module the package's tests need; install python3-pytest python3-venv " +
-              $"python3-setuptools python3-wheel python3-pip (ops/test.sh does): {error.Result.Trim()}";
-    }
+    static string? ProbeModules() =>
+        PythonAgent.MissingModules("pytest, venv, setuptools, wheel, pip", "python3-pytest python3-venv python3-setuptools python3-wheel python3-pip");
 }
 
 /// <summary>A fact that is skipped, with the reason, only where Debian's python3 cannot install and test the package.</summary>
