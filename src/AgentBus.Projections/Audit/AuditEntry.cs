@@ -112,7 +112,9 @@ public sealed record AuditEntry(
     /// Kill-switch changes, dead-letter replays and purges: <see cref="Outcome"/> is the action, e.g.
     /// "agent.suspend"; the suspended agent or tool is in its column. Changes no run summary.
     /// </summary>
-    public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken), null, null,
+    public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken), null,
+        // A rollback request belongs to the rollback's own run, so the run story tells who asked for it and why.
+        e.Action == "run.rollback" ? RollbackRuns.For(e.Target) : null,
         e.Action.StartsWith("agent.", StringComparison.Ordinal) ? e.Target : null,
         e.Action.StartsWith("tool.", StringComparison.Ordinal) ? e.Target : null,
         e.Action, null, Json(e), e.TakenAt, new RunChange())
