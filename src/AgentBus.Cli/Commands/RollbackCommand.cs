@@ -122,12 +122,19 @@ static class RollbackCommand
         return command;
     }
 
-    /// <summary>0: everything that can be undone is; 1: a compensation failed or something still waits (approval, an unknown outcome).</summary>
-    static int Ended(RollbackPlan plan, IReadOnlyList<RollbackResult> results) =>
-        plan.Steps.All(s => s.Status is RollbackStatuses.Undone or RollbackStatuses.Irreversible or RollbackStatuses.NoCompensation)
-        && results.All(r => r.Result == RollbackResults.Undone)
+    /// <summary>
+    /// 0: everything that can be undone is. 1: a compensation failed or was denied, or an outcome is unknown (a person must act).
+    /// 4: nothing failed, but something waits (an approval, an action of the run still running); run it again later.
+    /// </summary>
+    static int Ended(RollbackPlan plan, IReadOnlyList<RollbackResult> results)
+    {
+        if (results.Any(r => r.Result is RollbackResults.Failed or RollbackResults.Unknown) ||
+            plan.Steps.Any(s => s.Status is RollbackStatuses.OutcomeUnknown or RollbackStatuses.CompensationUnknown or RollbackStatuses.GaveUp or RollbackStatuses.Retry))
+            return Cli.Failed;
+        return plan.Steps.All(s => s.Status is RollbackStatuses.Undone or RollbackStatuses.Irreversible or RollbackStatuses.NoCompensation)
             ? Cli.Ok
-            : Cli.Failed;
+            : Cli.Incomplete;
+    }
 
     static string RollbackIdentity(Policy.Engine.PolicySnapshot policy)
     {

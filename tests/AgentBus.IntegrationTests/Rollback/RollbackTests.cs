@@ -94,7 +94,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         Assert.NotNull(refund.Succeeded);
 
         var (waiting, output) = await fixture.RollbackAsync(run, "--as", "careful-undo-bot", "--wait", "2s");
-        Assert.True(waiting == 1, output);
+        Assert.True(waiting == 4, output);
         Assert.Contains("waiting for approval", output);
         Assert.Empty(Calls("/cancel"));
         Assert.Equal(30.00m, fixture.RefundedUsd("ORD-1003"));
@@ -181,7 +181,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         await fixture.PaymentsExecutor.KillAsync();
         fixture.SandboxSettings.LatencyMs = 0;
         var (stopped, first) = await rollback;
-        Assert.True(stopped == 1, first);
+        Assert.True(stopped == 4, first);
 
         await fixture.PaymentsExecutor.DisposeAsync();
         await fixture.StartPaymentsExecutorAsync();
