@@ -64,8 +64,10 @@ public static class PolicyLoader
         return Parse(text, path);
     }
 
-    public static PolicyLoadResult Parse(string text, string source)
+    /// <param name="catalogDirectory">Where the catalog files are, instead of the folder the text names (a stored version loaded again).</param>
+    public static PolicyLoadResult Parse(string text, string source, string? catalogDirectory = null)
     {
+        var catalogOverride = catalogDirectory;
         PolicyDocument? document;
         try
         {
@@ -80,10 +82,10 @@ public static class PolicyLoader
             return new(null, [$"{source}: the policy file is empty."]);
 
         var catalog = ToolCatalog.Empty;
-        string? catalogDirectory = null;
+        catalogDirectory = null;
         if (document.Catalog is { } folder)
         {
-            catalogDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(source)) ?? ".", folder));
+            catalogDirectory = catalogOverride ?? Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(source)) ?? ".", folder));
             if (!Directory.Exists(catalogDirectory))
                 return new(null, [$"{source}: catalog folder '{folder}' ({catalogDirectory}) does not exist."]) { CatalogDirectory = catalogDirectory };
             var loaded = CatalogLoader.LoadDirectory(catalogDirectory);
@@ -98,6 +100,19 @@ public static class PolicyLoader
         return new Compiler(source, version, catalog, catalogDirectory).Compile(document) with { CatalogDirectory = catalogDirectory };
     }
 
+
+    /// <summary>The `catalog:` folder a policy text names, or null (none, or the text does not parse).</summary>
+    public static string? CatalogFolderOf(string text)
+    {
+        try
+        {
+            return Yaml.Deserialize<PolicyDocument>(text)?.Catalog;
+        }
+        catch (YamlException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Parses "90s", "30m", "1h", "2d" or "hh:mm:ss".</summary>
     public static bool TryParseDuration(string? text, out TimeSpan duration) => Durations.TryParse(text, out duration);

@@ -43,4 +43,22 @@ public sealed class PolicyOptions
     /// <summary>How often expired reservations are released and old rate windows removed.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Policy:SweepInterval must be between 100 ms and 1 h.")]
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// A candidate policy decided beside the live one on every new proposal and never enforced (shadow mode);
+    /// hot-reloaded like <see cref="File"/>. Empty: no shadow.
+    /// </summary>
+    public string ShadowFile { get; set; } = "";
+
+    /// <summary>How this instance names itself in policy_version_periods (default: host name and process id).</summary>
+    [MaxLength(200)]
+    public string InstanceName { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <summary>How often a version still in force has its last-seen time moved on.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Policy:VersionHeartbeat must be between 1 s and 1 h.")]
+    public TimeSpan VersionHeartbeat { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Shadow verdicts waiting to be written; beyond this, verdicts are dropped and counted (metric agentbus.policy.shadow.dropped).</summary>
+    [Range(100, 1_000_000)]
+    public int ShadowQueueCapacity { get; set; } = 20_000;
 }

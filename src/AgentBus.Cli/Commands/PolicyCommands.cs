@@ -18,6 +18,7 @@ static class PolicyCommands
     public static Command Create() => new("policy", "Check, test and explain policy files.")
     {
         Validate(), Test(), Explain(), WhoCanCommand(),
+        PolicyHistoryCommands.History(), PolicyHistoryCommands.Show(), PolicyHistoryCommands.Shadow(), PolicyReplayCommand.Create(),
     };
 
     static Argument<string> FileArgument() => new("FILE") { Description = "The policy file (YAML)" };

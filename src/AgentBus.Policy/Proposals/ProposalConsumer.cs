@@ -3,6 +3,7 @@ using AgentBus.Contracts;
 using AgentBus.Policy.Approvals;
 using AgentBus.Policy.Engine;
 using AgentBus.Policy.Rollback;
+using AgentBus.Policy.Shadow;
 using AgentBus.Policy.State;
 using AgentBus.ServiceDefaults.Messaging;
 using AgentBus.ServiceDefaults.Telemetry;
@@ -28,6 +29,7 @@ public sealed class ProposalConsumer(
     ExecutionAuthorizer authorizer,
     CompensationCheck compensations,
     UndoRecords undoRecords,
+    ShadowRecorder shadow,
     TimeProvider clock,
     ILogger<ProposalConsumer> logger) : IConsumer<ActionProposed>
 {
@@ -45,7 +47,8 @@ public sealed class ProposalConsumer(
             decision = PolicyDecision.Deny(rejection!.ReasonCode, rejection.Detail, "envelope");
         else
         {
-            decision = PolicyEvaluator.Evaluate(proposal, sender, policy, new EvaluationState(now, suspensions.Current));
+            var state = new EvaluationState(now, suspensions.Current);
+            var evaluated = decision = PolicyEvaluator.Evaluate(proposal, sender, policy, state);
             // Only an authenticated, well-formed proposal is recorded under its action id: a spoofer
             // must not be able to occupy another agent's action id.
             if (decision.Decision != Decision.Denied && proposal.Compensates is not null &&
@@ -58,6 +61,9 @@ public sealed class ProposalConsumer(
                 if (decision.Decision != Decision.Denied && admission.Kind != AdmissionKind.Duplicate &&
                     policy!.Catalog.Find($"{proposal.Tool}.{proposal.Operation}")?.Compensation is { ReadsArguments: true })
                     await undoRecords.KeepArgumentsAsync(proposal.ActionId, proposal.Arguments, context.CancellationToken);
+                // Once per action, never for a redelivery or a repeat; the candidate's verdict is worked out off this path.
+                if (admission.Kind == AdmissionKind.New)
+                    shadow.Observe(proposal, sender!, evaluated, policy?.Version, state, now);
             }
         }
 

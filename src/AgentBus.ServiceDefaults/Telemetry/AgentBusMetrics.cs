@@ -41,6 +41,19 @@ public static class AgentBusMetrics
     static readonly Histogram<double> RunCost = AgentBusTelemetry.Meter.CreateHistogram<double>(
         "agentbus.run.cost", "USD", "Total cost of a run that its agent reported as successful.");
 
+    static readonly Counter<long> ShadowDecisions = AgentBusTelemetry.Meter.CreateCounter<long>(
+        "agentbus.policy.shadow.decisions", "{decision}",
+        "Proposals the shadow candidate also decided, by agreement (agreed, decision, terms) and the live and candidate decisions.");
+
+    static readonly Counter<long> ShadowDropped = AgentBusTelemetry.Meter.CreateCounter<long>(
+        "agentbus.policy.shadow.dropped", "{verdict}", "Shadow verdicts not recorded because the writer fell behind (its queue was full).");
+
+    /// <summary>The shadow candidate's verdict on one proposal: agreed, or a disagreement of decision or of terms.</summary>
+    public static void ShadowDecided(string agreement, Decision live, Decision candidate) =>
+        ShadowDecisions.Add(1, new("agreement", agreement), new("live", live.WireName()), new("candidate", candidate.WireName()));
+
+    public static void ShadowVerdictDropped() => ShadowDropped.Add(1);
+
     public static void Decided(Decision decision, string reasonCode, string? ruleId) =>
         Decisions.Add(1, new("decision", decision.WireName()), new("reason_code", reasonCode), new("rule_id", ruleId ?? ""));
 

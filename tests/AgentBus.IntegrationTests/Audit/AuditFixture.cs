@@ -106,6 +106,7 @@ public sealed class AuditFixture : PipelineFixture
         var root = new RootCommand
         {
             DbCommands.Create(), AuditCommands.Create(), RunsCommands.Create(), ActionsCommands.Create(), CostsCommand.Create(), GatesCommand.Create(),
+            PolicyCommands.Create(),
         };
         var writer = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings

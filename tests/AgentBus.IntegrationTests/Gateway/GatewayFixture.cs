@@ -82,11 +82,7 @@ public sealed class GatewayFixture : PipelineFixture
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        Approvers = new ApproverStore(NpgsqlDataSource.Create(ConnectionString));
-        var approvals = await StartHostAsync("agentbus-approvals", [], b => b.AddServiceDefaults("agentbus-approvals", 0).AddApprovals(),
-            new() { ["Approvals:SecureCookies"] = "false", ["Approvals:PolicyFile"] = PolicyFile, ["Approvals:SweepInterval"] = "00:00:00.250" },
-            app => app.MapApprovals());
-        ApprovalsUrl = AddressOf(approvals);
+        (ApprovalsUrl, Approvers) = await StartApprovalsAsync();
         await StartGatewayAsync();
     }
 
@@ -149,12 +145,7 @@ public sealed class GatewayFixture : PipelineFixture
         return http;
     }
 
-    public HttpClient ApprovalsHttp(string token)
-    {
-        var http = new HttpClient { BaseAddress = ApprovalsUrl, Timeout = TimeSpan.FromSeconds(60) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return http;
-    }
+    public HttpClient ApprovalsHttp(string token) => ApprovalsHttp(ApprovalsUrl, token);
 
     /// <summary>Runs `agentbus agents suspend|resume` in-process against this fixture's servers.</summary>
     public async Task<int> OperatorAsync(string verb, string agentId, string operatorName)

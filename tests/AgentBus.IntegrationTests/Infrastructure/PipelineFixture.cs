@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using AgentBus.Approvals;
 using AgentBus.Cli.Broker;
 using AgentBus.Client;
 using AgentBus.Executor;
@@ -101,6 +102,9 @@ public class PipelineFixture : IAsyncLifetime
     /// <summary>The sandbox's own state (orders, refunds, tickets): what the system of record says, beside its call log.</summary>
     public AgentBus.SandboxApi.Shop.ShopStore Shop => _sandbox!.Services.GetRequiredService<AgentBus.SandboxApi.Shop.ShopStore>();
 
+    /// <summary>What the shop says has been refunded on an order so far.</summary>
+    public decimal RefundedUsd(string orderId) => ((AgentBus.SandboxApi.Shop.Order)Shop.GetOrder(orderId).Body).RefundedUsd;
+
     /// <summary>The sandbox's settings, read per request: a test may slow every call (LatencyMs) and must set it back.</summary>
     public SandboxOptions SandboxSettings => _sandbox!.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SandboxOptions>>().Value;
 
@@ -146,6 +150,27 @@ public class PipelineFixture : IAsyncLifetime
             }, new() { ["Executor:PolicyKeys"] = SigningKeysDirectory });
         ExecutorHosts[tool] = app;
         return app;
+    }
+
+    /// <summary>
+    /// The approvals service beside the pipeline (sweeping every 250 ms), with an approver store on the same
+    /// database; fixtures whose policy asks for approvals start it once. Approvers sign in with bearer tokens.
+    /// </summary>
+    public async Task<(Uri Url, AgentBus.Approvals.Approvers.ApproverStore Approvers)> StartApprovalsAsync()
+    {
+        var approvals = await StartHostAsync("agentbus-approvals", [], b => b.AddServiceDefaults("agentbus-approvals", 0).AddApprovals(),
+            new() { ["Approvals:SecureCookies"] = "false", ["Approvals:PolicyFile"] = PolicyFile, ["Approvals:SweepInterval"] = "00:00:00.250" },
+            app => app.MapApprovals());
+        var url = new Uri(approvals.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return (url, new AgentBus.Approvals.Approvers.ApproverStore(NpgsqlDataSource.Create(ConnectionString)));
+    }
+
+    /// <summary>An HTTP client of the approvals service, signed in as the approver whose bearer token this is.</summary>
+    public static HttpClient ApprovalsHttp(Uri approvalsUrl, string token)
+    {
+        var http = new HttpClient { BaseAddress = approvalsUrl, Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return http;
     }
 
     /// <summary>The executor host last started for each tool, so a test can stop one and let commands queue.</summary>

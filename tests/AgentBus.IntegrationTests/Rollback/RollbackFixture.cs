@@ -66,11 +66,7 @@ public sealed class RollbackFixture : PipelineFixture
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        Approvers = new ApproverStore(NpgsqlDataSource.Create(ConnectionString));
-        var approvals = await StartHostAsync("agentbus-approvals", [], b => b.AddServiceDefaults("agentbus-approvals", 0).AddApprovals(),
-            new() { ["Approvals:SecureCookies"] = "false", ["Approvals:PolicyFile"] = PolicyFile, ["Approvals:SweepInterval"] = "00:00:00.250" },
-            app => app.MapApprovals());
-        ApprovalsUrl = GatewayFixture.AddressOf(approvals);
+        (ApprovalsUrl, Approvers) = await StartApprovalsAsync();
         await StartPaymentsExecutorAsync();
     }
 
@@ -84,12 +80,7 @@ public sealed class RollbackFixture : PipelineFixture
         await Executor.ExecutorProcess.WaitForConsumersAsync(this, "payments", 1, PaymentsExecutor);
     }
 
-    public HttpClient ApprovalsHttp(string token)
-    {
-        var http = new HttpClient { BaseAddress = ApprovalsUrl, Timeout = TimeSpan.FromSeconds(60) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return http;
-    }
+    public HttpClient ApprovalsHttp(string token) => ApprovalsHttp(ApprovalsUrl, token);
 
     /// <summary>`agentbus runs rollback RUN …` in-process against this fixture's servers.</summary>
     public Task<(int Exit, string Output)> RollbackAsync(string runId, params string[] options) =>
@@ -103,8 +94,6 @@ public sealed class RollbackFixture : PipelineFixture
         "--rabbitmq-port", Servers.RabbitPort.ToString(), "--vhost", VirtualHost, "--secrets-dir", Secrets.Directory,
         "--approvals-url", ApprovalsUrl.ToString(), "--operator", "olga",
     ];
-
-    public decimal RefundedUsd(string orderId) => ((Order)Shop.GetOrder(orderId).Body).RefundedUsd;
 
     public string TicketStatus(string ticketId) => ((Ticket)Shop.GetTicket(ticketId).Body).Status;
 
