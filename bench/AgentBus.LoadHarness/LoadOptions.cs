@@ -19,7 +19,8 @@ sealed record LoadOptions(
     string LogLevel,
     string ConnectionOptions,
     TimeSpan Timeout,
-    bool Keep)
+    bool Keep,
+    string? Shadow = null)
 {
     public const string Usage = """
         agentbus-load-harness: the real pipeline under load (policy, noop executor, projections, approvals as
@@ -42,13 +43,16 @@ sealed record LoadOptions(
           --db-options ""           appended to every service's connection string, e.g. "Max Auto Prepare=0"
           --timeout 3600            stop (and clean up) after this many seconds whatever happens
           --keep                    keep the vhost, database and logs afterwards
+          --shadow MODE             run a shadow candidate beside the policy (Policy:ShadowFile): agree (the same rules:
+                                    every verdict counted, none recorded) or disagree (denies everything: every verdict
+                                    recorded as a disagreement, the worst case)
 
         Build first: dotnet build AgentBus.sln -c Release. The harness starts the Release builds next to itself.
         """ + "\n" + ServerEnvironment.Help;
 
     public static LoadOptions Parse(string[] args)
     {
-        var arguments = new RunArguments(args, Usage, ["agents", "ceiling", "db-options", "executors", "log-level", "policy-instances", "rate-seconds", "rates", "soak-minutes", "soak-rate", "throughput", "timeout", "warmup", "window"], ["keep", "no-approvals"]);
+        var arguments = new RunArguments(args, Usage, ["agents", "ceiling", "db-options", "executors", "log-level", "policy-instances", "rate-seconds", "rates", "shadow", "soak-minutes", "soak-rate", "throughput", "timeout", "warmup", "window"], ["keep", "no-approvals"]);
         var rates = (arguments.Text("rates") ?? "500").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out var v) && v is > 0 and <= 100_000
                 ? v
@@ -72,6 +76,13 @@ sealed record LoadOptions(
             logLevel,
             arguments.Text("db-options") ?? "",
             TimeSpan.FromSeconds(arguments.Int("timeout", 3600, 60, 86_400)),
-            arguments.Flag("keep"));
+            arguments.Flag("keep"),
+            arguments.Text("shadow") switch
+            {
+                null or "" => null,
+                "agree" => "agree",
+                "disagree" => "disagree",
+                var other => throw new UsageException($"--shadow takes agree or disagree, not '{other}'."),
+            });
     }
 }

@@ -66,6 +66,19 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
             PolicyYaml(agents)), ct);
         _scratch.Keep = options.Keep;
 
+        var environment = new Dictionary<string, string>();
+        if (options.Shadow is { } shadow)
+        {
+            // agree: the same rules under another version; disagree: a schema no proposal meets, so every verdict is a recorded disagreement.
+            var candidate = shadow == "agree"
+                ? PolicyYaml(agents) + "\n# shadow candidate: the same rules\n"
+                : PolicyYaml(agents).Replace("n: { type: integer, minimum: 0 }", "n: { type: integer, minimum: 0, maximum: -1 }", StringComparison.Ordinal);
+            var shadowFile = Path.Combine(_scratch.WorkDirectory, "shadow.yaml");
+            await File.WriteAllTextAsync(shadowFile, candidate, ct);
+            environment["Policy__ShadowFile"] = shadowFile;
+            Log($"Shadow candidate ({shadow}) at {shadowFile}");
+        }
+
         _pipeline = new Pipeline(_scratch, new PipelineOptions
         {
             PolicyInstances = options.PolicyInstances,
@@ -73,6 +86,7 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
             Approvals = options.Approvals,
             LogLevel = options.LogLevel,
             ConnectionOptions = options.ConnectionOptions,
+            Environment = environment,
         }, _runTag).Build();
         Log($"Starting {_pipeline.Services.Count} services (logs in {_scratch.LogsDirectory})");
         await _pipeline.StartAsync(ct);
@@ -301,7 +315,7 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
             machine: {facts.Machine}, services {build} build
             RabbitMQ {facts.RabbitVersion} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms
             PostgreSQL {facts.Setting("server_version")} on 127.0.0.1:{servers.PostgresPort}: fsync={facts.Setting("fsync")}, synchronous_commit={facts.Setting("synchronous_commit")}, shared_buffers={facts.Setting("shared_buffers")}x8kB
-            services: {options.PolicyInstances} policy, {options.ExecutorCopies} noop executor(s), projections{(options.Approvals ? ", approvals" : "")}; log level {options.LogLevel}; {options.Agents} agents{(options.ConnectionOptions.Length > 0 ? "; connection options: " + options.ConnectionOptions : "")}
+            services: {options.PolicyInstances} policy, {options.ExecutorCopies} noop executor(s), projections{(options.Approvals ? ", approvals" : "")}; log level {options.LogLevel}; {options.Agents} agents{(options.Shadow is { } shadowMode ? $"; shadow candidate: {shadowMode}" : "")}{(options.ConnectionOptions.Length > 0 ? "; connection options: " + options.ConnectionOptions : "")}
             """;
     }
 
