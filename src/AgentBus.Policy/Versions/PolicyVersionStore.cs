@@ -49,8 +49,10 @@ public sealed class PolicyVersionStore(NpgsqlDataSource database)
                    min(p.first_seen_at) FILTER (WHERE p.role = 'live') AS LiveFrom, max(p.last_seen_at) FILTER (WHERE p.role = 'live') AS LiveUntil,
                    min(p.first_seen_at) FILTER (WHERE p.role = 'shadow') AS ShadowFrom, max(p.last_seen_at) FILTER (WHERE p.role = 'shadow') AS ShadowUntil,
                    string_agg(DISTINCT p.instance, ', ' ORDER BY p.instance) AS Instances,
-                   (SELECT count(*) FROM policy_actions a WHERE a.policy_version = v.version) AS Decisions
+                   coalesce(max(d.decisions), 0) AS Decisions
               FROM policy_versions v JOIN policy_version_periods p ON p.version = v.version
+              -- One pass over the decisions for every version (policy_actions has no index on the version, on purpose: it is the hot table).
+              LEFT JOIN (SELECT policy_version, count(*) AS decisions FROM policy_actions GROUP BY policy_version) d ON d.policy_version = v.version
              GROUP BY v.version, v.source, v.first_recorded_at
             HAVING max(p.last_seen_at) >= @Since
              ORDER BY coalesce(min(p.first_seen_at) FILTER (WHERE p.role = 'live'), min(p.first_seen_at)) DESC
