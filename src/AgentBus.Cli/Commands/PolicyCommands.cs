@@ -67,17 +67,18 @@ static class PolicyCommands
             var table = new Table().AddColumns("", "case", "expected", "actual", "rule", "reason code");
             foreach (var r in results)
             {
-                var expected = r.Case.Expect.Decision + (r.Case.Expect.Rule is { } rule ? $" ({rule})" : "") +
-                               (r.Case.Expect.ReasonCode is { } code ? $" [{code}]" : "");
-                table.AddRow(r.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(r.Case.Name), Markup.Escape(expected),
+                var expected = r.Expected.Decision + (r.Expected.Rule is { } rule ? $" ({rule})" : "") +
+                               (r.Expected.ReasonCode is { } code ? $" [{code}]" : "");
+                var name = r.Step is null ? r.Case.Name : $"{r.Case.Name}: {r.Step}";
+                table.AddRow(r.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(name), Markup.Escape(expected),
                     Markup.Escape(r.Actual), Markup.Escape(r.ActualRule ?? ""), Markup.Escape(r.ActualReasonCode));
             }
             AnsiConsole.Write(table);
 
             var failed = results.Where(r => !r.Passed).ToList();
             foreach (var r in failed)
-                Cli.Error($"{casesPath}:{r.Case.Line}: '{r.Case.Name}' expected {r.Case.Expect.Decision}" +
-                          $"{(r.Case.Expect.Rule is { } rule ? $" by rule {rule}" : "")}, got {r.Actual} by rule {r.ActualRule ?? "(none)"}: {r.Reason}");
+                Cli.Error($"{casesPath}:{r.Line}: '{r.Case.Name}'{(r.Step is null ? "" : $" {r.Step}")} expected {r.Expected.Decision}" +
+                          $"{(r.Expected.Rule is { } rule ? $" by rule {rule}" : "")}, got {r.Actual} by rule {r.ActualRule ?? "(none)"}: {r.Reason}");
             AnsiConsole.MarkupLine($"{results.Count - failed.Count} passed, {failed.Count} failed");
             return failed.Count == 0 ? Cli.Ok : Cli.Failed;
         }));
