@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using AgentBus.Catalog;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
@@ -9,7 +10,7 @@ using Spectre.Console;
 namespace AgentBus.Cli.Commands;
 
 /// <summary>
-/// `agentbus policy validate|test|explain|who-can`: everything an operator or a CI job needs to
+/// `agentbus policy validate|test|explain|who-can|diff`: everything an operator or a CI job needs to
 /// review a policy change before it is deployed. All of it runs the same pure evaluator as the
 /// policy service, offline.
 /// </summary>
@@ -17,7 +18,7 @@ static class PolicyCommands
 {
     public static Command Create() => new("policy", "Check, test and explain policy files.")
     {
-        Validate(), Test(), Explain(), WhoCanCommand(),
+        Validate(), Test(), Explain(), WhoCanCommand(), Diff(),
     };
 
     static Argument<string> FileArgument() => new("FILE") { Description = "The policy file (YAML)" };
@@ -212,6 +213,92 @@ static class PolicyCommands
         }));
         return command;
     }
+
+    static readonly JsonSerializerOptions DiffJson = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    /// <summary>`policy diff A B`: what changes for agents between two policies, grouped; --fail-on widen makes CI stop a widening change.</summary>
+    static Command Diff()
+    {
+        var before = new Argument<string>("A") { Description = "The policy as it is (YAML)" };
+        var after = new Argument<string>("B") { Description = "The policy as proposed (YAML)" };
+        var json = new Option<bool>("--json") { Description = "Print the changes as JSON" };
+        var failOn = new Option<string?>("--fail-on") { Description = "widen: exit 3 when any change widens what an agent may do (for CI)" };
+        failOn.AcceptOnlyFromAmong("widen");
+        var command = new Command("diff", "The semantic difference between two policies: agents, grants, limits, budgets, tools and operations, " +
+                                          "as the policy service applies them, each marked where it certainly widens or narrows what agents may do.")
+        {
+            before, after, json, failOn,
+        };
+        command.SetAction((result, _) => Cli.Run(() =>
+        {
+            var a = Load(result.GetValue(before)!);
+            var b = Load(result.GetValue(after)!);
+            var changes = PolicyDiff.Compare(a, b);
+            var output = Cli.Out;
+            if (result.GetValue(json))
+                output.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(new
+                {
+                    Before = new { a.Source, a.Version },
+                    After = new { b.Source, b.Version },
+                    Changes = changes,
+                }, DiffJson));
+            else
+                PrintDiff(output, a, b, changes);
+            return Task.FromResult(result.GetValue(failOn) == "widen" && changes.Any(c => c.Effect == PolicyChangeEffect.Widens)
+                ? Cli.CheckFailed
+                : Cli.Ok);
+        }));
+        return command;
+    }
+
+    static void PrintDiff(IAnsiConsole output, PolicySnapshot a, PolicySnapshot b, IReadOnlyList<PolicyChange> changes)
+    {
+        output.MarkupLine($"{Markup.Escape(a.Source)} ({a.Version}) -> {Markup.Escape(b.Source)} ({b.Version})");
+        if (changes.Count == 0)
+        {
+            output.MarkupLine("No change in what agents may do.");
+            return;
+        }
+        foreach (var section in changes.GroupBy(c => c.Section))
+        {
+            output.WriteLine();
+            output.MarkupLine($"[bold]{Markup.Escape(section.Key)}[/]");
+            foreach (var change in section)
+            {
+                var (sign, colour) = change.Kind switch
+                {
+                    PolicyChangeKind.Added => ("+", "green"),
+                    PolicyChangeKind.Removed => ("-", "red"),
+                    _ => ("~", "yellow"),
+                };
+                var values = change.Kind switch
+                {
+                    PolicyChangeKind.Added => Shorten(change.After),
+                    PolicyChangeKind.Removed => Shorten(change.Before),
+                    _ => $"{Shorten(change.Before)} -> {Shorten(change.After)}",
+                };
+                var hint = change.Effect switch
+                {
+                    PolicyChangeEffect.Widens => $"  [red]{Markup.Escape(change.Hint ?? "widens")}[/]",
+                    PolicyChangeEffect.Narrows => $"  [green]{Markup.Escape(change.Hint ?? "narrows")}[/]",
+                    _ => change.Hint is { } text ? $"  [grey]{Markup.Escape(text)}[/]" : "",
+                };
+                output.MarkupLine($"  [{colour}]{sign}[/] {Markup.Escape(change.Subject)}: {Markup.Escape(values)}{hint}");
+            }
+        }
+        var widening = changes.Count(c => c.Effect == PolicyChangeEffect.Widens);
+        var narrowing = changes.Count(c => c.Effect == PolicyChangeEffect.Narrows);
+        output.WriteLine();
+        output.MarkupLine($"{changes.Count} change(s): {widening} widen, {narrowing} narrow, {changes.Count - widening - narrowing} unlabelled.");
+    }
+
+    /// <summary>An argument schema can be long; --json has it whole.</summary>
+    static string Shorten(string? text) => text is null ? "" : text.Length <= 400 ? text : text[..397] + "...";
 }
 
 /// <summary>The errors were printed already; the command exits with a failure.</summary>
