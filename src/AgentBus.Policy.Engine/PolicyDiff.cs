@@ -112,7 +112,9 @@ public static class PolicyDiff
             if (kind == PolicyChangeKind.Changed && was.SetEquals(now))
                 continue;
             // A team's members may not approve its agents' actions: fewer members, more possible approvers.
-            var effect = Direction(grew: was.IsSubsetOf(now), shrank: now.IsSubsetOf(was), growthNarrows: true);
+            // A team no agent belongs to excludes nobody.
+            var named = before.Agents.Values.Concat(after.Agents.Values).Any(agent => agent.Team == id);
+            var effect = named ? Direction(grew: was.IsSubsetOf(now), shrank: now.IsSubsetOf(was), growthNarrows: true) : PolicyChangeEffect.Unclear;
             changes.Add(new(Teams, kind, $"team {id} members", a is null ? null : List(a), b is null ? null : List(b), effect,
                 effect switch
                 {

@@ -169,6 +169,19 @@ public sealed class PolicyDiffTests
     }
 
     [Fact]
+    public void Team_members_excluded_from_approving_narrow_only_for_a_team_some_agent_belongs_to()
+    {
+        var finance = File.ReadAllText(Path.Combine(PoliciesFolder, "examples", "finance.yaml"));
+        var teams = PolicyLoader.Parse(finance + "\nteams:\n  - {id: finance, members: [fiona]}\n  - {id: marketing, members: [mark]}\n", "f.yaml").Policy!;
+
+        Assert.Equal(
+        [
+            (Added, "team finance members", Narrows),
+            (Added, "team marketing members", Unclear),
+        ], Summary(PolicyDiff.Compare(Example("finance.yaml"), teams)));
+    }
+
+    [Fact]
     public void A_new_catalog_operation_shows_under_operations_and_under_every_grant_that_covers_all_of_its_tool()
     {
         var folder = Directory.CreateTempSubdirectory("agentbus-policy-diff-").FullName;
