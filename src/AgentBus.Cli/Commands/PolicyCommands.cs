@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using AgentBus.Catalog;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
@@ -9,7 +10,7 @@ using Spectre.Console;
 namespace AgentBus.Cli.Commands;
 
 /// <summary>
-/// `agentbus policy validate|test|explain|who-can`: everything an operator or a CI job needs to
+/// `agentbus policy validate|test|explain|who-can|diff`: everything an operator or a CI job needs to
 /// review a policy change before it is deployed. All of it runs the same pure evaluator as the
 /// policy service, offline.
 /// </summary>
@@ -17,7 +18,7 @@ static class PolicyCommands
 {
     public static Command Create() => new("policy", "Check, test and explain policy files.")
     {
-        Validate(), Test(), Explain(), WhoCanCommand(),
+        Validate(), Test(), Explain(), WhoCanCommand(), Diff(),
         PolicyHistoryCommands.History(), PolicyHistoryCommands.Show(), PolicyHistoryCommands.Shadow(), PolicyReplayCommand.Create(),
     };
 
@@ -68,17 +69,18 @@ static class PolicyCommands
             var table = new Table().AddColumns("", "case", "expected", "actual", "rule", "reason code");
             foreach (var r in results)
             {
-                var expected = r.Case.Expect.Decision + (r.Case.Expect.Rule is { } rule ? $" ({rule})" : "") +
-                               (r.Case.Expect.ReasonCode is { } code ? $" [{code}]" : "");
-                table.AddRow(r.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(r.Case.Name), Markup.Escape(expected),
+                var expected = r.Expected.Decision + (r.Expected.Rule is { } rule ? $" ({rule})" : "") +
+                               (r.Expected.ReasonCode is { } code ? $" [{code}]" : "");
+                var name = r.Step is null ? r.Case.Name : $"{r.Case.Name}: {r.Step}";
+                table.AddRow(r.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(name), Markup.Escape(expected),
                     Markup.Escape(r.Actual), Markup.Escape(r.ActualRule ?? ""), Markup.Escape(r.ActualReasonCode));
             }
             AnsiConsole.Write(table);
 
             var failed = results.Where(r => !r.Passed).ToList();
             foreach (var r in failed)
-                Cli.Error($"{casesPath}:{r.Case.Line}: '{r.Case.Name}' expected {r.Case.Expect.Decision}" +
-                          $"{(r.Case.Expect.Rule is { } rule ? $" by rule {rule}" : "")}, got {r.Actual} by rule {r.ActualRule ?? "(none)"}: {r.Reason}");
+                Cli.Error($"{casesPath}:{r.Line}: '{r.Case.Name}'{(r.Step is null ? "" : $" {r.Step}")} expected {r.Expected.Decision}" +
+                          $"{(r.Expected.Rule is { } rule ? $" by rule {rule}" : "")}, got {r.Actual} by rule {r.ActualRule ?? "(none)"}: {r.Reason}");
             AnsiConsole.MarkupLine($"{results.Count - failed.Count} passed, {failed.Count} failed");
             return failed.Count == 0 ? Cli.Ok : Cli.Failed;
         }));
@@ -212,6 +214,101 @@ static class PolicyCommands
         }));
         return command;
     }
+
+    static readonly JsonSerializerOptions DiffJson = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    /// <summary>`policy diff A B`: what changes for agents between two policies, grouped; --fail-on widen makes CI stop a widening change.</summary>
+    static Command Diff()
+    {
+        var before = new Argument<string>("A") { Description = "The policy as it is: a file (YAML), or a recorded version (sha256:… or a prefix; agentbus policy history)" };
+        var after = new Argument<string>("B") { Description = "The policy as proposed: a file or a recorded version" };
+        var postgres = Cli.Postgres();
+        var json = new Option<bool>("--json") { Description = "Print the changes as JSON" };
+        var failOn = new Option<string?>("--fail-on") { Description = "widen: exit 3 when any change widens what an agent may do (for CI)" };
+        failOn.AcceptOnlyFromAmong("widen");
+        var command = new Command("diff", "The semantic difference between two policies: agents, grants, limits, budgets, tools and operations, " +
+                                          "as the policy service applies them, each marked where it certainly widens or narrows what agents may do.")
+        {
+            before, after, json, failOn, postgres,
+        };
+        command.SetAction((result, ct) => Cli.Run(async () =>
+        {
+            // A file when one exists by that name; otherwise a version recorded by the policy service.
+            async Task<PolicySnapshot> Resolve(string name)
+            {
+                if (File.Exists(name) || result.GetValue(postgres) is not { Length: > 0 })
+                    return Load(name);
+                await using var dataSource = AuditCli.DataSource(result, postgres);
+                return await PolicyHistoryCommands.LoadVersionAsync(new AgentBus.Policy.Versions.PolicyVersionStore(dataSource), name, ct);
+            }
+            var a = await Resolve(result.GetValue(before)!);
+            var b = await Resolve(result.GetValue(after)!);
+            var changes = PolicyDiff.Compare(a, b);
+            var output = Cli.Out;
+            if (result.GetValue(json))
+                output.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(new
+                {
+                    Before = new { a.Source, a.Version },
+                    After = new { b.Source, b.Version },
+                    Changes = changes,
+                }, DiffJson));
+            else
+                PrintDiff(output, a, b, changes);
+            return result.GetValue(failOn) == "widen" && changes.Any(c => c.Effect == PolicyChangeEffect.Widens)
+                ? Cli.CheckFailed
+                : Cli.Ok;
+        }));
+        return command;
+    }
+
+    static void PrintDiff(IAnsiConsole output, PolicySnapshot a, PolicySnapshot b, IReadOnlyList<PolicyChange> changes)
+    {
+        output.MarkupLine($"{Markup.Escape(a.Source)} ({a.Version}) -> {Markup.Escape(b.Source)} ({b.Version})");
+        if (changes.Count == 0)
+        {
+            output.MarkupLine("No change in what agents may do.");
+            return;
+        }
+        foreach (var section in changes.GroupBy(c => c.Section))
+        {
+            output.WriteLine();
+            output.MarkupLine($"[bold]{Markup.Escape(section.Key)}[/]");
+            foreach (var change in section)
+            {
+                var (sign, colour) = change.Kind switch
+                {
+                    PolicyChangeKind.Added => ("+", "green"),
+                    PolicyChangeKind.Removed => ("-", "red"),
+                    _ => ("~", "yellow"),
+                };
+                var values = change.Kind switch
+                {
+                    PolicyChangeKind.Added => Shorten(change.After),
+                    PolicyChangeKind.Removed => Shorten(change.Before),
+                    _ => $"{Shorten(change.Before)} -> {Shorten(change.After)}",
+                };
+                var hint = change.Effect switch
+                {
+                    PolicyChangeEffect.Widens => $"  [red]{Markup.Escape(change.Hint ?? "widens")}[/]",
+                    PolicyChangeEffect.Narrows => $"  [green]{Markup.Escape(change.Hint ?? "narrows")}[/]",
+                    _ => change.Hint is { } text ? $"  [grey]{Markup.Escape(text)}[/]" : "",
+                };
+                output.MarkupLine($"  [{colour}]{sign}[/] {Markup.Escape(change.Subject)}: {Markup.Escape(values)}{hint}");
+            }
+        }
+        var widening = changes.Count(c => c.Effect == PolicyChangeEffect.Widens);
+        var narrowing = changes.Count(c => c.Effect == PolicyChangeEffect.Narrows);
+        output.WriteLine();
+        output.MarkupLine($"{changes.Count} change(s): {widening} widen, {narrowing} narrow, {changes.Count - widening - narrowing} unlabelled.");
+    }
+
+    /// <summary>An argument schema can be long; --json has it whole.</summary>
+    static string Shorten(string? text) => text is null ? "" : text.Length <= 400 ? text : text[..397] + "...";
 }
 
 /// <summary>The errors were printed already; the command exits with a failure.</summary>

@@ -1,0 +1,216 @@
+using AgentBus.Policy.Engine;
+using static AgentBus.Policy.Engine.PolicyChangeEffect;
+using static AgentBus.Policy.Engine.PolicyChangeKind;
+
+namespace AgentBus.UnitTests.Policy;
+
+/// <summary>`agentbus policy diff`: what changes for agents between two policies, compared as the policy service applies them.</summary>
+public sealed class PolicyDiffTests
+{
+    static readonly string PoliciesFolder = Path.Combine(RepoRoot.Path, "ops", "policies");
+    static readonly string ShippedText = File.ReadAllText(Path.Combine(PoliciesFolder, "policy.yaml"));
+
+    static PolicySnapshot Shipped() => Parse(ShippedText);
+
+    /// <summary>Parsed as if it sat beside the shipped policy, so `catalog: ../catalog` finds the shipped catalog.</summary>
+    static PolicySnapshot Parse(string text)
+    {
+        var result = PolicyLoader.Parse(text, Path.Combine(PoliciesFolder, "edited.yaml"));
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        return result.Policy!;
+    }
+
+    static string Edit(string text, params (string From, string To)[] edits)
+    {
+        foreach (var (from, to) in edits)
+        {
+            Assert.Contains(from, text);
+            text = text.Replace(from, to);
+        }
+        return text;
+    }
+
+    static PolicySnapshot Example(string name)
+    {
+        var result = PolicyLoader.LoadFile(Path.Combine(PoliciesFolder, "examples", name));
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        return result.Policy!;
+    }
+
+    static List<(PolicyChangeKind, string, PolicyChangeEffect)> Summary(IEnumerable<PolicyChange> changes) =>
+        changes.Select(c => (c.Kind, c.Subject, c.Effect)).ToList();
+
+    [Fact]
+    public void A_policy_compared_with_itself_has_no_changes()
+    {
+        Assert.Empty(PolicyDiff.Compare(Shipped(), Shipped()));
+        Assert.Empty(PolicyDiff.Compare(Example("finance.yaml"), Example("finance.yaml")));
+    }
+
+    [Fact]
+    public void An_edited_copy_of_the_shipped_policy_shows_each_change_for_the_agents_it_reaches_with_its_direction()
+    {
+        var edited = Parse(Edit(ShippedText,
+            ("  - id: intern-bot\n    team: support\n    owner: sam\n    status: active", "  - id: intern-bot\n    team: support\n    owner: sam\n    status: suspended"),
+            ("members: [sam, tina]", "members: [sam]"),
+            ("        max: 1000", "        max: 2000"),
+            ("          above: 100", "          above: 50"),
+            ("      approvers: 1", "      approvers: 2"),
+            ("      escalate: { group: finance-leads, after: 30m }\n", ""),
+            ("    # It answers questions about orders; it moves no money.\n    operations: [get_order]\n", ""),
+            ("    constraints:\n      - id: internal-only\n        argument: /visibility\n        in: [internal]\n", ""),
+            ("    callsPerMinute: 60", "    callsPerMinute: 120"),
+            ("  tools:\n    payments:\n      callsPerMinute: 30\n", ""),
+            ("      perDayUsd: 5.00", "      perDayUsd: 2.00")));
+
+        var changes = PolicyDiff.Compare(Shipped(), edited);
+
+        Assert.Equal(
+        [
+            (Changed, "agent intern-bot status", Narrows),
+            (Changed, "team support members", Widens),
+            (Changed, "grant desk-assistant-lookups operations", Widens),
+            (Removed, "grant intern-bot-comments constraint internal-only", Widens),
+            (Changed, "grant support-bot-refunds approval.approvers", Narrows),
+            (Removed, "grant support-bot-refunds approval.escalate", Narrows),
+            (Changed, "grant support-bot-refunds approval.when", Narrows),
+            (Changed, "grant support-bot-refunds constraint refund-ceiling", Widens),
+            // The default rate reaches the agents without their own (intern-bot has 10, undo-bot 120).
+            (Changed, "limits.agents.desk-assistant.callsPerMinute", Widens),
+            (Changed, "limits.agents.support-bot.callsPerMinute", Widens),
+            (Removed, "limits.tools.payments.callsPerMinute", Widens),
+            (Changed, "budgets.agents.support-bot.perDayUsd", Narrows),
+        ], Summary(changes));
+
+        var lookups = changes.Single(c => c.Subject == "grant desk-assistant-lookups operations");
+        Assert.Equal("[payments.get_order]", lookups.Before);
+        Assert.Equal("[payments.cancel_refund, payments.get_order, payments.refund]", lookups.After);
+        Assert.Equal("widens: now covers [payments.cancel_refund, payments.refund]", lookups.Hint);
+
+        var rate = changes.Single(c => c.Subject == "limits.agents.support-bot.callsPerMinute");
+        Assert.Equal("60 (limits.default.callsPerMinute)", rate.Before);
+        Assert.Equal("120 (limits.default.callsPerMinute)", rate.After);
+
+        var condition = changes.Single(c => c.Subject == "grant support-bot-refunds approval.when");
+        Assert.Equal(("/amountUsd > 100", "/amountUsd > 50"), (condition.Before, condition.After));
+        Assert.Equal("narrows: approval needed in more cases", condition.Hint);
+
+        Assert.Equal("widens: approval removed", PolicyDiff.Compare(Shipped(), Parse(Edit(ShippedText,
+            ("    approval:\n      id: large-refund\n      when:\n        - argument: /amountUsd\n          above: 100\n      group: payments-approvers\n" +
+             "      approvers: 1\n      expires: 1h\n      # Nobody from payments-approvers in 30 minutes: finance leads may approve too.\n" +
+             "      escalate: { group: finance-leads, after: 30m }\n", "")))).Single().Hint);
+    }
+
+    [Fact]
+    public void The_finance_and_platform_examples_differ_in_every_agent_grant_and_tool()
+    {
+        var changes = PolicyDiff.Compare(Example("finance.yaml"), Example("platform.yaml"));
+
+        Assert.Equal(
+        [
+            (Added, "agent notify-bot", Unclear),
+            (Removed, "agent old-payables-bot", Unclear),
+            (Removed, "agent payables-bot", Unclear),
+            (Added, "agent release-bot", Unclear),
+            (Removed, "agent reporting-bot", Unclear),
+            (Added, "grant notify-chat", Widens),
+            (Removed, "grant payables-deletes", Narrows),
+            (Removed, "grant payables-transfers", Narrows),
+            (Added, "grant release-deploys", Widens),
+            (Removed, "grant reporting-exports", Narrows),
+            (Removed, "tool bank-transfer", Unclear),
+            (Added, "tool chat", Unclear),
+            (Added, "tool deploy", Unclear),
+            (Removed, "tool ledger-delete", Unclear),
+            (Removed, "tool ledger-export", Unclear),
+        ], Summary(changes));
+
+        Assert.Equal("release-bot -> tool deploy, approval: 1 of sre-oncall within 30m when /environment in [production], " +
+                     "limits: 20 calls/min; 10 calls/run; 2 retries; runs of 2h; $5.00/day; $1.00/run",
+            changes.Single(c => c.Subject == "grant release-deploys").After);
+        Assert.Equal("widens: release-bot may use tool deploy", changes.Single(c => c.Subject == "grant release-deploys").Hint);
+    }
+
+    [Fact]
+    public void Generic_tools_compare_destinations_as_allow_lists_and_limits_as_each_agent_receives_them()
+    {
+        var finance = File.ReadAllText(Path.Combine(PoliciesFolder, "examples", "finance.yaml"));
+        var edited = PolicyDiff.Compare(Example("finance.yaml"), PolicyLoader.Parse(Edit(finance,
+            ("urlPrefixes: [https://warehouse.internal.example/finance/]", "urlPrefixes: [https://warehouse.internal.example/finance/, https://backup.example/]"),
+            ("  tools:\n    bank-transfer: { callsPerMinute: 5 }",
+             "  agents:\n    payables-bot: { callsPerMinute: 10 }\n  tools:\n    bank-transfer: { callsPerMinute: 5 }\n    ledger-export: { callsPerMinute: 2 }"),
+            ("      - { id: known-payees, argument: /payeeIban, in: [DE89370400440532013000, GB29NWBK60161331926819] }",
+             "      - { id: known-payees, argument: /payeeIban, in: [DE89370400440532013000] }"),
+            ("      approvers: 2\n      expires: 4h", "      approvers: 2\n      expires: 8h")), "finance.yaml").Policy!);
+
+        Assert.Equal(
+        [
+            (Changed, "grant payables-transfers approval.expires", Unclear),
+            (Changed, "grant payables-transfers constraint known-payees", Narrows),
+            (Changed, "limits.agents.payables-bot.callsPerMinute", Narrows),
+            (Added, "limits.tools.ledger-export.callsPerMinute", Narrows),
+            (Changed, "tool ledger-export destinations", Widens),
+        ], Summary(edited));
+        Assert.Equal("10 (limits.agents.payables-bot.callsPerMinute)", edited.Single(c => c.Subject == "limits.agents.payables-bot.callsPerMinute").After);
+        Assert.Equal("unlimited", edited.Single(c => c.Subject == "limits.tools.ledger-export.callsPerMinute").Before);
+    }
+
+    [Fact]
+    public void A_constraint_changed_in_opposite_directions_or_rewritten_is_not_labelled()
+    {
+        var finance = File.ReadAllText(Path.Combine(PoliciesFolder, "examples", "finance.yaml"));
+        var before = PolicyLoader.Parse(Edit(finance, ("{ id: ceiling, argument: /amount, max: 50000 }", "{ id: ceiling, argument: /amount, min: 1, max: 50000 }")), "f.yaml").Policy!;
+        var after = PolicyLoader.Parse(Edit(finance, ("{ id: ceiling, argument: /amount, max: 50000 }", "{ id: ceiling, argument: /amount, min: 10, max: 90000 }")), "f.yaml").Policy!;
+        var pattern = PolicyLoader.Parse(Edit(finance, ("{ id: ceiling, argument: /amount, max: 50000 }", "{ id: ceiling, argument: /reference, pattern: \"^INV-\" }")), "f.yaml").Policy!;
+
+        Assert.Equal(Unclear, PolicyDiff.Compare(before, after).Single().Effect);
+        Assert.Equal(Unclear, PolicyDiff.Compare(Example("finance.yaml"), pattern).Single().Effect);
+        Assert.Equal(Widens, PolicyDiff.Compare(before, Example("finance.yaml")).Single().Effect);
+    }
+
+    [Fact]
+    public void Team_members_excluded_from_approving_narrow_only_for_a_team_some_agent_belongs_to()
+    {
+        var finance = File.ReadAllText(Path.Combine(PoliciesFolder, "examples", "finance.yaml"));
+        var teams = PolicyLoader.Parse(finance + "\nteams:\n  - {id: finance, members: [fiona]}\n  - {id: marketing, members: [mark]}\n", "f.yaml").Policy!;
+
+        Assert.Equal(
+        [
+            (Added, "team finance members", Narrows),
+            (Added, "team marketing members", Unclear),
+        ], Summary(PolicyDiff.Compare(Example("finance.yaml"), teams)));
+    }
+
+    [Fact]
+    public void A_new_catalog_operation_shows_under_operations_and_under_every_grant_that_covers_all_of_its_tool()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentbus-policy-diff-").FullName;
+        try
+        {
+            var catalog = Path.Combine(folder, "catalog");
+            Directory.CreateDirectory(catalog);
+            foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot.Path, "ops", "catalog"), "*.yaml"))
+                File.Copy(file, Path.Combine(catalog, Path.GetFileName(file)));
+            var policy = Path.Combine(folder, "policy.yaml");
+            File.WriteAllText(policy, "agents: [{id: a, team: t}]\ncatalog: catalog\ngrants: [{id: g, agent: a, tool: payments}]\n");
+            var before = PolicyLoader.LoadFile(policy).Policy!;
+
+            var payments = Path.Combine(catalog, "payments.yaml");
+            var text = File.ReadAllText(payments);
+            var getOrder = text[text.IndexOf("  - name: get_order", StringComparison.Ordinal)..text.IndexOf("  - name: refund", StringComparison.Ordinal)];
+            File.WriteAllText(payments, text.Replace("  - name: refund", getOrder.Replace("name: get_order", "name: get_order_v2") + "  - name: refund"));
+            var after = PolicyLoader.LoadFile(policy);
+            Assert.True(after.Succeeded, string.Join("\n", after.Errors));
+
+            Assert.Equal(
+            [
+                (Changed, "grant g operations", Widens),
+                (Added, "operation payments.get_order_v2", Unclear),
+            ], Summary(PolicyDiff.Compare(before, after.Policy!)));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}
