@@ -22,7 +22,7 @@ sealed record UnknownAction(
 /// <summary>`agentbus actions`: what happened to single actions, beside `runs` for whole runs.</summary>
 static class ActionsCommands
 {
-    public static Command Create() => new("actions", "Single actions.") { Unknown() };
+    public static Command Create() => new("actions", "Single actions.") { Unknown(), ResolveCommand.Create() };
 
     static Command Unknown()
     {
@@ -32,7 +32,7 @@ static class ActionsCommands
         var json = AuditCli.AsJson();
         var command = new Command("unknown",
             "Actions whose outcome is unknown (an executor died mid-call, or the call's answer was lost): the side effect may have happened. " +
-            "Oldest first; each needs a person to check the system of record.") { postgres, agent, tool, json };
+            "Oldest first; each needs a person to check the system of record (then: agentbus actions resolve).") { postgres, agent, tool, json };
         command.SetAction((result, ct) => Cli.Run(async () =>
         {
             await using var dataSource = AuditCli.DataSource(result, postgres);
@@ -42,7 +42,7 @@ static class ActionsCommands
                        c.executor AS Executor, c.attempts AS Attempts, c.claimed_at AS ClaimedAt, c.finished_at AS FinishedAt,
                        c.outcome::jsonb->>'errorCode' AS ErrorCode, c.outcome::jsonb->>'error' AS Error, c.late_outcome::text AS LateOutcome
                   FROM execution_claims c LEFT JOIN policy_actions p ON p.action_id = c.action_id
-                 WHERE c.state = 'outcome_unknown'
+                 WHERE c.state = 'outcome_unknown' AND NOT EXISTS (SELECT 1 FROM execution_resolutions r WHERE r.action_id = c.action_id)
                    AND (CAST(@Agent AS text) IS NULL OR c.agent_id = @Agent) AND (CAST(@Tool AS text) IS NULL OR c.tool = @Tool)
                  ORDER BY c.finished_at NULLS LAST, c.action_id
                 """, new { Agent = result.GetValue(agent), Tool = result.GetValue(tool) }, cancellationToken: ct))).ToList();
@@ -65,7 +65,8 @@ static class ActionsCommands
                     action.LateOutcome is null ? "" : "yes (--json)");
             Cli.Out.Write(table);
             Cli.Out.MarkupLine($"{actions.Count} action(s) whose side effect may have happened. Check the system of record for each action id " +
-                               "(sent as X-AgentBus-Action-Id and Idempotency-Key); do not propose it again blindly. docs/executors.md, \"Reconciling\".");
+                               "(sent as X-AgentBus-Action-Id and Idempotency-Key), then record what you found with " +
+                               "`agentbus actions resolve ACTION_ID --succeeded|--failed --evidence TEXT`; do not propose it again blindly. docs/executors.md, \"Reconciling\".");
             return Cli.Ok;
         }));
         return command;

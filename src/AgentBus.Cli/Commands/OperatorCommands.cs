@@ -131,7 +131,7 @@ static class OperatorCommands
     static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
     /// <summary>Plain JSON with MassTransit's message-type header, as the projections endpoint reads it; confirmed, with a timeout.</summary>
-    static async Task PublishAsync(string host, int port, string vhost, SecretStore secrets, OperatorActionTaken action, Guid messageId,
+    internal static async Task PublishAsync(string host, int port, string vhost, SecretStore secrets, OperatorActionTaken action, Guid messageId,
         CancellationToken ct)
     {
         var passwordFile = secrets.PathFor("rabbitmq", BrokerTopology.OperatorUser);
