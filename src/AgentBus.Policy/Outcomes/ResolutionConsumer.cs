@@ -57,6 +57,9 @@ public sealed class ResolutionConsumer(OutcomeResolutions resolutions, ILogger<R
         }
         if (resolved.Outcome is { } outcome)
             await PublishAsync(context, outcome, context.CancellationToken);
+        // Duplicates of the action heard its unknown outcome too; each copy carries its own action id, hence its own message id.
+        foreach (var copy in resolved.Copies ?? [])
+            await PublishAsync(context, copy, context.CancellationToken);
     }
 
     static Task PublishAsync(IPublishEndpoint bus, StoredOutcome outcome, CancellationToken ct)

@@ -7,8 +7,11 @@ using Npgsql;
 
 namespace AgentBus.Policy.State;
 
-/// <summary>What became of a resolution: <see cref="Outcome"/> is the action's resolved outcome (now or earlier), to publish.</summary>
-public sealed record ResolutionResult(string Status, StoredOutcome? Outcome, string? ResolvedBy = null)
+/// <summary>
+/// What became of a resolution: <see cref="Outcome"/> is the action's resolved outcome (now or earlier), to publish, and
+/// <see cref="Copies"/> the same for each duplicate of the action that had been sent its unknown outcome.
+/// </summary>
+public sealed record ResolutionResult(string Status, StoredOutcome? Outcome, string? ResolvedBy = null, IReadOnlyList<StoredOutcome>? Copies = null)
 {
     public const string Resolved = "resolved";
     public const string AlreadyResolved = "already_resolved";
@@ -40,10 +43,12 @@ public sealed class OutcomeResolutions(NpgsqlDataSource database)
             return new(ResolutionResult.NotFound, null);
 
         var (outcome, type, payload) = Build(request, action, resolvedAt);
-        var row = await connection.QuerySingleAsync<(string Status, string? Type, string? Payload, string? ResolvedBy)>(new CommandDefinition(
+        var rows = (await connection.QueryAsync<(string Status, string? Type, string? Payload, string? ResolvedBy)>(new CommandDefinition(
             "SELECT status, outcome_type, outcome_payload::text, resolved_by FROM policy_resolve_outcome(@ActionId, @Outcome, @Type, CAST(@Payload AS jsonb), @Operator, @Now)",
-            new { request.ActionId, Outcome = outcome, Type = type, Payload = payload, request.Operator, Now = resolvedAt }, cancellationToken: ct));
-        return new(row.Status, row.Type is not null && row.Payload is not null ? new StoredOutcome(row.Type, row.Payload) : null, row.ResolvedBy);
+            new { request.ActionId, Outcome = outcome, Type = type, Payload = payload, request.Operator, Now = resolvedAt }, cancellationToken: ct))).ToList();
+        var row = rows[0];
+        var copies = rows.Skip(1).Where(r => r.Type is not null && r.Payload is not null).Select(r => new StoredOutcome(r.Type!, r.Payload!)).ToList();
+        return new(row.Status, row.Type is not null && row.Payload is not null ? new StoredOutcome(row.Type, row.Payload) : null, row.ResolvedBy, copies);
     }
 
     /// <summary>The outcome an executor would have published had it known, from the unknown one it replaces.</summary>

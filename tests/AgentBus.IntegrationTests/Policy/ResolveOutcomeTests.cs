@@ -240,12 +240,43 @@ public sealed class ResolveOutcomeTests(PolicyFixture fixture) : IAsyncLifetime
         Assert.Equal(0, await fixture.QueueDepthAsync(WireNames.PolicyResolutionsQueue + "_error"));
     }
 
-    /// <summary>Proposes a refund, then plays the payments copy that claimed it and died: the action's outcome is unknown.</summary>
-    async Task<string> UnknownAsync(AgentClient agent, string runId)
+    [Fact]
+    public async Task A_duplicate_that_heard_the_unknown_outcome_hears_the_resolution_too()
+    {
+        await using var support = await fixture.ConnectAgentAsync(Agent);
+        var duplicates = new List<string>();
+        var actionId = await UnknownAsync(support, "run-resolve-dup", duplicates);
+        var duplicateId = Assert.Single(duplicates);
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var told = support.WaitAsync(duplicateId, deadline.Token);
+        var (exit, output) = await ResolveAsync(actionId, "--succeeded", "--evidence", "RF-18 in the console", "--operator", "alice");
+        Assert.True(exit == 0, output);
+
+        var heard = (await told).Succeeded!;
+        Assert.Equal((duplicateId, "alice", 0m), (heard.ActionId, heard.ResolvedBy, heard.CostUsd));
+        Assert.True(heard.Result.GetProperty("resolvedByOperator").GetBoolean());
+        Assert.Equal(["succeeded:" + duplicateId], await fixture.QueryAsync<string>(
+            "SELECT outcome || ':' || (outcome_payload->>'actionId') FROM policy_actions WHERE action_id = @duplicateId", new { duplicateId }));
+        // One estimate, spent once, for the one side effect.
+        Assert.Equal((0m, 0.01m), await BudgetAsync("run-resolve-dup"));
+    }
+
+    /// <summary>
+    /// Proposes a refund, then plays the payments copy that claimed it and died: the action's outcome is unknown.
+    /// With <paramref name="duplicates"/>, the same refund is proposed again first: a duplicate that is sent the unknown outcome too.
+    /// </summary>
+    async Task<string> UnknownAsync(AgentClient agent, string runId, List<string>? duplicates = null)
     {
         var actionId = await agent.ProposeAsync("payments", Refund(5), runId);
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM cost_ledger WHERE action_id = @actionId AND status = 'reserved'", new { actionId }) == 1, "the refund allowed and reserved");
+        if (duplicates is not null)
+        {
+            duplicates.Add(await agent.ProposeAsync("payments", Refund(5), runId));
+            await Eventually.True(async () => await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE duplicate_of = @actionId", new { actionId }) == 1,
+                "the duplicate recorded against the first");
+        }
 
         var startedAt = DateTimeOffset.UtcNow.AddSeconds(-3);
         var lost = new ActionFailed(actionId, runId, Agent, "payments", ExecutionErrorCodes.ExecutorLost,
@@ -283,10 +314,11 @@ public sealed class ResolveOutcomeTests(PolicyFixture fixture) : IAsyncLifetime
         }
 
         using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
-            Assert.True((await agent.WaitAsync(actionId, wait.Token)).Failed!.OutcomeUnknown);
+            foreach (var id in (duplicates ?? []).Prepend(actionId))
+                Assert.True((await agent.WaitAsync(id, wait.Token)).Failed!.OutcomeUnknown);
         await Eventually.True(async () => await fixture.CountAsync(
-            "SELECT count(*) FROM policy_actions WHERE action_id = @actionId AND outcome = 'outcome_unknown'", new { actionId }) == 1,
-            "the policy service recorded the unknown outcome");
+            "SELECT count(*) FROM policy_actions WHERE (action_id = @actionId OR duplicate_of = @actionId) AND outcome = 'outcome_unknown'", new { actionId })
+            == 1 + (duplicates?.Count ?? 0), "the policy service recorded the unknown outcome");
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM audit_events WHERE action_id = @actionId AND outcome = 'outcome_unknown'", new { actionId }) == 1,
             "the audit recorded the unknown outcome");

@@ -11,10 +11,13 @@ ALTER TABLE policy_actions ADD COLUMN IF NOT EXISTS unknown_outcome_payload json
 -- outcome is not outcome_unknown, or is not recorded yet), 'duplicate' (a duplicate follows its
 -- original), 'not_found'. Settles consistently with policy_record_outcome: an unknown outcome was
 -- settled at the reserved estimate (it may have happened); succeeded leaves that spent, failed gives
--- it back.
+-- it back. Duplicates of the action that were sent its unknown outcome take the resolved one too, re-addressed
+-- as policy_record_outcome's copies are (no cost, no attempts); they come back as extra rows (copy_*), for the
+-- service to tell their agents, now and on every repeat.
 CREATE FUNCTION policy_resolve_outcome(p_action_id text, p_outcome text, p_outcome_type text, p_payload jsonb, p_resolved_by text,
     p_now timestamptz)
-RETURNS TABLE (status text, outcome_type text, outcome_payload jsonb, resolved_by text, resolved_at timestamptz)
+RETURNS TABLE (status text, outcome_type text, outcome_payload jsonb, resolved_by text, resolved_at timestamptz,
+    copy_action_id text, copy_agent_id text, copy_run_id text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_action policy_actions%ROWTYPE;
@@ -25,19 +28,22 @@ BEGIN
     END IF;
     SELECT * INTO v_action FROM policy_actions a WHERE a.action_id = p_action_id FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::jsonb, NULL::text, NULL::timestamptz;
+        RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::jsonb, NULL::text, NULL::timestamptz, NULL::text, NULL::text, NULL::text;
         RETURN;
     END IF;
     IF v_action.resolved_at IS NOT NULL THEN
-        RETURN QUERY SELECT 'already_resolved'::text, v_action.outcome_type, v_action.outcome_payload, v_action.resolved_by, v_action.resolved_at;
+        RETURN QUERY SELECT 'already_resolved'::text, v_action.outcome_type, v_action.outcome_payload, v_action.resolved_by, v_action.resolved_at,
+            NULL::text, NULL::text, NULL::text;
+        RETURN QUERY SELECT 'copy'::text, d.outcome_type, d.outcome_payload, d.resolved_by, d.resolved_at, d.action_id, d.agent_id, d.run_id
+          FROM policy_actions d WHERE d.duplicate_of = p_action_id AND d.resolved_at IS NOT NULL;
         RETURN;
     END IF;
     IF v_action.duplicate_of IS NOT NULL THEN
-        RETURN QUERY SELECT 'duplicate'::text, NULL::text, NULL::jsonb, NULL::text, NULL::timestamptz;
+        RETURN QUERY SELECT 'duplicate'::text, NULL::text, NULL::jsonb, NULL::text, NULL::timestamptz, NULL::text, NULL::text, NULL::text;
         RETURN;
     END IF;
     IF v_action.outcome IS DISTINCT FROM 'outcome_unknown' THEN
-        RETURN QUERY SELECT 'not_unknown'::text, v_action.outcome, NULL::jsonb, NULL::text, NULL::timestamptz;
+        RETURN QUERY SELECT 'not_unknown'::text, v_action.outcome, NULL::jsonb, NULL::text, NULL::timestamptz, NULL::text, NULL::text, NULL::text;
         RETURN;
     END IF;
 
@@ -60,7 +66,14 @@ BEGIN
         END IF;
     END IF;
 
-    RETURN QUERY SELECT 'resolved'::text, p_outcome_type, p_payload, p_resolved_by, p_now;
+    RETURN QUERY SELECT 'resolved'::text, p_outcome_type, p_payload, p_resolved_by, p_now, NULL::text, NULL::text, NULL::text;
+    RETURN QUERY
+      UPDATE policy_actions d SET unknown_outcome_payload = d.outcome_payload, outcome = p_outcome, outcome_type = p_outcome_type,
+             outcome_payload = p_payload || jsonb_build_object('actionId', d.action_id, 'runId', d.run_id, 'agentId', d.agent_id,
+                                                               'costUsd', 0, 'attempts', 0, 'durationMs', 0),
+             resolved_by = p_resolved_by, resolved_at = p_now
+       WHERE d.duplicate_of = p_action_id AND d.outcome = 'outcome_unknown' AND d.resolved_at IS NULL
+      RETURNING 'copy'::text, d.outcome_type, d.outcome_payload, d.resolved_by, d.resolved_at, d.action_id, d.agent_id, d.run_id;
 END
 $$;
 
