@@ -84,7 +84,7 @@ static class ResolveCommand
                     .Replace("'evidence'", "--evidence").Replace("'result'", "--result").Replace("'externalReference'", "--external-reference")
                     .Replace("'actionId'", "ACTION_ID"))));
 
-            await using var dataSource = NpgsqlDataSource.Create(Cli.Required(result, postgres, "the AgentBus database (its owner's connection)"));
+            await using var dataSource = AuditCli.DataSource(Cli.Required(result, postgres, "the AgentBus database (its owner's connection)"));
             var recorded = await RecordAsync(dataSource, request, ct);
             var resolution = recorded.Resolution;
             if (recorded.Earlier && !Same(resolution, request))
