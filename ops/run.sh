@@ -123,8 +123,22 @@ if ! add_demo_approver >> "$STATE/logs/setup.log" 2>&1; then
 fi
 
 demo_status=0
-AGENTBUS_APPROVALS_URL=http://127.0.0.1:5104 AGENTBUS_GATEWAY_URL=http://127.0.0.1:5105 \
+DEMO_RUN="demo-$(date -u +%Y%m%d-%H%M%S)"
+AGENTBUS_APPROVALS_URL=http://127.0.0.1:5104 AGENTBUS_GATEWAY_URL=http://127.0.0.1:5105 AGENTBUS_DEMO_RUN_ID="$DEMO_RUN" \
   dotnet "$(pipeline_dll AgentBus.DemoAgent agentbus-demo-agent)" || demo_status=$?
+
+# The demo undoes its own run, as an operator would after an agent did the wrong thing: the ticket is
+# closed and the refund cancelled by undo-bot, through the policy; the comment cannot be undone and
+# the large refund still waits for a person (exit 4: something waits; 1 would be a failure).
+echo
+echo "Rolling back run $DEMO_RUN (agentbus runs rollback; docs/operations.md, \"Undo what an agent did\"):"
+rollback_status=0
+agentbus_cli runs rollback "$DEMO_RUN" --reason "the demo undoes its own run" --operator demo --policy "$POLICY_FILE" \
+  --approvals-url http://127.0.0.1:5104 --wait 60s || rollback_status=$?
+if ((rollback_status != 0 && rollback_status != 4)); then
+  pipeline_log "the demo's rollback failed (exit $rollback_status)"
+  demo_status=1
+fi
 
 # The audit chain's head copied out of the database (after verifying it against the earlier copies):
 # only such a copy catches a rewrite by whoever can change the database, its owner included. Here it
@@ -154,6 +168,7 @@ Where to look next
   Python and .NET agents       pip install $REPO/clients/python (clients/python/README.md) · AgentBus.Client: AsAIFunctions (docs/mcp.md)
   Operator CLI                 dotnet $(pipeline_dll AgentBus.Cli agentbus) --help
   Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify --anchor $ANCHORS · agentbus gates
+  Undo a run                   agentbus runs rollback RUN_ID --dry-run · agentbus actions unknown (docs/operations.md)
                                (with AGENTBUS_POSTGRES from $STATE/env; docs/audit.md)
   Database logins              each service connects as its own (agentbus-policy, -projections, -approvals, -executor-TOOL;
                                agentbus-auditor reads only; passwords in $SECRETS/postgres/); agentbus, the owner, is for

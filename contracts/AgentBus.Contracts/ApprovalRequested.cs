@@ -34,4 +34,5 @@ public sealed record ApprovalRequested(
     string? Intent = null,
     string? IdempotencyKey = null,
     JsonElement? Current = null,
-    string? Operation = null);
+    string? Operation = null,
+    string? Compensates = null);

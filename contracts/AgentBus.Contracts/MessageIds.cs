@@ -71,5 +71,12 @@ public static class MessageIds
     public static Guid Approval(string agentId, string actionId) => For(Action(agentId, actionId), "Approval");
 
     /// <summary>An agent's report that a run ended: one per run.</summary>
+    /// <summary>
+    /// The action id of attempt <paramref name="attempt"/> (1, 2, …) at undoing action <paramref name="originalActionId"/>:
+    /// derived, so every rollback of a run, from any terminal and after any crash, proposes the same
+    /// compensation under the same id and the policy admits it once.
+    /// </summary>
+    public static Guid Compensation(string originalActionId, int attempt) => For($"{originalActionId}\n{attempt}", "Compensation");
+
     public static Guid RunCompleted(string agentId, string runId) => For($"{agentId}:{runId}", nameof(Contracts.RunCompleted));
 }

@@ -55,4 +55,16 @@ public static class ReasonCodes
 
     /// <summary>The action id was already used for a different action.</summary>
     public const string ActionIdReused = "action_id_reused";
+
+    /// <summary>A rollback identity proposed something that is not a compensation (it may only undo).</summary>
+    public const string CompensationRequired = "compensation_required";
+
+    /// <summary>A proposal claims to undo an action, but its sender is not a rollback identity.</summary>
+    public const string NotRollbackIdentity = "not_rollback_identity";
+
+    /// <summary>
+    /// A compensation that does not match what it claims to undo: no such succeeded action, not its declared
+    /// compensation, other arguments than the ones built from the original, or an earlier attempt not yet ended.
+    /// </summary>
+    public const string CompensationInvalid = "compensation_invalid";
 }

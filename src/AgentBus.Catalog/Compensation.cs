@@ -19,6 +19,9 @@ public sealed class Compensation
 
     public string FullName => $"{Tool}.{Operation}";
 
+    /// <summary>Whether an argument comes from the original arguments: then the policy service keeps them for the undo.</summary>
+    public bool ReadsArguments => Arguments.Any(a => a.Pointer is { } pointer && JsonPointers.Parse(pointer) is [CompensationArgument.ArgumentsRoot, ..]);
+
     /// <summary>In the order the catalog lists them.</summary>
     public required IReadOnlyList<CompensationArgument> Arguments { get; init; }
 

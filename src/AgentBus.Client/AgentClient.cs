@@ -131,13 +131,14 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
     /// <summary>Publishes one proposal and returns its action id once the broker has confirmed it.</summary>
     /// <param name="tool">A catalog operation as "tool.operation" (payments.refund), or a generic tool's name when <paramref name="operation"/> is given or the tool has no operations.</param>
     /// <param name="operation">The operation, when <paramref name="tool"/> names the tool alone; null: split "tool.operation" at its last dot, or no operation when there is no dot.</param>
+    /// <param name="compensates">For a rollback identity only: the action this one undoes (see <c>agentbus runs rollback</c>).</param>
     public async Task<string> ProposeAsync(string tool, JsonElement arguments, string runId,
         string? idempotencyKey = null, string? intent = null, string? actionId = null, CancellationToken cancellationToken = default,
-        string? operation = null)
+        string? operation = null, string? compensates = null)
     {
         actionId ??= Guid.CreateVersion7().ToString();
         (tool, operation) = Split(tool, operation);
-        var proposal = new ActionProposed(actionId, runId, _options.AgentId, tool, arguments, idempotencyKey, intent, operation);
+        var proposal = new ActionProposed(actionId, runId, _options.AgentId, tool, arguments, idempotencyKey, intent, operation, compensates);
         var tracker = _actions.GetOrAdd(actionId, id => new ActionTracker(id, tool));
         if (_options.ConsumeRepliesOnlyWhileTracking)
             await StartConsumingAsync(cancellationToken);

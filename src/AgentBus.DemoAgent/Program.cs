@@ -7,7 +7,8 @@ string Setting(string name, string fallback) => Environment.GetEnvironmentVariab
 
 var secrets = Setting("AGENTBUS_SECRETS_DIR", "/var/lib/agentbus/secrets");
 var approvals = Setting("AGENTBUS_APPROVALS_URL", "http://127.0.0.1:5104").TrimEnd('/');
-var runId = $"demo-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}";
+// ops/run.sh names the run, so that it can roll the run back afterwards.
+var runId = Setting("AGENTBUS_DEMO_RUN_ID", $"demo-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}");
 var steps = DemoScenario.Steps();
 
 if (Console.IsOutputRedirected || Console.WindowWidth < 120)

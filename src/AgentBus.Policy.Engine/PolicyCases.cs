@@ -42,6 +42,7 @@ public sealed class PolicyCases
         public JsonNode? Arguments { get; set; }
         public string? IdempotencyKey { get; set; }
         public string? Intent { get; set; }
+        public string? Compensates { get; set; }
     }
 
     public sealed class SuspendedEntry
@@ -97,7 +98,8 @@ public sealed class PolicyCases
         entry.Arguments is null ? JsonDocument.Parse("{}").RootElement.Clone() : JsonSerializer.SerializeToElement(entry.Arguments),
         entry.IdempotencyKey,
         entry.Intent,
-        entry.Operation);
+        entry.Operation,
+        entry.Compensates);
 
     public IReadOnlyList<Result> Run(PolicySnapshot policy, DateTimeOffset now)
     {

@@ -34,6 +34,9 @@ public sealed class PolicyDocument
         /// <summary>active (default) or suspended.</summary>
         public string? Status { get; set; }
 
+        /// <summary>A rollback identity: it may only propose compensations of succeeded actions (agentbus runs rollback).</summary>
+        public bool Rollback { get; set; }
+
         public int Line { get; set; }
     }
 

@@ -69,6 +69,18 @@ public static class PolicyEvaluator
         // 4. Grant, arguments, constraints, destinations.
         if (!agentKnown)
             return Denied(trace, "grant", PolicyDecision.Deny(ReasonCodes.UnknownAgent, $"Agent '{proposal.AgentId}' is not in the policy.", "default-deny"));
+        if (agent!.Rollback && proposal.Compensates is null)
+            return Denied(trace, "rollback", PolicyDecision.Deny(ReasonCodes.CompensationRequired,
+                $"Agent '{proposal.AgentId}' is a rollback identity: it may only undo a succeeded action (set 'compensates' to its action id).",
+                $"agents/{proposal.AgentId}"));
+        if (!agent.Rollback && proposal.Compensates is not null)
+            return Denied(trace, "rollback", PolicyDecision.Deny(ReasonCodes.NotRollbackIdentity,
+                $"Agent '{proposal.AgentId}' is not a rollback identity; only one (rollback: true in the policy) may propose a compensation.",
+                $"agents/{proposal.AgentId}"));
+        if (proposal.Compensates is not null)
+            trace?.Add(new("rollback", "pass",
+                $"Rollback identity '{proposal.AgentId}' undoes action {proposal.Compensates}; the policy service checks it against the stored action.",
+                $"agents/{proposal.AgentId}"));
         if (!toolKnown)
             return Denied(trace, "grant", PolicyDecision.Deny(ReasonCodes.UnknownTool, $"Tool '{proposal.Tool}' is not in the policy.", "default-deny"));
         CatalogOperation? operation = null;

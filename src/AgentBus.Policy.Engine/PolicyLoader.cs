@@ -183,7 +183,7 @@ public static class PolicyLoader
                     Error(agent, $"agent id '{agent.Id}' starts with '{Names.ReservedPrefix}', which is reserved for AgentBus's own broker users.");
                 var suspended = Status(agent, agent.Status, $"agent '{agent.Id}'");
                 var owner = agent.Owner is null ? null : Person(agent, agent.Owner, $"agent '{agent.Id}': owner");
-                if (!agents.TryAdd(agent.Id, new AgentPolicy { Id = agent.Id, Team = agent.Team, Owner = owner, Suspended = suspended, Line = agent.Line }))
+                if (!agents.TryAdd(agent.Id, new AgentPolicy { Id = agent.Id, Team = agent.Team, Owner = owner, Suspended = suspended, Rollback = agent.Rollback, Line = agent.Line }))
                     Error(agent, $"agent '{agent.Id}' is defined twice.");
             }
             return agents;
@@ -459,6 +459,14 @@ public static class PolicyLoader
 
                 foreach (var operation in CoveredOperations(grant, tool))
                 {
+                    // A rollback identity's grant for an operation that undoes nothing could never be used.
+                    if (agents[grant.Agent].Rollback && !tool.Operations.Values.Any(o => o.Compensation?.Operation == operation?.Name))
+                    {
+                        Error(grant, $"grant '{grant.Id}' lets rollback identity '{grant.Agent}' use " +
+                                     (operation is null ? $"tool '{grant.Tool}', which has no operations" : $"'{operation.FullName}', which is no operation's compensation") +
+                                     "; a rollback identity may only undo (grant it the compensating operations).");
+                        continue;
+                    }
                     var terms = Terms(grant.Id, grant.Agent, tool, operation, limits, budgets);
                     var subject = operation is null ? $"tool '{grant.Tool}'" : $"operation '{operation.FullName}'";
                     var compiled = new GrantPolicy

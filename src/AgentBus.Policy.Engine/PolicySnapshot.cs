@@ -37,6 +37,9 @@ public sealed class AgentPolicy
     /// <summary>Suspended in the policy file itself (status: suspended), as opposed to by an operator.</summary>
     public bool Suspended { get; init; }
 
+    /// <summary>A rollback identity: every proposal it makes must undo a succeeded action (see <c>compensates</c>), and only it may make such proposals.</summary>
+    public bool Rollback { get; init; }
+
     public int Line { get; init; }
 }
 

@@ -7,7 +7,7 @@ namespace AgentBus.Policy.Engine;
 /// <summary>The envelope rules every proposal must meet before any policy rule looks at it.</summary>
 public sealed class ProposalValidator : AbstractValidator<ActionProposed>
 {
-    public const int MaxRunIdLength = 128;
+    public const int MaxRunIdLength = RollbackRuns.MaxRunIdLength;
     public const int MaxIdempotencyKeyLength = 200;
     public const int MaxIntentLength = 2000;
 
@@ -46,6 +46,9 @@ public sealed class ProposalValidator : AbstractValidator<ActionProposed>
         RuleFor(p => p.Intent).MaximumLength(MaxIntentLength).WithName("intent").WithErrorCode(ReasonCodes.InvalidField)
             .Must(intent => intent is null || !intent.Contains('\0')).WithErrorCode(ReasonCodes.InvalidField)
             .WithMessage("'intent' must not contain NUL characters.");
+        RuleFor(p => p.Compensates).Must(id => Guid.TryParseExact(id, "D", out _)).WithName("compensates").WithErrorCode(ReasonCodes.InvalidField)
+            .WithMessage("'compensates' must be the UUID of the action it undoes.")
+            .When(p => p.Compensates is not null);
     }
 
     // Loops, not LINQ: this runs on every proposal, and All() would box the enumerators.

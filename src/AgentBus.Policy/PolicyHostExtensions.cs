@@ -2,6 +2,7 @@ using AgentBus.ServiceDefaults.Database;
 using AgentBus.Policy.Approvals;
 using AgentBus.Policy.Outcomes;
 using AgentBus.Policy.Proposals;
+using AgentBus.Policy.Rollback;
 using AgentBus.Policy.Spend;
 using AgentBus.Policy.State;
 using AgentBus.ServiceDefaults;
@@ -30,6 +31,8 @@ public static class PolicyHostExtensions
         builder.Services.AddSingleton<CostLedger>();
         builder.Services.AddSingleton<OutcomeResolutions>();
         builder.Services.AddSingleton<ApprovalLedger>();
+        builder.Services.AddSingleton<UndoRecords>();
+        builder.Services.AddSingleton<CompensationCheck>();
         builder.Services.AddHostedService<StateSweeper>();
         builder.AddExecutionAuthorizer();
 

@@ -15,7 +15,8 @@ public sealed record RunStory(
     IReadOnlyList<RunAgent> Agents,
     IReadOnlyList<ActionStory> Actions,
     IReadOnlyList<StoryStep> RunEvents,
-    RunTotals Totals);
+    RunTotals Totals,
+    RunStory? Rollback = null);
 
 /// <summary>An agent's part in the run and its own report of how the run ended (null until it reports).</summary>
 public sealed record RunAgent(
@@ -49,7 +50,8 @@ public sealed record ActionStory(
     string? Error,
     long? DurationMs,
     decimal CostUsd,
-    IReadOnlyList<StoryStep> Steps);
+    IReadOnlyList<StoryStep> Steps,
+    string? Undoes = null);
 
 /// <summary>An approval event: the request, each approver's answer, expiry or cancellation.</summary>
 public sealed record ApprovalAnswer(string EventType, string Answer, string? By, DateTimeOffset At);

@@ -73,10 +73,12 @@ public static class RunStoryBuilder
         var tool = ordered.Select(o => o.Row.Tool).FirstOrDefault(t => t is not null);
 
         string? intent = null;
+        string? undoes = null;
         JsonElement? arguments = null;
         if (proposal is not null && proposal.Payload.ValueKind == JsonValueKind.Object)
         {
             intent = String(proposal.Payload, "intent");
+            undoes = String(proposal.Payload, "compensates");
             if (proposal.Payload.TryGetProperty("arguments", out var args))
                 arguments = args;
         }
@@ -98,7 +100,8 @@ public static class RunStoryBuilder
             outcome?.EventType == "ActionFailed" ? String(outcome.Payload, "error") : null,
             outcome is null ? null : Long(outcome.Payload, "durationMs"),
             steps.Where(s => s.Stage == StoryStages.Outcome).Sum(s => s.CostUsd ?? 0),
-            steps);
+            steps,
+            undoes);
     }
 
     static string Status(StoryStep? proposal, StoryStep? decision, List<ApprovalAnswer> approvals, StoryStep? authorization,

@@ -1,4 +1,5 @@
 using AgentBus.Audit.Chain;
+using AgentBus.Contracts;
 using Npgsql;
 
 namespace AgentBus.Audit.Stories;
@@ -14,6 +15,16 @@ public sealed class RunStoryQuery(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        var story = await ReadAsync(connection, transaction, runId, cancellationToken);
+        // A run's rollback (agentbus runs rollback) is a run of its own, told beside it.
+        if (story is not null && !runId.StartsWith(RollbackRuns.Prefix, StringComparison.Ordinal))
+            story = story with { Rollback = await ReadAsync(connection, transaction, RollbackRuns.For(runId), cancellationToken) };
+        await transaction.CommitAsync(cancellationToken);
+        return story;
+    }
+
+    static async Task<RunStory?> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string runId, CancellationToken cancellationToken)
+    {
 
         var rows = new List<AuditRecord>();
         await using (var command = new NpgsqlCommand($"SELECT {AuditRows.Columns} FROM audit_events WHERE run_id = @run ORDER BY seq", connection, transaction))
@@ -40,7 +51,6 @@ public sealed class RunStoryQuery(NpgsqlDataSource dataSource)
                     reader.GetDecimal(6)));
         }
 
-        await transaction.CommitAsync(cancellationToken);
         return RunStoryBuilder.Build(runId, rows, agents);
     }
 }

@@ -15,6 +15,9 @@ static class Cli
     /// <summary>The command ran and its verdict is negative: a broken audit chain, a failed gate.</summary>
     public const int CheckFailed = 3;
 
+    /// <summary>Nothing failed, but the work is not done: something waits (an approval, an action still running); run it again later.</summary>
+    public const int Incomplete = 4;
+
     static readonly AsyncLocal<IAnsiConsole?> CapturedOutput = new();
 
     static Cli()

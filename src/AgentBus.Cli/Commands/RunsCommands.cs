@@ -8,7 +8,7 @@ namespace AgentBus.Cli.Commands;
 
 static class RunsCommands
 {
-    public static Command Create() => new("runs", "Runs as the audit tells them.") { List(), Show() };
+    public static Command Create() => new("runs", "Runs as the audit tells them, and their rollback.") { List(), Show(), RollbackCommand.Create() };
 
     static Command List()
     {
@@ -104,6 +104,11 @@ static class RunsCommands
             }
             if (action.Status != action.Steps[^1].Outcome)
                 table.AddRow("", "", "", "", "now", $"[bold]{Result(action.Status)}[/]", "");
+            // Its rollback, beside it: every attempt at undoing it, oldest first.
+            foreach (var undo in story.Rollback?.Actions.Where(u => u.Undoes == action.ActionId) ?? [])
+                table.AddRow("", AuditCli.Clock(undo.FirstEventAt), Markup.Escape(undo.AgentId ?? "?"), Markup.Escape(undo.Tool ?? ""), "undo",
+                    Result(undo.Status), Join(undo.ReasonCode is { } code && undo.Status != "succeeded" ? Markup.Escape(code) : null,
+                        undo.Arguments is { } args ? AuditCli.Cut(args.GetRawText(), 80) : null, $"action {Markup.Escape(undo.ActionId)}"));
         }
         foreach (var step in story.RunEvents)
             table.AddRow("", AuditCli.Clock(step.At), Markup.Escape(step.Actor ?? ""), "", StepName(step), Result(step.Outcome),
@@ -114,6 +119,13 @@ static class RunsCommands
         Cli.Out.MarkupLine($"Totals: {t.Actions} action(s) · {t.Allowed} allowed · {t.Denied} denied · {t.PendingApproval} awaiting approval · " +
                            $"{t.Authorized} authorized · {t.Succeeded} succeeded · {t.Failed} failed · {t.OutcomeUnknown} outcome unknown · " +
                            $"{t.Refused} refused by the executor · cost {AuditCli.Usd(t.CostUsd)} · {t.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
+        if (story.Rollback is { } rollback)
+            Cli.Out.MarkupLine($"Rollback (run {Markup.Escape(rollback.RunId)}, its own story: agentbus runs show {Markup.Escape(rollback.RunId)}): " +
+                               $"{rollback.Totals.Actions} compensation(s) · {rollback.Totals.Succeeded} succeeded · {rollback.Totals.PendingApproval} awaiting approval · " +
+                               $"{rollback.Totals.Denied} denied · {rollback.Totals.Failed} failed · {rollback.Totals.OutcomeUnknown} outcome unknown · cost {AuditCli.Usd(rollback.Totals.CostUsd)}");
+        foreach (var request in story.Rollback?.RunEvents.Where(e => e.EventType == nameof(Contracts.OperatorActionTaken)) ?? [])
+            Cli.Out.MarkupLine($"  requested by {Markup.Escape(request.Actor ?? "?")} at {AuditCli.When(request.At)} UTC" +
+                               (Text(request.Payload, "reason") is { } reason ? $": {Markup.Escape(AuditCli.Cut(reason, 120) ?? "")}" : ""));
     }
 
     static string StepName(StoryStep step) => step.Stage switch

@@ -9,7 +9,7 @@ internal interface IActionChannel
     string AgentId { get; }
 
     Task<string> ProposeAsync(string tool, JsonElement arguments, string runId, string? idempotencyKey = null, string? intent = null,
-        string? actionId = null, CancellationToken cancellationToken = default, string? operation = null);
+        string? actionId = null, CancellationToken cancellationToken = default, string? operation = null, string? compensates = null);
 
     Task<ActionDecided> DecisionAsync(string actionId, CancellationToken cancellationToken);
 

@@ -40,6 +40,9 @@ public sealed class PolicyApproval
     public string RunId { get; set; } = "";
     public string Tool { get; set; } = "";
     public string? Operation { get; set; }
+
+    /// <summary>The action a rollback identity's compensation undoes (agentbus runs rollback), re-checked with the rest.</summary>
+    public string? Compensates { get; set; }
     public string ArgumentsHash { get; set; } = "";
     public string Arguments { get; set; } = "{}";
     public string? IdempotencyKey { get; set; }
@@ -64,7 +67,7 @@ public sealed class PolicyApproval
 
     /// <summary>The proposal as the agent made it, for re-evaluation and for the one ExecuteTool.</summary>
     public ActionProposed ToProposal(JsonElement? arguments = null) =>
-        new(ActionId, RunId, AgentId, Tool, arguments ?? JsonSerializer.Deserialize<JsonElement>(Arguments), IdempotencyKey, Intent, Operation);
+        new(ActionId, RunId, AgentId, Tool, arguments ?? JsonSerializer.Deserialize<JsonElement>(Arguments), IdempotencyKey, Intent, Operation, Compensates);
 
     /// <summary>Whether a message from the approval saga is about exactly this action.</summary>
     public bool Binds(string actionId, string runId, string agentId, string tool) =>
@@ -79,7 +82,7 @@ public sealed class PolicyApproval
 public sealed class ApprovalLedger(NpgsqlDataSource database)
 {
     internal const string Columns = """
-        approval_id AS ApprovalId, action_id AS ActionId, agent_id AS AgentId, run_id AS RunId, tool AS Tool, operation AS Operation,
+        approval_id AS ApprovalId, action_id AS ActionId, agent_id AS AgentId, run_id AS RunId, tool AS Tool, operation AS Operation, compensates AS Compensates,
         arguments_hash AS ArgumentsHash, arguments AS Arguments, idempotency_key AS IdempotencyKey, intent AS Intent,
         rule_id AS RuleId, approver_group AS ApproverGroup, quorum AS Quorum, policy_version AS PolicyVersion, status AS Status,
         consumption_id AS ConsumptionId, approvers AS Approvers, final_decision AS FinalDecision, reason_code AS ReasonCode,
@@ -96,14 +99,14 @@ public sealed class ApprovalLedger(NpgsqlDataSource database)
     {
         await using var connection = await database.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO policy_approvals (approval_id, action_id, agent_id, run_id, tool, operation, arguments_hash, arguments, idempotency_key, intent,
+            INSERT INTO policy_approvals (approval_id, action_id, agent_id, run_id, tool, operation, compensates, arguments_hash, arguments, idempotency_key, intent,
                 rule_id, approver_group, quorum, policy_version, status, requested_at, updated_at, decision_reason, decided_at, proposal_message_id)
-            VALUES (@ApprovalId, @ActionId, @AgentId, @RunId, @Tool, @Operation, @ArgumentsHash, @Arguments, @IdempotencyKey, @Intent,
+            VALUES (@ApprovalId, @ActionId, @AgentId, @RunId, @Tool, @Operation, @Compensates, @ArgumentsHash, @Arguments, @IdempotencyKey, @Intent,
                 @RuleId, @ApproverGroup, @Quorum, @PolicyVersion, 'pending', @RequestedAt, @RequestedAt, @DecisionReason, @DecidedAt, @ProposalMessageId)
             ON CONFLICT (approval_id) DO NOTHING
             """, new
         {
-            request.ApprovalId, request.ActionId, request.AgentId, request.RunId, request.Tool, request.Operation, request.ArgumentsHash,
+            request.ApprovalId, request.ActionId, request.AgentId, request.RunId, request.Tool, request.Operation, request.Compensates, request.ArgumentsHash,
             Arguments = request.Arguments.GetRawText(), request.IdempotencyKey, request.Intent, request.RuleId, request.ApproverGroup,
             request.Quorum, request.PolicyVersion, request.RequestedAt, DecisionReason = decisionReason, DecidedAt = decidedAt,
             ProposalMessageId = proposalMessageId,

@@ -26,7 +26,7 @@ public static class ApprovalMessages
             proposal.Tool, proposal.Arguments, CanonicalJson.Hash(proposal.Arguments), requirement.RuleId, requirement.Group,
             requirement.Approvers, requirement.ExcludedApprovers, requirement.RequestedBy, requirement.RequestedAt, requirement.ExpiresAt,
             requirement.EscalationGroup, requirement.EscalationDelay, policyVersion, proposal.Intent, proposal.IdempotencyKey,
-            Operation: proposal.Operation);
+            Operation: proposal.Operation, Compensates: proposal.Compensates);
 
     public static Task PublishRequestAsync(IPublishEndpoint bus, ApprovalRequested request, CancellationToken ct) =>
         bus.Publish(request, send => send.MessageId = RequestMessageId(request.ApprovalId), ct);

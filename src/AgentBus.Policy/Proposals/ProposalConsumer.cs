@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using AgentBus.Contracts;
 using AgentBus.Policy.Approvals;
 using AgentBus.Policy.Engine;
+using AgentBus.Policy.Rollback;
 using AgentBus.Policy.State;
 using AgentBus.ServiceDefaults.Messaging;
 using AgentBus.ServiceDefaults.Telemetry;
@@ -25,6 +26,8 @@ public sealed class ProposalConsumer(
     AdmissionStore admissions,
     ApprovalLedger approvals,
     ExecutionAuthorizer authorizer,
+    CompensationCheck compensations,
+    UndoRecords undoRecords,
     TimeProvider clock,
     ILogger<ProposalConsumer> logger) : IConsumer<ActionProposed>
 {
@@ -45,10 +48,16 @@ public sealed class ProposalConsumer(
             decision = PolicyEvaluator.Evaluate(proposal, sender, policy, new EvaluationState(now, suspensions.Current));
             // Only an authenticated, well-formed proposal is recorded under its action id: a spoofer
             // must not be able to occupy another agent's action id.
+            if (decision.Decision != Decision.Denied && proposal.Compensates is not null &&
+                await compensations.RefuseAsync(proposal, policy!, context.CancellationToken) is { } refusal)
+                decision = refusal;
             if (decision.RuleId is not ("envelope" or "identity"))
             {
                 admission = await admissions.AdmitAsync(proposal, decision, policy?.Version, now, context.CancellationToken);
                 decision = admission.Decision;
+                if (decision.Decision != Decision.Denied && admission.Kind != AdmissionKind.Duplicate &&
+                    policy!.Catalog.Find($"{proposal.Tool}.{proposal.Operation}")?.Compensation is { ReadsArguments: true })
+                    await undoRecords.KeepArgumentsAsync(proposal.ActionId, proposal.Arguments, context.CancellationToken);
             }
         }
 

@@ -126,7 +126,9 @@ public sealed record AuditEntry(
     /// "agent.suspend"; the suspended agent or tool is in its column, the resolved action ("action.resolve") in its. Changes no run summary.
     /// </summary>
     public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken),
-        e.Action.StartsWith("action.", StringComparison.Ordinal) ? e.Target : null, null,
+        e.Action.StartsWith("action.", StringComparison.Ordinal) ? e.Target : null,
+        // A rollback request belongs to the rollback's own run, so the run story tells who asked for it and why.
+        e.Action == "run.rollback" ? RollbackRuns.For(e.Target) : null,
         e.Action.StartsWith("agent.", StringComparison.Ordinal) ? e.Target : null,
         e.Action.StartsWith("tool.", StringComparison.Ordinal) ? e.Target : null,
         e.Action, null, Json(e), e.TakenAt, new RunChange())

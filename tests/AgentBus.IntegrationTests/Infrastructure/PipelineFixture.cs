@@ -98,6 +98,12 @@ public class PipelineFixture : IAsyncLifetime
     public RabbitMqManagementClient Management { get; private set; } = null!;
     public CallLog SandboxCalls => _sandbox!.Services.GetRequiredService<CallLog>();
 
+    /// <summary>The sandbox's own state (orders, refunds, tickets): what the system of record says, beside its call log.</summary>
+    public AgentBus.SandboxApi.Shop.ShopStore Shop => _sandbox!.Services.GetRequiredService<AgentBus.SandboxApi.Shop.ShopStore>();
+
+    /// <summary>The sandbox's settings, read per request: a test may slow every call (LatencyMs) and must set it back.</summary>
+    public SandboxOptions SandboxSettings => _sandbox!.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SandboxOptions>>().Value;
+
     public virtual async Task InitializeAsync()
     {
         Servers = await TestServers.StartAsync();
@@ -235,6 +241,7 @@ public class PipelineFixture : IAsyncLifetime
             }
         }
         SandboxCalls.Clear();
+        Shop.Reset();
         // The policy service denies from its cached kill switch until its next re-read (250 ms by default);
         // without this wait a test after one that suspended an agent is refused for a suspension it never made.
         if (hadSuspensions)

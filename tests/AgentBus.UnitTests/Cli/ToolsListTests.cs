@@ -22,7 +22,7 @@ public sealed class ToolsListTests
         Assert.Equal("support-bot (approval when /amountUsd > 100)", operations["payments.refund"]);
         Assert.Equal("desk-assistant, support-bot", operations["payments.get_order"]);
         Assert.Equal("intern-bot, support-bot", operations["ticketing.comment"]);
-        Assert.Equal("nobody", operations["payments.cancel_refund"]);
+        Assert.Equal("undo-bot", operations["payments.cancel_refund"]);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ sealed class FakeActionChannel(Func<ProposalSeen, ActionResult?> answer) : IActi
     public HashSet<string> Ran { get; } = new(StringComparer.Ordinal);
 
     public Task<string> ProposeAsync(string tool, JsonElement arguments, string runId, string? idempotencyKey = null, string? intent = null,
-        string? actionId = null, CancellationToken cancellationToken = default, string? operation = null)
+        string? actionId = null, CancellationToken cancellationToken = default, string? operation = null, string? compensates = null)
     {
         var proposal = new ProposalSeen(actionId!, tool, operation, arguments, runId, idempotencyKey, intent);
         Proposals.Add(proposal);

@@ -80,15 +80,15 @@ public sealed class PolicyOperationsTests : IDisposable
     }
 
     [Fact]
-    public void Who_can_move_money_names_the_refund_and_not_the_order_lookup()
+    public void Who_can_move_money_names_the_refund_and_its_undo_and_not_the_order_lookup()
     {
         var policy = PolicyLoader.LoadFile(System.IO.Path.Combine(RepoRoot.Path, "ops", "policies", "policy.yaml")).Policy!;
 
         var (rows, error, _) = WhoCan.Query(policy, "money.move");
 
         Assert.Null(error);
-        var row = Assert.Single(rows);
-        Assert.Equal(("support-bot", "payments", "refund", "support-bot-refunds"), (row.Agent, row.Tool, row.Operation, row.Grant));
+        Assert.Equal([("support-bot", "payments", "refund", "support-bot-refunds"), ("undo-bot", "payments", "cancel_refund", "undo-bot-refunds")],
+            rows.Select(row => (row.Agent, row.Tool, row.Operation, row.Grant)));
         Assert.Equal(["desk-assistant-lookups", "support-bot-order-lookup"], WhoCan.Query(policy, "payments.get_order").Rows.Select(r => r.Grant));
     }
 
