@@ -48,11 +48,8 @@ public sealed class ResolveThenRollbackTests(RollbackFixture fixture) : IAsyncLi
 
         // What the operator reads in the shop: the refund record, as GET /refunds/{id} returns it.
         var record = JsonSerializer.Serialize(fixture.Shop.GetRefund(refundId).Body, new JsonSerializerOptions(JsonSerializerDefaults.Web));
-        var (resolved, output) = await AuditFixture.CliAsync(
-            "actions", "resolve", refund.ActionId, "--succeeded", "--evidence", $"{refundId} for ORD-1001, 30.00 USD, in the shop's refunds",
-            "--result", $$"""{"status": 201, "body": {{record}}}""", "--external-reference", refundId, "--operator", "olga",
-            "--postgres", fixture.ConnectionString, "--rabbitmq-host", fixture.Servers.RabbitHost, "--rabbitmq-port", fixture.Servers.RabbitPort.ToString(),
-            "--vhost", fixture.VirtualHost, "--secrets-dir", fixture.Secrets.Directory);
+        var (resolved, output) = await ResolveAsync(refund.ActionId, "--succeeded", "--evidence", $"{refundId} for ORD-1001, 30.00 USD, in the shop's refunds",
+            "--result", $$"""{"status": 201, "body": {{record}}}""", "--external-reference", refundId, "--operator", "olga");
         Assert.True(resolved == 0, output);
 
         var (exit, undone) = await fixture.RollbackAsync(run, "--reason", "the damaged item was found");
@@ -62,6 +59,49 @@ public sealed class ResolveThenRollbackTests(RollbackFixture fixture) : IAsyncLi
         // The refund itself was never called again: one call, the one whose outcome was lost.
         Assert.Single(Refunds());
     }
+
+    [Fact]
+    public async Task A_compensation_whose_outcome_is_unknown_is_resolved_and_the_rollback_then_completes_without_a_second_cancel()
+    {
+        var run = "run-" + Guid.NewGuid().ToString("N")[..12];
+        var refund = (await fixture.ActAsync(run, ("payments.refund", new { orderId = "ORD-1002", amountUsd = 15.00, reason = "Late." })))[0];
+        var refundId = refund.Succeeded!.ExternalReference!;
+
+        fixture.SandboxSettings.LatencyMs = 30_000;
+        var rollback = Task.Run(() => fixture.RollbackAsync(run, "--wait", "5s"));
+        await Eventually.True(() => Task.FromResult(Cancels(refundId).Count == 1), "the cancellation to reach the shop", TimeSpan.FromSeconds(30));
+        await fixture.PaymentsExecutor.KillAsync();
+        fixture.SandboxSettings.LatencyMs = 0;
+        await rollback;
+        await fixture.PaymentsExecutor.DisposeAsync();
+        await fixture.StartPaymentsExecutorAsync();
+        var compensation = AgentBus.Policy.Rollback.Compensations.ActionId(refund.ActionId, 1);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM policy_actions WHERE action_id = @compensation AND outcome = 'outcome_unknown'", new { compensation }) == 1,
+            "the lost compensation declared outcome unknown", TimeSpan.FromSeconds(60));
+        var (_, listed) = await AuditFixture.CliAsync("actions", "unknown", "--postgres", fixture.ConnectionString, "--json");
+        Assert.Contains(compensation, listed);
+
+        var record = JsonSerializer.Serialize(fixture.Shop.GetRefund(refundId).Body, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+        Assert.Contains("cancel", record);
+        var (resolved, output) = await ResolveAsync(compensation, "--succeeded", "--evidence", $"{refundId} shows as cancelled in the shop",
+            "--result", $$"""{"status": 201, "body": {{record}}}""", "--operator", "olga");
+        Assert.True(resolved == 0, output);
+
+        var (exit, again) = await fixture.RollbackAsync(run);
+        Assert.True(exit == 0, again);
+        Assert.Single(Cancels(refundId));
+        Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1002"));
+    }
+
+    Task<(int Exit, string Output)> ResolveAsync(params string[] args) => AuditFixture.CliAsync(
+    [
+        "actions", "resolve", .. args, "--postgres", fixture.ConnectionString, "--rabbitmq-host", fixture.Servers.RabbitHost,
+        "--rabbitmq-port", fixture.Servers.RabbitPort.ToString(), "--vhost", fixture.VirtualHost, "--secrets-dir", fixture.Secrets.Directory,
+    ]);
+
+    IReadOnlyList<AgentBus.SandboxApi.RecordedCall> Cancels(string refundId) =>
+        fixture.SandboxCalls.Calls.Where(c => c.Method == "POST" && c.Path.EndsWith($"/refunds/{refundId}/cancel", StringComparison.Ordinal)).ToList();
 
     IReadOnlyList<AgentBus.SandboxApi.RecordedCall> Refunds() =>
         fixture.SandboxCalls.Calls.Where(c => c.Method == "POST" && c.Path.EndsWith("/refunds", StringComparison.Ordinal)).ToList();
