@@ -131,8 +131,8 @@ static class ResolveCommand
                 ? isSucceeded
                     ? "[grey]The policy service recorded it: the estimate stays spent, the agent is told, and it can be rolled back.[/]"
                     : "[grey]The policy service recorded it: the estimate is given back to the budget and the agent is told.[/]"
-                : "[yellow]Sent; the policy service has not recorded it yet (is it running?). It will when it reads its queue; " +
-                  "running this command again sends it again, harmlessly.[/]");
+                : "[yellow]Sent; the policy service has not recorded it yet (is it running? has `agentbus broker apply` bound " +
+                  "agentbus.policy.resolutions since the upgrade?). It will when it reads its queue; running this command again sends it again, harmlessly.[/]");
             return Cli.Ok;
         }));
         return command;
