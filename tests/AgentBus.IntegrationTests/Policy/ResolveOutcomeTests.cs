@@ -154,13 +154,40 @@ public sealed class ResolveOutcomeTests(PolicyFixture fixture) : IAsyncLifetime
             insert.Parameters.AddWithValue("id", actionId);
             await insert.ExecuteNonQueryAsync();
         }
-        Assert.Empty(await UnknownListAsync());
+        // Still listed, as resolved but not recorded by the policy service: whoever looks next runs it again.
+        Assert.Equal([actionId], await UnknownListAsync());
+        var (_, listed) = await AuditFixture.CliAsync("actions", "unknown", "--postgres", fixture.ConnectionString);
+        Assert.Contains("resolved succeeded by carol", listed);
+        Assert.Contains("run the same actions resolve again", listed);
 
         var (exit, output) = await ResolveAsync(actionId, "--succeeded", "--evidence", "ticket OPS-9", "--operator", "carol");
         Assert.True(exit == 0, output);
         Assert.Contains("recorded earlier; sent again", output);
         Assert.Equal(["succeeded:carol"], await fixture.QueryAsync<string>(
             "SELECT outcome || ':' || resolved_by FROM policy_actions WHERE action_id = @actionId", new { actionId }));
+        Assert.Empty(await UnknownListAsync());
+    }
+
+    [Fact]
+    public async Task A_run_that_cannot_reach_the_broker_keeps_the_finding_says_so_and_the_next_run_sends_it()
+    {
+        await using var support = await fixture.ConnectAgentAsync(Agent);
+        var actionId = await UnknownAsync(support, "run-resolve-offline");
+
+        var (offline, said) = await AuditFixture.CliAsync("actions", "resolve", actionId, "--failed", "--evidence", "no refund in the console",
+            "--operator", "dave", "--postgres", fixture.ConnectionString, "--rabbitmq-host", "127.0.0.1", "--rabbitmq-port", "1",
+            "--vhost", fixture.VirtualHost, "--secrets-dir", fixture.Secrets.Directory);
+        Assert.True(offline == 1, said);
+        Assert.Contains("recorded, but it could not be sent", said);
+        Assert.Equal(["outcome_unknown"], await fixture.QueryAsync<string>("SELECT outcome FROM policy_actions WHERE action_id = @actionId", new { actionId }));
+        Assert.Equal([actionId], await UnknownListAsync());
+
+        var (exit, output) = await ResolveAsync(actionId, "--failed", "--evidence", "no refund in the console", "--operator", "dave");
+        Assert.True(exit == 0, output);
+        Assert.Equal(["failed:dave"], await fixture.QueryAsync<string>(
+            "SELECT outcome || ':' || resolved_by FROM policy_actions WHERE action_id = @actionId", new { actionId }));
+        Assert.Equal((0m, 0m), await BudgetAsync("run-resolve-offline"));
+        Assert.Empty(await UnknownListAsync());
     }
 
     [Fact]
