@@ -76,7 +76,26 @@ public static class MessageIds
     /// derived, so every rollback of a run, from any terminal and after any crash, proposes the same
     /// compensation under the same id and the policy admits it once.
     /// </summary>
-    public static Guid Compensation(string originalActionId, int attempt) => For($"{originalActionId}\n{attempt}", "Compensation");
+    public static Guid Compensation(string originalActionId, int attempt)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        For($"{originalActionId}\n{attempt}", "Compensation").TryWriteBytes(bytes, bigEndian: true, out _);
+        // The variant bits 111 (RFC 9562: reserved for future definition) mark the id as rollback's: no UUID
+        // generator produces them, and the policy refuses them from any other agent, unrecorded, so an agent
+        // cannot occupy the id of a future compensation with an action of its own.
+        bytes[8] = (byte)((bytes[8] & 0x1F) | 0xE0);
+        return new Guid(bytes, bigEndian: true);
+    }
+
+    /// <summary>Whether the action id carries rollback's mark (see <see cref="Compensation"/>): only a rollback identity may use it.</summary>
+    public static bool IsReservedForRollback(string? actionId)
+    {
+        if (!Guid.TryParseExact(actionId, "D", out var id))
+            return false;
+        Span<byte> bytes = stackalloc byte[16];
+        id.TryWriteBytes(bytes, bigEndian: true, out _);
+        return (bytes[8] & 0xE0) == 0xE0;
+    }
 
     public static Guid RunCompleted(string agentId, string runId) => For($"{agentId}:{runId}", nameof(Contracts.RunCompleted));
 }

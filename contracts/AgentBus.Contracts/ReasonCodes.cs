@@ -67,4 +67,7 @@ public static class ReasonCodes
     /// compensation, other arguments than the ones built from the original, or an earlier attempt not yet ended.
     /// </summary>
     public const string CompensationInvalid = "compensation_invalid";
+
+    /// <summary>The action id carries the mark reserved for rollback's compensations (UUID variant bits 111); use a UUID v7.</summary>
+    public const string ActionIdReserved = "action_id_reserved";
 }

@@ -48,6 +48,12 @@ public static class PolicyEvaluator
                 $"Broker user '{brokerUserId}' may not propose as agent '{proposal.AgentId}'.", "identity"));
         trace?.Add(new("identity", "pass", $"AMQP user_id '{brokerUserId}' matches agentId."));
 
+        // Under rule "identity", so the proposal is not recorded under its action id: an agent cannot occupy
+        // the id of a compensation that a rollback will propose later.
+        if (MessageIds.IsReservedForRollback(proposal.ActionId) && !(policy?.Agents.GetValueOrDefault(proposal.AgentId)?.Rollback ?? false))
+            return Denied(trace, "identity", PolicyDecision.Deny(ReasonCodes.ActionIdReserved,
+                $"Action id {proposal.ActionId} has UUID variant bits 111, which AgentBus reserves for rollback's compensations; use a UUID v7.", "identity"));
+
         if (policy is null)
             return Denied(trace, "policy", PolicyDecision.Deny(ReasonCodes.PolicyUnavailable, "No policy is loaded, so every action is denied.", "default-deny"));
 

@@ -231,5 +231,18 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
             run, compensates: refund.ActionId);
         using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             Assert.Equal(ReasonCodes.NotRollbackIdentity, (await agent.WaitAsync(forged, deadline.Token)).Decision.ReasonCode);
+
+        // Nor occupy the id of a future compensation with an action of its own: refused, and not recorded under that id.
+        var occupied = await agent.ProposeAsync("payments.get_order", System.Text.Json.JsonSerializer.SerializeToElement(new { orderId = "ORD-1002" }),
+            run, actionId: Compensations.ActionId(refund.ActionId, 2));
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            Assert.Equal(ReasonCodes.ActionIdReserved, (await agent.WaitAsync(occupied, deadline.Token)).Decision.ReasonCode);
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE action_id = @occupied", new { occupied }));
+
+        // The genuine rollback is untouched by all of it: attempt 1 was used up by the forged arguments, attempt 2 undoes the refund.
+        var (exit, output) = await fixture.RollbackAsync(run);
+        Assert.True(exit == 0, output);
+        Assert.Single(Calls("/cancel"));
+        Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1002"));
     }
 }

@@ -73,6 +73,25 @@ public sealed class RollbackRulesTests : IDisposable
     }
 
     [Fact]
+    public void Compensation_ids_carry_a_mark_no_uuid_generator_makes_and_only_a_rollback_identity_may_use()
+    {
+        var policy = Load("grants: [{id: g, agent: undo, tool: payments, operations: [cancel_refund]}, {id: h, agent: bot, tool: payments, operations: [get_order]}]").Policy!;
+        var reserved = Compensations.ActionId(Guid.CreateVersion7().ToString(), 1);
+
+        Assert.True(MessageIds.IsReservedForRollback(reserved));
+        Assert.False(MessageIds.IsReservedForRollback(Guid.CreateVersion7().ToString()));
+        Assert.False(MessageIds.IsReservedForRollback(Guid.NewGuid().ToString()));
+        Assert.False(MessageIds.IsReservedForRollback(MessageIds.For("support-bot\nkey", "mcp.action").ToString()));
+        Assert.False(MessageIds.IsReservedForRollback("not a uuid"));
+
+        var occupying = new ActionProposed(reserved, "run-1", "bot", "payments", JsonSerializer.SerializeToElement(new { orderId = "ORD-1001" }),
+            Operation: "get_order");
+        var denied = PolicyEvaluator.Evaluate(occupying, "bot", policy);
+        Assert.Equal((ReasonCodes.ActionIdReserved, "identity"), (denied.ReasonCode, denied.RuleId));
+        Assert.Equal(ReasonCodes.ActionIdReserved, PolicyEvaluator.Evaluate(occupying, "bot", null).ReasonCode);
+    }
+
+    [Fact]
     public void Where_undoing_stands_follows_from_the_attempts()
     {
         var failed = Record("a1", "payments.cancel_refund", outcome: "failed", failure: new { errorCode = "tool_error", error = "409" });
