@@ -10,6 +10,9 @@ namespace AgentBus.Contracts;
 /// the policy service did authorize under that id, if any, still gets its own outcome.
 /// <see cref="Executor"/> and <see cref="StartedAt"/> are set when an executor copy claimed the
 /// action and went to call the tool (absent for a refusal before any claim).
+/// <see cref="ResolvedBy"/> and <see cref="Evidence"/> are set when an operator resolved an
+/// outcome-unknown action (`agentbus actions resolve`): the policy service then publishes this
+/// outcome for the action, and only its word counts for it.
 /// </summary>
 public sealed record ActionFailed(
     string ActionId,
@@ -24,4 +27,6 @@ public sealed record ActionFailed(
     DateTimeOffset FailedAt,
     bool Refused = false,
     string? Executor = null,
-    DateTimeOffset? StartedAt = null);
+    DateTimeOffset? StartedAt = null,
+    string? ResolvedBy = null,
+    string? Evidence = null);

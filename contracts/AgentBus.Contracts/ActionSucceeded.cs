@@ -6,6 +6,9 @@ namespace AgentBus.Contracts;
 /// The tool ran. <see cref="Result"/> is already redacted by the executor. <see cref="Executor"/> and
 /// <see cref="StartedAt"/> say which executor copy called the tool and when it claimed the action
 /// (the audit records the start from them).
+/// <see cref="ResolvedBy"/> and <see cref="Evidence"/> are set when an operator resolved an
+/// outcome-unknown action (`agentbus actions resolve`): the policy service then publishes this
+/// outcome for the action, and only its word counts for it.
 /// </summary>
 public sealed record ActionSucceeded(
     string ActionId,
@@ -19,4 +22,6 @@ public sealed record ActionSucceeded(
     int Attempts,
     DateTimeOffset CompletedAt,
     string? Executor = null,
-    DateTimeOffset? StartedAt = null);
+    DateTimeOffset? StartedAt = null,
+    string? ResolvedBy = null,
+    string? Evidence = null);

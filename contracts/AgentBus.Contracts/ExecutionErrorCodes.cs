@@ -36,6 +36,9 @@ public static class ExecutionErrorCodes
     /// <summary>A copy claimed the action and stopped (crash, lost database) while calling the tool.</summary>
     public const string ExecutorLost = "executor_lost";
 
+    /// <summary>An operator found that an outcome-unknown action did not happen (agentbus actions resolve --failed).</summary>
+    public const string ResolvedFailed = "resolved_failed";
+
     public const string Timeout = "timeout";
     public const string ToolError = "tool_error";
 }

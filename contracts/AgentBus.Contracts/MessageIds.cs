@@ -58,6 +58,15 @@ public static class MessageIds
     /// </summary>
     public static Guid ActionRefusal(string agentId, string actionId, string tool) => For(Report(agentId, actionId, tool), "Refused");
 
+    /// <summary>
+    /// An operator's resolution of an outcome-unknown action, as the policy service publishes it (an
+    /// ActionSucceeded or ActionFailed): never the outcome's id, which the unknown outcome already took.
+    /// </summary>
+    public static Guid ActionResolution(string agentId, string actionId, string tool) => For(Report(agentId, actionId, tool), "Resolved");
+
+    /// <summary>The operator's resolve request (an OperatorActionTaken "action.resolve"): one per action, whoever runs it, however often.</summary>
+    public static Guid ResolveRequest(string actionId) => For(actionId, "action.resolve");
+
     /// <summary>The approval id (the saga's correlation id): a re-proposed action asks for the same approval.</summary>
     public static Guid Approval(string agentId, string actionId) => For(Action(agentId, actionId), "Approval");
 

@@ -78,6 +78,9 @@ public static class WireNames
     /// <summary>The policy service's copy of every outcome, to settle budgets.</summary>
     public const string PolicyOutcomesQueue = "agentbus.policy.outcomes";
 
+    /// <summary>The policy service's queue of operators' resolutions of outcome-unknown actions ("action.resolve" operator actions).</summary>
+    public const string PolicyResolutionsQueue = "agentbus.policy.resolutions";
+
     public const string PolicySpendReportsQueue = "agentbus.policy.spend-reports";
     public const string ProjectionsQueue = "agentbus.projections";
 

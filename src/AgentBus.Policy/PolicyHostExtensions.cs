@@ -31,6 +31,7 @@ public static class PolicyHostExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<SuspensionCache>());
         builder.Services.AddSingleton<AdmissionStore>();
         builder.Services.AddSingleton<CostLedger>();
+        builder.Services.AddSingleton<OutcomeResolutions>();
         builder.Services.AddSingleton<ApprovalLedger>();
         builder.Services.AddSingleton<UndoRecords>();
         builder.Services.AddSingleton<ShadowPolicy>();
@@ -47,6 +48,7 @@ public static class PolicyHostExtensions
         {
             bus.AddConsumer<ProposalConsumer>(typeof(ProposalConsumerDefinition));
             bus.AddConsumer<OutcomeConsumer>(typeof(OutcomeConsumerDefinition));
+            bus.AddConsumer<ResolutionConsumer>(typeof(ResolutionConsumerDefinition));
             bus.AddConsumer<SpendReportConsumer>(typeof(SpendReportConsumerDefinition));
             bus.AddConsumer<ApprovalOutcomeConsumer>(typeof(ApprovalOutcomeConsumerDefinition));
         });

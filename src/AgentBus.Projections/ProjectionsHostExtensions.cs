@@ -43,7 +43,7 @@ public static class ProjectionsHostExtensions
             // executor from another's there: an outcome counts only from the executors of the tool it
             // names (or from policy, which copies outcomes to duplicates), as policy settles them.
             bus.AddAuditEvents<ExecutionStarted>((id, e) => [AuditEntry.From(id, e)], (e, sender) => OutcomeTrust.Of(e.Tool, sender));
-            bus.AddAuditEvents<ActionSucceeded>(AuditEntry.WithStart, (e, sender) => OutcomeTrust.Of(e.Tool, sender));
+            bus.AddAuditEvents<ActionSucceeded>(AuditEntry.WithStart, OutcomeTrust.Of);
             bus.AddAuditEvents<ActionFailed>(AuditEntry.WithStart, OutcomeTrust.Of);
             bus.AddAuditEvent<OperatorActionTaken>(AuditEntry.From);
             bus.AddAuditEvent<PolicyFileRefused>(AuditEntry.From);

@@ -53,6 +53,10 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
 
         await api.PutExchangeAsync(vhost, WireNames.OperatorActionsExchange, "topic", ct);
         await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ProjectionsQueue, "#", ct);
+        // Operators' resolutions of outcome-unknown actions: the policy service records and publishes them.
+        await DeclareEndpointAsync(vhost, WireNames.PolicyResolutionsQueue, ct);
+        await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.PolicyResolutionsQueue,
+            OperatorActionNames.ResolveAction, ct);
         // Audit-only events: the projections record them, no agent queue receives them.
         await api.PutExchangeAsync(vhost, WireNames.ExecutionStartedExchange, "topic", ct);
         await api.BindExchangeAsync(vhost, WireNames.ExecutionStartedExchange, WireNames.ProjectionsQueue, "#", ct);

@@ -29,7 +29,20 @@ static class AuditCli
     public static Option<bool> AsJson() => new("--json") { Description = "Print JSON instead of a table" };
 
     public static NpgsqlDataSource DataSource(ParseResult result, Option<string> postgres) =>
-        NpgsqlDataSource.Create(Cli.Required(result, postgres, "the AgentBus database (a role that can read the audit)"));
+        DataSource(Cli.Required(result, postgres, "the AgentBus database (a role that can read the audit)"));
+
+    /// <summary>A data source for a connection string given on the command line; a malformed one is a usage error, not a stack trace.</summary>
+    public static NpgsqlDataSource DataSource(string connectionString)
+    {
+        try
+        {
+            return NpgsqlDataSource.Create(connectionString);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException($"--postgres is not a valid connection string ({ex.Message}); e.g. \"Host=127.0.0.1;Username=agentbus;Database=agentbus\".");
+        }
+    }
 
     /// <summary>Null when not given; a duration counts back from <paramref name="now"/>.</summary>
     public static DateTimeOffset? Time(string? text, string option, DateTimeOffset now)

@@ -152,6 +152,8 @@ static class RunsCommands
             AuditCli.Cut(Text(step.Payload, "reason") ?? Text(step.Payload, "comment"), 80)),
         StoryStages.Authorization => Join($"by {Markup.Escape(step.Actor ?? "policy")}", Text(step.Payload, "argumentsHash") is { } hash ? $"arguments {AuditCli.Cut(hash, 24)}" : null),
         StoryStages.Execution => $"by {Markup.Escape(step.Actor ?? "executor")}",
+        StoryStages.Outcome when Text(step.Payload, "resolvedBy") is { } by =>
+            $"resolved by {Markup.Escape(by)}: {Markup.Escape(step.Outcome)} ({AuditCli.Cut(Text(step.Payload, "evidence"), 80)})",
         StoryStages.Outcome when step.EventType == "ActionSucceeded" => Join(step.ExternalReference is { } reference ? $"ref {Markup.Escape(reference)}" : null,
             step.CostUsd is { } cost ? AuditCli.Usd(cost) : null, Number(step.Payload, "durationMs") is { } ms ? $"{ms} ms" : null),
         StoryStages.Outcome => Join(step.ReasonCode is { } error ? Markup.Escape(error) : null, AuditCli.Cut(Text(step.Payload, "error"), 80),

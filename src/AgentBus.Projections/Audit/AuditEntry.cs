@@ -89,30 +89,44 @@ public sealed record AuditEntry(
             ? []
             : [From(MessageIds.ExecutionStarted(agentId, actionId, tool), new ExecutionStarted(actionId, runId, agentId, tool, executor, at))];
 
+    /// <summary>
+    /// A success, or an operator's resolution of an outcome-unknown action as succeeded (<see cref="ActionSucceeded.ResolvedBy"/>,
+    /// from the policy service only: <see cref="OutcomeTrust"/>): that row names the operator, and the run's summary
+    /// moves the action from failed and outcome-unknown to succeeded, with the cost it settled at.
+    /// </summary>
     public static AuditEntry From(Guid eventId, ActionSucceeded e) => new(eventId, nameof(ActionSucceeded), e.ActionId, e.RunId,
-        e.AgentId, e.Tool, "succeeded", null, Json(e), e.CompletedAt, new RunChange(Succeeded: 1, CostUsd: e.CostUsd))
+        e.AgentId, e.Tool, "succeeded", e.ResolvedBy is null ? null : Resolved, Json(e), e.CompletedAt,
+        e.ResolvedBy is null
+            ? new RunChange(Succeeded: 1, CostUsd: e.CostUsd)
+            : new RunChange(Succeeded: 1, Failed: -1, OutcomeUnknown: -1, CostUsd: e.CostUsd))
     {
         ExternalReference = e.ExternalReference,
         CostUsd = e.CostUsd,
-        Actor = Actors.Executor(e.Tool),
+        Actor = e.ResolvedBy ?? Actors.Executor(e.Tool),
     };
+
+    /// <summary>The reason code of an operator's resolution as succeeded (a failed one carries ExecutionErrorCodes.ResolvedFailed).</summary>
+    public const string Resolved = "resolved";
 
     /// <summary>
     /// "outcome_unknown" when the side effect may have happened, "refused" when the executor did not
     /// call the system at all (the executor says so: <see cref="ActionFailed.Refused"/>), "failed" otherwise.
+    /// An operator's resolution as failed (<see cref="ActionFailed.ResolvedBy"/>) names the operator; the action was already
+    /// counted failed, and is no longer counted outcome-unknown.
     /// </summary>
     public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
         e.AgentId, e.Tool, FailureName(e), e.ErrorCode, Json(e), e.FailedAt,
-        new RunChange(Failed: 1, OutcomeUnknown: e.OutcomeUnknown ? 1 : 0))
+        e.ResolvedBy is null ? new RunChange(Failed: 1, OutcomeUnknown: e.OutcomeUnknown ? 1 : 0) : new RunChange(OutcomeUnknown: -1))
     {
-        Actor = Actors.Executor(e.Tool),
+        Actor = e.ResolvedBy ?? Actors.Executor(e.Tool),
     };
 
     /// <summary>
     /// Kill-switch changes, dead-letter replays and purges: <see cref="Outcome"/> is the action, e.g.
-    /// "agent.suspend"; the suspended agent or tool is in its column. Changes no run summary.
+    /// "agent.suspend"; the suspended agent or tool is in its column, the resolved action ("action.resolve") in its. Changes no run summary.
     /// </summary>
-    public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken), null,
+    public static AuditEntry From(Guid eventId, OperatorActionTaken e) => new(eventId, nameof(OperatorActionTaken),
+        e.Action.StartsWith("action.", StringComparison.Ordinal) ? e.Target : null,
         // A rollback request belongs to the rollback's own run, so the run story tells who asked for it and why.
         e.Action == "run.rollback" ? RollbackRuns.For(e.Target) : null,
         e.Action.StartsWith("agent.", StringComparison.Ordinal) ? e.Target : null,

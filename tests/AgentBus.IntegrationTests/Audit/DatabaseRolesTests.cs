@@ -234,7 +234,7 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
     [InlineData("executor-payments", "SELECT count(*) FROM execution_claims; SELECT count(*) FROM kill_switch",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM audit_events", "DELETE FROM policy_suspensions",
                 "SELECT * FROM policy_suspensions", "INSERT INTO kill_switch VALUES ('agent', 'x', now())", "DELETE FROM kill_switch",
-                "SELECT * FROM cost_ledger", "UPDATE budget_usage SET spent_usd = 0" })]
+                "SELECT * FROM cost_ledger", "UPDATE budget_usage SET spent_usd = 0", "DELETE FROM execution_resolutions" })]
     [InlineData("projections", "SELECT count(*) FROM run_summaries; SELECT last_seq FROM audit_chain_head",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM cost_ledger", "SELECT * FROM execution_claims",
                 "DELETE FROM run_summaries", "SELECT * FROM approval_sagas" })]
@@ -349,7 +349,7 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
                      "policy_rate_windows", "policy_run_attempts", "policy_runs", "policy_suspensions"] },
         { "executor", ["execution_claims"] },
         { "approvals", ["approval_sagas", "approvers"] },
-        { "operations", ["dead_letter_archive"] },
+        { "operations", ["dead_letter_archive", "execution_resolutions"] },
     };
 
     [Theory]

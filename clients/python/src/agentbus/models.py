@@ -119,7 +119,10 @@ class ActionDecided:
 
 @dataclass(frozen=True, slots=True)
 class ActionSucceeded:
-    """The tool ran. `result` is already redacted; `external_reference` is the id of the record the call created."""
+    """The tool ran. `result` is already redacted; `external_reference` is the id of the record the call created.
+
+    `resolved_by` and `evidence` are set when an operator resolved an outcome-unknown action (from agentbus-policy only).
+    """
 
     action_id: str
     run_id: str
@@ -133,6 +136,8 @@ class ActionSucceeded:
     completed_at: datetime | None = None
     executor: str | None = None
     started_at: datetime | None = None
+    resolved_by: str | None = None
+    evidence: str | None = None
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> ActionSucceeded:
@@ -149,6 +154,8 @@ class ActionSucceeded:
             completed_at=_time(body, "completedAt"),
             executor=_opt_str(body, "executor"),
             started_at=_time(body, "startedAt"),
+            resolved_by=_opt_str(body, "resolvedBy"),
+            evidence=_opt_str(body, "evidence"),
         )
 
 
@@ -158,6 +165,7 @@ class ActionFailed:
 
     `outcome_unknown`: the side effect may have happened; never retry it automatically.
     `refused`: nothing was attempted.
+    `resolved_by`, `evidence`: an operator found the outcome-unknown action did not happen (from agentbus-policy only).
     """
 
     action_id: str
@@ -173,6 +181,8 @@ class ActionFailed:
     refused: bool = False
     executor: str | None = None
     started_at: datetime | None = None
+    resolved_by: str | None = None
+    evidence: str | None = None
 
     @property
     def ends_no_action(self) -> bool:
@@ -195,6 +205,8 @@ class ActionFailed:
             refused=_bool(body, "refused"),
             executor=_opt_str(body, "executor"),
             started_at=_time(body, "startedAt"),
+            resolved_by=_opt_str(body, "resolvedBy"),
+            evidence=_opt_str(body, "evidence"),
         )
 
 
