@@ -24,13 +24,14 @@ static class PolicyReplayCommand
         {
             Description = $"Exit 3 when any of these transitions occurs (comma-separated: {string.Join(", ", Transitions)})",
         };
+        var stateless = new Option<bool>("--stateless") { Description = "Compare only the stateless steps; do not simulate rates, run caps and budgets" };
         var postgres = Cli.Postgres();
         var json = AuditCli.AsJson();
         var command = new Command("replay",
             "Re-decide recorded proposals (from the audit) against a candidate policy, in order, and report each change of decision by rule, " +
             "with how approvers decided on the actions that would no longer need them.")
         {
-            candidate, since, until, agent, tool, failOn, postgres, json,
+            candidate, since, until, agent, tool, failOn, stateless, postgres, json,
         };
         command.SetAction((result, ct) => Cli.Run(async () =>
         {
@@ -45,7 +46,7 @@ static class PolicyReplayCommand
                 ? PolicyCommands.Load(name)
                 : await PolicyHistoryCommands.LoadVersionAsync(new PolicyVersionStore(dataSource), name, ct);
 
-            var replay = new PolicyReplay(policy, admit: null, stateModel: "none: stateful live decisions are counted as not replayable");
+            var replay = new PolicyReplay(policy, result.GetValue(stateless) ? null : new AdmissionModel());
             var report = await replay.RunAsync(new RecordedProposals(dataSource).ReadAsync(from, to, result.GetValue(agent), result.GetValue(tool), ct), from, to, ct);
             var broken = report.Transitions.Where(t => forbidden.Contains(t.Transition)).ToList();
 

@@ -32,12 +32,13 @@ public sealed record ReplayReport(
 /// <summary>
 /// Re-decides recorded proposals against a candidate policy, in the order they arrived, and compares with
 /// what the live policy decided then. The stateless steps run the same pure evaluator as the policy
-/// service. Stateful rules (rates, run caps, budgets, idempotency) are re-run by <paramref name="admit"/>,
-/// a model of the admission fed the same stream; without one, a live decision that only state explains
-/// (a rate limit, a budget) is counted as not reproducible rather than compared. The kill switch is
-/// history, not policy: a proposal denied by a suspension at the time is not replayable either.
+/// service. Stateful rules (rates, run caps, budgets, idempotency) are re-run by <paramref name="state"/>,
+/// the admission model (<see cref="AdmissionModel"/>) fed the same stream under the candidate's terms and
+/// settled with the recorded outcomes; without one, a live decision that only state explains (a rate
+/// limit, a budget) is counted as not reproducible rather than compared. The kill switch is history, not
+/// policy: a proposal denied by a suspension at the time is not replayable either.
 /// </summary>
-public sealed class PolicyReplay(PolicySnapshot candidate, Func<ActionProposed, PolicyDecision, DateTimeOffset, PolicyDecision>? admit, string stateModel)
+public sealed class PolicyReplay(PolicySnapshot candidate, AdmissionModel? state)
 {
     static readonly HashSet<string> StatefulReasons =
     [
@@ -94,11 +95,18 @@ public sealed class PolicyReplay(PolicySnapshot candidate, Func<ActionProposed, 
             var at = new DateTimeOffset(DateTime.SpecifyKind(row.OccurredAt, DateTimeKind.Utc));
             evaluating.Start();
             var decision = PolicyEvaluator.Evaluate(proposal, row.AgentId, candidate, EvaluationState.At(at));
-            if (admit is not null && decision.Decision != Decision.Denied)
-                decision = admit(proposal, decision, at);
+            if (state is not null)
+            {
+                var admitted = state.Admit(proposal, decision, at);
+                decision = admitted.Decision;
+                // Outcomes settle the budgets as they did then (an admission the live policy refused has none: its reservation expires).
+                if (admitted.Kind == ModeledAdmissionKind.New && row.OutcomeType is { } outcome)
+                    state.Settle(proposal.ActionId, outcome == nameof(ActionSucceeded) ? ModeledOutcome.Succeeded
+                        : row.OutcomeState == "outcome_unknown" ? ModeledOutcome.OutcomeUnknown : ModeledOutcome.Failed, row.CostUsd);
+            }
             evaluating.Stop();
 
-            if (admit is null && StatefulReasons.Contains(row.LiveReasonCode ?? "") && decision.Decision != Decision.Denied)
+            if (state is null && StatefulReasons.Contains(row.LiveReasonCode ?? "") && decision.Decision != Decision.Denied)
             {
                 Skip($"denied for state at the time ({row.LiveReasonCode}), which this replay does not model", row.ActionId);
                 continue;
@@ -137,7 +145,10 @@ public sealed class PolicyReplay(PolicySnapshot candidate, Func<ActionProposed, 
             new ApprovalHistory(approved, denied, expired, cancelled, refused, pending),
             notReplayable.Select(n => new NotReplayable(n.Key, n.Value.Count, n.Value.Examples)).OrderByDescending(n => n.Count).ToList(),
             replayed == 0 || evaluating.Elapsed == TimeSpan.Zero ? 0 : replayed / evaluating.Elapsed.TotalSeconds,
-            stateModel);
+            state is null
+                ? "none (--stateless): live decisions only state explains are counted as not replayable"
+                : "rates, run caps, budgets and idempotency simulated over the window under the candidate's terms, settled with the recorded outcomes " +
+                  "(state from before the window is not counted)");
     }
 
     sealed class Group(string reason)

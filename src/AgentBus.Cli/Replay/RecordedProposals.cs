@@ -21,7 +21,10 @@ public sealed record RecordedProposal(
     string? LiveReasonCode,
     string? LiveRule,
     string? LiveVersion,
-    string? FinalReasonCode)
+    string? FinalReasonCode,
+    string? OutcomeType = null,
+    string? OutcomeState = null,
+    decimal? CostUsd = null)
 {
     /// <summary>The proposal as the agent sent it, from the raw tier, or from the long-lived copy when redaction left its arguments alone; else why not.</summary>
     public (ActionProposed? Proposal, string? NotReplayable) Read()
@@ -83,7 +86,8 @@ public sealed class RecordedProposals(NpgsqlDataSource database)
                 SELECT p.seq AS Seq, p.event_id AS EventId, p.occurred_at AS OccurredAt, p.agent_id AS AgentId, p.action_id AS ActionId, p.tool AS Tool,
                        p.outcome AS Outcome, p.payload::text AS Payload, r.payload AS Raw,
                        d.outcome AS LiveDecision, d.reason_code AS LiveReasonCode, d.rule_id AS LiveRule, d.policy_version AS LiveVersion,
-                       f.reason_code AS FinalReasonCode
+                       f.reason_code AS FinalReasonCode,
+                       o.event_type AS OutcomeType, o.outcome AS OutcomeState, o.cost_usd AS CostUsd
                   FROM audit_events p
                   LEFT JOIN audit_raw_payloads r ON r.event_id = p.event_id
                   LEFT JOIN LATERAL (
@@ -95,6 +99,11 @@ public sealed class RecordedProposals(NpgsqlDataSource database)
                          WHERE f.action_id = p.action_id AND f.agent_id IS NOT DISTINCT FROM p.agent_id AND f.event_type = 'ActionDecided'
                            AND f.reason_code LIKE 'approval\_%' AND f.reason_code <> 'approval_required'
                          ORDER BY f.seq DESC LIMIT 1) f ON true
+                  LEFT JOIN LATERAL (
+                        SELECT event_type, outcome, cost_usd FROM audit_events o
+                         WHERE o.action_id = p.action_id AND o.agent_id IS NOT DISTINCT FROM p.agent_id
+                           AND o.event_type IN ('ActionSucceeded', 'ActionFailed')
+                         ORDER BY o.seq DESC LIMIT 1) o ON true
                  WHERE p.event_type = 'ActionProposed' AND p.seq > @After
                    AND p.occurred_at >= @Since AND p.occurred_at < @Until
                    AND (CAST(@Agent AS text) IS NULL OR p.agent_id = @Agent) AND (CAST(@Tool AS text) IS NULL OR p.tool = @Tool)

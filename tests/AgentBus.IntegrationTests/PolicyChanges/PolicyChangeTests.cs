@@ -154,6 +154,16 @@ public sealed class PolicyChangeTests(PolicyChangeFixture fixture) : IAsyncLifet
         Assert.Contains("Forbidden transition", gate);
         var (passed, _) = await fixture.PolicyCliAsync("replay", candidate, "--since", "1h", "--fail-on", "allowed-to-denied,allowed-to-approval");
         Assert.Equal(0, passed);
+        // State is simulated under the candidate's terms: at 2 calls a minute, support-bot's last three proposals are refused.
+        var throttled = Path.Combine(Directory, "throttled.yaml");
+        await File.WriteAllTextAsync(throttled, PolicyChangeFixture.LivePolicy + "\nlimits:\n  agents:\n    support-bot: { callsPerMinute: 2 }\n");
+        var (simulated, stateful) = await fixture.PolicyCliAsync("replay", throttled, "--since", "1h", "--json");
+        Assert.True(simulated == 0, stateful);
+        var limited = JsonDocument.Parse(stateful).RootElement.GetProperty("report").GetProperty("transitions").EnumerateArray().Single();
+        Assert.Equal(("approval→denied", "limits.agents.support-bot.callsPerMinute", ReasonCodes.RateLimited, 3),
+            (limited.GetProperty("transition").GetString(), limited.GetProperty("candidateRule").GetString(),
+             limited.GetProperty("candidateReasonCode").GetString(), limited.GetProperty("count").GetInt32()));
+
         var (bad, refused) = await fixture.PolicyCliAsync("replay", candidate, "--fail-on", "sideways");
         Assert.Equal(2, bad);
         Assert.Contains("not a transition", refused);
