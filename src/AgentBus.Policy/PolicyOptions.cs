@@ -58,7 +58,7 @@ public sealed class PolicyOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Policy:VersionHeartbeat must be between 1 s and 1 h.")]
     public TimeSpan VersionHeartbeat { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Shadow verdicts waiting to be written; beyond this, verdicts are dropped and counted (metric agentbus.policy.shadow.dropped).</summary>
+    /// <summary>Shadow disagreements waiting to be written (each a few hundred bytes); beyond this, they are dropped and counted (metric agentbus.policy.shadow.dropped).</summary>
     [Range(100, 1_000_000)]
     public int ShadowQueueCapacity { get; set; } = 20_000;
 }
