@@ -60,10 +60,11 @@ sealed partial class Inspection(ClassifierOptions options)
                 var members = new Fragments();
                 foreach (var property in element.EnumerateObject())
                 {
-                    _path.Add(new Segment(property.Name, 0));
+                    var name = ReadName(property);
+                    _path.Add(new Segment(name, 0));
                     _pointer = null;
                     if (options.PropertyNames)
-                        ScanValue(property.Name, inPropertyName: true);
+                        ScanValue(name, inPropertyName: true);
                     Walk(property.Value, depth + 1);
                     _path.RemoveAt(_path.Count - 1);
                     _pointer = null;
@@ -110,6 +111,19 @@ sealed partial class Inspection(ClassifierOptions options)
         {
             var raw = element.GetRawText();
             return raw.Length >= 2 ? raw[1..^1] : raw;
+        }
+    }
+
+    /// <summary>A name with a lone surrogate escape is read as its raw (escaped) JSON text.</summary>
+    static string ReadName(JsonProperty property)
+    {
+        try
+        {
+            return property.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            return Encoding.UTF8.GetString(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8PropertyName(property));
         }
     }
 

@@ -219,6 +219,8 @@ static partial class Detectors
             }
             if (position + 1 < text.Length && text[position] is ' ' or '-' or '.' && char.IsAsciiDigit(text[position + 1]))
             {
+                if (groups.Count == Groups.Max)
+                    return SkipNumber(text, at);
                 groups.Separator[groups.Count] = text[position];
                 position++;
                 length = Run(text, position, Digit);
