@@ -37,25 +37,27 @@ sealed partial class Inspection(ClassifierOptions options)
 
     public void Walk(JsonElement element) => Walk(element, 0);
 
-    void Walk(JsonElement element, int depth)
+    /// <summary>Inspects <paramref name="element"/>; returns the text of a string or number (for the split rule), else null.</summary>
+    string? Walk(JsonElement element, int depth)
     {
         if (_truncation is not null)
-            return;
+            return null;
         switch (element.ValueKind)
         {
             case JsonValueKind.String:
-                ScanValue(ReadString(element), inPropertyName: false);
-                break;
+                var text = ReadString(element);
+                ScanValue(text, inPropertyName: false);
+                return text;
             case JsonValueKind.Number:
                 var raw = element.GetRawText();
                 if (raw.Length >= 8)
                     ScanValue(raw, inPropertyName: false);
-                break;
+                return raw;
             case JsonValueKind.Object:
                 if (depth >= options.MaxDepth)
                 {
                     Truncate(DataClassification.MaxDepth);
-                    return;
+                    return null;
                 }
                 var members = new Fragments();
                 foreach (var property in element.EnumerateObject())
@@ -65,12 +67,12 @@ sealed partial class Inspection(ClassifierOptions options)
                     _pointer = null;
                     if (options.PropertyNames)
                         ScanValue(name, inPropertyName: true);
-                    Walk(property.Value, depth + 1);
+                    var memberText = Walk(property.Value, depth + 1);
                     _path.RemoveAt(_path.Count - 1);
                     _pointer = null;
-                    members.Add(this, property.Value);
+                    members.Add(this, memberText);
                     if (_truncation is not null)
-                        return;
+                        return null;
                 }
                 _pointer = null;
                 members.Flush(this);
@@ -79,7 +81,7 @@ sealed partial class Inspection(ClassifierOptions options)
                 if (depth >= options.MaxDepth)
                 {
                     Truncate(DataClassification.MaxDepth);
-                    return;
+                    return null;
                 }
                 var items = new Fragments();
                 var index = 0;
@@ -87,17 +89,18 @@ sealed partial class Inspection(ClassifierOptions options)
                 {
                     _path.Add(new Segment(null, index++));
                     _pointer = null;
-                    Walk(item, depth + 1);
+                    var itemText = Walk(item, depth + 1);
                     _path.RemoveAt(_path.Count - 1);
                     _pointer = null;
-                    items.Add(this, item);
+                    items.Add(this, itemText);
                     if (_truncation is not null)
-                        return;
+                        return null;
                 }
                 _pointer = null;
                 items.Flush(this);
                 break;
         }
+        return null;
     }
 
     /// <summary>A string with a lone surrogate escape cannot be read as a string; its raw JSON text is scanned instead.</summary>
@@ -127,27 +130,37 @@ sealed partial class Inspection(ClassifierOptions options)
         }
     }
 
-    /// <summary>Runs of adjacent short strings and numbers in one container, scanned together in windows of up to eight.</summary>
+    /// <summary>
+    /// Runs of adjacent short strings and numbers in one container, scanned together in windows of up to
+    /// eight. Text with a lower-case word next to a space (prose) ends a run: no format claimed for split
+    /// values has one.
+    /// </summary>
     struct Fragments
     {
         List<string>? _texts;
 
-        public void Add(Inspection inspection, JsonElement value)
+        public void Add(Inspection inspection, string? text)
         {
             if (!inspection.Options.JoinSplitValues)
                 return;
-            string? text = value.ValueKind switch
-            {
-                JsonValueKind.String => ReadString(value),
-                JsonValueKind.Number => value.GetRawText(),
-                _ => null,
-            };
-            if (text is { Length: > 0 and <= MaxFragmentChars })
+            if (text is { Length: > 0 and <= MaxFragmentChars } && !IsProse(text))
             {
                 (_texts ??= []).Add(text);
                 return;
             }
             Flush(inspection);
+        }
+
+        static bool IsProse(string text)
+        {
+            var space = text.IndexOf(' ');
+            while (space >= 0)
+            {
+                if ((space > 0 && char.IsAsciiLetterLower(text[space - 1])) || (space + 1 < text.Length && char.IsAsciiLetterLower(text[space + 1])))
+                    return true;
+                space = text.IndexOf(' ', space + 1);
+            }
+            return false;
         }
 
         public void Flush(Inspection inspection)
