@@ -76,6 +76,12 @@ static class Randomness
     /// </summary>
     internal const double MinSegmentRate = 0.33;
 
+    /// <summary>
+    /// The AWS secret-key shape needs fewer words per character (AWS's documented example, padded with
+    /// EXAMPLEKEY, has 0.32) but still more than a 40-character identifier (orderBudgetV1beta1MachineDecisionRequest: 0.24).
+    /// </summary>
+    internal const double MinAwsSegmentRate = 0.28;
+
     static readonly string[] ExemptPrefixes =
     [
         "sha1-", "sha256-", "sha384-", "sha512-",
@@ -97,9 +103,9 @@ static class Randomness
         token = token.Trim("-_/+=");
         if (token.Length < MinAlnum || token.Length > MaxLength || IsExempt(token))
             return false;
-        if (IsAwsSecretKeyShape(token))
-            return true;
         var f = Measure(token);
+        if (IsAwsSecretKeyShape(token) && f.SegmentRate >= MinAwsSegmentRate)
+            return true;
         if (f.Alnum < MinAlnum || f.HexOnly || f.Digits == f.Alnum)
             return false;
         var classes = (f.Upper > 0 ? 1 : 0) + (f.Lower > 0 ? 1 : 0) + (f.Digits > 0 ? 1 : 0);
@@ -128,7 +134,7 @@ static class Randomness
 
     static readonly SearchValues<char> HexChars = SearchValues.Create("0123456789abcdefABCDEF");
 
-    /// <summary>An AWS secret access key: exactly 40 of A-Za-z0-9/+ with both cases and a digit, not a path of words.</summary>
+    /// <summary>An AWS secret access key: exactly 40 of A-Za-z0-9/+ with both cases and a digit, not a path of words (and see <see cref="MinAwsSegmentRate"/>).</summary>
     static bool IsAwsSecretKeyShape(ReadOnlySpan<char> token) =>
         token.Length == 40 && token.IndexOfAnyExcept(AwsSecretChars) < 0 && token.IndexOfAnyInRange('0', '9') >= 0
         && token.IndexOfAnyInRange('a', 'z') >= 0 && token.IndexOfAnyInRange('A', 'Z') >= 0 && !EveryPartExplained(token);

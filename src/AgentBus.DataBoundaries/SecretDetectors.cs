@@ -228,7 +228,9 @@ static partial class Detectors
                 position++;
             }
         }
-        inspection.Report(DataClasses.ApiKey, at, position);
+        // The span starts at the scheme when there is one, so that a URL split across fields is whole fragments.
+        var start = text[..at].EndsWith("https://") ? at - 8 : text[..at].EndsWith("http://") ? at - 7 : at;
+        inspection.Report(DataClasses.ApiKey, start, position);
         return position;
     }
 

@@ -94,6 +94,7 @@ public class DetectorTests
     [InlineData("getUserAccountBalanceForRefundRequest")]
     [InlineData("AgentBus.DataBoundaries.EntropyDetector")]
     [InlineData("MIN_BUDGET_ORDER_V1BETA1_QUEUE")]
+    [InlineData("comment.orderBudgetV1beta1MachineDecisionRequest(writer)")]           // 40 characters, like an AWS secret key
     [InlineData("src/AgentBus.StatusMin/ServerKeyHash.cs")]
     [InlineData("s3://http-bucket/2025/06/24/491fc25de60e357a.parquet")]
     [InlineData("ch_3MtwBwLkdIwHu7ix28a3tqPa")]                                       // Stripe object id

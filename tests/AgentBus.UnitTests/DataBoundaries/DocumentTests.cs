@@ -86,6 +86,11 @@ public class DocumentTests
     }
 
     [Fact]
+    public void A_webhook_url_split_across_items_is_found_on_the_array() =>
+        Assert.Contains(new DataFinding(DataClasses.ApiKey, "/parts", DataEncodings.Split),
+            Classify("""{"parts":["https://ho","oks.slack.com/services/T0000","0000/B00000000/XXXXXXXXXXXX","XXXXXXXXXXXX"]}""").Findings);
+
+    [Fact]
     public void Adjacent_ids_glued_together_are_not_a_split_finding() =>
         Assert.Empty(Classify("""{"orderId":"ORD-73544","sha":"e255243d83b7","image":"logo@2x.png","note":"annual report","remote":"git@github.com:a/b.git"}""").Findings);
 
