@@ -93,6 +93,13 @@ static class Decoders
         var data = token[..^padding];
         if (padding > 2 || data.Length % 4 == 1 || (data.ContainsAny('+', '/') && data.ContainsAny('-', '_')))
             return null;
+        // Binary shows in its first bytes: judge the first 64 characters before decoding the rest.
+        if (data.Length > 64)
+        {
+            Span<byte> head = stackalloc byte[48];
+            if (Decode(data[..64], head) < 0 || !Printable(head))
+                return null;
+        }
         var buffer = ArrayPool<byte>.Shared.Rent((data.Length * 3 / 4) + 3);
         try
         {
@@ -100,17 +107,22 @@ static class Decoders
             if (count < 6)
                 return null;
             var bytes = buffer.AsSpan(0, count);
-            foreach (var b in bytes)
-            {
-                if ((b < 0x20 && b is not (0x09 or 0x0A or 0x0D)) || b == 0x7F)
-                    return null;
-            }
-            return Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : null;
+            return Printable(bytes) && Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : null;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    static bool Printable(ReadOnlySpan<byte> bytes)
+    {
+        foreach (var b in bytes)
+        {
+            if ((b < 0x20 && b is not (0x09 or 0x0A or 0x0D)) || b == 0x7F)
+                return false;
+        }
+        return true;
     }
 
     /// <summary>A JWT header: base64url of a JSON object naming "alg" or "typ".</summary>
