@@ -66,7 +66,7 @@ sealed class CorpusGenerator(int seed)
         }
     }
 
-    /// <summary>Example values that providers and standards publish in their documentation; each must be found.</summary>
+    /// <summary>Example values that providers and standards publish in their documentation (one URL constructed in a documented form); each must be found.</summary>
     public static IReadOnlyList<(string Class, string Source, string Value)> DocumentedExamples { get; } =
     [
         (DataClasses.AwsAccessKey, "AWS docs: example access key id", "AKIAIOSFODNN7EXAMPLE"),
@@ -74,9 +74,9 @@ sealed class CorpusGenerator(int seed)
         (DataClasses.ApiKey, "Stripe docs: example test secret key", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
         (DataClasses.ApiKey, "Slack docs: example bot token", "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"),
         (DataClasses.Jwt, "jwt.io: example token", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"),
-        (DataClasses.PasswordInUrl, "RFC 3986 3.2.1 form (deprecated user:password)", "ftp://anonymous:guest@ftp.example.com/pub"),
+        (DataClasses.PasswordInUrl, "constructed in RFC 3986 3.2.1's deprecated user:password form", "ftp://anonymous:guest@ftp.example.com/pub"),
         (DataClasses.Card, "Stripe test card: Visa", "4242 4242 4242 4242"),
-        (DataClasses.Card, "Test card: Visa", "4111111111111111"),
+        (DataClasses.Card, "Braintree/PayPal test card: Visa", "4111111111111111"),
         (DataClasses.Card, "Stripe test card: Mastercard", "5555 5555 5555 4444"),
         (DataClasses.Card, "Stripe test card: Mastercard 2-series", "2223003122003222"),
         (DataClasses.Card, "Stripe test card: American Express", "3782 822463 10005"),

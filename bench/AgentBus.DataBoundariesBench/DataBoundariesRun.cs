@@ -68,7 +68,6 @@ sealed class DataBoundariesRun(BenchOptions options, TextWriter output)
             var cells = CorpusGenerator.Forms.Select(form => perForm.TryGetValue(form, out var v) ? Percent(v.Found, v.Total) : "–");
             Line($"| `{group.Key}` | {string.Join(" | ", cells)} | {Percent(all.Found, all.Total)} | {(rate >= DetectionTarget ? "✓" : "✗")} |");
         }
-        var total = positives.Count;
         Line();
         foreach (var miss in misses)
             Line(miss);
