@@ -21,6 +21,7 @@ sealed partial class Inspection(ClassifierOptions options)
     readonly List<DataFinding> _findings = [];
     readonly List<Segment> _path = [];
     readonly List<(int Start, int End)> _covered = [];
+    readonly List<string> _decoded = [];
     long _remaining = options.MaxInspectedChars;
     string? _truncation;
 
@@ -231,8 +232,10 @@ sealed partial class Inspection(ClassifierOptions options)
         Detectors.Secrets(this, text);
         Detectors.Emails(this, text);
         Detectors.Numbers(this, text);
-        List<string>? decoded = null;
-        Detectors.Tokens(this, text, decode && options.DecodeBase64 ? (decoded = []) : null);
+        // Only text as written collects decoded base64 (decoded text is not decoded again), so one list serves every call.
+        var decoded = decode && options.DecodeBase64 ? _decoded : null;
+        decoded?.Clear();
+        Detectors.Tokens(this, text, decoded);
 
         if (!decode)
             return;
@@ -240,6 +243,7 @@ sealed partial class Inspection(ClassifierOptions options)
         {
             foreach (var text64 in decoded)
                 Scan(text64, DataEncodings.Base64, decode: false);
+            decoded.Clear();
         }
         if (options.DecodeUrl && Decoders.HasPercentEscape(text))
         {
