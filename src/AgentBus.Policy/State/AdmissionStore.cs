@@ -123,43 +123,23 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
     /// <summary>The refusal policy_admit or policy_readmit found, as they report it.</summary>
     sealed record Refused(string Result, DateTime? RunStartedAt, int? Attempts, decimal? SpentUsd, decimal? ReservedUsd, DateTime? HeldDay);
 
-    /// <summary>The one place that turns an admission refusal into words, naming the rule that set the limit.</summary>
-    static PolicyDecision Refusal(Refused refused, ActionProposed proposal, AdmissionTerms terms, DateTimeOffset now)
+    /// <summary>
+    /// Turns an admission refusal into words, naming the rule that set the limit: the wording is
+    /// <see cref="AdmissionRefusals"/>' (shared with the admission model that policy tests and replays use);
+    /// only the refusals the model never meets (a suspension, a budget found exceeded at a re-check) are worded here.
+    /// </summary>
+    static PolicyDecision Refusal(Refused refused, ActionProposed proposal, AdmissionTerms terms, DateTimeOffset now) => refused.Result switch
     {
-        var day = DateOnly.FromDateTime(now.UtcDateTime);
-        return refused.Result switch
-        {
-            "agent_suspended" => PolicyDecision.AgentSuspended(proposal.AgentId),
-            "tool_suspended" => PolicyDecision.ToolSuspended(proposal.Tool),
-            "agent_rate" => PolicyDecision.Deny(ReasonCodes.RateLimited,
-                $"Agent '{proposal.AgentId}' is at its limit of {terms.AgentCallsPerMinute!.Value} calls per minute; try again shortly.",
-                terms.AgentCallsPerMinute.RuleId),
-            "tool_rate" => PolicyDecision.Deny(ReasonCodes.RateLimited,
-                $"Tool '{proposal.Tool}' is at its limit of {terms.ToolCallsPerMinute!.Value} calls per minute; try again shortly.",
-                terms.ToolCallsPerMinute.RuleId),
-            "operation_rate" => PolicyDecision.Deny(ReasonCodes.RateLimited,
-                $"Operation '{Subject(proposal)}' is at its limit of {terms.OperationCallsPerMinute!.Value} calls per minute; try again shortly.",
-                terms.OperationCallsPerMinute.RuleId),
-            "run_time" => PolicyDecision.Deny(ReasonCodes.RunTimeExceeded,
-                $"Run '{proposal.RunId}' started at {new DateTimeOffset(DateTime.SpecifyKind(refused.RunStartedAt!.Value, DateTimeKind.Utc)):u} " +
-                $"and may last {Durations.Format(terms.RunDuration!.Value)}; start a new run.", terms.RunDuration.RuleId),
-            "run_tool_calls" => PolicyDecision.Deny(ReasonCodes.RunToolCallsExceeded,
-                $"Run '{proposal.RunId}' has used its {terms.RunToolCalls!.Value} tool calls.", terms.RunToolCalls.RuleId),
-            "run_retries" => PolicyDecision.Deny(ReasonCodes.RunRetriesExceeded,
-                $"Run '{proposal.RunId}' already tried this exact {Subject(proposal)} action {refused.Attempts!.Value - 1} time(s); " +
-                $"at most {terms.RunRetries!.Value} retries are allowed.", terms.RunRetries.RuleId),
-            "budget_day" => Budget(proposal.AgentId, terms.PerDayUsd!, $"today ({day:yyyy-MM-dd} UTC)", refused, terms.EstimatedCostUsd),
-            "budget_run" => Budget(proposal.AgentId, terms.PerRunUsd!, $"run '{proposal.RunId}'", refused, terms.EstimatedCostUsd),
-            "budget_day_held" => HeldBudget(proposal.AgentId, terms.PerDayUsd!, $"{DateOnly.FromDateTime(refused.HeldDay!.Value):yyyy-MM-dd} (UTC)", refused),
-            "budget_run_held" => HeldBudget(proposal.AgentId, terms.PerRunUsd!, $"run '{proposal.RunId}'", refused),
-            _ => throw new InvalidOperationException($"The admission step answered '{refused.Result}', which this version does not know."),
-        };
-    }
-
-    static PolicyDecision Budget(string agentId, RuleLimit<decimal> limit, string what, Refused usage, decimal cost) =>
-        PolicyDecision.Deny(ReasonCodes.BudgetExceeded,
-            $"Agent '{agentId}' has ${Usd(limit.Value)} for {what}: ${Usd(usage.SpentUsd ?? 0)} spent and ${Usd(usage.ReservedUsd ?? 0)} reserved " +
-            $"leave less than this call's ${Usd(cost)}.", limit.RuleId);
+        "agent_suspended" => PolicyDecision.AgentSuspended(proposal.AgentId),
+        "tool_suspended" => PolicyDecision.ToolSuspended(proposal.Tool),
+        "budget_day_held" => HeldBudget(proposal.AgentId, terms.PerDayUsd!, $"{DateOnly.FromDateTime(refused.HeldDay!.Value):yyyy-MM-dd} (UTC)", refused),
+        "budget_run_held" => HeldBudget(proposal.AgentId, terms.PerRunUsd!, $"run '{proposal.RunId}'", refused),
+        "agent_rate" or "tool_rate" or "operation_rate" or "run_time" or "run_tool_calls" or "run_retries" or "budget_day" or "budget_run" =>
+            AdmissionRefusals.Describe(refused.Result, proposal, terms, now,
+                refused.RunStartedAt is { } started ? new DateTimeOffset(DateTime.SpecifyKind(started, DateTimeKind.Utc)) : null,
+                refused.Attempts, refused.SpentUsd, refused.ReservedUsd),
+        _ => throw new InvalidOperationException($"The admission step answered '{refused.Result}', which this version does not know."),
+    };
 
     static PolicyDecision HeldBudget(string agentId, RuleLimit<decimal> limit, string what, Refused usage) =>
         PolicyDecision.Deny(ReasonCodes.BudgetExceeded,
@@ -233,12 +213,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
     /// <summary>What the action calls, in messages and keys: the operation, or the generic tool.</summary>
     static string Subject(ActionProposed proposal) => OperationName(proposal) ?? proposal.Tool;
 
-    /// <summary>The current minute's start, and how much of the previous minute still counts in the sliding one-minute window.</summary>
-    static (DateTimeOffset Start, double PreviousWeight) RateWindow(DateTimeOffset now)
-    {
-        var start = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero);
-        return (start, 1.0 - (now - start).TotalSeconds / 60.0);
-    }
+    static (DateTimeOffset Start, double PreviousWeight) RateWindow(DateTimeOffset now) => AdmissionRefusals.RateWindow(now);
 
     static DateTime Today(DateTimeOffset now) => DateOnly.FromDateTime(now.UtcDateTime).ToDateTime(TimeOnly.MinValue);
 
