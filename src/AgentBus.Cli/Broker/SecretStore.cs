@@ -36,13 +36,25 @@ public sealed class SecretStore(string directory)
         }
 
         var secret = RandomNumberGenerator.GetString(Alphabet, 32);
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        var temporary = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.new";
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         // No byte-order mark: an agent in any language reads its password file as plain text.
-        using (var writer = new StreamWriter(path, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options))
+        using (var writer = new StreamWriter(temporary, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options))
             writer.Write(secret);
-        return secret;
+        try
+        {
+            // Whole or not at all, and first come first served: two provisioners creating the same secret at once
+            // (parallel setups, test fixtures) must end up with one password, not the broker holding one and the file another.
+            File.Move(temporary, path, overwrite: File.Exists(path) && File.ReadAllText(path).Trim().Length == 0);
+            return secret;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temporary);
+            return File.ReadAllText(path).Trim();
+        }
     }
 
     /// <summary>

@@ -27,6 +27,18 @@ public sealed class SecretFileTests : IDisposable
     }
 
     [Fact]
+    public async Task Provisioners_creating_the_same_secret_at_once_all_get_the_one_that_is_in_the_file()
+    {
+        var stores = Enumerable.Range(0, 8).Select(_ => new SecretStore(_directory)).ToList();
+
+        var secrets = await Task.WhenAll(stores.Select(store => Task.Run(() => store.GetOrCreate("rabbitmq", "agentbus-projections"))));
+
+        var inFile = File.ReadAllText(stores[0].PathFor("rabbitmq", "agentbus-projections"));
+        Assert.All(secrets, secret => Assert.Equal(inFile, secret));
+        Assert.Single(Directory.GetFiles(Path.Combine(_directory, "rabbitmq")));
+    }
+
+    [Fact]
     public void A_password_file_an_earlier_version_wrote_with_a_byte_order_mark_keeps_its_password_and_loses_the_mark()
     {
         var store = new SecretStore(_directory);
