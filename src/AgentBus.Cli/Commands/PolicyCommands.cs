@@ -241,7 +241,7 @@ static class PolicyCommands
             // A file when one exists by that name; otherwise a version recorded by the policy service.
             async Task<PolicySnapshot> Resolve(string name)
             {
-                if (File.Exists(name) || result.GetValue(postgres) is not { Length: > 0 })
+                if (File.Exists(name) || !PolicyHistoryCommands.LooksLikeVersion(name) || result.GetValue(postgres) is not { Length: > 0 })
                     return Load(name);
                 await using var dataSource = AuditCli.DataSource(result, postgres);
                 return await PolicyHistoryCommands.LoadVersionAsync(new AgentBus.Policy.Versions.PolicyVersionStore(dataSource), name, ct);

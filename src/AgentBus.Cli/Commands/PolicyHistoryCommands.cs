@@ -96,6 +96,10 @@ static class PolicyHistoryCommands
         return command;
     }
 
+    /// <summary>"sha256:90848dd8…" or a bare hex prefix of at least 4 digits: what a recorded version's name looks like (anything else is a file name).</summary>
+    internal static bool LooksLikeVersion(string name) =>
+        System.Text.RegularExpressions.Regex.IsMatch(name, "^(sha256:)?[0-9a-f]{4,64}$");
+
     /// <summary>A version by id or prefix, with a clear error when none or several match.</summary>
     internal static async Task<(string Version, PolicyVersionContent Content)> FindAsync(PolicyVersionStore store, string version, CancellationToken ct)
     {

@@ -42,7 +42,7 @@ static class PolicyReplayCommand
 
             await using var dataSource = AuditCli.DataSource(result, postgres);
             var name = result.GetValue(candidate)!;
-            var policy = File.Exists(name)
+            var policy = File.Exists(name) || !PolicyHistoryCommands.LooksLikeVersion(name)
                 ? PolicyCommands.Load(name)
                 : await PolicyHistoryCommands.LoadVersionAsync(new PolicyVersionStore(dataSource), name, ct);
 
