@@ -80,12 +80,16 @@ public static class MessageIds
     {
         Span<byte> bytes = stackalloc byte[16];
         For($"{originalActionId}\n{attempt}", "Compensation").TryWriteBytes(bytes, bigEndian: true, out _);
-        // The variant bits 111 (RFC 9562: reserved for future definition) mark the id as rollback's: no UUID
-        // generator produces them, and the policy refuses them from any other agent, unrecorded, so an agent
-        // cannot occupy the id of a future compensation with an action of its own.
+        // Rollback's mark: a fixed first 32 bits and the variant bits 111 (RFC 9562: reserved for future
+        // definition). No UUID generator makes the variant, and a random 128-bit id carries the whole mark once
+        // in 34 billion; the policy refuses marked ids from any other agent, unrecorded, so an agent cannot
+        // occupy the id of a future compensation with an action of its own.
+        RollbackMark.CopyTo(bytes);
         bytes[8] = (byte)((bytes[8] & 0x1F) | 0xE0);
         return new Guid(bytes, bigEndian: true);
     }
+
+    static ReadOnlySpan<byte> RollbackMark => [0xA0, 0xB0, 0x0D, 0x0E];
 
     /// <summary>Whether the action id carries rollback's mark (see <see cref="Compensation"/>): only a rollback identity may use it.</summary>
     public static bool IsReservedForRollback(string? actionId)
@@ -94,7 +98,7 @@ public static class MessageIds
             return false;
         Span<byte> bytes = stackalloc byte[16];
         id.TryWriteBytes(bytes, bigEndian: true, out _);
-        return (bytes[8] & 0xE0) == 0xE0;
+        return bytes[..4].SequenceEqual(RollbackMark) && (bytes[8] & 0xE0) == 0xE0;
     }
 
     public static Guid RunCompleted(string agentId, string runId) => For($"{agentId}:{runId}", nameof(Contracts.RunCompleted));

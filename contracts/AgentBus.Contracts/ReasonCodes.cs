@@ -68,6 +68,6 @@ public static class ReasonCodes
     /// </summary>
     public const string CompensationInvalid = "compensation_invalid";
 
-    /// <summary>The action id carries the mark reserved for rollback's compensations (UUID variant bits 111); use a UUID v7.</summary>
+    /// <summary>The action id carries the mark reserved for rollback's compensations (begins a0b00d0e-, UUID variant bits 111); use a UUID v7.</summary>
     public const string ActionIdReserved = "action_id_reserved";
 }

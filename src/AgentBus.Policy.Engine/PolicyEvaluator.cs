@@ -52,7 +52,7 @@ public static class PolicyEvaluator
         // the id of a compensation that a rollback will propose later.
         if (MessageIds.IsReservedForRollback(proposal.ActionId) && !(policy?.Agents.GetValueOrDefault(proposal.AgentId)?.Rollback ?? false))
             return Denied(trace, "identity", PolicyDecision.Deny(ReasonCodes.ActionIdReserved,
-                $"Action id {proposal.ActionId} has UUID variant bits 111, which AgentBus reserves for rollback's compensations; use a UUID v7.", "identity"));
+                $"Action id {proposal.ActionId} carries the mark AgentBus reserves for rollback's compensations (a0b00d0e-…, UUID variant bits 111); use a UUID v7.", "identity"));
 
         if (policy is null)
             return Denied(trace, "policy", PolicyDecision.Deny(ReasonCodes.PolicyUnavailable, "No policy is loaded, so every action is denied.", "default-deny"));

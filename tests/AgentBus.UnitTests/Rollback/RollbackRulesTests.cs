@@ -83,6 +83,14 @@ public sealed class RollbackRulesTests : IDisposable
         Assert.False(MessageIds.IsReservedForRollback(Guid.NewGuid().ToString()));
         Assert.False(MessageIds.IsReservedForRollback(MessageIds.For("support-bot\nkey", "mcp.action").ToString()));
         Assert.False(MessageIds.IsReservedForRollback("not a uuid"));
+        // Agents that make ids from raw random bytes (any variant) are not caught by the mark either.
+        var random = new Random(17);
+        var bytes = new byte[16];
+        Assert.DoesNotContain(Enumerable.Range(0, 100_000).Select(_ =>
+        {
+            random.NextBytes(bytes);
+            return new Guid(bytes).ToString();
+        }), MessageIds.IsReservedForRollback);
 
         var occupying = new ActionProposed(reserved, "run-1", "bot", "payments", JsonSerializer.SerializeToElement(new { orderId = "ORD-1001" }),
             Operation: "get_order");
