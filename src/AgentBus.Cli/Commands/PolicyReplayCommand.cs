@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using AgentBus.Cli.Replay;
+using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
 using AgentBus.Policy.Versions;
 using Spectre.Console;
@@ -11,7 +12,8 @@ namespace AgentBus.Cli.Commands;
 static class PolicyReplayCommand
 {
     static readonly string[] Transitions =
-        [.. from a in new[] { "allowed", "denied", "approval" } from b in new[] { "allowed", "denied", "approval" } where a != b select $"{a}-to-{b}"];
+        [.. from a in Enum.GetValues<Decision>() from b in Enum.GetValues<Decision>() where a != b
+            select DecisionComparison.Transition(a, b).Replace("→", "-to-", StringComparison.Ordinal)];
 
     public static Command Create()
     {

@@ -59,7 +59,8 @@ public sealed class ProposalConsumer(
                 admission = await admissions.AdmitAsync(proposal, decision, policy?.Version, now, context.CancellationToken);
                 decision = admission.Decision;
                 if (decision.Decision != Decision.Denied && admission.Kind != AdmissionKind.Duplicate &&
-                    policy!.Catalog.Find($"{proposal.Tool}.{proposal.Operation}")?.Compensation is { ReadsArguments: true })
+                    proposal.Operation is { } operationName && policy!.Tools.TryGetValue(proposal.Tool, out var catalogTool) &&
+                    catalogTool.Operations.GetValueOrDefault(operationName)?.Compensation is { ReadsArguments: true })
                     await undoRecords.KeepArgumentsAsync(proposal.ActionId, proposal.Arguments, context.CancellationToken);
                 // Once per action, never for a redelivery or a repeat; the candidate's verdict is worked out off this path.
                 if (admission.Kind == AdmissionKind.New)
