@@ -9,6 +9,8 @@ namespace AgentBus.Contracts;
 /// <see cref="ResolvedBy"/> and <see cref="Evidence"/> are set when an operator resolved an
 /// outcome-unknown action (`agentbus actions resolve`): the policy service then publishes this
 /// outcome for the action, and only its word counts for it.
+/// <see cref="Masked"/> lists what the executor masked in <see cref="Result"/> because the agent is
+/// not cleared to receive it (classes and pointers, never values); null or empty when nothing was.
 /// </summary>
 public sealed record ActionSucceeded(
     string ActionId,
@@ -24,4 +26,5 @@ public sealed record ActionSucceeded(
     string? Executor = null,
     DateTimeOffset? StartedAt = null,
     string? ResolvedBy = null,
-    string? Evidence = null);
+    string? Evidence = null,
+    IReadOnlyList<MaskedData>? Masked = null);

@@ -5,6 +5,9 @@ namespace AgentBus.Contracts;
 /// <summary>
 /// Sent by the policy service only, to the queue of exactly one tool, and signed by it: an executor
 /// refuses a command whose <see cref="Authorization"/> does not verify.
+/// <see cref="ResultClearance"/> lists the classes of sensitive data (pii.email, …) the agent may
+/// receive: the executor masks every other class it finds in the result. Null (a command from a
+/// policy service that predates it, or one stripped of it) clears nothing, so everything found is masked.
 /// </summary>
 public sealed record ExecuteTool(
     string ActionId,
@@ -16,4 +19,5 @@ public sealed record ExecuteTool(
     string? IdempotencyKey,
     DateTimeOffset AuthorizedAt,
     ToolAuthorization Authorization,
-    string? Operation = null);
+    string? Operation = null,
+    IReadOnlyList<string>? ResultClearance = null);

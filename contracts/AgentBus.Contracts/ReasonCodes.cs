@@ -29,6 +29,9 @@ public static class ReasonCodes
     public const string InvalidArguments = "invalid_arguments";
     public const string ConstraintViolated = "constraint_violated";
     public const string DestinationNotAllowed = "destination_not_allowed";
+
+    /// <summary>The arguments carry sensitive data (a class, or more of it) the operation does not accept for this agent; the reason names classes and pointers, never values.</summary>
+    public const string DataBoundary = "data_boundary";
     public const string RateLimited = "rate_limited";
     public const string RunToolCallsExceeded = "run_tool_calls_exceeded";
     public const string RunRetriesExceeded = "run_retries_exceeded";

@@ -74,6 +74,15 @@ public sealed class CatalogDocument : IHasLine
         /// <summary>Why it cannot be undone, for the operator reading a rollback plan.</summary>
         public string? IrreversibleReason { get; set; }
 
+        /// <summary>
+        /// The classes of sensitive data the arguments may carry (pii.email, …; docs/data-boundaries.md).
+        /// Anything else the classifier finds is denied with data_boundary; none listed: it accepts nothing.
+        /// </summary>
+        public List<string>? Accepts { get; set; }
+
+        /// <summary>Class → the most matches one call may carry, for classes it accepts ({pii.email: 1}).</summary>
+        public Dictionary<string, int>? Max { get; set; }
+
         /// <summary>Written by `agentbus tools import`: what of the source could not be translated, for the reviewer.</summary>
         public List<string> Untranslated { get; set; } = [];
 

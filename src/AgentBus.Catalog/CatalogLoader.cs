@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using AgentBus.Catalog.Http;
 using AgentBus.Catalog.Schemas;
 using AgentBus.Catalog.Yaml;
+using AgentBus.DataBoundaries;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 
@@ -235,6 +236,8 @@ public static partial class CatalogLoader
             else
                 http = CompileHttp(fullName, entry, declared, httpTool, properties, required);
             var compensation = CompileCompensation(tool, entry, arguments, operations);
+            foreach (var problem in DataBoundary.Problems(entry.Accepts, entry.Max))
+                Error(entry, $"operation '{fullName}': {problem}");
 
             if (_errors.Count > before || schema is null)
                 return null;
@@ -254,6 +257,9 @@ public static partial class CatalogLoader
                 Compensation = compensation,
                 Irreversible = entry.Irreversible,
                 IrreversibleReason = entry.IrreversibleReason?.Trim(),
+                DataBoundary = entry.Accepts is null && entry.Max is null
+                    ? DataBoundary.Closed
+                    : new DataBoundary(entry.Accepts ?? [], entry.Max ?? new Dictionary<string, int>()),
                 Untranslated = entry.Untranslated,
                 Source = source,
                 Line = entry.Line,

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AgentBus.Catalog.Http;
+using AgentBus.DataBoundaries;
 using Json.Schema;
 
 namespace AgentBus.Catalog;
@@ -73,6 +74,9 @@ public sealed class CatalogOperation
     public bool Irreversible { get; init; }
 
     public string? IrreversibleReason { get; init; }
+
+    /// <summary>What sensitive data the arguments may carry; <see cref="DataBoundary.Closed"/> unless the catalog says otherwise.</summary>
+    public DataBoundary DataBoundary { get; init; } = DataBoundary.Closed;
 
     public IReadOnlyList<string> Untranslated { get; init; } = [];
     public required string Source { get; init; }

@@ -9,4 +9,11 @@ namespace AgentBus.DataBoundaries;
 /// <param name="Pointer">RFC 6901 pointer into the classified document; "" for the document itself.</param>
 /// <param name="Encoding">null when found as written, else one of <see cref="DataEncodings"/>.</param>
 /// <param name="InPropertyName">The data is in the name of the member at <paramref name="Pointer"/>, not its value.</param>
-public sealed record DataFinding(string Class, string Pointer, string? Encoding = null, bool InPropertyName = false);
+public sealed record DataFinding(string Class, string Pointer, string? Encoding = null, bool InPropertyName = false)
+{
+    /// <summary>
+    /// How many separate matches of the class the value holds (three addresses in one string are 3), the
+    /// most any one reading of it found (as written, or decoded); what an operation's <c>max</c> counts.
+    /// </summary>
+    public int Occurrences { get; init; } = 1;
+}

@@ -19,6 +19,11 @@ sealed partial class Inspection(ClassifierOptions options)
     internal const int MaxFragments = 8;
 
     readonly List<DataFinding> _findings = [];
+
+    // Per finding: the most matches one scan of one text found, and this scan's count. Counted per scan,
+    // not summed, so a value found as written and again URL-decoded counts once.
+    readonly List<int> _occurrences = [];
+    readonly List<int> _hitsThisScan = [];
     readonly List<Segment> _path = [];
     readonly List<(int Start, int End)> _covered = [];
     readonly List<string> _decoded = [];
@@ -34,7 +39,13 @@ sealed partial class Inspection(ClassifierOptions options)
 
     readonly record struct Segment(string? Name, int Index);
 
-    public DataClassification Result() => new(_findings.ToArray(), _truncation);
+    public DataClassification Result()
+    {
+        var findings = new DataFinding[_findings.Count];
+        for (var i = 0; i < findings.Length; i++)
+            findings[i] = _occurrences[i] == 1 ? _findings[i] : _findings[i] with { Occurrences = _occurrences[i] };
+        return new(findings, _truncation);
+    }
 
     public void Walk(JsonElement element) => Walk(element, 0);
 
@@ -236,6 +247,7 @@ sealed partial class Inspection(ClassifierOptions options)
         var decoded = decode && options.DecodeBase64 ? _decoded : null;
         decoded?.Clear();
         Detectors.Tokens(this, text, decoded);
+        CloseScan();
 
         if (!decode)
             return;
@@ -250,6 +262,16 @@ sealed partial class Inspection(ClassifierOptions options)
             var url = Decoders.PercentDecode(text);
             if (url is not null)
                 Scan(url, DataEncodings.Url, decode: false);
+        }
+    }
+
+    void CloseScan()
+    {
+        for (var i = 0; i < _hitsThisScan.Count; i++)
+        {
+            if (_hitsThisScan[i] > _occurrences[i])
+                _occurrences[i] = _hitsThisScan[i];
+            _hitsThisScan[i] = 0;
         }
     }
 
@@ -287,10 +309,14 @@ sealed partial class Inspection(ClassifierOptions options)
         if (_fragmentEnds is not null && !WholeFragments(dataClass, start, end))
             return;
         var pointer = _pointer ??= BuildPointer();
-        foreach (var finding in _findings)
+        for (var i = 0; i < _findings.Count; i++)
         {
+            var finding = _findings[i];
             if (finding.Class == dataClass && finding.InPropertyName == _inName && finding.Pointer == pointer)
+            {
+                _hitsThisScan[i]++;
                 return;
+            }
         }
         if (_findings.Count >= options.MaxFindings)
         {
@@ -298,6 +324,8 @@ sealed partial class Inspection(ClassifierOptions options)
             return;
         }
         _findings.Add(new DataFinding(dataClass, pointer, _encoding, _inName));
+        _occurrences.Add(0);
+        _hitsThisScan.Add(1);
     }
 
     /// <summary>

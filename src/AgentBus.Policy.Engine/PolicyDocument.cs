@@ -37,6 +37,12 @@ public sealed class PolicyDocument
         /// <summary>A rollback identity: it may only propose compensations of succeeded actions (agentbus runs rollback).</summary>
         public bool Rollback { get; set; }
 
+        /// <summary>
+        /// The classes of sensitive data the agent may receive in results (pii.email, …); anything else
+        /// the executor finds in a result is masked before the agent sees it. None listed: it receives none.
+        /// </summary>
+        public List<string>? Receives { get; set; }
+
         public int Line { get; set; }
     }
 
@@ -64,6 +70,12 @@ public sealed class PolicyDocument
         public JsonNode? Arguments { get; set; }
 
         public DestinationsEntry? Destinations { get; set; }
+
+        /// <summary>The classes of sensitive data the arguments may carry, as a catalog operation's accepts; none listed: nothing.</summary>
+        public List<string>? Accepts { get; set; }
+
+        /// <summary>Class → the most matches one call may carry.</summary>
+        public Dictionary<string, int>? Max { get; set; }
 
         /// <summary>active (default) or suspended.</summary>
         public string? Status { get; set; }
@@ -104,6 +116,12 @@ public sealed class PolicyDocument
 
         /// <summary>Narrows the tool's destinations for this agent.</summary>
         public AllowListEntry? Destinations { get; set; }
+
+        /// <summary>Narrows what sensitive data the covered operations accept, for this agent: a subset of theirs.</summary>
+        public List<string>? Accepts { get; set; }
+
+        /// <summary>Lowers the operations' limits (or sets one) for this agent.</summary>
+        public Dictionary<string, int>? Max { get; set; }
 
         public ApprovalEntry? Approval { get; set; }
         public int Line { get; set; }

@@ -1,12 +1,13 @@
 using System.Text.Json;
 using AgentBus.Contracts;
+using AgentBus.DataBoundaries;
 using AgentBus.Catalog.Schemas;
 
 namespace AgentBus.Policy.Engine;
 
 /// <summary>
 /// Decides one proposal against one policy snapshot, in the documented order: envelope, identity,
-/// kill switch, operation, grant, argument schema, grant constraints, destinations, approval condition. Pure:
+/// kill switch, operation, grant, argument schema, grant constraints, destinations, data boundary, approval condition. Pure:
 /// no bus, no database, no clock (the time and suspensions come in as <see cref="EvaluationState"/>),
 /// so unit tests, `agentbus policy test|explain` and the benchmark call it directly. Deny is the
 /// default at every step. A decision it permits carries the <see cref="AdmissionTerms"/> (rates,
@@ -141,6 +142,17 @@ public static class PolicyEvaluator
                 $"Every destination named at {string.Join(", ", tool.DestinationArguments)} is allowed ({tool.Destinations!.Describe()}" +
                 (grant.Destinations is { } narrowed ? $"; narrowed by the grant to {narrowed.Describe()})" : ")"), $"tools/{tool.Name}/destinations"));
         }
+
+        // What the arguments carry, wherever they go: the classifier never returns a value, so neither can the reason.
+        var classification = DataClassifier.Classify(arguments);
+        if (grant.DataBoundary.Check(classification) is { } breach)
+            return Denied(trace, "data boundary", PolicyDecision.Deny(ReasonCodes.DataBoundary,
+                $"'{subject}' may not receive this from agent '{grant.Agent}': {breach.Describe()}. It accepts {grant.DataBoundary.Describe()}.",
+                grant.DataBoundaryRuleId));
+        trace?.Add(new("data boundary", "pass", classification.Findings.Count == 0
+            ? $"No secrets or personal data in the arguments ('{subject}' accepts {grant.DataBoundary.Describe()})."
+            : $"Found {string.Join(", ", classification.Findings.Select(f => f.Class).Distinct(StringComparer.Ordinal))}; '{subject}' accepts {grant.DataBoundary.Describe()}.",
+            grant.DataBoundaryRuleId));
 
         // 5 and 6 (rates, run caps, budget) need shared state: the policy host enforces grant.Terms.
         if (trace is not null)

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AgentBus.Contracts;
+using AgentBus.DataBoundaries;
 using AgentBus.Policy.Engine.Rules;
 using AgentBus.Catalog.Yaml;
 using AgentBus.Catalog.Schemas;
@@ -198,7 +199,14 @@ public static class PolicyLoader
                     Error(agent, $"agent id '{agent.Id}' starts with '{Names.ReservedPrefix}', which is reserved for AgentBus's own broker users.");
                 var suspended = Status(agent, agent.Status, $"agent '{agent.Id}'");
                 var owner = agent.Owner is null ? null : Person(agent, agent.Owner, $"agent '{agent.Id}': owner");
-                if (!agents.TryAdd(agent.Id, new AgentPolicy { Id = agent.Id, Team = agent.Team, Owner = owner, Suspended = suspended, Rollback = agent.Rollback, Line = agent.Line }))
+                var receives = agent.Receives ?? [];
+                foreach (var dataClass in receives.Where(c => !DataClasses.All.Contains(c)))
+                    Error(agent, $"agent '{agent.Id}': receives names unknown data class '{dataClass}'; known: {string.Join(", ", DataClasses.All)}.");
+                if (!agents.TryAdd(agent.Id, new AgentPolicy
+                    {
+                        Id = agent.Id, Team = agent.Team, Owner = owner, Suspended = suspended, Rollback = agent.Rollback, Line = agent.Line,
+                        Receives = receives.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray(),
+                    }))
                     Error(agent, $"agent '{agent.Id}' is defined twice.");
             }
             return agents;
@@ -270,8 +278,13 @@ public static class PolicyLoader
                 }
 
                 var suspended = Status(tool, tool.Status, $"tool '{tool.Name}'");
+                foreach (var problem in DataBoundary.Problems(tool.Accepts, tool.Max))
+                    Error(tool, $"tool '{tool.Name}': {problem}");
                 var compiled = new ToolPolicy
                 {
+                    DataBoundary = tool.Accepts is null && tool.Max is null
+                        ? DataBoundary.Closed
+                        : new DataBoundary(tool.Accepts ?? [], tool.Max ?? new Dictionary<string, int>()),
                     Name = tool.Name,
                     Capabilities = tool.Capabilities.Distinct(StringComparer.Ordinal).ToArray(),
                     Risk = risk,
@@ -423,6 +436,9 @@ public static class PolicyLoader
                         Error(narrowed, $"grant '{grant.Id}' narrows destinations, but tool '{grant.Tool}' declares no destinations.from to check them against.");
                 }
 
+                foreach (var problem in DataBoundary.Problems(grant.Accepts, grant.Max))
+                    Error(grant, $"grant '{grant.Id}': {problem}");
+
                 ApprovalPolicy? approval = null;
                 if (grant.Approval is { } declared)
                 {
@@ -472,8 +488,10 @@ public static class PolicyLoader
                 if (tool is null || !agents.ContainsKey(grant.Agent) || string.IsNullOrWhiteSpace(grant.Id))
                     continue;
 
+                var acceptedByCovered = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var operation in CoveredOperations(grant, tool))
                 {
+                    acceptedByCovered.UnionWith((operation?.DataBoundary ?? tool.DataBoundary).Accepts);
                     // A rollback identity's grant for an operation that undoes nothing could never be used.
                     if (agents[grant.Agent].Rollback && !tool.Operations.Values.Any(o => o.Compensation?.Operation == operation?.Name))
                     {
@@ -484,6 +502,8 @@ public static class PolicyLoader
                     }
                     var terms = Terms(grant.Id, grant.Agent, tool, operation, limits, budgets);
                     var subject = operation is null ? $"tool '{grant.Tool}'" : $"operation '{operation.FullName}'";
+                    var own = operation?.DataBoundary ?? tool.DataBoundary;
+                    var narrowsData = grant.Accepts is not null || grant.Max is not null;
                     var compiled = new GrantPolicy
                     {
                         Id = grant.Id,
@@ -492,6 +512,10 @@ public static class PolicyLoader
                         Operation = operation,
                         Constraints = constraints,
                         Destinations = destinations,
+                        DataBoundary = own.Narrow(grant.Accepts, grant.Max),
+                        DataBoundaryRuleId = narrowsData
+                            ? $"{grant.Id}/accepts"
+                            : operation is null ? $"tools/{grant.Tool}/accepts" : $"tools/{grant.Tool}/{operation.Name}/accepts",
                         Approval = approval,
                         Terms = terms,
                         Line = grant.Line,
@@ -503,6 +527,10 @@ public static class PolicyLoader
                             ? $"agent '{grant.Agent}' has two grants for tool '{grant.Tool}'; merge them into one."
                             : $"agent '{grant.Agent}' has two grants covering operation '{operation.FullName}' ('{grants[(grant.Agent, grant.Tool, operation.Name)].Id}' and '{grant.Id}'); an operation has one grant per agent.");
                 }
+                // A grant only narrows: a class none of its operations accepts was meant to widen something.
+                foreach (var dataClass in (grant.Accepts ?? []).Concat(grant.Max?.Keys.AsEnumerable() ?? []).Distinct(StringComparer.Ordinal))
+                    if (DataClasses.All.Contains(dataClass) && !acceptedByCovered.Contains(dataClass))
+                        Error(grant, $"grant '{grant.Id}' accepts or limits '{dataClass}', which none of its operations accepts; a grant can only narrow what the catalog (or the tool) accepts.");
             }
             return grants;
         }

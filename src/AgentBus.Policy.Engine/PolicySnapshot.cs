@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using AgentBus.DataBoundaries;
 using AgentBus.Policy.Engine.Rules;
 using Json.Schema;
 
@@ -40,6 +41,9 @@ public sealed class AgentPolicy
     /// <summary>A rollback identity: every proposal it makes must undo a succeeded action (see <c>compensates</c>), and only it may make such proposals.</summary>
     public bool Rollback { get; init; }
 
+    /// <summary>The classes of sensitive data it may receive in results (sorted); the executor masks the rest.</summary>
+    public IReadOnlyList<string> Receives { get; init; } = [];
+
     public int Line { get; init; }
 }
 
@@ -57,6 +61,10 @@ public sealed class ToolPolicy
     public IReadOnlyList<ArgumentPointer> DestinationArguments { get; init; } = [];
 
     public DestinationAllowList? Destinations { get; init; }
+
+    /// <summary>A generic tool's: what sensitive data its arguments may carry (a catalog tool's operations carry their own).</summary>
+    public DataBoundary DataBoundary { get; init; } = DataBoundary.Closed;
+
     public bool Suspended { get; init; }
     public int Line { get; init; }
 
@@ -81,6 +89,13 @@ public sealed class GrantPolicy
 
     public required IReadOnlyList<ArgumentPredicate> Constraints { get; init; }
     public DestinationAllowList? Destinations { get; init; }
+
+    /// <summary>What sensitive data the arguments may carry: the operation's (or generic tool's), narrowed by the grant.</summary>
+    public required DataBoundary DataBoundary { get; init; }
+
+    /// <summary>Where <see cref="DataBoundary"/> was set: the grant when it narrowed it, else the operation or tool.</summary>
+    public required string DataBoundaryRuleId { get; init; }
+
     public ApprovalPolicy? Approval { get; init; }
     public required AdmissionTerms Terms { get; init; }
     public int Line { get; init; }

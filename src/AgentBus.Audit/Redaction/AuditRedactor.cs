@@ -4,10 +4,17 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using AgentBus.DataBoundaries;
 
 namespace AgentBus.Audit.Redaction;
 
-public readonly record struct RedactionResult(string Json, bool Changed);
+/// <param name="Json">The copy the long-lived audit keeps.</param>
+/// <param name="Changed">Whether <paramref name="Json"/> differs from <paramref name="Unredacted"/>, which the raw tier then keeps.</param>
+/// <param name="Unredacted">
+/// The message with only what the data classifier found in its arguments and result masked: the most of
+/// it the audit ever stores, in any tier.
+/// </param>
+public readonly record struct RedactionResult(string Json, bool Changed, string Unredacted);
 
 /// <summary>
 /// Produces the copy of a message the long-lived audit keeps. Generic rules, for every message:
@@ -80,6 +87,7 @@ public sealed partial class AuditRedactor
     /// <summary>Redacts a JSON document; a document that cannot be read becomes a description of itself.</summary>
     public RedactionResult Redact(string json, string? tool)
     {
+        json = MaskClassified(json);
         var paths = tool is not null && _tools.TryGetValue(tool, out var configured) ? configured : [];
         var input = Encoding.UTF8.GetBytes(json);
         var output = new ArrayBufferWriter<byte>(input.Length + 64);
@@ -93,13 +101,74 @@ public sealed partial class AuditRedactor
                     throw new JsonException("The document is empty.");
                 walk.Value(ref reader, writer, depth: 0, active: []);
             }
-            return new RedactionResult(Encoding.UTF8.GetString(output.WrittenSpan), walk.Changed);
+            return new RedactionResult(Encoding.UTF8.GetString(output.WrittenSpan), walk.Changed, json);
         }
         catch (JsonException ex)
         {
             var description = JsonSerializer.Serialize(new { unreadable = $"The payload is not valid JSON ({ex.Message})", bytes = input.Length });
-            return new RedactionResult(description, true);
+            return new RedactionResult(description, true, json);
         }
+    }
+
+    public const string ClassifiedMaskPrefix = "[redacted:";
+
+    /// <summary>
+    /// A message's arguments and result (its top-level members of those names) with every secret and
+    /// every piece of personal data the classifier finds masked as "[redacted:CLASS]". Nothing
+    /// else of the message changes; a message without such members, or that does not parse, is returned as it is.
+    /// </summary>
+    public static string MaskClassified(string json)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = ReaderOptions.MaxDepth });
+        }
+        catch (JsonException)
+        {
+            return json;
+        }
+        using (document)
+        {
+            try
+            {
+                return MaskClassified(json, document.RootElement);
+            }
+            catch (InvalidOperationException)
+            {
+                // A member name with an escaped lone surrogate cannot be read as a string; the walk below copes with it.
+                return json;
+            }
+        }
+    }
+
+    static string MaskClassified(string json, JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            return json;
+        Dictionary<string, JsonElement>? replaced = null;
+        foreach (var member in root.EnumerateObject())
+        {
+            if (!member.Name.Equals("arguments", StringComparison.OrdinalIgnoreCase) && !member.Name.Equals("result", StringComparison.OrdinalIgnoreCase))
+                continue;
+            var masked = DataMasker.Mask(member.Value, static _ => false, static c => $"{ClassifiedMaskPrefix}{c}]");
+            if (masked.Masked.Count > 0)
+                (replaced ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[member.Name] = masked.Document;
+        }
+        if (replaced is null)
+            return json;
+        var output = new ArrayBufferWriter<byte>(json.Length + 64);
+        using (var writer = new Utf8JsonWriter(output, WriterOptions))
+        {
+            writer.WriteStartObject();
+            foreach (var member in root.EnumerateObject())
+            {
+                writer.WritePropertyName(member.Name);
+                (replaced.TryGetValue(member.Name, out var value) ? value : member.Value).WriteTo(writer);
+            }
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(output.WrittenSpan);
     }
 
     /// <summary>

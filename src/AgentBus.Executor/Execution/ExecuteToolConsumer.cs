@@ -222,9 +222,17 @@ public sealed class ExecuteToolConsumer(
         var durationMs = (long)run.Duration.TotalMilliseconds;
         if (outcome.Succeeded)
         {
-            var succeeded = new ActionSucceeded(command.ActionId, command.RunId, command.AgentId, command.Tool, outcome.Result,
-                outcome.ExternalReference, run.CostUsd, durationMs, run.Attempts, clock.GetUtcNow(),
-                instance.Name, startedAt);
+            var visible = ResultMasker.Mask(outcome.Result, outcome.ExternalReference, command.ResultClearance);
+            if (visible.Masked.Count > 0)
+            {
+                logger.LogInformation("Action {ActionId} of agent {AgentId}: masked {Masked} in the result (not in its receives)",
+                    command.ActionId, command.AgentId, string.Join(", ", visible.Masked.Select(m => m.Class).Distinct()));
+                foreach (var dataClass in visible.Masked.Select(m => m.Class).Distinct())
+                    AgentBusMetrics.ResultMasked(command.Tool, command.AgentId, dataClass);
+            }
+            var succeeded = new ActionSucceeded(command.ActionId, command.RunId, command.AgentId, command.Tool, visible.Result,
+                visible.ExternalReference, run.CostUsd, durationMs, run.Attempts, clock.GetUtcNow(),
+                instance.Name, startedAt, Masked: visible.Masked.Count > 0 ? visible.Masked : null);
             return new RecordedOutcome(ClaimState.Succeeded, run.Attempts, nameof(ActionSucceeded), messageId,
                 JsonSerializer.Serialize(succeeded, WireJson.Options));
         }

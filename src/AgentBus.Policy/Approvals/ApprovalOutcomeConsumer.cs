@@ -155,7 +155,7 @@ public sealed class ApprovalOutcomeConsumer(
     async Task PublishAuthorizedAsync(ConsumeContext context, PolicyApproval approval, JsonElement arguments, string reason,
         IReadOnlyList<(string ActionId, string AgentId, string RunId)> duplicates, DateTimeOffset now)
     {
-        var execute = authorizer.Authorize(approval.ToProposal(arguments), approval.ApprovalId.ToString("D"));
+        var execute = authorizer.Authorize(approval.ToProposal(arguments), policies.Current, approval.ApprovalId.ToString("D"));
         // The decision first: it reaches the agent's queue before the executor can even start.
         await TellAsync(context, approval, duplicates, Decision.Allowed, ReasonCodes.ApprovalGranted, reason, approval.RuleId, now);
         // Mandatory: a tool with no queue bound returns the command; this fails and is retried, nothing is lost.

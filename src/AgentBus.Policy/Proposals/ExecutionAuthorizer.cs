@@ -1,4 +1,5 @@
 using AgentBus.Contracts;
+using AgentBus.Policy.Engine;
 using AgentBus.ServiceDefaults.Json;
 using AgentBus.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
@@ -12,12 +13,14 @@ namespace AgentBus.Policy.Proposals;
 /// </summary>
 public sealed class ExecutionAuthorizer(AuthorizationSigner signer, IOptions<SigningOptions> options, TimeProvider clock)
 {
+    /// <param name="policy">The policy in force: the agent's <c>receives</c> becomes the command's result clearance (none without a policy).</param>
     /// <param name="approvalId">The approval this execution rests on, when a human granted it.</param>
-    public ExecuteTool Authorize(ActionProposed proposal, string? approvalId = null)
+    public ExecuteTool Authorize(ActionProposed proposal, PolicySnapshot? policy, string? approvalId = null)
     {
         var now = clock.GetUtcNow();
+        var clearance = policy?.Agents.GetValueOrDefault(proposal.AgentId)?.Receives ?? [];
         var command = new ExecuteTool(proposal.ActionId, proposal.RunId, proposal.AgentId, proposal.Tool, proposal.Arguments,
-            CanonicalJson.Hash(proposal.Arguments), proposal.IdempotencyKey, now, Authorization: null!, proposal.Operation);
+            CanonicalJson.Hash(proposal.Arguments), proposal.IdempotencyKey, now, Authorization: null!, proposal.Operation, clearance);
         return command with { Authorization = signer.Sign(command, approvalId, now + options.Value.Lifetime) };
     }
 }

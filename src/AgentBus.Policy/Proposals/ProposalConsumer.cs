@@ -132,7 +132,7 @@ public sealed class ProposalConsumer(
         if (decision.Decision != Decision.Allowed)
             return;
 
-        var execute = authorizer.Authorize(proposal);
+        var execute = authorizer.Authorize(proposal, policy);
         // Mandatory: a tool with no queue bound returns the command, which fails this consume and
         // keeps the proposal for a retry, instead of the broker dropping an allowed action.
         var executePublish = context.Publish(execute, send =>

@@ -121,7 +121,8 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
                 continue;
             var tool = AuditText.Identifier(entry.Tool);
             var redacted = redactor.Redact(entry.Payload, tool);
-            var raw = entry.RawPayload ?? (redacted.Changed ? Encoding.UTF8.GetBytes(entry.Payload) : null);
+            // The raw tier keeps what redaction took out, but never what the data classifier found.
+            var raw = entry.RawPayload ?? (redacted.Changed ? Encoding.UTF8.GetBytes(redacted.Unredacted) : null);
             prepared.Add(new Prepared(
                 entry.EventId,
                 AuditText.Identifier(entry.EventType) ?? "Unknown",

@@ -7,7 +7,8 @@ namespace AgentBus.ServiceDefaults.Security;
 /// <summary>
 /// The exact bytes the policy service signs for one command: an RFC 8785 canonical JSON object, so
 /// an executor in any language can rebuild it. Everything an executor acts on is in it except the
-/// arguments themselves, which are bound through their hash, and the operation, when the tool has operations.
+/// arguments themselves, which are bound through their hash, the operation, when the tool has operations,
+/// and the result clearance, when the policy service sets it (it always does now).
 /// </summary>
 public static class AuthorizationStatement
 {
@@ -32,6 +33,10 @@ public static class AuthorizationStatement
         // command stripped of its operation, or given another, no longer matches its signature.
         if (command.Operation is not null)
             statement["operation"] = command.Operation;
+        // Likewise: signed when present, so widening a command's clearance breaks its signature, and
+        // removing it clears nothing (the executor then masks every class it finds).
+        if (command.ResultClearance is not null)
+            statement["resultClearance"] = command.ResultClearance.Order(StringComparer.Ordinal).ToArray();
         return CanonicalJson.Serialize(JsonSerializer.SerializeToElement(statement));
     }
 

@@ -19,6 +19,9 @@ public static class AgentBusMetrics
     static readonly Histogram<double> ToolDuration = AgentBusTelemetry.Meter.CreateHistogram<double>(
         "agentbus.tool.duration", "s", "How long the tool call took, by tool and outcome.");
 
+    static readonly Counter<long> MaskedResults = AgentBusTelemetry.Meter.CreateCounter<long>(
+        "agentbus.tool.results_masked", "{result}", "Results in which the executor masked a class the agent may not receive, by tool, agent and class.");
+
     static readonly Counter<long> Retries = AgentBusTelemetry.Meter.CreateCounter<long>(
         "agentbus.retries", "{retry}", "Messages a service retries after its consumer threw, by queue and exception type.");
 
@@ -69,6 +72,10 @@ public static class AgentBusMetrics
         if (costUsd > 0)
             Spend.Add((double)costUsd, new("agent_id", agentId), new("source", tool));
     }
+
+    /// <summary>A result that carried <paramref name="dataClass"/>, which the agent is not cleared to receive.</summary>
+    public static void ResultMasked(string tool, string agentId, string dataClass) =>
+        MaskedResults.Add(1, new("tool", tool), new("agent_id", agentId), new("class", dataClass));
 
     public static void Retry(string queue, string exceptionType) =>
         Retries.Add(1, new("queue", queue), new("exception_type", exceptionType));

@@ -87,6 +87,7 @@ public class SchemaAgreementTests
                 _ when clr == typeof(int) || clr == typeof(long) => "integer",
                 _ when clr == typeof(decimal) || clr == typeof(double) => "number",
                 _ when clr == typeof(JsonElement) => "object",
+                _ when clr.IsGenericType && clr.GetGenericTypeDefinition() == typeof(IReadOnlyList<>) => "array",
                 _ => throw new InvalidOperationException($"No JSON type known for {clr}"),
             };
             Assert.True(types.SetEquals([expected]), $"{record.Name}.{name}: schema says {string.Join("|", types)}, record needs {expected}");

@@ -169,7 +169,7 @@ public class PolicyEvaluatorTests
         PolicyEvaluator.Evaluate(Proposal("support-bot", "payments", Refund("250")), "support-bot", TestPolicy.Policy, EvaluationState.At(Now), steps);
 
         Assert.Equal(["envelope", "identity", "kill switch", "grant", "arguments", "constraints", "constraints", "constraints",
-            "constraints", "constraints", "constraints", "destinations", "limits", "budget", "approval", "decision"], steps.Select(s => s.Step));
+            "constraints", "constraints", "constraints", "destinations", "data boundary", "limits", "budget", "approval", "decision"], steps.Select(s => s.Step));
         Assert.Equal("approval_required", steps[^1].Outcome);
     }
 
@@ -189,6 +189,7 @@ public class PolicyEvaluatorTests
                   required: [email]
                   additionalProperties: false
                   properties: { email: { $ref: "#/$defs/address" } }
+                accepts: [pii.email]
             grants: [{ id: g, agent: a, tool: crm }]
             """, "ref.yaml").Policy!;
 
