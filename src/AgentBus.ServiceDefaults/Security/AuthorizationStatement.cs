@@ -33,8 +33,8 @@ public static class AuthorizationStatement
         // command stripped of its operation, or given another, no longer matches its signature.
         if (command.Operation is not null)
             statement["operation"] = command.Operation;
-        // Likewise: signed when present, so widening a command's clearance breaks its signature, and
-        // removing it clears nothing (the executor then masks every class it finds).
+        // Likewise: signed when present, so a clearance widened or removed breaks the signature; a
+        // command signed without one clears nothing (the executor then masks every class it finds).
         if (command.ResultClearance is not null)
             statement["resultClearance"] = command.ResultClearance.Order(StringComparer.Ordinal).ToArray();
         return CanonicalJson.Serialize(JsonSerializer.SerializeToElement(statement));

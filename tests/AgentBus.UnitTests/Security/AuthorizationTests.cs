@@ -173,6 +173,24 @@ public sealed class AuthorizationTests : IDisposable
         Assert.Contains("does not exist", Assert.Throws<InvalidOperationException>(() => AuthorizationVerifier.FromPath(Path.Combine(_folder, "nope"))).Message);
     }
 
+    [Fact]
+    public void A_widened_result_clearance_breaks_the_signature_and_a_removed_one_clears_nothing()
+    {
+        var command = Signed(Command() with { ResultClearance = ["pii.email"] });
+        Assert.Null(_verifier.Check(command, "ticketing", Now));
+
+        var widened = command with { ResultClearance = ["pii.email", "pii.card"] };
+        Assert.Equal(ExecutionErrorCodes.AuthorizationInvalid, _verifier.Check(widened, "ticketing", Now)!.ErrorCode);
+
+        // Stripped, the statement is the one without a clearance: it no longer matches this signature either.
+        var stripped = command with { ResultClearance = null };
+        Assert.Equal(ExecutionErrorCodes.AuthorizationInvalid, _verifier.Check(stripped, "ticketing", Now)!.ErrorCode);
+
+        // The order the classes arrive in does not matter.
+        var reordered = Signed(Command() with { ResultClearance = ["pii.phone", "pii.email"] }) with { ResultClearance = ["pii.email", "pii.phone"] };
+        Assert.Null(_verifier.Check(reordered, "ticketing", Now));
+    }
+
     public void Dispose()
     {
         _signer.Dispose();
