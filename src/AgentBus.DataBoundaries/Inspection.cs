@@ -36,6 +36,8 @@ sealed partial class Inspection(ClassifierOptions options)
     string? _encoding;
     int[]? _fragmentEnds;
     int _fragmentCount;
+    List<string>? _fragmentTexts;
+    int _fragmentStart;
 
     readonly record struct Segment(string? Name, int Index);
 
@@ -208,6 +210,8 @@ sealed partial class Inspection(ClassifierOptions options)
             }
             _fragmentEnds = ends;
             _fragmentCount = count;
+            _fragmentTexts = texts;
+            _fragmentStart = start;
             _inName = false;
             Scan(buffer.AsSpan(0, length), DataEncodings.Split, decode: false);
         }
@@ -215,6 +219,7 @@ sealed partial class Inspection(ClassifierOptions options)
         {
             _fragmentEnds = null;
             _fragmentCount = 0;
+            _fragmentTexts = null;
             ArrayPool<int>.Shared.Return(ends);
             ArrayPool<char>.Shared.Return(buffer);
         }
@@ -350,8 +355,19 @@ sealed partial class Inspection(ClassifierOptions options)
                 last = i;
             previousEnd = fragmentEnd;
         }
-        return first >= 0 && last > first;
+        if (first < 0 || last <= first)
+            return false;
+        // A value recognisable alone, glued to its neighbours, is that value again ("high" + "ada@example.com"
+        // reads as one address): it was found at its own pointer, and counting it twice breaks a max.
+        for (var i = first; i <= last; i++)
+        {
+            if (DataClassifier.Classify(_fragmentTexts![_fragmentStart + i], AloneOptions).Contains(dataClass))
+                return false;
+        }
+        return true;
     }
+
+    static readonly ClassifierOptions AloneOptions = new() { DecodeBase64 = false, DecodeUrl = false, JoinSplitValues = false, PropertyNames = false };
 
     string BuildPointer()
     {

@@ -16,7 +16,7 @@ public sealed class OperationsFixture : PipelineFixture
 
     protected override string Policy => """
         agents:
-          - { id: support-bot, team: support }
+          - { id: support-bot, team: support, receives: [pii.email] }
           - { id: intern-bot, team: support }
           - { id: python-agent, team: support }
         catalog: catalog
@@ -32,10 +32,16 @@ public sealed class OperationsFixture : PipelineFixture
             agent: intern-bot
             tool: ticketing
             operations: [comment]
+          - id: intern-bot-lookups
+            agent: intern-bot
+            tool: payments
+            operations: [get_order]
           - id: python-agent-desk
             agent: python-agent
             tool: ticketing
             operations: [create_ticket, comment]
+            # It opens tickets without the customer's address.
+            accepts: []
         limits:
           operations:
             payments.get_order: { callsPerMinute: 3 }

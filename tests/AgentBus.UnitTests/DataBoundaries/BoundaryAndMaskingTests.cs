@@ -36,6 +36,14 @@ public class BoundaryAndMaskingTests
     }
 
     [Fact]
+    public void A_value_recognisable_alone_is_not_found_again_glued_to_its_neighbours()
+    {
+        var found = Classify("""{"priority":"high","customerEmail":"ada@example.com","split":["ada","@example.com"]}""").Findings;
+
+        Assert.Equal([new DataFinding(DataClasses.Email, "/customerEmail"), new DataFinding(DataClasses.Email, "/split", DataEncodings.Split)], found);
+    }
+
+    [Fact]
     public void A_boundary_refuses_classes_it_does_not_accept_naming_class_and_pointer_never_the_value()
     {
         var breach = EmailsAtMostTwo.Check(Classify($$"""{"customerEmail":"ada@example.com","description":"card {{Card}}","notes":["key {{GitHubToken}}"]}"""));
