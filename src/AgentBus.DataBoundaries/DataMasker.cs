@@ -22,15 +22,15 @@ public static class DataMasker
     /// <summary>Class for a document masked whole because it could not be inspected to the end.</summary>
     public const string Uninspected = "uninspected";
 
-    /// <param name="mayKeep">Classes the caller may keep as they are; every other class found is masked.</param>
+    /// <param name="mayKeep">Findings the caller may keep as they are (by class, and where); every other one is masked.</param>
     /// <param name="mask">The text that replaces a value or a name, from its class.</param>
-    public static MaskedDocument Mask(JsonElement document, Func<string, bool> mayKeep, Func<string, string> mask)
+    public static MaskedDocument Mask(JsonElement document, Func<DataFinding, bool> mayKeep, Func<string, string> mask)
     {
         var classification = DataClassifier.Classify(document, Options);
         if (!classification.Complete)
             return new MaskedDocument(JsonSerializer.SerializeToElement(mask(Uninspected)), [new DataFinding(Uninspected, "")], Incomplete: true);
 
-        var refused = classification.Findings.Where(f => !mayKeep(f.Class)).ToList();
+        var refused = classification.Findings.Where(f => !mayKeep(f)).ToList();
         if (refused.Count == 0)
             return new MaskedDocument(document, [], Incomplete: false);
 

@@ -142,6 +142,19 @@ public sealed partial class AuditRedactor
         }
     }
 
+    /// <summary>
+    /// The card rule's exception (issue 11), kept for the classifier: a digit run in an identifier
+    /// field (orderId, ticket_id, externalReference…) is that record's id even when it passes Luhn, and
+    /// the audit must be able to name the record. A policy boundary still refuses it as a card.
+    /// </summary>
+    static bool IsIdentifierThatReadsAsCard(DataFinding finding)
+    {
+        if (finding.Class != DataClasses.Card || finding.InPropertyName || finding.Encoding is not null)
+            return false;
+        var last = finding.Pointer[(finding.Pointer.LastIndexOf('/') + 1)..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
+        return IsIdentifierKey(last);
+    }
+
     static string MaskClassified(string json, JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
@@ -151,7 +164,7 @@ public sealed partial class AuditRedactor
         {
             if (!member.Name.Equals("arguments", StringComparison.OrdinalIgnoreCase) && !member.Name.Equals("result", StringComparison.OrdinalIgnoreCase))
                 continue;
-            var masked = DataMasker.Mask(member.Value, static _ => false, static c => $"{ClassifiedMaskPrefix}{c}]");
+            var masked = DataMasker.Mask(member.Value, IsIdentifierThatReadsAsCard, static c => $"{ClassifiedMaskPrefix}{c}]");
             if (masked.Masked.Count > 0)
                 (replaced ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[member.Name] = masked.Document;
         }

@@ -18,7 +18,7 @@ public static class ResultMasker
     public static MaskedResult Mask(JsonElement result, string? externalReference, IReadOnlyCollection<string>? clearance)
     {
         var cleared = clearance ?? [];
-        var masked = DataMasker.Mask(result, cleared.Contains, MaskedData.Mask);
+        var masked = DataMasker.Mask(result, f => cleared.Contains(f.Class), MaskedData.Mask);
         var visible = masked.Document;
         // The contract promises an object; a result masked whole says so in one.
         if (visible.ValueKind != JsonValueKind.Object && result.ValueKind == JsonValueKind.Object)

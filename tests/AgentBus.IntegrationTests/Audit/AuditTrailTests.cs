@@ -130,7 +130,7 @@ public sealed class AuditTrailTests(AuditFixture fixture) : IAsyncLifetime
             Assert.Equal(order, body.GetProperty("orderId").GetString());
             Assert.Equal("4111111111111111", body.GetProperty("ticketId").GetString());
             Assert.Equal($"Refund for {order}", body.GetProperty("title").GetString());
-            Assert.Equal("[redacted:card]", body.GetProperty("card").GetString());
+            Assert.Equal("[redacted:pii.card]", body.GetProperty("card").GetString());
         }
         var authorization = JsonDocument.Parse(payloads.Single(p => p.EventType == "ExecuteTool").Payload).RootElement.GetProperty("authorization");
         Assert.False(string.IsNullOrEmpty(authorization.GetProperty("signature").GetString()));

@@ -37,7 +37,9 @@ public class PipelineFixture : IAsyncLifetime
           - id: python-agent
             team: platform
         tools:
+          # The audit's redaction tests send a customer's phone and a card through it.
           - name: ticketing
+            accepts: [pii.phone, pii.card]
           - name: payments
         grants:
           - id: support-bot-tickets

@@ -187,6 +187,16 @@ public class BoundaryAndMaskingTests
     }
 
     [Fact]
+    public void The_audit_keeps_an_identifier_that_reads_as_a_card_and_masks_the_same_digits_elsewhere()
+    {
+        var masked = AuditRedactor.MaskClassified("""{"arguments":{"ticketId":"4111111111111111","note":"4111111111111111"}}""");
+
+        using var document = JsonDocument.Parse(masked);
+        Assert.Equal("4111111111111111", document.RootElement.GetProperty("arguments").GetProperty("ticketId").GetString());
+        Assert.Equal("[redacted:pii.card]", document.RootElement.GetProperty("arguments").GetProperty("note").GetString());
+    }
+
+    [Fact]
     public void The_audit_leaves_a_message_without_sensitive_data_byte_for_byte()
     {
         var payload = """{"actionId":"a-1","arguments":{"orderId":"ORD-1001"},"result":{"status":200}}""";
