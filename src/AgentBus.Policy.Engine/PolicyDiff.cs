@@ -264,15 +264,13 @@ public static class PolicyDiff
             parts.Add("constraints: " + string.Join("; ", g.Constraints.Select(c => c.Describe())));
         if (g.Destinations is { } destinations)
             parts.Add("destinations: " + destinations.Describe());
+        // Accepting nothing is the default; only what lets sensitive data through is named.
+        var accepting = grant.Entries.Where(e => e.Value.DataBoundary.Accepts.Count > 0).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
+        if (accepting.Count > 0)
+            parts.Add("accepts: " + (grant.Entries.Count == 1
+                ? accepting[0].Value.DataBoundary.Describe()
+                : string.Join("; ", accepting.Select(e => $"{e.Key} {e.Value.DataBoundary.Describe()}"))));
         parts.Add("approval: " + (g.Approval is { } approval ? Describe(approval) : "none"));
-        // Accepting nothing is the default; only a grant that lets sensitive data through says so.
-        if (grant.Entries.Values.Any(e => e.DataBoundary.Accepts.Count > 0))
-        {
-            var described = grant.Entries.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => (Operation: e.Key, Text: e.Value.DataBoundary.Describe())).ToList();
-            parts.Add("accepts: " + (described.Select(d => d.Text).Distinct().Count() == 1
-                ? described[0].Text
-                : string.Join("; ", described.Select(d => $"{d.Operation} {d.Text}"))));
-        }
         parts.Add("limits: " + Describe(g.Terms));
         return string.Join(", ", parts);
     }

@@ -279,6 +279,20 @@ public sealed class PolicyDiffTests
     }
 
     [Fact]
+    public void An_added_grant_names_what_its_operations_accept_when_any_accepts_something()
+    {
+        var grant = "  - id: support-bot-tickets\n    agent: support-bot\n    tool: ticketing\n    operations: [create_ticket, get_ticket, comment]\n\n";
+        var added = Assert.Single(PolicyDiff.Compare(Parse(Edit(ShippedText, (grant, ""))), Shipped()), c => c.Subject == "grant support-bot-tickets");
+        Assert.Contains(", accepts: ticketing.create_ticket pii.email (at most 2)", added.After);
+
+        var mail = Assert.Single(PolicyDiff.Compare(Parse(Edit(Mailing, ("grants: [{ id: mailer-mail, agent: mailer, tool: mail }]", "grants: []"))), Parse(Mailing)));
+        Assert.StartsWith("mailer -> tool mail, accepts: pii.email (at most 2), approval: none", mail.After);
+        var closed = Edit(Mailing, ("    accepts: [pii.email]\n    max: { pii.email: 2 }\n", ""));
+        var plain = Assert.Single(PolicyDiff.Compare(Parse(Edit(closed, ("grants: [{ id: mailer-mail, agent: mailer, tool: mail }]", "grants: []"))), Parse(closed)));
+        Assert.DoesNotContain("accepts", plain.After);
+    }
+
+    [Fact]
     public void A_limit_raised_in_the_catalog_widens_the_grants_of_its_operation()
     {
         var folder = Directory.CreateTempSubdirectory("agentbus-policy-diff-").FullName;
