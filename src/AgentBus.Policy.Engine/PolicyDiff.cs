@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using AgentBus.DataBoundaries;
 using AgentBus.Policy.Engine.Rules;
 
 namespace AgentBus.Policy.Engine;
@@ -37,7 +38,7 @@ public sealed record PolicyChange(
 /// operations it covers, and limits and budgets as each agent, tool and operation receives them
 /// (defaults applied), so a new default shows on every agent it reaches. A change is labelled
 /// widening or narrowing only when that follows from the rules alone: a higher limit, an approval
-/// removed, a constraint whose every bound is looser. Anything else (another approver group, a new
+/// removed, a constraint whose every bound is looser, a data class accepted or received. Anything else (another approver group, a new
 /// argument schema, a pattern rewritten) is reported without a label.
 /// </summary>
 public static class PolicyDiff
@@ -92,12 +93,31 @@ public static class PolicyDiff
                     b.Suspended ? "narrows: agent suspended" : "widens: agent no longer suspended"));
             if (a.Rollback != b.Rollback)
                 changes.Add(new(Agents, PolicyChangeKind.Changed, subject + " rollback", Flag(a.Rollback), Flag(b.Rollback)));
+            CompareReceives(subject, a.Receives, b.Receives, changes);
         }
     }
 
+    /// <summary>A class an agent receives reaches it unmasked in results: one more is a widening.</summary>
+    static void CompareReceives(string agent, IReadOnlyList<string> before, IReadOnlyList<string> after, List<PolicyChange> changes)
+    {
+        var was = before.ToHashSet(StringComparer.Ordinal);
+        var now = after.ToHashSet(StringComparer.Ordinal);
+        if (was.SetEquals(now))
+            return;
+        var effect = Direction(grew: was.IsSubsetOf(now), shrank: now.IsSubsetOf(was));
+        var added = now.Except(was).Order(StringComparer.Ordinal).ToList();
+        var removed = was.Except(now).Order(StringComparer.Ordinal).ToList();
+        changes.Add(new(Agents, PolicyChangeKind.Changed, agent + " receives", Receives(before), Receives(after), effect,
+            Prefixed(effect,
+                added.Count > 0 ? $"now receives {string.Join(", ", added)} unmasked" : null,
+                removed.Count > 0 ? $"{string.Join(", ", removed)} now masked in its results" : null)));
+    }
+
+    static string Receives(IReadOnlyList<string> classes) => classes.Count == 0 ? "nothing" : List(classes.Order(StringComparer.Ordinal));
+
     static string Describe(AgentPolicy agent) =>
         $"team {agent.Team}" + (agent.Owner is { } owner ? $", owner {owner}" : "") + (agent.Suspended ? ", suspended" : "") +
-        (agent.Rollback ? ", rollback identity" : "");
+        (agent.Rollback ? ", rollback identity" : "") + (agent.Receives.Count > 0 ? $", receives {Receives(agent.Receives)}" : "");
 
     static string Status(bool suspended) => suspended ? "suspended" : "active";
 
@@ -127,14 +147,19 @@ public static class PolicyDiff
 
     // ---- grants ----
 
-    /// <summary>A grant as written, gathered from the snapshot's one entry per covered operation.</summary>
-    sealed record Grant(string Id, string Agent, string Tool, IReadOnlyList<string> Operations, GrantPolicy First);
+    /// <summary>
+    /// A grant as written, gathered from the snapshot's one entry per covered operation.
+    /// <paramref name="Entries"/>: operation full name (empty for a generic tool) → that entry.
+    /// </summary>
+    sealed record Grant(string Id, string Agent, string Tool, IReadOnlyList<string> Operations, GrantPolicy First,
+        IReadOnlyDictionary<string, GrantPolicy> Entries);
 
     static Dictionary<string, Grant> GrantsById(PolicySnapshot policy) =>
         policy.Grants.Values.GroupBy(g => g.Id, StringComparer.Ordinal).ToDictionary(
             g => g.Key,
             g => new Grant(g.Key, g.First().Agent, g.First().Tool,
-                g.Select(e => e.Operation?.FullName).OfType<string>().Order(StringComparer.Ordinal).ToList(), g.First()),
+                g.Select(e => e.Operation?.FullName).OfType<string>().Order(StringComparer.Ordinal).ToList(), g.First(),
+                g.ToDictionary(e => e.Operation?.FullName ?? "", StringComparer.Ordinal)),
             StringComparer.Ordinal);
 
     static void CompareGrants(PolicySnapshot before, PolicySnapshot after, List<PolicyChange> changes)
@@ -179,7 +204,56 @@ public static class PolicyDiff
             CompareDestinations(Grants, subject + " destinations", a.First.Destinations, b.First.Destinations, changes,
                 absentMeans: "only the tool's destinations apply");
             CompareApproval(subject, a.First.Approval, b.First.Approval, changes);
+
+            // Compared per operation as the evaluator applies it (the catalog's, narrowed by the grant), so a catalog
+            // edit shows on every agent it reaches; an operation newly covered shows above, whatever it accepts.
+            foreach (var (operation, entry) in a.Entries.Where(e => b.Entries.ContainsKey(e.Key)).OrderBy(e => e.Key, StringComparer.Ordinal))
+                CompareDataBoundary(operation.Length == 0 ? $"{subject} accepts" : $"{subject} {operation} accepts",
+                    entry.DataBoundary, b.Entries[operation].DataBoundary, changes);
         }
+    }
+
+    /// <summary>More classes accepted, or a limit raised or gone, lets the agent send more sensitive data: a widening.</summary>
+    static void CompareDataBoundary(string subject, DataBoundary before, DataBoundary after, List<PolicyChange> changes)
+    {
+        if (before.Describe() == after.Describe())
+            return;
+        var effect = Direction(grew: Carries(after, before), shrank: Carries(before, after));
+        var parts = new List<string?>();
+        parts.AddRange(after.Accepts.Except(before.Accepts).Order(StringComparer.Ordinal).Select(c => $"now accepts {c}"));
+        parts.AddRange(before.Accepts.Except(after.Accepts).Order(StringComparer.Ordinal).Select(c => $"no longer accepts {c}"));
+        foreach (var dataClass in before.Accepts.Intersect(after.Accepts).Order(StringComparer.Ordinal))
+        {
+            var (was, now) = (before.Max.TryGetValue(dataClass, out var w) ? w : (int?)null, after.Max.TryGetValue(dataClass, out var n) ? n : (int?)null);
+            parts.Add((was, now) switch
+            {
+                (null, null) => null,
+                (null, { } limit) => $"{dataClass} now at most {Number(limit)}",
+                ({ } limit, null) => $"{dataClass} no longer limited (was at most {Number(limit)})",
+                ({ } w2, { } n2) when w2 != n2 => $"{dataClass} at most {Number(n2)} instead of {Number(w2)}",
+                _ => null,
+            });
+        }
+        changes.Add(new(Grants, PolicyChangeKind.Changed, subject, before.Describe(), after.Describe(), effect, Prefixed(effect, [.. parts])));
+    }
+
+    /// <summary>Whether everything <paramref name="narrow"/> lets through, <paramref name="wide"/> does too.</summary>
+    static bool Carries(DataBoundary wide, DataBoundary narrow) =>
+        narrow.Accepts.All(c => wide.Accepts.Contains(c) &&
+                                (!wide.Max.TryGetValue(c, out var limit) || (narrow.Max.TryGetValue(c, out var own) && limit >= own)));
+
+    /// <summary>"widens: a; b" for a labelled change, "a; b" otherwise.</summary>
+    static string? Prefixed(PolicyChangeEffect effect, params string?[] parts)
+    {
+        var text = string.Join("; ", parts.OfType<string>());
+        if (text.Length == 0)
+            return null;
+        return effect switch
+        {
+            PolicyChangeEffect.Widens => "widens: " + text,
+            PolicyChangeEffect.Narrows => "narrows: " + text,
+            _ => text,
+        };
     }
 
     static string Describe(Grant grant)
@@ -190,6 +264,12 @@ public static class PolicyDiff
             parts.Add("constraints: " + string.Join("; ", g.Constraints.Select(c => c.Describe())));
         if (g.Destinations is { } destinations)
             parts.Add("destinations: " + destinations.Describe());
+        // Accepting nothing is the default; only what lets sensitive data through is named.
+        var accepting = grant.Entries.Where(e => e.Value.DataBoundary.Accepts.Count > 0).OrderBy(e => e.Key, StringComparer.Ordinal).ToList();
+        if (accepting.Count > 0)
+            parts.Add("accepts: " + (grant.Entries.Count == 1
+                ? accepting[0].Value.DataBoundary.Describe()
+                : string.Join("; ", accepting.Select(e => $"{e.Key} {e.Value.DataBoundary.Describe()}"))));
         parts.Add("approval: " + (g.Approval is { } approval ? Describe(approval) : "none"));
         parts.Add("limits: " + Describe(g.Terms));
         return string.Join(", ", parts);
@@ -384,13 +464,16 @@ public static class PolicyDiff
             Field(changes, Tools, subject + " destinations.from", List(a.DestinationArguments.Select(p => p.ToString())),
                 List(b.DestinationArguments.Select(p => p.ToString())));
             CompareDestinations(Tools, subject + " destinations", a.Destinations, b.Destinations, changes, absentMeans: "no destination is checked");
+            // What each agent may send through it shows under its grant, narrowed as the evaluator applies it.
+            Field(changes, Tools, subject + " accepts", a.DataBoundary.Describe(), b.DataBoundary.Describe());
         }
     }
 
     static string Describe(ToolPolicy tool) =>
         tool.Operations.Count > 0
             ? $"catalog tool, operations {List(tool.Operations.Keys.Order(StringComparer.Ordinal))}"
-            : $"generic tool, risk {tool.Risk}, capabilities {List(tool.Capabilities)}" + (tool.Suspended ? ", suspended" : "");
+            : $"generic tool, risk {tool.Risk}, capabilities {List(tool.Capabilities)}" + (tool.Suspended ? ", suspended" : "") +
+              (tool.DataBoundary.Accepts.Count > 0 ? $", accepts {tool.DataBoundary.Describe()}" : "");
 
     static void CompareOperations(PolicySnapshot before, PolicySnapshot after, List<PolicyChange> changes)
     {
@@ -414,12 +497,15 @@ public static class PolicyDiff
             Field(changes, Operations, subject + " undo", Undo(a), Undo(b));
             Schema(changes, Operations, subject + " arguments", a.ArgumentSchemaJson, b.ArgumentSchemaJson);
             Field(changes, Operations, subject + " http", Http(a), Http(b));
+            // What each agent may send to it shows under its grant, narrowed as the evaluator applies it.
+            Field(changes, Operations, subject + " accepts", a.DataBoundary.Describe(), b.DataBoundary.Describe());
         }
     }
 
     static string Describe(CatalogOperation operation) =>
         $"risk {operation.Risk}, capabilities {List(operation.Capabilities)}" + (operation.ReadOnly ? ", read-only" : "") +
-        $", ${Usd(operation.UnitCostUsd)}, {Undo(operation)}";
+        $", ${Usd(operation.UnitCostUsd)}, {Undo(operation)}" +
+        (operation.DataBoundary.Accepts.Count > 0 ? $", accepts {operation.DataBoundary.Describe()}" : "");
 
     static string Undo(CatalogOperation operation) =>
         operation.Compensation is { } compensation ? $"undone by {compensation.FullName}"

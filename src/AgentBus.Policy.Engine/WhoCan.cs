@@ -1,6 +1,10 @@
 namespace AgentBus.Policy.Engine;
 
-/// <summary>One agent that can use a tool, and on what terms.</summary>
+/// <summary>
+/// One agent that can use a tool, and on what terms. <paramref name="Accepts"/> is the sensitive data
+/// its calls may carry (the operation's, narrowed by the grant, set at <paramref name="AcceptsRuleId"/>);
+/// <paramref name="Receives"/> the classes it may read in results, unmasked.
+/// </summary>
 public sealed record WhoCanRow(
     string Agent,
     string Team,
@@ -12,7 +16,10 @@ public sealed record WhoCanRow(
     IReadOnlyList<string> Constraints,
     string Destinations,
     string Approval,
-    AdmissionTerms Terms);
+    AdmissionTerms Terms,
+    string Accepts,
+    string AcceptsRuleId,
+    IReadOnlyList<string> Receives);
 
 /// <summary>
 /// "Which agents can move money?": every grant on an operation (or generic tool) with a capability,
@@ -47,8 +54,12 @@ public static class WhoCan
                     ? $"{a.Approvers} of '{a.Group}' within {Durations.Format(a.Expiry)} when {a.DescribeCondition()} ({a.RuleId})" +
                       (a.EscalationGroup is { } escalation ? $", '{escalation}' too after {Durations.Format(a.EscalationDelay!.Value)}" : "")
                     : "never";
+                var own = g.Operation?.DataBoundary ?? tool.DataBoundary;
+                var accepts = g.DataBoundaryRuleId == $"{g.Id}/accepts"
+                    ? $"{own.Describe()}, narrowed to {g.DataBoundary.Describe()}"
+                    : own.Describe();
                 return new WhoCanRow(agent.Id, agent.Team, agent.Suspended || tool.Suspended, tool.Name, g.Operation?.Name, g.Operation?.Risk ?? tool.Risk, g.Id,
-                    g.Constraints.Select(c => c.Describe()).ToList(), destinations, approval, g.Terms);
+                    g.Constraints.Select(c => c.Describe()).ToList(), destinations, approval, g.Terms, accepts, g.DataBoundaryRuleId, agent.Receives);
             })
             .ToList();
         return (rows, null, byCapability ? $"capability {capabilityOrTool}" : byOperation ? $"operation {capabilityOrTool}" : $"tool {capabilityOrTool}");

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using AgentBus.Catalog;
+using AgentBus.DataBoundaries;
 
 namespace AgentBus.Cli.Commands;
 
@@ -12,7 +13,11 @@ namespace AgentBus.Cli.Commands;
 /// </summary>
 delegate string? OperationAccess(CatalogOperation operation);
 
-/// <summary>One catalog operation as `agentbus tools list` and `tools show` print it (and as their --json).</summary>
+/// <summary>
+/// One catalog operation as `agentbus tools list` and `tools show` print it (and as their --json).
+/// <see cref="Accepts"/> describes the sensitive data its arguments may carry ("pii.email (at most 2)",
+/// "nothing"); <see cref="AcceptsClasses"/> and <see cref="AcceptsMax"/> are the same for a program.
+/// </summary>
 sealed record OperationView(
     string Name,
     string Tool,
@@ -34,15 +39,20 @@ sealed record OperationView(
     CompensationView? Compensation,
     bool Irreversible,
     string? IrreversibleReason,
+    string Accepts,
+    IReadOnlyList<string> AcceptsClasses,
+    IReadOnlyDictionary<string, int> AcceptsMax,
     JsonNode Arguments,
     IReadOnlyList<string> Untranslated,
     string Source,
     int Line,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Access)
 {
-    public static OperationView Of(CatalogOperation operation, OperationAccess? access = null)
+    /// <summary><paramref name="boundary"/>: one agent's (its grant narrows the operation's); the catalog's when null.</summary>
+    public static OperationView Of(CatalogOperation operation, OperationAccess? access = null, DataBoundary? boundary = null)
     {
         var http = operation.Http;
+        boundary ??= operation.DataBoundary;
         return new(
             operation.FullName, operation.Tool, operation.Name, operation.Description, operation.Capabilities, operation.Risk,
             operation.ReadOnly, operation.Idempotent, operation.UnitCostUsd,
@@ -50,6 +60,8 @@ sealed record OperationView(
             http is { HeaderArguments.Count: > 0 } ? http.HeaderArguments : null, http?.ExternalReference,
             http?.Timeout is { } timeout ? Durations.Format(timeout) : null, http?.Retries,
             operation.Compensation is { } compensation ? CompensationView.Of(compensation) : null, operation.Irreversible, operation.IrreversibleReason,
+            boundary.Describe(), boundary.Accepts.Order(StringComparer.Ordinal).ToList(),
+            new SortedDictionary<string, int>(boundary.Max.ToDictionary(), StringComparer.Ordinal),
             operation.ArgumentSchemaJson.DeepClone(), operation.Untranslated, operation.Source, operation.Line,
             access?.Invoke(operation));
     }

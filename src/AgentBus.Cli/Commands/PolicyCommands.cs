@@ -209,6 +209,8 @@ static class PolicyCommands
                 AnsiConsole.MarkupLine($"  destinations: {Markup.Escape(row.Destinations)}");
                 AnsiConsole.MarkupLine($"  approval:     {Markup.Escape(row.Approval)}");
                 AnsiConsole.MarkupLine($"  limits:       {Markup.Escape(limits.Length == 0 ? "unlimited" : limits)}");
+                AnsiConsole.MarkupLine($"  accepts:      {Markup.Escape(row.Accepts)}");
+                AnsiConsole.MarkupLine($"  receives:     {Markup.Escape(row.Receives.Count == 0 ? "nothing: every class found in a result is masked" : string.Join(", ", row.Receives) + " (other classes masked)")}");
             }
             return Task.FromResult(Cli.Ok);
         }));

@@ -213,17 +213,19 @@ static class ToolsCommands
                 throw new UsageException($"The policy has no agent '{agentId}' (it has {string.Join(", ", snapshot.Agents.Keys.Order(StringComparer.Ordinal))}).");
             var views = loaded.Operations
                 .Where(o => agentId is null || snapshot!.Grants.ContainsKey((agentId, o.Tool, o.Name)))
-                .OrderBy(o => o.FullName, StringComparer.Ordinal).Select(o => OperationView.Of(o, access)).ToList();
+                .OrderBy(o => o.FullName, StringComparer.Ordinal)
+                // For one agent, what its calls may carry is its grant's: a grant may narrow the operation's.
+                .Select(o => OperationView.Of(o, access, agentId is null ? null : snapshot!.Grants[(agentId, o.Tool, o.Name)].DataBoundary)).ToList();
             if (result.GetValue(json))
                 Cli.Out.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(views, Json));
             else
-                PrintList(views, loaded);
+                PrintList(views, loaded, agentId);
             return Task.FromResult(Cli.Ok);
         }));
         return command;
     }
 
-    static void PrintList(IReadOnlyList<OperationView> views, ToolCatalog catalog)
+    static void PrintList(IReadOnlyList<OperationView> views, ToolCatalog catalog, string? agent)
     {
         if (views.Count == 0)
         {
@@ -231,7 +233,8 @@ static class ToolsCommands
             return;
         }
         var withAccess = views.Any(v => v.Access is not null);
-        var table = new Table().AddColumns("operation", "risk", "capabilities", "read-only", "idempotent", "undone by", "request", "arguments (* required)", "description");
+        var table = new Table().AddColumns("operation", "risk", "capabilities", "read-only", "idempotent", "undone by", "request", "arguments (* required)",
+            agent is null ? "accepts" : $"accepts from {Markup.Escape(agent)}", "description");
         if (withAccess)
             table.AddColumn("who may call it");
         foreach (var view in views)
@@ -240,7 +243,7 @@ static class ToolsCommands
             {
                 Markup.Escape(view.Name), Markup.Escape(view.Risk), Markup.Escape(string.Join(", ", view.Capabilities)), YesNo(view.ReadOnly),
                 YesNo(view.Idempotent), Markup.Escape(view.Undo), Markup.Escape(view.Method is null ? "" : $"{view.Method} {view.Url}"), Markup.Escape(view.ArgumentNames),
-                AuditCli.Cut(view.Description, 60),
+                Markup.Escape(view.Accepts), AuditCli.Cut(view.Description, 60),
             };
             if (withAccess)
                 row.Add(Markup.Escape(view.Access ?? ""));
@@ -317,6 +320,7 @@ static class ToolsCommands
         Row("timeout", view.Timeout);
         Row("retries", view.Retries?.ToString(CultureInfo.InvariantCulture));
         Row("undone by", view.Compensation?.ToString());
+        Row("sensitive data", $"accepts {view.Accepts}");
         Row("irreversible", view.Irreversible ? "yes" + (view.IrreversibleReason is { } reason ? $": {reason}" : "") : null);
         Row("who may call it", view.Access);
         o.Write(grid);

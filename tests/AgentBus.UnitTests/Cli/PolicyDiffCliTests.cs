@@ -64,6 +64,20 @@ public sealed class PolicyDiffCliTests : IDisposable
     }
 
     [Fact]
+    public async Task An_agent_receiving_more_or_an_operation_accepting_more_fails_the_widening_gate()
+    {
+        var (widening, text) = await Run("policy", "diff", Shipped, Edited("    receives: [pii.email]", "    receives: [pii.email, pii.card]"), "--fail-on", "widen");
+        var accepts = Edited("    operations: [create_ticket, get_ticket, comment]\n", "    operations: [create_ticket, get_ticket, comment]\n    max: { pii.email: 1 }\n");
+        var (narrowing, narrowed) = await Run("policy", "diff", Shipped, accepts, "--fail-on", "widen");
+        var (reverse, _) = await Run("policy", "diff", accepts, Shipped, "--fail-on", "widen");
+
+        Assert.Equal((3, 0, 3), (widening, narrowing, reverse));
+        Assert.Contains("agents\n  ~ agent support-bot receives: [pii.email] -> [pii.card, pii.email]  widens: now receives pii.card unmasked", text);
+        Assert.Contains("  ~ grant support-bot-tickets ticketing.create_ticket accepts: pii.email (at most 2) -> pii.email (at most 1)  " +
+                        "narrows: pii.email at most 1 instead of 2", narrowed);
+    }
+
+    [Fact]
     public async Task Json_lists_the_changes_with_kind_effect_and_values()
     {
         var (code, output) = await Run("policy", "diff", Shipped, Edited("      perRunUsd: 1.00", "      perRunUsd: 2.00"), "--json");

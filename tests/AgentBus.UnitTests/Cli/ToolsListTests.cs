@@ -72,4 +72,49 @@ public sealed class ToolsListTests
         Assert.Contains("irreversible", output);
         Assert.Contains("cannot edit or delete a comment", output);
     }
+
+    [Fact]
+    public async Task List_and_show_say_what_sensitive_data_an_operation_accepts()
+    {
+        var operations = (await ListJson()).ToDictionary(o => o.GetProperty("name").GetString()!);
+        var ticket = operations["ticketing.create_ticket"];
+
+        Assert.Equal("pii.email (at most 2)", ticket.GetProperty("accepts").GetString());
+        Assert.Equal(["pii.email"], ticket.GetProperty("acceptsClasses").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(2, ticket.GetProperty("acceptsMax").GetProperty("pii.email").GetInt32());
+        Assert.Equal("nothing", operations["payments.refund"].GetProperty("accepts").GetString());
+        Assert.Empty(operations["payments.refund"].GetProperty("acceptsMax").EnumerateObject());
+
+        var (code, output, error) = await ToolsCli.Run("tools", "show", "ticketing.create_ticket", "--catalog", Path.Combine(RepoRoot.Path, "ops", "catalog"));
+        Assert.True(code == 0, error + output);
+        Assert.Contains("accepts pii.email (at most 2)", output);
+    }
+
+    [Fact]
+    public async Task For_one_agent_the_list_shows_what_its_grant_lets_it_send()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentbus-tools-list-").FullName;
+        try
+        {
+            // The shipped policy with support-bot's ticket grant narrowed to one address.
+            var text = File.ReadAllText(ShippedPolicy)
+                .Replace("catalog: ../catalog", $"catalog: {Path.Combine(RepoRoot.Path, "ops", "catalog")}")
+                .Replace("    operations: [create_ticket, get_ticket, comment]\n", "    operations: [create_ticket, get_ticket, comment]\n    max: { pii.email: 1 }\n");
+            var policy = Path.Combine(folder, "policy.yaml");
+            await File.WriteAllTextAsync(policy, text);
+
+            var (code, output, error) = await ToolsCli.Run("tools", "list", "--policy", policy, "--agent", "support-bot", "--json");
+            Assert.True(code == 0, error + output);
+            var ticket = JsonSerializer.Deserialize<JsonElement[]>(output)!.Single(o => o.GetProperty("name").GetString() == "ticketing.create_ticket");
+            Assert.Equal("pii.email (at most 1)", ticket.GetProperty("accepts").GetString());
+
+            var (_, all, _) = await ToolsCli.Run("tools", "list", "--policy", policy, "--json");
+            Assert.Equal("pii.email (at most 2)", JsonSerializer.Deserialize<JsonElement[]>(all)!
+                .Single(o => o.GetProperty("name").GetString() == "ticketing.create_ticket").GetProperty("accepts").GetString());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

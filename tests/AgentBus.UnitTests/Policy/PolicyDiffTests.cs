@@ -213,4 +213,115 @@ public sealed class PolicyDiffTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Fact]
+    public void A_grant_that_narrows_what_an_operation_accepts_narrows_and_undoing_it_widens()
+    {
+        const string grant = "    operations: [create_ticket, get_ticket, comment]\n";
+        var lower = Parse(Edit(ShippedText, (grant, grant + "    max: { pii.email: 1 }\n")));
+        var none = Parse(Edit(ShippedText, (grant, grant + "    accepts: []\n")));
+
+        var narrowed = Assert.Single(PolicyDiff.Compare(Shipped(), lower));
+        Assert.Equal((Changed, "grant support-bot-tickets ticketing.create_ticket accepts", Narrows), (narrowed.Kind, narrowed.Subject, narrowed.Effect));
+        Assert.Equal(("pii.email (at most 2)", "pii.email (at most 1)"), (narrowed.Before, narrowed.After));
+        Assert.Equal("narrows: pii.email at most 1 instead of 2", narrowed.Hint);
+
+        var widened = Assert.Single(PolicyDiff.Compare(lower, Shipped()));
+        Assert.Equal((Widens, "widens: pii.email at most 2 instead of 1"), (widened.Effect, widened.Hint));
+
+        var closed = Assert.Single(PolicyDiff.Compare(Shipped(), none));
+        Assert.Equal((Narrows, "nothing", "narrows: no longer accepts pii.email"), (closed.Effect, closed.After, closed.Hint));
+        Assert.Equal("widens: now accepts pii.email", Assert.Single(PolicyDiff.Compare(none, Shipped())).Hint);
+    }
+
+    [Fact]
+    public void An_agent_receiving_another_class_unmasked_widens_and_one_receiving_less_narrows()
+    {
+        var more = Parse(Edit(ShippedText, ("    receives: [pii.email]", "    receives: [pii.email, pii.phone]")));
+        var less = Parse(Edit(ShippedText, ("    receives: [pii.email]\n", "")));
+
+        var widened = Assert.Single(PolicyDiff.Compare(Shipped(), more));
+        Assert.Equal((Changed, "agent support-bot receives", Widens), (widened.Kind, widened.Subject, widened.Effect));
+        Assert.Equal(("[pii.email]", "[pii.email, pii.phone]", "widens: now receives pii.phone unmasked"), (widened.Before, widened.After, widened.Hint));
+
+        var narrowed = Assert.Single(PolicyDiff.Compare(Shipped(), less));
+        Assert.Equal((Narrows, "nothing", "narrows: pii.email now masked in its results"), (narrowed.Effect, narrowed.After, narrowed.Hint));
+    }
+
+    const string Mailing = """
+        agents: [{ id: mailer, team: t }]
+        tools:
+          - name: mail
+            accepts: [pii.email]
+            max: { pii.email: 2 }
+        grants: [{ id: mailer-mail, agent: mailer, tool: mail }]
+        """;
+
+    [Fact]
+    public void A_generic_tool_accepting_more_widens_every_grant_it_reaches_and_a_swap_of_classes_is_not_labelled()
+    {
+        var wider = Parse(Edit(Mailing, ("    accepts: [pii.email]\n    max: { pii.email: 2 }", "    accepts: [pii.email, pii.phone]")));
+        var other = Parse(Edit(Mailing, ("    accepts: [pii.email]\n    max: { pii.email: 2 }", "    accepts: [pii.phone]")));
+
+        var changes = PolicyDiff.Compare(Parse(Mailing), wider);
+        Assert.Equal(
+        [
+            (Changed, "grant mailer-mail accepts", Widens),
+            // The tool alone is sent nothing: what reaches an agent shows under its grant.
+            (Changed, "tool mail accepts", Unclear),
+        ], Summary(changes));
+        Assert.Equal("widens: now accepts pii.phone; pii.email no longer limited (was at most 2)", changes[0].Hint);
+        Assert.Equal(("pii.email (at most 2)", "pii.email, pii.phone"), (changes[0].Before, changes[0].After));
+        Assert.Equal(PolicyChangeEffect.Narrows, PolicyDiff.Compare(wider, Parse(Mailing))[0].Effect);
+
+        var swapped = PolicyDiff.Compare(Parse(Mailing), other)[0];
+        Assert.Equal((Unclear, "now accepts pii.phone; no longer accepts pii.email"), (swapped.Effect, swapped.Hint));
+    }
+
+    [Fact]
+    public void An_added_grant_names_what_its_operations_accept_when_any_accepts_something()
+    {
+        var grant = "  - id: support-bot-tickets\n    agent: support-bot\n    tool: ticketing\n    operations: [create_ticket, get_ticket, comment]\n\n";
+        var added = Assert.Single(PolicyDiff.Compare(Parse(Edit(ShippedText, (grant, ""))), Shipped()), c => c.Subject == "grant support-bot-tickets");
+        Assert.Contains(", accepts: ticketing.create_ticket pii.email (at most 2)", added.After);
+
+        var mail = Assert.Single(PolicyDiff.Compare(Parse(Edit(Mailing, ("grants: [{ id: mailer-mail, agent: mailer, tool: mail }]", "grants: []"))), Parse(Mailing)));
+        Assert.StartsWith("mailer -> tool mail, accepts: pii.email (at most 2), approval: none", mail.After);
+        var closed = Edit(Mailing, ("    accepts: [pii.email]\n    max: { pii.email: 2 }\n", ""));
+        var plain = Assert.Single(PolicyDiff.Compare(Parse(Edit(closed, ("grants: [{ id: mailer-mail, agent: mailer, tool: mail }]", "grants: []"))), Parse(closed)));
+        Assert.DoesNotContain("accepts", plain.After);
+    }
+
+    [Fact]
+    public void A_limit_raised_in_the_catalog_widens_the_grants_of_its_operation()
+    {
+        var folder = Directory.CreateTempSubdirectory("agentbus-policy-diff-").FullName;
+        try
+        {
+            var catalog = Path.Combine(folder, "catalog");
+            Directory.CreateDirectory(catalog);
+            foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot.Path, "ops", "catalog"), "*.yaml"))
+                File.Copy(file, Path.Combine(catalog, Path.GetFileName(file)));
+            var policy = Path.Combine(folder, "policy.yaml");
+            File.WriteAllText(policy, "agents: [{id: a, team: t}]\ncatalog: catalog\ngrants: [{id: g, agent: a, tool: ticketing, operations: [create_ticket, comment]}]\n");
+            var before = PolicyLoader.LoadFile(policy).Policy!;
+
+            var ticketing = Path.Combine(catalog, "ticketing.yaml");
+            File.WriteAllText(ticketing, Edit(File.ReadAllText(ticketing), ("max: { pii.email: 2 }", "max: { pii.email: 5 }")));
+            var after = PolicyLoader.LoadFile(policy);
+            Assert.True(after.Succeeded, string.Join("\n", after.Errors));
+
+            var changes = PolicyDiff.Compare(before, after.Policy!);
+            Assert.Equal(
+            [
+                (Changed, "grant g ticketing.create_ticket accepts", Widens),
+                (Changed, "operation ticketing.create_ticket accepts", Unclear),
+            ], Summary(changes));
+            Assert.Equal("widens: pii.email at most 5 instead of 2", changes[0].Hint);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
