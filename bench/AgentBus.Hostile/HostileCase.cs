@@ -48,6 +48,18 @@ sealed class HostileCase
     /// <summary>Reason codes this case should be refused with (any one of them); "allowed" for a valid case. Empty: any refusal.</summary>
     public IReadOnlyList<string> Expected { get; init; } = [];
 
+    /// <summary>Sensitive values this case sends, in every form it sends them: none may be stored in the audit, raw tier included.</summary>
+    public IReadOnlyList<string> Secrets { get; set; } = [];
+
+    /// <summary>
+    /// The value was sent as a member's name. The policy's data_boundary reason gives the finding's JSON Pointer,
+    /// which quotes member names, and the audit stores that reason as it is: a known leak the run reports apart.
+    /// </summary>
+    public bool SecretInMemberName { get; set; }
+
+    /// <summary>Shorter strings (a card group, an area code) occur in unrelated rows and would be false alarms.</summary>
+    public const int MinSecretChars = 8;
+
     // What happened.
     public bool Confirmed;
     public bool BrokerRefused;
