@@ -365,8 +365,17 @@ sealed partial class HostileGenerator
             args[DataArgument] = new JsonObject { ["pan"] = JsonValue.Create(long.Parse(compact, CultureInfo.InvariantCulture)), ["exp"] = "12/29" };
             form = "as a JSON number";
         }
-        var hostileCase = Case(index, c, $"{sample.Kind}, {form}", false, Bytes(p), [ReasonCodes.DataBoundary]);
-        hostileCase.SecretInMemberName = form == "property name";
+        string[] expected = [ReasonCodes.DataBoundary];
+        // Refused before the policy reads the arguments: the values must stay out of the audit all the same.
+        var malformed = r.Next(12) == 0;
+        if (malformed)
+        {
+            p["approved"] = true;
+            expected = [ReasonCodes.UnknownField];
+            form += ", with an unknown field";
+        }
+        var hostileCase = Case(index, c, $"{sample.Kind}, {form}", false, Bytes(p), expected);
+        hostileCase.KnownLeak = malformed ? KnownLeak.RawBody : form == "property name" ? KnownLeak.DecisionReason : KnownLeak.None;
         hostileCase.Secrets = secrets.Where(s => s.Length >= HostileCase.MinSecretChars).Distinct(StringComparer.Ordinal).ToList();
         return hostileCase;
     }

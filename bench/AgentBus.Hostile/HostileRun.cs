@@ -346,9 +346,9 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
 
     /// <param name="InEvents">"#index category/variant: value… in audit_events seq N", one per value found.</param>
     /// <param name="ControlFound">Data-exfiltration cases whose action id the same search found in audit_events: proof it reads what it should.</param>
-    /// <param name="InReasons">Values sent as member names, found in a decision row: the reason's pointer quotes them (reported, not failed).</param>
-    sealed record StoredSecrets(int Needles, long EventRows, long RawRows, List<string> InEvents, List<string> InRaw, List<string> InReasons,
-        int ControlFound, int ControlExpected);
+    /// <param name="Known">Values found where the audit is known to keep them (<see cref="KnownLeak"/>): reported, not failed.</param>
+    sealed record StoredSecrets(int Needles, long EventRows, long RawRows, List<string> InEvents, List<string> InRaw,
+        Dictionary<KnownLeak, List<string>> Known, int ControlFound, int ControlExpected);
 
     /// <summary>
     /// Every sensitive value the data-exfiltration cases sent, looked for in both audit tiers: the long-lived
@@ -358,10 +358,11 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
     /// </summary>
     async Task<StoredSecrets> FindStoredSecretsAsync(CancellationToken ct)
     {
-        var owners = new Dictionary<string, HostileCase>(StringComparer.Ordinal);
+        // A documented example (AWS's key) is sent by many cases: the row's own case decides whether a leak is a known one.
+        var owners = new Dictionary<string, List<HostileCase>>(StringComparer.Ordinal);
         foreach (var c in _cases)
             foreach (var secret in c.Secrets)
-                owners.TryAdd(secret, c);
+                (owners.TryGetValue(secret, out var list) ? list : owners[secret] = []).Add(c);
         var exfiltration = _cases.Where(c => c.Secrets.Count > 0).ToList();
         var controls = exfiltration.Where(c => c.Confirmed && c.UserId == UserIdMode.Own).Select(c => c.ActionId).ToHashSet(StringComparer.Ordinal);
         // Indexed by their first characters, so that every row is read once whatever the number of values.
@@ -372,8 +373,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
         var inEvents = new List<string>();
         var inRaw = new List<string>();
         var controlFound = new HashSet<string>(StringComparer.Ordinal);
-        var inReasons = new List<string>();
-        void Search(string payload, string where, List<string> found, bool decision = false)
+        var known = new Dictionary<KnownLeak, List<string>> { [KnownLeak.DecisionReason] = [], [KnownLeak.RawBody] = [] };
+        void Search(string payload, string where, string? actionId, string? correlationId, List<string> found, KnownLeak place)
         {
             foreach (var text in TextsOf(payload))
             {
@@ -387,10 +388,11 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
                             continue;
                         if (controls.Contains(candidate))
                             controlFound.Add(candidate);
-                        else if (owners.TryGetValue(candidate, out var c) && found.Count < 1000)
+                        else if (owners.TryGetValue(candidate, out var sentBy) && found.Count < 1000)
                         {
+                            var c = sentBy.FirstOrDefault(o => o.ActionId == actionId || (o.MessageId is not null && o.MessageId == correlationId)) ?? sentBy[0];
                             var leak = $"#{c.Index} {c.Category}/{HostileGenerator.Printable(c.Variant)}: '{HostileGenerator.Printable(candidate)}' in {where}";
-                            var list = decision && c.SecretInMemberName ? inReasons : found;
+                            var list = place != KnownLeak.None && c.KnownLeak == place ? known[place] : found;
                             if (!list.Contains(leak))
                                 list.Add(leak);
                         }
@@ -401,27 +403,33 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
 
         await using var connection = await _scratch!.Database.OpenConnectionAsync(ct);
         long eventRows = 0, rawRows = 0;
-        await using (var command = new Npgsql.NpgsqlCommand("SELECT seq, event_type, payload::text FROM audit_events", connection))
+        await using (var command = new Npgsql.NpgsqlCommand("SELECT seq, event_type, action_id, correlation_id, payload::text FROM audit_events", connection))
         await using (var reader = await command.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
                 eventRows++;
                 var eventType = reader.GetString(1);
-                Search(reader.GetString(2), $"audit_events seq {reader.GetInt64(0)} ({eventType})", inEvents, eventType == nameof(ActionDecided));
+                Search(reader.GetString(4), $"audit_events seq {reader.GetInt64(0)} ({eventType})", NullableText(reader, 2), NullableText(reader, 3),
+                    inEvents, eventType == nameof(ActionDecided) ? KnownLeak.DecisionReason : KnownLeak.None);
             }
         }
-        await using (var command = new Npgsql.NpgsqlCommand("SELECT seq, payload FROM audit_raw_payloads", connection))
+        await using (var command = new Npgsql.NpgsqlCommand(
+                         "SELECT r.seq, e.action_id, e.correlation_id, r.payload FROM audit_raw_payloads r LEFT JOIN audit_events e ON e.event_id = r.event_id",
+                         connection))
         await using (var reader = await command.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
                 rawRows++;
-                Search(Encoding.UTF8.GetString((byte[])reader.GetValue(1)), $"audit_raw_payloads seq {reader.GetInt64(0)}", inRaw);
+                Search(Encoding.UTF8.GetString((byte[])reader.GetValue(3)), $"audit_raw_payloads seq {reader.GetInt64(0)}", NullableText(reader, 1),
+                    NullableText(reader, 2), inRaw, KnownLeak.RawBody);
             }
         }
-        return new StoredSecrets(owners.Count, eventRows, rawRows, inEvents, inRaw, inReasons, controlFound.Count, controls.Count);
+        return new StoredSecrets(owners.Count, eventRows, rawRows, inEvents, inRaw, known, controlFound.Count, controls.Count);
     }
+
+    static string? NullableText(Npgsql.NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     /// <summary>The payload as stored, then every string and member name in it as the JSON means it.</summary>
     static List<string> TextsOf(string payload)
@@ -703,9 +711,12 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
         text.AppendLine($"- sensitive values of data-exfiltration cases stored in the audit: {stored.InEvents.Count} in audit_events.payload ({stored.EventRows} rows), " +
                         $"{stored.InRaw.Count} in audit_raw_payloads ({stored.RawRows} rows); {stored.Needles} values looked for, and as a control " +
                         $"{stored.ControlFound} of {stored.ControlExpected} of those cases' action ids found the same way");
-        if (stored.InReasons.Count > 0)
-            text.AppendLine($"- known leak, not failing the run: {stored.InReasons.Count} values sent as member names are quoted in the data_boundary reason " +
-                            $"(its JSON Pointer) and stored so in the decision's audit row, e.g. {stored.InReasons[0]}");
+        if (stored.Known[KnownLeak.DecisionReason] is { Count: > 0 } inReasons)
+            text.AppendLine($"- known leak, not failing the run: {inReasons.Count} values sent as member names are quoted in the data_boundary reason " +
+                            $"(its JSON Pointer) and stored so in the decision's audit row, e.g. {inReasons[0]}");
+        if (stored.Known[KnownLeak.RawBody] is { Count: > 0 } inBodies)
+            text.AppendLine($"- known leak, not failing the run: {inBodies.Count} values of proposals refused at ingress (malformed) are stored as sent " +
+                            $"in audit_raw_payloads, which keeps such a body unmasked, e.g. {inBodies[0]}");
         text.AppendLine($"- error queues: {(errorQueues.Count == 0 ? "none" : string.Join(", ", errorQueues.Select(q => $"{q.Name} {q.Messages}")))}");
         text.AppendLine($"- services: {string.Join(", ", _pipeline!.Services.Select(s => $"{s.Name} {s.Starts} start{(s.Starts == 1 ? "" : "s")}, {(s.Running ? "running" : "EXITED")}"))}; " +
                         $"alarming log lines: {_pipeline.AlarmingLogLines(200).Count(l => !l.Line.Contains(HostileGenerator.ForgedMarker, StringComparison.Ordinal))}");
