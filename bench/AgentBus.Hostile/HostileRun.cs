@@ -352,8 +352,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
 
     /// <summary>
     /// Every sensitive value the data-exfiltration cases sent, looked for in both audit tiers: the long-lived
-    /// payloads and the raw ones (which keep what the generic redaction took out, but never what the
-    /// classifier finds). Each stored payload is searched as stored and as its decoded strings and member
+    /// payloads and the raw ones (which, for a proposal that parses, keep what the generic redaction took out
+    /// but never what the classifier finds). Each stored payload is searched as stored and as its decoded strings and member
     /// names, so that JSON escaping (a PEM's newlines) cannot hide a value from the search.
     /// </summary>
     async Task<StoredSecrets> FindStoredSecretsAsync(CancellationToken ct)
@@ -712,10 +712,10 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
                         $"{stored.InRaw.Count} in audit_raw_payloads ({stored.RawRows} rows); {stored.Needles} values looked for, and as a control " +
                         $"{stored.ControlFound} of {stored.ControlExpected} of those cases' action ids found the same way");
         if (stored.Known[KnownLeak.DecisionReason] is { Count: > 0 } inReasons)
-            text.AppendLine($"- known leak, not failing the run: {inReasons.Count} values sent as member names are quoted in the data_boundary reason " +
+            text.AppendLine($"- known leak, not failing the run: {inReasons.Count} copies of values sent as member names are quoted in the data_boundary reason " +
                             $"(its JSON Pointer) and stored so in the decision's audit row, e.g. {inReasons[0]}");
         if (stored.Known[KnownLeak.RawBody] is { Count: > 0 } inBodies)
-            text.AppendLine($"- known leak, not failing the run: {inBodies.Count} values of proposals refused at ingress (malformed) are stored as sent " +
+            text.AppendLine($"- known leak, not failing the run: {inBodies.Count} copies of values of proposals refused at ingress (malformed) are stored as sent " +
                             $"in audit_raw_payloads, which keeps such a body unmasked, e.g. {inBodies[0]}");
         text.AppendLine($"- error queues: {(errorQueues.Count == 0 ? "none" : string.Join(", ", errorQueues.Select(q => $"{q.Name} {q.Messages}")))}");
         text.AppendLine($"- services: {string.Join(", ", _pipeline!.Services.Select(s => $"{s.Name} {s.Starts} start{(s.Starts == 1 ? "" : "s")}, {(s.Running ? "running" : "EXITED")}"))}; " +
