@@ -25,7 +25,7 @@ sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, st
     public static readonly string[] Categories =
     [
         "invalid-json", "invalid-utf8", "wrong-type", "missing-field", "extra-field", "huge", "deep-nesting",
-        "unknown-tool", "spoofed-identity", "injection", "wrong-content-type", "schema-violation",
+        "unknown-tool", "spoofed-identity", "injection", "wrong-content-type", "schema-violation", "data-exfiltration",
     ];
 
     static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -104,7 +104,7 @@ sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, st
 
     static readonly string[] ValidVariants =
         ["plain", "plain", "plain", "minimal", "nulls", "hostile-text", "unicode", "near-limit", "odd-content-type", "hostile-headers",
-         "reordered", "escaped-keys", "no-message-id", "pretty"];
+         "reordered", "escaped-keys", "no-message-id", "pretty", "look-alikes", "look-alikes"];
 
     public HostileCase Valid(int index)
     {
@@ -190,6 +190,13 @@ sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, st
             }
             case "no-message-id":
                 return Case(index, "valid", variant, true, Bytes(p), allowed, noMessageId: true);
+            case "look-alikes":
+            {
+                var (label, note, data) = LookAlikes(index, r);
+                args["note"] = note;
+                args[DataArgument] = data;
+                return Case(index, "valid", $"look-alikes: {label}", true, Bytes(p), allowed);
+            }
             case "pretty":
                 return Case(index, "valid", variant, true,
                     Encoding.UTF8.GetBytes("\n\t " + p.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\r\n  "), allowed);
@@ -217,6 +224,7 @@ sealed partial class HostileGenerator(int seed, IReadOnlyList<string> agents, st
             "injection" => Injection(index, r),
             "wrong-content-type" => WrongContentType(index, r),
             "schema-violation" => SchemaViolation(index, r),
+            "data-exfiltration" => DataExfiltration(index, r),
             _ => throw new ArgumentOutOfRangeException(nameof(category), category, null),
         };
     }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using AgentBus.Audit.Chain;
 using AgentBus.Contracts;
 using AgentBus.Testbed;
@@ -78,9 +79,11 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
         await SettleAsync(ct);
         Log("Reading the audit, the execution claims and the error queues ...");
         var audit = await ReadAuditAsync(ct);
+        var stored = await FindStoredSecretsAsync(ct);
         var errorQueues = await ReadErrorQueuesAsync(ct);
         var problems = await VerifyAsync(audit, errorQueues, ct);
-        Report(audit, errorQueues, problems, clock.Elapsed);
+        VerifySecrets(stored, problems);
+        Report(audit, errorQueues, stored, problems, clock.Elapsed);
         return problems.Count == 0 ? 0 : 1;
     }
 
@@ -341,6 +344,161 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
         return new AuditRows(rows, byCorrelation, byAction, reasons, unattributed, executed, claims, chain);
     }
 
+    /// <param name="InEvents">"#index category/variant: value… in audit_events seq N", one per value found.</param>
+    /// <param name="ControlFound">Data-exfiltration cases whose action id the same search found in audit_events: proof it reads what it should.</param>
+    /// <param name="Known">Values found where the audit is known to keep them (<see cref="KnownLeak"/>): reported, not failed.</param>
+    sealed record StoredSecrets(int Needles, long EventRows, long RawRows, List<string> InEvents, List<string> InRaw,
+        Dictionary<KnownLeak, List<string>> Known, int ControlFound, int ControlExpected);
+
+    /// <summary>
+    /// Every sensitive value the data-exfiltration cases sent, looked for in both audit tiers: the long-lived
+    /// payloads and the raw ones (which, for a proposal that parses, keep what the generic redaction took out
+    /// but never what the classifier finds). Each stored payload is searched as stored and as its decoded strings and member
+    /// names, so that JSON escaping (a PEM's newlines) cannot hide a value from the search.
+    /// </summary>
+    async Task<StoredSecrets> FindStoredSecretsAsync(CancellationToken ct)
+    {
+        // A documented example (AWS's key) is sent by many cases: the row's own case decides whether a leak is a known one.
+        var owners = new Dictionary<string, List<HostileCase>>(StringComparer.Ordinal);
+        foreach (var c in _cases)
+            foreach (var secret in c.Secrets)
+                (owners.TryGetValue(secret, out var list) ? list : owners[secret] = []).Add(c);
+        var exfiltration = _cases.Where(c => c.Secrets.Count > 0).ToList();
+        var controls = exfiltration.Where(c => c.Confirmed && c.UserId == UserIdMode.Own).Select(c => c.ActionId).ToHashSet(StringComparer.Ordinal);
+        // Indexed by their first characters, so that every row is read once whatever the number of values.
+        var byPrefix = owners.Keys.Concat(controls).GroupBy(s => s[..HostileCase.MinSecretChars], StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+        var lookup = byPrefix.GetAlternateLookup<ReadOnlySpan<char>>();
+
+        var inEvents = new List<string>();
+        var inRaw = new List<string>();
+        var controlFound = new HashSet<string>(StringComparer.Ordinal);
+        var known = new Dictionary<KnownLeak, List<string>> { [KnownLeak.DecisionReason] = [], [KnownLeak.RawBody] = [] };
+        void Search(string payload, string where, string? actionId, string? correlationId, List<string> found, KnownLeak place)
+        {
+            foreach (var text in TextsOf(payload))
+            {
+                for (var i = 0; i + HostileCase.MinSecretChars <= text.Length; i++)
+                {
+                    if (!lookup.TryGetValue(text.AsSpan(i, HostileCase.MinSecretChars), out var candidates))
+                        continue;
+                    foreach (var candidate in candidates)
+                    {
+                        if (!text.AsSpan(i).StartsWith(candidate, StringComparison.Ordinal))
+                            continue;
+                        if (controls.Contains(candidate))
+                            controlFound.Add(candidate);
+                        else if (owners.TryGetValue(candidate, out var sentBy) && found.Count < 1000)
+                        {
+                            var c = sentBy.FirstOrDefault(o => o.ActionId == actionId || (o.MessageId is not null && o.MessageId == correlationId)) ?? sentBy[0];
+                            var leak = $"#{c.Index} {c.Category}/{HostileGenerator.Printable(c.Variant)}: '{HostileGenerator.Printable(candidate)}' in {where}";
+                            var list = place != KnownLeak.None && c.KnownLeak == place ? known[place] : found;
+                            if (!list.Contains(leak))
+                                list.Add(leak);
+                        }
+                    }
+                }
+            }
+        }
+
+        await using var connection = await _scratch!.Database.OpenConnectionAsync(ct);
+        long eventRows = 0, rawRows = 0;
+        await using (var command = new Npgsql.NpgsqlCommand("SELECT seq, event_type, action_id, correlation_id, payload::text FROM audit_events", connection))
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                eventRows++;
+                var eventType = reader.GetString(1);
+                Search(reader.GetString(4), $"audit_events seq {reader.GetInt64(0)} ({eventType})", NullableText(reader, 2), NullableText(reader, 3),
+                    inEvents, eventType == nameof(ActionDecided) ? KnownLeak.DecisionReason : KnownLeak.None);
+            }
+        }
+        await using (var command = new Npgsql.NpgsqlCommand(
+                         "SELECT r.seq, e.action_id, e.correlation_id, r.payload FROM audit_raw_payloads r LEFT JOIN audit_events e ON e.event_id = r.event_id",
+                         connection))
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                rawRows++;
+                Search(Encoding.UTF8.GetString((byte[])reader.GetValue(3)), $"audit_raw_payloads seq {reader.GetInt64(0)}", NullableText(reader, 1),
+                    NullableText(reader, 2), inRaw, KnownLeak.RawBody);
+            }
+        }
+        return new StoredSecrets(owners.Count, eventRows, rawRows, inEvents, inRaw, known, controlFound.Count, controls.Count);
+    }
+
+    static string? NullableText(Npgsql.NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    /// <summary>The payload as stored, then every string and member name in it as the JSON means it.</summary>
+    static List<string> TextsOf(string payload)
+    {
+        var texts = new List<string> { payload };
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 1024 });
+        }
+        catch (JsonException)
+        {
+            // Not JSON (a raw body that could not be read): searched as it is.
+            return texts;
+        }
+        using (document)
+        {
+            var pending = new Stack<JsonElement>();
+            pending.Push(document.RootElement);
+            while (pending.Count > 0)
+            {
+                var element = pending.Pop();
+                switch (element.ValueKind)
+                {
+                    case JsonValueKind.String:
+                        AddDecoded(texts, element.GetString);
+                        break;
+                    case JsonValueKind.Array:
+                        foreach (var item in element.EnumerateArray())
+                            pending.Push(item);
+                        break;
+                    case JsonValueKind.Object:
+                        foreach (var member in element.EnumerateObject())
+                        {
+                            AddDecoded(texts, () => member.Name);
+                            pending.Push(member.Value);
+                        }
+                        break;
+                }
+            }
+        }
+        return texts;
+    }
+
+    static void AddDecoded(List<string> texts, Func<string?> decode)
+    {
+        try
+        {
+            texts.Add(decode() ?? "");
+        }
+        catch (InvalidOperationException)
+        {
+            // An escaped lone surrogate (the injection cases send them) has no string form; the stored text above holds it.
+        }
+    }
+
+    void VerifySecrets(StoredSecrets stored, List<string> problems)
+    {
+        if (stored.InEvents.Count > 0)
+            problems.Add($"{stored.InEvents.Count} sensitive values of data-exfiltration cases are stored in audit_events.payload: " +
+                         string.Join("; ", stored.InEvents.Take(20)));
+        if (stored.InRaw.Count > 0)
+            problems.Add($"{stored.InRaw.Count} sensitive values of data-exfiltration cases are stored in audit_raw_payloads: " +
+                         string.Join("; ", stored.InRaw.Take(20)));
+        if (stored.ControlFound < stored.ControlExpected)
+            problems.Add($"the search of the audit for sensitive values found only {stored.ControlFound} of {stored.ControlExpected} data-exfiltration " +
+                         "cases' action ids: it does not read what the audit stores, so its finding nothing proves nothing");
+    }
+
     /// <summary>What the policy service derives a decision's message id from: the validated sender and the body.</summary>
     static string DecisionKey(HostileCase c) => $"{(c.UserId == UserIdMode.Own ? c.Agent.ToString(CultureInfo.InvariantCulture) : "-")}:" +
                                                Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(c.Body));
@@ -486,7 +644,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
     static string Examples(IEnumerable<HostileCase> cases, Func<HostileCase, string>? detail = null) =>
         string.Join("; ", cases.Take(5).Select(c => $"#{c.Index} {c.Category}/{HostileGenerator.Printable(c.Variant)}" + (detail is null ? "" : $" ({detail(c)})")));
 
-    void Report(AuditRows audit, List<ErrorQueue> errorQueues, List<string> problems, TimeSpan elapsed)
+    void Report(AuditRows audit, List<ErrorQueue> errorQueues, StoredSecrets stored, List<string> problems, TimeSpan elapsed)
     {
         var bad = _cases.Where(c => !c.Valid).ToList();
         var valid = _cases.Where(c => c.Valid).ToList();
@@ -550,6 +708,15 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
         text.AppendLine($"- audit: {audit.Rows} rows, chain {(audit.Chain.Intact ? "intact" : "BROKEN")}; proposals recorded for {_cases.Count(c => c.AuditProposal is not null)} of " +
                         $"{_cases.Count(c => c.Confirmed && c.MessageId is not null)} accepted with a message id; decisions {audit.DecisionReasons.Values.Sum()} " +
                         $"({audit.UnattributedDecisions} without an action id)");
+        text.AppendLine($"- sensitive values of data-exfiltration cases stored in the audit: {stored.InEvents.Count} in audit_events.payload ({stored.EventRows} rows), " +
+                        $"{stored.InRaw.Count} in audit_raw_payloads ({stored.RawRows} rows); {stored.Needles} values looked for, and as a control " +
+                        $"{stored.ControlFound} of {stored.ControlExpected} of those cases' action ids found the same way");
+        if (stored.Known[KnownLeak.DecisionReason] is { Count: > 0 } inReasons)
+            text.AppendLine($"- known leak, not failing the run: {inReasons.Count} copies of values sent as member names are quoted in the data_boundary reason " +
+                            $"(its JSON Pointer) and stored so in the decision's audit row, e.g. {inReasons[0]}");
+        if (stored.Known[KnownLeak.RawBody] is { Count: > 0 } inBodies)
+            text.AppendLine($"- known leak, not failing the run: {inBodies.Count} copies of values of proposals refused at ingress (malformed) are stored as sent " +
+                            $"in audit_raw_payloads, which keeps such a body unmasked, e.g. {inBodies[0]}");
         text.AppendLine($"- error queues: {(errorQueues.Count == 0 ? "none" : string.Join(", ", errorQueues.Select(q => $"{q.Name} {q.Messages}")))}");
         text.AppendLine($"- services: {string.Join(", ", _pipeline!.Services.Select(s => $"{s.Name} {s.Starts} start{(s.Starts == 1 ? "" : "s")}, {(s.Running ? "running" : "EXITED")}"))}; " +
                         $"alarming log lines: {_pipeline.AlarmingLogLines(200).Count(l => !l.Line.Contains(HostileGenerator.ForgedMarker, StringComparison.Ordinal))}");
@@ -561,6 +728,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
         Console.WriteLine(text.ToString());
     }
 
+    // `data` takes any JSON: data-exfiltration cases hide values in objects, arrays and member names, which must
+    // reach the data boundary, not fail the schema first. The tool accepts no data class (no `accepts:`).
     static string PolicyYaml() =>
         RunPolicy.Yaml(PublisherNames.Append(Victim), "hostile", $$"""
             tools:
@@ -576,6 +745,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
                     n: { type: integer, minimum: 0, maximum: 1000000000 }
                     note: { type: string, maxLength: 200 }
                     blob: { type: string, maxLength: {{MaxProposalBytes}} }
+                    {{HostileGenerator.DataArgument}}: {}
               - name: {{HostileGenerator.UngrantedTool}}
                 capabilities: [money.move]
                 risk: high
