@@ -13,21 +13,6 @@ enum UserIdMode
     Spoofed,
 }
 
-/// <summary>Places where the audit keeps sensitive values as they were sent, found by the data-exfiltration cases.</summary>
-enum KnownLeak
-{
-    None,
-
-    /// <summary>
-    /// A value sent as a member's name: the data_boundary reason names the finding by its JSON Pointer, which
-    /// quotes member names, and the decision's audit row stores the reason as it is.
-    /// </summary>
-    DecisionReason,
-
-    /// <summary>A proposal refused at ingress (malformed): audit_raw_payloads keeps its body as it came, unmasked.</summary>
-    RawBody,
-}
-
 /// <summary>
 /// One message of the run: its bytes and AMQP properties, what it tries, and what the run learned
 /// about it (replies are recorded under the case's lock: they arrive on the agents' consumer threads).
@@ -65,9 +50,6 @@ sealed class HostileCase
 
     /// <summary>Sensitive values this case sends, in every form it sends them: none may be stored in the audit, raw tier included.</summary>
     public IReadOnlyList<string> Secrets { get; set; } = [];
-
-    /// <summary>Where the audit is known to keep this case's values as sent (reported apart, not failed); None: nowhere.</summary>
-    public KnownLeak KnownLeak { get; set; }
 
     /// <summary>Shorter strings (a card group, an area code) occur in unrelated rows and would be false alarms.</summary>
     public const int MinSecretChars = 8;

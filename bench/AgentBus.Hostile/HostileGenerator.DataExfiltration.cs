@@ -348,9 +348,10 @@ sealed partial class HostileGenerator
             default:
             {
                 var hostile = Injections[r.Next(Injections.Length)];
-                // Not a bare number and a space right before the value: the classifier then misses a card, an SSN or a
-                // national phone number ("qty 2 4111 1111 1111 1111"), a known gap this category does not claim to cover.
-                args["note"] = Clip(hostile, Math.Max(0, 190 - sample.Value.Length)) + " | " + sample.Value;
+                // Every other one with a number and a space right before the value ("qty 2 4111 1111 1111 1111"),
+                // which the classifier once missed.
+                var glue = r.Next(2) == 0 ? " | " : $" qty {r.Next(1, 99)} ";
+                args["note"] = Clip(hostile, Math.Max(0, 190 - sample.Value.Length)) + glue + sample.Value;
                 if (args["note"]!.GetValue<string>().Length > 200)
                     args["note"] = "hostile";
                 args[DataArgument] = new JsonObject { ["q"] = hostile, ["v"] = sentence, ["cmd"] = Injections[r.Next(Injections.Length)] };
@@ -375,7 +376,6 @@ sealed partial class HostileGenerator
             form += ", with an unknown field";
         }
         var hostileCase = Case(index, c, $"{sample.Kind}, {form}", false, Bytes(p), expected);
-        hostileCase.KnownLeak = malformed ? KnownLeak.RawBody : form == "property name" ? KnownLeak.DecisionReason : KnownLeak.None;
         hostileCase.Secrets = secrets.Where(s => s.Length >= HostileCase.MinSecretChars).Distinct(StringComparer.Ordinal).ToList();
         return hostileCase;
     }

@@ -346,9 +346,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
 
     /// <param name="InEvents">"#index category/variant: value… in audit_events seq N", one per value found.</param>
     /// <param name="ControlFound">Data-exfiltration cases whose action id the same search found in audit_events: proof it reads what it should.</param>
-    /// <param name="Known">Values found where the audit is known to keep them (<see cref="KnownLeak"/>): reported, not failed.</param>
     sealed record StoredSecrets(int Needles, long EventRows, long RawRows, List<string> InEvents, List<string> InRaw,
-        Dictionary<KnownLeak, List<string>> Known, int ControlFound, int ControlExpected);
+        int ControlFound, int ControlExpected);
 
     /// <summary>
     /// Every sensitive value the data-exfiltration cases sent, looked for in both audit tiers: the long-lived
@@ -373,8 +372,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
         var inEvents = new List<string>();
         var inRaw = new List<string>();
         var controlFound = new HashSet<string>(StringComparer.Ordinal);
-        var known = new Dictionary<KnownLeak, List<string>> { [KnownLeak.DecisionReason] = [], [KnownLeak.RawBody] = [] };
-        void Search(string payload, string where, string? actionId, string? correlationId, List<string> found, KnownLeak place)
+        void Search(string payload, string where, string? actionId, string? correlationId, List<string> found)
         {
             foreach (var text in TextsOf(payload))
             {
@@ -392,9 +390,8 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
                         {
                             var c = sentBy.FirstOrDefault(o => o.ActionId == actionId || (o.MessageId is not null && o.MessageId == correlationId)) ?? sentBy[0];
                             var leak = $"#{c.Index} {c.Category}/{HostileGenerator.Printable(c.Variant)}: '{HostileGenerator.Printable(candidate)}' in {where}";
-                            var list = place != KnownLeak.None && c.KnownLeak == place ? known[place] : found;
-                            if (!list.Contains(leak))
-                                list.Add(leak);
+                            if (!found.Contains(leak))
+                                found.Add(leak);
                         }
                     }
                 }
@@ -411,7 +408,7 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
                 eventRows++;
                 var eventType = reader.GetString(1);
                 Search(reader.GetString(4), $"audit_events seq {reader.GetInt64(0)} ({eventType})", NullableText(reader, 2), NullableText(reader, 3),
-                    inEvents, eventType == nameof(ActionDecided) ? KnownLeak.DecisionReason : KnownLeak.None);
+                    inEvents);
             }
         }
         await using (var command = new Npgsql.NpgsqlCommand(
@@ -423,10 +420,10 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
             {
                 rawRows++;
                 Search(Encoding.UTF8.GetString((byte[])reader.GetValue(3)), $"audit_raw_payloads seq {reader.GetInt64(0)}", NullableText(reader, 1),
-                    NullableText(reader, 2), inRaw, KnownLeak.RawBody);
+                    NullableText(reader, 2), inRaw);
             }
         }
-        return new StoredSecrets(owners.Count, eventRows, rawRows, inEvents, inRaw, known, controlFound.Count, controls.Count);
+        return new StoredSecrets(owners.Count, eventRows, rawRows, inEvents, inRaw, controlFound.Count, controls.Count);
     }
 
     static string? NullableText(Npgsql.NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
@@ -711,12 +708,6 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
         text.AppendLine($"- sensitive values of data-exfiltration cases stored in the audit: {stored.InEvents.Count} in audit_events.payload ({stored.EventRows} rows), " +
                         $"{stored.InRaw.Count} in audit_raw_payloads ({stored.RawRows} rows); {stored.Needles} values looked for, and as a control " +
                         $"{stored.ControlFound} of {stored.ControlExpected} of those cases' action ids found the same way");
-        if (stored.Known[KnownLeak.DecisionReason] is { Count: > 0 } inReasons)
-            text.AppendLine($"- known leak, not failing the run: {inReasons.Count} copies of values sent as member names are quoted in the data_boundary reason " +
-                            $"(its JSON Pointer) and stored so in the decision's audit row, e.g. {inReasons[0]}");
-        if (stored.Known[KnownLeak.RawBody] is { Count: > 0 } inBodies)
-            text.AppendLine($"- known leak, not failing the run: {inBodies.Count} copies of values of proposals refused at ingress (malformed) are stored as sent " +
-                            $"in audit_raw_payloads, which keeps such a body unmasked, e.g. {inBodies[0]}");
         text.AppendLine($"- error queues: {(errorQueues.Count == 0 ? "none" : string.Join(", ", errorQueues.Select(q => $"{q.Name} {q.Messages}")))}");
         text.AppendLine($"- services: {string.Join(", ", _pipeline!.Services.Select(s => $"{s.Name} {s.Starts} start{(s.Starts == 1 ? "" : "s")}, {(s.Running ? "running" : "EXITED")}"))}; " +
                         $"alarming log lines: {_pipeline.AlarmingLogLines(200).Count(l => !l.Line.Contains(HostileGenerator.ForgedMarker, StringComparison.Ordinal))}");

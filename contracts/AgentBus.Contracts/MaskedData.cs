@@ -6,7 +6,10 @@ namespace AgentBus.Contracts;
 /// (into the result as the tool returned it) remain. The masked value reads "[masked:CLASS]".
 /// </summary>
 /// <param name="Class">A data class (pii.email, secret.api_key, …), or <see cref="Uninspected"/>.</param>
-/// <param name="Pointer">RFC 6901 pointer into the result; for a finding in a member's name, that member's.</param>
+/// <param name="Pointer">
+/// RFC 6901 pointer into the result as the tool returned it; for a finding in a member's name, that
+/// member's. A segment that is itself sensitive (a name that is an address) reads "[masked:CLASS]".
+/// </param>
 /// <param name="InPropertyName">The data was in the member's name, which was replaced; its value was kept.</param>
 public sealed record MaskedData(string Class, string Pointer, bool InPropertyName = false)
 {

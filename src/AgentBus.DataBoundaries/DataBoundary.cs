@@ -110,7 +110,7 @@ public sealed record DataLimitExceeded(string Class, int Found, int Max, IReadOn
 /// </summary>
 public sealed record DataBoundaryBreach(IReadOnlyList<DataFinding> Refused, IReadOnlyList<DataLimitExceeded> OverLimit, string? Truncation)
 {
-    /// <summary>Pointers quote the sender's member names: each is cut to this many characters.</summary>
+    /// <summary>Pointers quote the sender's member names (made safe by <see cref="DataPointers.Safe"/>): each is cut to this many characters.</summary>
     public const int MaxPointerChars = 120;
 
     /// <summary>Findings named in one description; the rest are counted.</summary>
@@ -152,7 +152,7 @@ public sealed record DataBoundaryBreach(IReadOnlyList<DataFinding> Refused, IRea
 
     static string Place(DataFinding finding)
     {
-        var pointer = finding.Pointer.Length == 0 ? "the whole document" : finding.Pointer;
+        var pointer = finding.Pointer.Length == 0 ? "the whole document" : DataPointers.Safe(finding.Pointer);
         if (pointer.Length > MaxPointerChars)
             pointer = pointer[..MaxPointerChars] + "…";
         var builder = new StringBuilder(pointer);

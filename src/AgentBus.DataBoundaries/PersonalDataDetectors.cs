@@ -82,6 +82,7 @@ static partial class Detectors
         public int Count;
         public bool Plus;            // '+' right before the first group
         public bool Parenthesised;   // the first group is in parentheses "(415)"
+        public bool GluedEnd;        // the last group runs into a word ("… 1e309"): only runs ending before it count
         public int Digits;
 
         public readonly int End => Start[Count - 1] + Length[Count - 1];
@@ -163,8 +164,9 @@ static partial class Detectors
             groups.Parenthesised = true;
             start = at - 1;
         }
+        // Only this group is glued ("#2", "x=1"): a number after the next space starts afresh.
         if (!LeftBoundary(text, start))
-            return SkipNumber(text, at);
+            return at + length;
         while (true)
         {
             if (groups.Count == Groups.Max || groups.Digits + length > 24)
@@ -227,7 +229,12 @@ static partial class Detectors
                 continue;
             }
             if (!RightBoundary(text, position))
-                groups.Count = 0;
+            {
+                if (groups.Count > 1 && groups.Separator[groups.Count - 1] == ' ')
+                    groups.GluedEnd = true;
+                else
+                    groups.Count = 0;
+            }
             return position;
         }
     }
@@ -262,31 +269,41 @@ static partial class Detectors
 
     static void NumericFormats(Inspection inspection, ReadOnlySpan<char> text, ref Groups groups, Span<char> digits)
     {
-        // The whole run first, then shorter runs that end at a space ("4111 1111 1111 1111 2026").
-        for (var count = groups.Count; count >= 1; count--)
+        // The whole run first, then shorter runs that start or end at a space: "qty 2 4111 1111 1111 1111",
+        // "4111 1111 1111 1111 2026". A run starts at the run's start or after a space, never mid-group.
+        var total = groups.Count;
+        var lastEnd = groups.GluedEnd ? total - 1 : total;
+        for (var first = 0; first < lastEnd; first++)
         {
-            if (count < groups.Count && groups.Separator[count] != ' ')
+            if (first > 0 && groups.Separator[first] != ' ')
                 continue;
-            var all = groups.Count;
-            groups.Count = count;
-            var length = 0;
-            for (var i = 0; i < count; i++)
+            for (var count = lastEnd - first; count >= 1; count--)
             {
-                text.Slice(groups.Start[i], groups.Length[i]).CopyTo(digits[length..]);
-                length += groups.Length[i];
-            }
-            var number = digits[..length];
-            var cls = Card(ref groups, number) ? DataClasses.Card
-                : Ssn(text, ref groups) ? DataClasses.UsSsn
-                : Phone(ref groups, number) ? DataClasses.Phone
-                : null;
-            var end = groups.End;
-            groups.Count = all;
-            if (cls is not null)
-            {
-                var start = groups.Start[0] - (groups.Plus || groups.Parenthesised ? 1 : 0);
-                inspection.Report(cls, start, end);
-                return;
+                var end = first + count;
+                if (end < total && groups.Separator[end] != ' ')
+                    continue;
+                var run = new Groups
+                {
+                    Start = groups.Start[first..], Length = groups.Length[first..], Separator = groups.Separator[first..], Count = count,
+                    Plus = first == 0 && groups.Plus, Parenthesised = first == 0 && groups.Parenthesised,
+                };
+                var length = 0;
+                for (var i = 0; i < count; i++)
+                {
+                    text.Slice(run.Start[i], run.Length[i]).CopyTo(digits[length..]);
+                    length += run.Length[i];
+                }
+                var number = digits[..length];
+                var cls = Card(ref run, number) ? DataClasses.Card
+                    : Ssn(text, ref run) ? DataClasses.UsSsn
+                    : Phone(ref run, number) ? DataClasses.Phone
+                    : null;
+                if (cls is not null)
+                {
+                    var start = run.Start[0] - (run.Plus || run.Parenthesised ? 1 : 0);
+                    inspection.Report(cls, start, run.End);
+                    return;
+                }
             }
         }
     }

@@ -113,8 +113,9 @@ public sealed partial class AuditRedactor
     public const string ClassifiedMaskPrefix = "[redacted:";
 
     /// <summary>
-    /// A message's arguments and result (its top-level members of those names) with every secret and
-    /// every piece of personal data the classifier finds masked as "[redacted:CLASS]". Nothing
+    /// A message's arguments, result and error (its top-level members of those names) with every secret
+    /// and every piece of personal data the classifier finds masked as "[redacted:CLASS]" (an error text
+    /// that holds one is masked whole). Nothing
     /// else of the message changes; a message without such members, or that does not parse, is returned as it is.
     /// </summary>
     public static string MaskClassified(string json)
@@ -155,6 +156,13 @@ public sealed partial class AuditRedactor
         return IsIdentifierKey(last);
     }
 
+    /// <summary>
+    /// What an agent or a tool wrote: the arguments, the result, and an outcome's error (a tool's answer
+    /// may quote what it was sent). Decisions' reasons are made safe where they are written (pointers go
+    /// through DataPointers.Safe), and they name approvers, whose names may be addresses.
+    /// </summary>
+    static readonly HashSet<string> ClassifiedMembers = new(["arguments", "result", "error"], StringComparer.OrdinalIgnoreCase);
+
     static string MaskClassified(string json, JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
@@ -162,7 +170,7 @@ public sealed partial class AuditRedactor
         Dictionary<string, JsonElement>? replaced = null;
         foreach (var member in root.EnumerateObject())
         {
-            if (!member.Name.Equals("arguments", StringComparison.OrdinalIgnoreCase) && !member.Name.Equals("result", StringComparison.OrdinalIgnoreCase))
+            if (!ClassifiedMembers.Contains(member.Name))
                 continue;
             var masked = DataMasker.Mask(member.Value, IsIdentifierThatReadsAsCard, static c => $"{ClassifiedMaskPrefix}{c}]");
             if (masked.Masked.Count > 0)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using AgentBus.DataBoundaries;
 using Json.Schema;
 
 namespace AgentBus.Catalog.Schemas;
@@ -48,7 +49,7 @@ public static class ArgumentSchemas
             var results = schema.Evaluate(arguments, Detailed);
             var errors = (results.Details ?? [])
                 .Where(d => d.Errors is { Count: > 0 })
-                .SelectMany(d => d.Errors!.Select(e => $"{(string.IsNullOrEmpty(d.InstanceLocation.ToString()) ? "/" : d.InstanceLocation.ToString())}: {e.Value}"))
+                .SelectMany(d => d.Errors!.Select(e => $"{(string.IsNullOrEmpty(d.InstanceLocation.ToString()) ? "/" : DataPointers.Safe(d.InstanceLocation.ToString()))}: {e.Value}"))
                 .Take(3)
                 .ToList();
             return errors.Count == 0 ? "invalid" : string.Join("; ", errors);
@@ -69,7 +70,7 @@ public static class ArgumentSchemas
                 .Where(d => d.Errors is { Count: > 0 })
                 .Select(d => (Location: d.InstanceLocation.ToString(), d.Errors))
                 .Where(d => d.Location == location || d.Location.StartsWith(location + "/", StringComparison.Ordinal))
-                .SelectMany(d => d.Errors!.Select(e => $"{d.Location}: {e.Value}"))
+                .SelectMany(d => d.Errors!.Select(e => $"{DataPointers.Safe(d.Location)}: {e.Value}"))
                 .Take(3)
                 .ToList();
         }

@@ -23,7 +23,7 @@ public static class ResultMasker
         // The contract promises an object; a result masked whole says so in one.
         if (visible.ValueKind != JsonValueKind.Object && result.ValueKind == JsonValueKind.Object)
             visible = JsonSerializer.SerializeToElement(new Dictionary<string, JsonElement> { ["masked"] = visible });
-        var places = masked.Masked.Select(f => new MaskedData(f.Class, f.Pointer, f.InPropertyName)).ToList();
+        var places = masked.Masked.Select(f => new MaskedData(f.Class, DataPointers.Safe(f.Pointer), f.InPropertyName)).ToList();
         return new MaskedResult(visible, MaskReference(externalReference, cleared, masked.Incomplete), places);
     }
 

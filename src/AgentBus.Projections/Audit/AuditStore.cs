@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using AgentBus.Audit.Chain;
 using AgentBus.Audit.Redaction;
+using AgentBus.DataBoundaries;
 using AgentBus.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -122,7 +123,9 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
             var tool = AuditText.Identifier(entry.Tool);
             var redacted = redactor.Redact(entry.Payload, tool);
             // The raw tier keeps what redaction took out, but never what the data classifier found.
-            var raw = entry.RawPayload ?? (redacted.Changed ? Encoding.UTF8.GetBytes(redacted.Unredacted) : null);
+            var raw = entry.RawPayload is { } unreadable
+                ? WithoutClassifiedData(unreadable)
+                : redacted.Changed ? Encoding.UTF8.GetBytes(redacted.Unredacted) : null;
             prepared.Add(new Prepared(
                 entry.EventId,
                 AuditText.Identifier(entry.EventType) ?? "Unknown",
@@ -145,6 +148,25 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
                 entry.AffectsRun));
         }
         return prepared;
+    }
+
+    /// <summary>
+    /// Bytes that could not be read as a message (not JSON, not UTF-8, refused before the policy read them)
+    /// cannot be masked in place: when the classifier finds anything in their text, or cannot read all of
+    /// it, a description replaces them.
+    /// </summary>
+    internal static byte[] WithoutClassifiedData(byte[] raw)
+    {
+        var classification = DataClassifier.Classify(Encoding.UTF8.GetString(raw));
+        if (classification.Complete && classification.Findings.Count == 0)
+            return raw;
+        return JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            withheld = "The bytes carried data the classifier finds (or could not be read to the end); AgentBus keeps no copy of them.",
+            classes = classification.Findings.Select(f => f.Class).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray(),
+            truncation = classification.Truncation,
+            bytes = raw.Length,
+        });
     }
 
     static Prepared Unrecordable(Prepared row, PostgresException error) => row with

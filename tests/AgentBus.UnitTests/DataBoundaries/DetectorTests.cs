@@ -191,4 +191,24 @@ public class DetectorTests
     [InlineData("AO123456E")]       // suffix beyond D (and O second)
     [InlineData("AB123456CD")]      // glued
     public void Invalid_ninos_are_not_ninos(string text) => Assert.DoesNotContain(DataClasses.UkNino, Classes(text));
+
+    [Theory]
+    [InlineData("qty 2 4111 1111 1111 1111", DataClasses.Card)]
+    [InlineData("-1 4111 1111 1111 1111", DataClasses.Card)]
+    [InlineData("-1 4111111111111111", DataClasses.Card)]
+    [InlineData("room 12 4111-1111-1111-1111", DataClasses.Card)]
+    [InlineData("2024 4111111111111111", DataClasses.Card)]
+    [InlineData("x=1 123-45-6789", DataClasses.UsSsn)]
+    [InlineData("call 2 123-45-6789", DataClasses.UsSsn)]
+    [InlineData("apt 5 123 45 6789", DataClasses.UsSsn)]
+    [InlineData("box 7 07700 900923", DataClasses.Phone)]
+    [InlineData("#2 415-555-2671", DataClasses.Phone)]
+    [InlineData("123-45-6789 1e309", DataClasses.UsSsn)]
+    public void A_number_after_another_number_and_a_space_is_still_found(string text, string dataClass) => Finds(dataClass, text);
+
+    [Theory]
+    [InlineData("ORD-201-555-0123")]
+    [InlineData("ORD-4111 1111 1111 1111 1111")]
+    [InlineData("v1.2.3 2024-05-01")]
+    public void Numbers_glued_to_a_word_stay_unfound(string text) => Assert.DoesNotContain(Classes(text), c => c.StartsWith("pii.", StringComparison.Ordinal));
 }
