@@ -16,12 +16,7 @@ public sealed class DataBoundaryPipelineTests(OperationsFixture fixture) : IAsyn
     static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     const string Card = "4111 1111 1111 1111";
 
-    public async Task InitializeAsync()
-    {
-        await fixture.ResetAsync();
-        using var http = new HttpClient { BaseAddress = fixture.SandboxUrl };
-        (await http.DeleteAsync("/calls")).EnsureSuccessStatusCode();
-    }
+    public Task InitializeAsync() => fixture.ResetWithShopAsync();
 
     public Task DisposeAsync() => Task.CompletedTask;
 

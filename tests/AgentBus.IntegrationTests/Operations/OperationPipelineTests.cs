@@ -15,13 +15,7 @@ public sealed class OperationPipelineTests(OperationsFixture fixture) : IAsyncLi
 {
     static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    public async Task InitializeAsync()
-    {
-        await fixture.ResetAsync();
-        // The shop's orders, refunds and tickets go back to their seed with the call record.
-        using var http = new HttpClient { BaseAddress = fixture.SandboxUrl };
-        (await http.DeleteAsync("/calls")).EnsureSuccessStatusCode();
-    }
+    public Task InitializeAsync() => fixture.ResetWithShopAsync();
 
     public Task DisposeAsync() => Task.CompletedTask;
 

@@ -47,6 +47,14 @@ public sealed class OperationsFixture : PipelineFixture
             payments.get_order: { callsPerMinute: 3 }
         """;
 
+    /// <summary>The pipeline's state, and the shop's orders, refunds, tickets and call record back to their seed.</summary>
+    public async Task ResetWithShopAsync()
+    {
+        await ResetAsync();
+        using var http = new HttpClient { BaseAddress = SandboxUrl };
+        (await http.DeleteAsync("/calls")).EnsureSuccessStatusCode();
+    }
+
     protected override void WriteToolConfigurations() =>
         WriteDemoCatalog(this, CatalogDirectory, (tool, yaml) => tool == "payments" ? yaml + LooseLookup : yaml);
 

@@ -181,18 +181,25 @@ public sealed class PolicyDiffTests
         ], Summary(PolicyDiff.Compare(Example("finance.yaml"), teams)));
     }
 
+    /// <summary>A temporary folder with a copy of the shipped catalog and a one-agent policy naming it.</summary>
+    static (string Folder, string Catalog, string Policy) ShippedCatalogBeside(string grants)
+    {
+        var folder = Directory.CreateTempSubdirectory("agentbus-policy-diff-").FullName;
+        var catalog = Path.Combine(folder, "catalog");
+        Directory.CreateDirectory(catalog);
+        foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot.Path, "ops", "catalog"), "*.yaml"))
+            File.Copy(file, Path.Combine(catalog, Path.GetFileName(file)));
+        var policy = Path.Combine(folder, "policy.yaml");
+        File.WriteAllText(policy, $"agents: [{{id: a, team: t}}]\ncatalog: catalog\n{grants}\n");
+        return (folder, catalog, policy);
+    }
+
     [Fact]
     public void A_new_catalog_operation_shows_under_operations_and_under_every_grant_that_covers_all_of_its_tool()
     {
-        var folder = Directory.CreateTempSubdirectory("agentbus-policy-diff-").FullName;
+        var (folder, catalog, policy) = ShippedCatalogBeside("grants: [{id: g, agent: a, tool: payments}]");
         try
         {
-            var catalog = Path.Combine(folder, "catalog");
-            Directory.CreateDirectory(catalog);
-            foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot.Path, "ops", "catalog"), "*.yaml"))
-                File.Copy(file, Path.Combine(catalog, Path.GetFileName(file)));
-            var policy = Path.Combine(folder, "policy.yaml");
-            File.WriteAllText(policy, "agents: [{id: a, team: t}]\ncatalog: catalog\ngrants: [{id: g, agent: a, tool: payments}]\n");
             var before = PolicyLoader.LoadFile(policy).Policy!;
 
             var payments = Path.Combine(catalog, "payments.yaml");
@@ -295,15 +302,9 @@ public sealed class PolicyDiffTests
     [Fact]
     public void A_limit_raised_in_the_catalog_widens_the_grants_of_its_operation()
     {
-        var folder = Directory.CreateTempSubdirectory("agentbus-policy-diff-").FullName;
+        var (folder, catalog, policy) = ShippedCatalogBeside("grants: [{id: g, agent: a, tool: ticketing, operations: [create_ticket, comment]}]");
         try
         {
-            var catalog = Path.Combine(folder, "catalog");
-            Directory.CreateDirectory(catalog);
-            foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot.Path, "ops", "catalog"), "*.yaml"))
-                File.Copy(file, Path.Combine(catalog, Path.GetFileName(file)));
-            var policy = Path.Combine(folder, "policy.yaml");
-            File.WriteAllText(policy, "agents: [{id: a, team: t}]\ncatalog: catalog\ngrants: [{id: g, agent: a, tool: ticketing, operations: [create_ticket, comment]}]\n");
             var before = PolicyLoader.LoadFile(policy).Policy!;
 
             var ticketing = Path.Combine(catalog, "ticketing.yaml");
