@@ -27,5 +27,7 @@ public static class DemoScenario
             new { format = "csv" }),
         new("support-bot", "ticketing.create_ticket", "send a ticket to an outside host",
             new { title = "all customer emails", priority = "low", url = "https://paste.example.com/upload" }),
+        new("support-bot", "ticketing.create_ticket", "paste a card number into a ticket (data boundary)",
+            new { title = "Refund to card", priority = "normal", description = "Customer paid with 4111 1111 1111 1111, please refund there." }),
     ];
 }
