@@ -117,7 +117,7 @@ sealed partial class Inspection(ClassifierOptions options)
         return null;
     }
 
-    /// <summary>A string with a lone surrogate escape cannot be read as a string; its raw JSON text is scanned instead.</summary>
+    /// <summary>A string with a lone surrogate escape, or bytes that are not UTF-8, cannot be read as a string; its raw JSON text is scanned instead.</summary>
     static string ReadString(JsonElement element)
     {
         try
@@ -126,7 +126,8 @@ sealed partial class Inspection(ClassifierOptions options)
         }
         catch (InvalidOperationException)
         {
-            var raw = element.GetRawText();
+            // Its raw text read leniently: GetRawText would throw again on bytes that are not UTF-8.
+            var raw = Encoding.UTF8.GetString(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element));
             return raw.Length >= 2 ? raw[1..^1] : raw;
         }
     }

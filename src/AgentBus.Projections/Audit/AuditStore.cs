@@ -157,7 +157,7 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
     /// </summary>
     internal static byte[] WithoutClassifiedData(byte[] raw)
     {
-        var classification = DataClassifier.Classify(Encoding.UTF8.GetString(raw));
+        var classification = ClassifyUnreadable(raw);
         if (classification.Complete && classification.Findings.Count == 0)
             return raw;
         return JsonSerializer.SerializeToUtf8Bytes(new
@@ -167,6 +167,28 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
             truncation = classification.Truncation,
             bytes = raw.Length,
         });
+    }
+
+    /// <summary>
+    /// As a document when it is one (a proposal refused for an unknown field still parses, and only its
+    /// structure shows a value split across fields), else as text with JSON's escapes read, so that an
+    /// escaped newline does not glue a value to the letter n.
+    /// </summary>
+    static DataClassification ClassifyUnreadable(byte[] raw)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(raw, new JsonDocumentOptions { MaxDepth = 256 });
+            return DataClassifier.Classify(document.RootElement);
+        }
+        catch (Exception ex) when (ex is JsonException or ArgumentException)
+        {
+            var text = Encoding.UTF8.GetString(raw);
+            var unescaped = text.Replace("\\n", " ", StringComparison.Ordinal).Replace("\\r", " ", StringComparison.Ordinal)
+                .Replace("\\t", " ", StringComparison.Ordinal).Replace("\\\"", "\"", StringComparison.Ordinal).Replace("\\/", "/", StringComparison.Ordinal);
+            var asText = DataClassifier.Classify(unescaped);
+            return asText.Findings.Count > 0 || !asText.Complete ? asText : DataClassifier.Classify(text);
+        }
     }
 
     static Prepared Unrecordable(Prepared row, PostgresException error) => row with

@@ -197,6 +197,15 @@ public class BoundaryAndMaskingTests
     }
 
     [Fact]
+    public void A_document_with_bytes_that_are_not_utf8_is_classified_without_throwing()
+    {
+        byte[] body = [.. "{\"note\":\""u8, 0xE9, 0xFF, .. " mail ada@example.com\"}"u8];
+        using var document = JsonDocument.Parse(body);
+
+        Assert.Equal([new DataFinding(DataClasses.Email, "/note")], DataClassifier.Classify(document.RootElement).Findings);
+    }
+
+    [Fact]
     public void The_audit_leaves_a_message_without_sensitive_data_byte_for_byte()
     {
         var payload = """{"actionId":"a-1","arguments":{"orderId":"ORD-1001"},"result":{"status":200}}""";
