@@ -158,9 +158,12 @@ static class ToolsCommands
     };
 
     /// <summary>The catalog to show, and who may call what when a policy is given; null when either does not load.</summary>
-    static (ToolCatalog Catalog, OperationAccess? Access, PolicySnapshot? Policy)? Load(ParseResult result, Option<string> catalog, Option<string?> policyFile)
+    static (ToolCatalog Catalog, OperationAccess? Access, PolicySnapshot? Policy)? Load(ParseResult result, Option<string> catalog, Option<string?> policyFile) =>
+        Load(result, catalog, result.GetValue(policyFile));
+
+    static (ToolCatalog Catalog, OperationAccess? Access, PolicySnapshot? Policy)? Load(ParseResult result, Option<string> catalog, string? policyFile)
     {
-        if (result.GetValue(policyFile) is not { } file)
+        if (policyFile is not { } file)
             return LoadCatalog(result.GetValue(catalog)!) is { } loaded ? (loaded, null, null) : null;
         var policy = PolicyCommands.Load(file);
         return (policy.Catalog, operation => Access(policy, operation), policy);
@@ -205,9 +208,11 @@ static class ToolsCommands
         command.SetAction((result, _) => Cli.Run(() =>
         {
             var agentId = result.GetValue(agent);
-            if (agentId is not null && result.GetValue(policy) is null)
-                throw new UsageException("--agent needs --policy: which operations an agent may call is the policy's answer.");
-            if (Load(result, catalog, policy) is not var (loaded, access, snapshot))
+            // The policy in force ($AGENTBUS_POLICY_FILE, which ops/bin/agentbus sets) answers for an agent when no file is named.
+            var policyFile = result.GetValue(policy) ?? (agentId is null ? null : Cli.Env("AGENTBUS_POLICY_FILE"));
+            if (agentId is not null && policyFile is null)
+                throw new UsageException("--agent needs --policy (or $AGENTBUS_POLICY_FILE): which operations an agent may call is the policy's answer.");
+            if (Load(result, catalog, policyFile) is not var (loaded, access, snapshot))
                 return Task.FromResult(Cli.Failed);
             if (agentId is not null && !snapshot!.Agents.ContainsKey(agentId))
                 throw new UsageException($"The policy has no agent '{agentId}' (it has {string.Join(", ", snapshot.Agents.Keys.Order(StringComparer.Ordinal))}).");
