@@ -17,6 +17,37 @@ public sealed class SecretStore(string directory)
     public string GetOrCreate(string kind, string name)
     {
         var path = PathFor(kind, name);
+        if (ReadExisting(path) is { } existing)
+            return existing;
+
+        System.IO.Directory.CreateDirectory(Directory);
+        // Provisioners creating the same secret at once (parallel setups, test fixtures) must end up with one
+        // password, not the broker holding one and the file another. A move without overwrite is not enough:
+        // on Linux .NET may check and then rename, and two renames both succeed. An exclusive lock (flock,
+        // across processes) around check-and-create is.
+        using var _ = Lock();
+        return ReadExisting(path) ?? Create(path);
+    }
+
+    FileStream Lock()
+    {
+        var lockFile = Path.Combine(Directory, ".secrets.lock");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(Random.Shared.Next(5, 25));
+            }
+        }
+    }
+
+    static string? ReadExisting(string path)
+    {
         if (File.Exists(path))
         {
             var existing = File.ReadAllText(path).Trim();
@@ -26,7 +57,11 @@ public sealed class SecretStore(string directory)
                 return existing;
             }
         }
+        return null;
+    }
 
+    string Create(string path)
+    {
         var folder = Path.GetDirectoryName(path)!;
         System.IO.Directory.CreateDirectory(folder);
         if (!OperatingSystem.IsWindows())
@@ -43,18 +78,9 @@ public sealed class SecretStore(string directory)
         // No byte-order mark: an agent in any language reads its password file as plain text.
         using (var writer = new StreamWriter(temporary, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), options))
             writer.Write(secret);
-        try
-        {
-            // Whole or not at all, and first come first served: two provisioners creating the same secret at once
-            // (parallel setups, test fixtures) must end up with one password, not the broker holding one and the file another.
-            File.Move(temporary, path, overwrite: File.Exists(path) && File.ReadAllText(path).Trim().Length == 0);
-            return secret;
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            File.Delete(temporary);
-            return File.ReadAllText(path).Trim();
-        }
+        // Whole or not at all: a reader never sees a half-written file (an empty one is replaced).
+        File.Move(temporary, path, overwrite: true);
+        return secret;
     }
 
     /// <summary>
