@@ -13,16 +13,29 @@ namespace AgentBus.Policy.State;
 public sealed class SuspensionCache(NpgsqlDataSource database, IOptions<PolicyOptions> options, ILogger<SuspensionCache> logger)
     : BackgroundService
 {
+    readonly Lock _gate = new();
     volatile SuspensionSet _current = SuspensionSet.None;
+    long _started;
+    long _applied;
 
     public SuspensionSet Current => _current;
 
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
+        var ticket = Interlocked.Increment(ref _started);
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         var rows = (await connection.QueryAsync<(string Kind, string Name)>(
             new CommandDefinition("SELECT kind, name FROM policy_suspensions", cancellationToken: cancellationToken))).ToList();
-        _current = new SuspensionSet(rows.Where(r => r.Kind == "agent").Select(r => r.Name), rows.Where(r => r.Kind == "tool").Select(r => r.Name));
+        var read = new SuspensionSet(rows.Where(r => r.Kind == "agent").Select(r => r.Name), rows.Where(r => r.Kind == "tool").Select(r => r.Name));
+        // A slow read that started before a faster one must not overwrite it: it may predate a resume
+        // (or a suspension) the faster one already saw.
+        lock (_gate)
+        {
+            if (ticket < _applied)
+                return;
+            _applied = ticket;
+            _current = read;
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
