@@ -71,9 +71,6 @@ public static class DataMasker
 
     static int Depth(string pointer) => pointer.Count(c => c == '/');
 
-    static List<string> Segments(string pointer) =>
-        pointer.Split('/').Skip(1).Select(s => s.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal)).ToList();
-
     /// <summary>The container a pointer's last segment sits in, or null when the path no longer exists.</summary>
     static JsonNode? Parent(JsonNode root, List<string> segments)
     {
@@ -94,7 +91,7 @@ public static class DataMasker
 
     static bool Replace(JsonNode root, string pointer, JsonNode replacement)
     {
-        var segments = Segments(pointer);
+        var segments = DataPointers.Tokens(pointer);
         switch (Parent(root, segments))
         {
             case JsonObject obj when obj.ContainsKey(segments[^1]):
@@ -111,7 +108,7 @@ public static class DataMasker
     /// <summary>Gives the member a masked name, keeping its value and its place among its siblings.</summary>
     static bool Rename(JsonNode root, string pointer, string maskedName)
     {
-        var segments = Segments(pointer);
+        var segments = DataPointers.Tokens(pointer);
         if (segments.Count == 0 || Parent(root, segments) is not JsonObject obj || !obj.ContainsKey(segments[^1]))
             return false;
         var members = obj.ToList();

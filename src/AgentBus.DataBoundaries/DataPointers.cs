@@ -14,15 +14,21 @@ public static class DataPointers
 
     static readonly ClassifierOptions SegmentOptions = new() { JoinSplitValues = false, PropertyNames = false, MaxInspectedChars = 4096 };
 
+    /// <summary>The unescaped reference tokens of a pointer the classifier made ("" has none).</summary>
+    public static List<string> Tokens(string pointer) =>
+        pointer.Split('/').Skip(1).Select(s => s.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal)).ToList();
+
     public static string Safe(string pointer)
     {
         if (pointer.Length == 0)
             return pointer;
         var builder = new StringBuilder(pointer.Length);
-        foreach (var segment in pointer.Split('/').Skip(1))
+        var tokens = Tokens(pointer);
+        var segments = pointer.Split('/').Skip(1).ToList();
+        for (var i = 0; i < tokens.Count; i++)
         {
+            var (segment, name) = (segments[i], tokens[i]);
             builder.Append('/');
-            var name = segment.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
             var found = name.Length < 6 ? null : DataClassifier.Classify(name, SegmentOptions).Findings.Select(f => f.Class).Order(StringComparer.Ordinal).FirstOrDefault();
             if (found is not null)
                 builder.Append("[masked:").Append(found).Append(']');

@@ -152,8 +152,7 @@ public sealed partial class AuditRedactor
     {
         if (finding.Class != DataClasses.Card || finding.InPropertyName || finding.Encoding is not null)
             return false;
-        var last = finding.Pointer[(finding.Pointer.LastIndexOf('/') + 1)..].Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal);
-        return IsIdentifierKey(last);
+        return DataPointers.Tokens(finding.Pointer) is [.., var last] && IsIdentifierKey(last);
     }
 
     /// <summary>

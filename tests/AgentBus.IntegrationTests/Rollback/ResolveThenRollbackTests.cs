@@ -13,15 +13,11 @@ namespace AgentBus.IntegrationTests.Rollback;
 [Collection(RollbackCollection.Name)]
 public sealed class ResolveThenRollbackTests(RollbackFixture fixture) : IAsyncLifetime
 {
-    public async Task InitializeAsync()
-    {
-        fixture.SandboxSettings.LatencyMs = 0;
-        await fixture.ResetAsync();
-    }
+    public Task InitializeAsync() => fixture.ResetForTestAsync();
 
     public Task DisposeAsync()
     {
-        fixture.SandboxSettings.LatencyMs = 0;
+        fixture.RestoreLatency();
         return Task.CompletedTask;
     }
 

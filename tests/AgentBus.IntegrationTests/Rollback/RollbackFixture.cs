@@ -63,6 +63,15 @@ public sealed class RollbackFixture : PipelineFixture
 
     public ApproverStore Approvers { get; private set; } = null!;
 
+    /// <summary>Before and after each test: the sandbox answers at once, and (before) the pipeline's state is reset.</summary>
+    public async Task ResetForTestAsync()
+    {
+        SandboxSettings.LatencyMs = 0;
+        await ResetAsync();
+    }
+
+    public void RestoreLatency() => SandboxSettings.LatencyMs = 0;
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
