@@ -36,13 +36,13 @@ TOOLS=(ticketing payments)
 stop_pipeline
 pipeline_build
 pipeline_dll AgentBus.Cli agentbus > "$STATE/cli-dll"
-# The operator CLI on the PATH, reading this machine's settings itself (ops/bin/agentbus).
+# The operator CLI on the PATH, reading this machine's settings itself (ops/agentbus).
 CLI_LINK=/usr/local/bin/agentbus
 if [[ ! -w "$(dirname "$CLI_LINK")" ]]; then
   CLI_LINK="$HOME/.local/bin/agentbus"
   mkdir -p "$(dirname "$CLI_LINK")"
 fi
-ln -sfn "$REPO/ops/bin/agentbus" "$CLI_LINK"
+ln -sfn "$REPO/ops/agentbus" "$CLI_LINK"
 
 pipeline_log "applying database roles, migrations and broker users"
 # Roles are cluster-wide and need CREATEROLE (an administrator): the group roles, and one login per
@@ -174,7 +174,7 @@ Where to look next
                                on this machine (stdio): dotnet $(pipeline_dll AgentBus.Cli agentbus) mcp --agent support-bot \\
                                  --password-file $SECRETS/rabbitmq/support-bot --policy $POLICY_FILE
   Python and .NET agents       pip install $REPO/clients/python (clients/python/README.md) · AgentBus.Client: AsAIFunctions (docs/mcp.md)
-  Operator CLI                 agentbus --help  ($CLI_LINK -> ops/bin/agentbus: reads $STATE/env itself; --json on every report)
+  Operator CLI                 agentbus --help  ($CLI_LINK -> ops/agentbus: reads $STATE/env itself; --json on every report)
   Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify --anchor $ANCHORS · agentbus gates
   Undo a run                   agentbus runs rollback RUN_ID --dry-run · agentbus actions unknown (docs/operations.md)
   Database logins              each service connects as its own (agentbus-policy, -projections, -approvals, -executor-TOOL;

@@ -208,7 +208,7 @@ static class ToolsCommands
         command.SetAction((result, _) => Cli.Run(() =>
         {
             var agentId = result.GetValue(agent);
-            // The policy in force ($AGENTBUS_POLICY_FILE, which ops/bin/agentbus sets) answers for an agent when no file is named.
+            // The policy in force ($AGENTBUS_POLICY_FILE, which ops/agentbus sets) answers for an agent when no file is named.
             var policyFile = result.GetValue(policy) ?? (agentId is null ? null : Cli.Env("AGENTBUS_POLICY_FILE"));
             if (agentId is not null && policyFile is null)
                 throw new UsageException("--agent needs --policy (or $AGENTBUS_POLICY_FILE): which operations an agent may call is the policy's answer.");
