@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Contracts;
 using AgentBus.SandboxApi;
 using AgentBus.ServiceDefaults.Database;

@@ -1,4 +1,4 @@
-using AgentBus.Cli.DeadLetters;
+using AgentBus.Operations.DeadLetters;
 using AgentBus.Client;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;

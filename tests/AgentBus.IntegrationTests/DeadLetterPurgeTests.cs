@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AgentBus.Cli.DeadLetters;
+using AgentBus.Operations.DeadLetters;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
 

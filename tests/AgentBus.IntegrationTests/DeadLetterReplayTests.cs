@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
-using AgentBus.Cli.DeadLetters;
+using AgentBus.Operations.DeadLetters;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.ServiceDefaults.Json;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using AgentBus.Contracts;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Client;
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.ServiceDefaults.Telemetry;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 
 namespace AgentBus.Testbed;
 

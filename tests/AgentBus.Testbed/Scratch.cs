@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Cli.Commands;
 using AgentBus.ServiceDefaults.Database;
 using Dapper;

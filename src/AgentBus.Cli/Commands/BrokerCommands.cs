@@ -1,5 +1,5 @@
 using System.CommandLine;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Policy.Engine;
 using Spectre.Console;
 

@@ -128,7 +128,7 @@ static class Cli
         {
             return await body();
         }
-        catch (Exception ex) when (ex is UsageException or AgentBus.Audit.Gates.GateConfigException)
+        catch (Exception ex) when (ex is UsageException or AgentBus.Audit.Gates.GateConfigException or AgentBus.Operations.Rollback.RollbackPlanException)
         {
             Error(ex.Message);
             return BadInput;
@@ -137,9 +137,9 @@ static class Cli
         {
             return Failed;
         }
-        catch (Exception ex) when (ex is Broker.BrokerProvisioningException or NpgsqlException or HttpRequestException
+        catch (Exception ex) when (ex is Operations.Broker.BrokerProvisioningException or NpgsqlException or HttpRequestException
                                        or SocketException or IOException or InvalidOperationException or TimeoutException
-                                       or DeadLetters.DeadLetterException or RabbitMQ.Client.Exceptions.RabbitMQClientException
+                                       or Operations.DeadLetters.DeadLetterException or RabbitMQ.Client.Exceptions.RabbitMQClientException
                                        or UnauthorizedAccessException or RabbitMQ.Client.Exceptions.BrokerUnreachableException
                                        or OperationCanceledException)
         {

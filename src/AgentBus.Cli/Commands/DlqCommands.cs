@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using AgentBus.Cli.DeadLetters;
+using AgentBus.Operations.DeadLetters;
 using AgentBus.ServiceDefaults.Messaging;
 using Spectre.Console;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Audit;
+using AgentBus.Operations.Broker;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
 using Dapper;
@@ -270,8 +271,8 @@ static class ResolveCommand
             resolution.Result, resolution.ExternalReference);
         var action = new OperatorActionTaken(resolution.ResolvedBy, OperatorActionNames.ResolveAction, resolution.ActionId, resolution.Evidence,
             request.Details(), resolution.ResolvedAt);
-        return OperatorCommands.PublishAsync(result.GetValue(rabbit)!, result.GetValue(port), result.GetValue(vhost)!,
-            new SecretStore(result.GetValue(secrets)!), action, MessageIds.ResolveRequest(resolution.ActionId), ct);
+        return OperatorActionPublisher.PublishAsync(new OperatorBrokerEndpoint(result.GetValue(rabbit)!, result.GetValue(port), result.GetValue(vhost)!,
+            new SecretStore(result.GetValue(secrets)!)), action, MessageIds.ResolveRequest(resolution.ActionId), ct);
     }
 
     static async Task<bool> WaitForPolicyAsync(NpgsqlDataSource dataSource, string actionId, TimeSpan wait, CancellationToken ct)

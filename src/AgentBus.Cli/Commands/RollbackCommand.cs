@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using AgentBus.Catalog;
-using AgentBus.Cli.Broker;
-using AgentBus.Cli.Rollback;
+using AgentBus.Operations.Audit;
+using AgentBus.Operations.Broker;
+using AgentBus.Operations.Rollback;
 using AgentBus.Client;
 using AgentBus.Contracts;
 using AgentBus.Policy.Rollback;
@@ -100,7 +101,8 @@ static class RollbackCommand
                 throw new UsageException($"'{agentId}' is not a rollback identity of the policy (an agent with rollback: true).");
             var password = await PasswordAsync(result.GetValue(passwordFile) ?? new SecretStore(result.GetValue(secrets)!).PathFor("rabbitmq", agentId), ct);
 
-            await OperatorCommands.PublishAsync(result.GetValue(host)!, result.GetValue(port), result.GetValue(vhost)!, new SecretStore(result.GetValue(secrets)!),
+            await OperatorActionPublisher.PublishAsync(
+                new OperatorBrokerEndpoint(result.GetValue(host)!, result.GetValue(port), result.GetValue(vhost)!, new SecretStore(result.GetValue(secrets)!)),
                 new OperatorActionTaken(who, "run.rollback", run, why,
                     JsonSerializer.SerializeToElement(new { rollbackRunId = plan.RollbackRunId, identity = agentId, plan.Steps }), DateTimeOffset.UtcNow),
                 Guid.NewGuid(), ct);

@@ -1,5 +1,5 @@
 using System.Text;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Contracts;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using AgentBus.Approvals.Approvers;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.Policy;

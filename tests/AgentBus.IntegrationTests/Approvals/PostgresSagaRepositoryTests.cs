@@ -1,5 +1,5 @@
 using AgentBus.Approvals.Persistence;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.ServiceDefaults.Database;
 using AgentBus.ServiceDefaults.Messaging;

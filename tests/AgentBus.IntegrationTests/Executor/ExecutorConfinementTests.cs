@@ -88,7 +88,7 @@ public sealed class ExecutorConfinementTests(ExecutorProcessFixture fixture) : I
             ["RabbitMq__Host"] = fixture.Servers.RabbitHost,
             ["RabbitMq__Port"] = fixture.Servers.RabbitPort.ToString(),
             ["RabbitMq__VirtualHost"] = fixture.VirtualHost,
-            ["RabbitMq__Username"] = AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("ticketing"),
+            ["RabbitMq__Username"] = AgentBus.Operations.Broker.BrokerTopology.ExecutorUser("ticketing"),
             ["Database__ConnectionString"] = fixture.ConnectionString,
             ["Database__ApplyMigrations"] = "false",
             ["MASSTRANSIT_USAGE_TELEMETRY"] = "false",

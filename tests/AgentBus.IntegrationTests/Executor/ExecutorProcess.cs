@@ -1,4 +1,4 @@
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Executor.Tools;
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.Testbed;

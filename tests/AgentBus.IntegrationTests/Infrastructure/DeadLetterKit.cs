@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using AgentBus.Cli.DeadLetters;
+using AgentBus.Operations.DeadLetters;
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Messaging;
 using RabbitMQ.Client;

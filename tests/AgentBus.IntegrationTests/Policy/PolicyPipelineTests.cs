@@ -4,7 +4,7 @@ using AgentBus.Contracts;
 using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.Policy;
 using AgentBus.Policy.State;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.ServiceDefaults.Messaging;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -174,7 +174,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         Assert.Equal(0, await fixture.OperatorAsync("agents", "resume", "support-bot", "alice"));
         await Eventually.True(() => Task.FromResult(fixture.PolicyInstances.All(p => !p.GetRequiredService<SuspensionCache>().Current.Agents.Contains("support-bot"))),
             "every policy instance sees the resume", TimeSpan.FromSeconds(1));
-        await signedCommand.RepublishAsync(fixture, AgentBus.Cli.Broker.BrokerTopology.PolicyUser, WireNames.ExecuteToolExchange, "ticketing");
+        await signedCommand.RepublishAsync(fixture, AgentBus.Operations.Broker.BrokerTopology.PolicyUser, WireNames.ExecuteToolExchange, "ticketing");
         var later = await support.RunAsync("ticketing", Ticket("after resume"), "run-refused-final-2", TimeSpan.FromSeconds(20));
         Assert.NotNull(later.Succeeded);
         await Eventually.True(async () => await fixture.QueueDepthAsync(queue) == 0, "the replayed command consumed", TimeSpan.FromSeconds(20));
@@ -207,7 +207,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         // A foothold in the ticketing executor: its own broker user (RabbitMQ checks user_id), claiming
         // the refund failed, once naming payments and once naming its own tool, each under the id the
         // real outcome would have if it named that tool.
-        await using (var connection = await fixture.ConnectionFactoryFor(AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("ticketing")).CreateConnectionAsync())
+        await using (var connection = await fixture.ConnectionFactoryFor(AgentBus.Operations.Broker.BrokerTopology.ExecutorUser("ticketing")).CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync(new RabbitMQ.Client.CreateChannelOptions(true, true)))
         {
             foreach (var tool in new[] { "payments", "ticketing" })
@@ -217,7 +217,7 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
                 {
                     ContentType = WireNames.ContentType, Type = nameof(ActionFailed),
                     MessageId = MessageIds.ActionOutcome("support-bot", actionId, tool).ToString(),
-                    UserId = AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("ticketing"), DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent,
+                    UserId = AgentBus.Operations.Broker.BrokerTopology.ExecutorUser("ticketing"), DeliveryMode = RabbitMQ.Client.DeliveryModes.Persistent,
                     Headers = new Dictionary<string, object?> { ["MT-MessageType"] = "urn:message:AgentBus.Contracts:" + nameof(ActionFailed) },
                 };
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

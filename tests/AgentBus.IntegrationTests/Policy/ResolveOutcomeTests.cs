@@ -238,7 +238,7 @@ public sealed class ResolveOutcomeTests(PolicyFixture fixture) : IAsyncLifetime
 
         // Agents, executors and the policy service itself may not write the operator-actions exchange.
         var probe = new BrokerProbe(fixture);
-        foreach (var user in new[] { Agent, AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("payments"), AgentBus.Cli.Broker.BrokerTopology.PolicyUser })
+        foreach (var user in new[] { Agent, AgentBus.Operations.Broker.BrokerTopology.ExecutorUser("payments"), AgentBus.Operations.Broker.BrokerTopology.PolicyUser })
             Assert.False((await probe.PublishAsync(user, WireNames.OperatorActionsExchange, OperatorActionNames.ResolveAction, body)).Allowed, user);
 
         // The broker's administrator can put it straight into the policy service's queue: its user_id is not the operators'.
@@ -326,7 +326,7 @@ public sealed class ResolveOutcomeTests(PolicyFixture fixture) : IAsyncLifetime
             await claim.ExecuteNonQueryAsync();
         }
 
-        var executor = AgentBus.Cli.Broker.BrokerTopology.ExecutorUser("payments");
+        var executor = AgentBus.Operations.Broker.BrokerTopology.ExecutorUser("payments");
         await using (var connection = await fixture.ConnectionFactoryFor(executor).CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true)))
         {

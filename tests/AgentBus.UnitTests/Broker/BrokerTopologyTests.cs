@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Messaging;
 

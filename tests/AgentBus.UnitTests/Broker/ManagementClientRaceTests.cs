@@ -1,5 +1,5 @@
 using System.Net;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 
 namespace AgentBus.UnitTests.Broker;
 

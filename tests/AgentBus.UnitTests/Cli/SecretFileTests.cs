@@ -1,4 +1,4 @@
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Cli.Commands;
 
 namespace AgentBus.UnitTests.Cli;

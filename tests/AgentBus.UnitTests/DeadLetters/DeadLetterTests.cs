@@ -1,5 +1,5 @@
 using System.Text;
-using AgentBus.Cli.DeadLetters;
+using AgentBus.Operations.DeadLetters;
 using AgentBus.ServiceDefaults.Messaging;
 using RabbitMQ.Client;
 

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
-namespace AgentBus.Cli.Broker;
+namespace AgentBus.Operations.Broker;
 
 /// <summary>
 /// The few RabbitMQ management API calls provisioning needs. Every PUT is idempotent, so applying

@@ -1,4 +1,4 @@
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 /// <summary>MassTransit's naming: a service's queue Q moves faults to Q_error and unconsumed messages to Q_skipped.</summary>
 public static class DeadLetterQueues

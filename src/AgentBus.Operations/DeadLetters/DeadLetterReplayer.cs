@@ -4,7 +4,7 @@ using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Messaging;
 using RabbitMQ.Client;
 
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 public sealed record ReplayOptions(bool DryRun = false, double? RatePerSecond = null, int BatchSize = 100);
 

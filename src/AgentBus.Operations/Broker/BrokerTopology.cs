@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using AgentBus.Contracts;
 
-namespace AgentBus.Cli.Broker;
+namespace AgentBus.Operations.Broker;
 
 /// <summary>
 /// Who may do what on the broker, as code: one user per role, each with the narrowest rights its

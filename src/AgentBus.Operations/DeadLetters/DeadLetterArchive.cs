@@ -5,7 +5,7 @@ using Dapper;
 using Npgsql;
 using RabbitMQ.Client;
 
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 /// <summary>Where purged dead letters go (table dead_letter_archive, migration 0400): kept, with why and by whom.</summary>
 public sealed class DeadLetterArchive(string connectionString)

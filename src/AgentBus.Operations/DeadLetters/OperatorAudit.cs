@@ -3,7 +3,7 @@ using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Messaging;
 using RabbitMQ.Client;
 
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 /// <summary>
 /// Records what an operator did as an <see cref="OperatorActionTaken"/> on the operator-actions

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace AgentBus.Cli.Broker;
+namespace AgentBus.Operations.Broker;
 
 /// <summary>
 /// Secrets as files (mode 0600 in a 0700 folder), created once and reused, so re-provisioning

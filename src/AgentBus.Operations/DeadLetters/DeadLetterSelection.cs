@@ -1,4 +1,4 @@
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 /// <summary>Which dead letters a replay or purge takes: one failure group, one message id, or all of them.</summary>
 public sealed record DeadLetterSelection

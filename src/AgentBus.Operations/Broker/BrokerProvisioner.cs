@@ -1,6 +1,6 @@
 using AgentBus.Contracts;
 
-namespace AgentBus.Cli.Broker;
+namespace AgentBus.Operations.Broker;
 
 public sealed record ProvisionedUser(BrokerUser User, string PasswordFile);
 

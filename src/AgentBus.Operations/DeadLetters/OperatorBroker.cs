@@ -1,12 +1,12 @@
 using System.Net;
 using System.Text.Json;
-using AgentBus.Cli.Broker;
+using AgentBus.Operations.Broker;
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Messaging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 public sealed record OperatorBrokerSettings(string Host, int Port, string VirtualHost, Uri ManagementUrl, string Password);
 

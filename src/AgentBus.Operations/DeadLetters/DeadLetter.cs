@@ -5,7 +5,7 @@ using System.Text.Json;
 using AgentBus.ServiceDefaults.Messaging;
 using RabbitMQ.Client;
 
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 /// <summary>
 /// One message in an _error or _skipped queue, read without taking it off the queue: what

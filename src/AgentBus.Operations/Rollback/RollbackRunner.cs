@@ -2,7 +2,7 @@ using AgentBus.Client;
 using AgentBus.Contracts;
 using AgentBus.Policy.Rollback;
 
-namespace AgentBus.Cli.Rollback;
+namespace AgentBus.Operations.Rollback;
 
 /// <summary>How one proposed compensation ended, as far as this run of the command saw it.</summary>
 public sealed record RollbackResult(string ActionId, string CompensationActionId, string Result, string Detail);

@@ -1,4 +1,4 @@
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 public sealed record FailureGroup(
     string GroupId,

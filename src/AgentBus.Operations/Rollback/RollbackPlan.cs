@@ -1,10 +1,9 @@
 using System.Text.Json;
 using AgentBus.Catalog;
-using AgentBus.Cli.Commands;
 using AgentBus.Policy.Engine;
 using AgentBus.Policy.Rollback;
 
-namespace AgentBus.Cli.Rollback;
+namespace AgentBus.Operations.Rollback;
 
 /// <summary>What rollback will do, or did, about one action of the run. <see cref="Status"/> is one of <see cref="RollbackStatuses"/>.</summary>
 public sealed record RollbackStep(
@@ -58,7 +57,7 @@ public sealed record RollbackPlan(string RunId, string RollbackRunId, IReadOnlyL
         {
             var stop = newestFirst.FindIndex(a => a.ActionId == untilActionId);
             if (stop < 0)
-                throw new UsageException($"--until: run '{runId}' has no action {untilActionId}.");
+                throw new RollbackPlanException($"--until: run '{runId}' has no action {untilActionId}.");
             newestFirst = newestFirst[..(stop + 1)];
         }
 
@@ -120,3 +119,6 @@ public sealed record RollbackPlan(string RunId, string RollbackRunId, IReadOnlyL
     static string Text(JsonElement element, string property) =>
         element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString()! : "";
 }
+
+/// <summary>The plan asked for cannot be made from what was recorded (an action the run does not have).</summary>
+public sealed class RollbackPlanException(string message) : Exception(message);

@@ -1,6 +1,6 @@
 using AgentBus.ServiceDefaults.Messaging;
 
-namespace AgentBus.Cli.DeadLetters;
+namespace AgentBus.Operations.DeadLetters;
 
 public sealed record PurgedMessage(DeadLetter Message, long? ArchiveId);
 

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using AgentBus.Contracts;
+using AgentBus.Operations.Broker;
+using AgentBus.ServiceDefaults.Messaging;
+using RabbitMQ.Client;
+
+namespace AgentBus.Operations.Audit;
+
+/// <summary>Where the operator broker user publishes: the broker's AMQP endpoint and the folder holding that user's password.</summary>
+public sealed record OperatorBrokerEndpoint(string Host, int Port, string VirtualHost, SecretStore Secrets);
+
+/// <summary>
+/// Publishes an <see cref="OperatorActionTaken"/> as the operator broker user: plain JSON with MassTransit's
+/// message-type header, as the projections endpoint reads it; confirmed, with a timeout. The audit records
+/// it with the operator's name, whichever front end (CLI or console) made the change.
+/// </summary>
+public static class OperatorActionPublisher
+{
+    public static async Task PublishAsync(OperatorBrokerEndpoint broker, OperatorActionTaken action, Guid messageId, CancellationToken ct)
+    {
+        var passwordFile = broker.Secrets.PathFor("rabbitmq", BrokerTopology.OperatorUser);
+        if (!File.Exists(passwordFile))
+            throw new IOException($"no password for broker user {BrokerTopology.OperatorUser} at {passwordFile}");
+
+        var factory = new ConnectionFactory
+        {
+            HostName = broker.Host,
+            Port = broker.Port,
+            VirtualHost = broker.VirtualHost,
+            UserName = BrokerTopology.OperatorUser,
+            Password = (await File.ReadAllTextAsync(passwordFile, ct)).Trim(),
+            ClientProvidedName = "agentbus-operator",
+            AutomaticRecoveryEnabled = false,
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
+        };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(15));
+        await using var connection = await factory.CreateConnectionAsync(timeout.Token);
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), timeout.Token);
+        var properties = new BasicProperties
+        {
+            ContentType = WireNames.ContentType,
+            DeliveryMode = DeliveryModes.Persistent,
+            MessageId = messageId.ToString(),
+            Type = nameof(OperatorActionTaken),
+            UserId = BrokerTopology.OperatorUser,
+            Headers = new Dictionary<string, object?> { ["MT-MessageType"] = $"urn:message:{typeof(OperatorActionTaken).Namespace}:{nameof(OperatorActionTaken)}" },
+        };
+        var body = JsonSerializer.SerializeToUtf8Bytes(action, WireJson.Options);
+        // Routed by the action ("agent.suspend"): the approvals service binds the suspensions it acts on.
+        await channel.BasicPublishAsync(WireNames.OperatorActionsExchange, action.Action, mandatory: true, properties, body, timeout.Token);
+    }
+
+    /// <summary>The failures that mean "the broker did not take it", as opposed to a bug.</summary>
+    public static bool IsUnreachable(Exception ex) =>
+        ex is RabbitMQ.Client.Exceptions.BrokerUnreachableException or RabbitMQ.Client.Exceptions.OperationInterruptedException
+            or OperationCanceledException or IOException or TimeoutException;
+}
