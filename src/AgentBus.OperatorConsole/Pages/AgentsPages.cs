@@ -120,7 +120,7 @@ static class AgentsPages
     static async Task<IResult> ChangeAsync(SuspensionKind kind, string name, bool suspend, string? reason, string? back, HttpContext http, KillSwitch killSwitch)
     {
         var user = ConsoleUser.From(http.User);
-        var target = back is { Length: > 1 } b && b.StartsWith('/') && !b.StartsWith("//", StringComparison.Ordinal) && !b.Contains('\\') ? b : "/agents";
+        var target = Html.LocalPath(back, "/agents");
         var noun = KillSwitch.KindName(kind);
         try
         {

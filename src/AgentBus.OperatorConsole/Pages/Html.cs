@@ -86,6 +86,15 @@ static class Html
         return html.ToString();
     }
 
+    /// <summary>
+    /// A path on this host to send the browser back to, or <paramref name="fallback"/>: an open redirect
+    /// would hand the next click (and, after sign-in, the fresh session's first request) to anyone.
+    /// </summary>
+    public static string LocalPath(string? url, string fallback) =>
+        url is { Length: > 1 and <= 2048 } && url[0] == '/' && url[1] != '/' && url[1] != '\\' && !url.Contains('\\') && !url.Any(char.IsControl)
+            ? url
+            : fallback;
+
     public static IResult Ok(string page, int status = 200) => Results.Content(page, "text/html; charset=utf-8", statusCode: status);
 
     /// <summary>Post/redirect/get: the result of a change is shown on the page it came from, so a reload never repeats it.</summary>

@@ -21,7 +21,7 @@ static class RunsPages
     }
 
     static async Task<IResult> ListAsync(HttpContext http, RunListQuery runs, PolicyInForce policies, TimeProvider clock, IAntiforgery antiforgery,
-        [FromQuery] string? agent, [FromQuery] string? status, [FromQuery] string? since, [FromQuery] string? until, [FromQuery] int? limit)
+        [FromQuery] string? agent, [FromQuery] string? status, [FromQuery] string? since, [FromQuery] string? until, [FromQuery] string? limit)
     {
         var user = ConsoleUser.From(http.User);
         var tokens = antiforgery.GetAndStoreTokens(http);
@@ -33,7 +33,12 @@ static class RunsPages
             problems.Add($"status must be one of {string.Join(", ", RunStatuses.All)}.");
         if (agent is { Length: > 200 })
             problems.Add("agent is at most 200 characters.");
-        var count = Math.Clamp(limit ?? 50, 1, MaxListed);
+        var count = 50;
+        if (limit is { Length: > 0 } && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count is < 1 or > MaxListed))
+        {
+            problems.Add($"'at most' is a number of runs from 1 to {MaxListed}.");
+            count = 50;
+        }
 
         var html = new StringBuilder("<h1>Runs</h1>");
         html.Append("<form method=\"get\" action=\"/runs\" class=\"filters\" id=\"filters\">")
@@ -129,14 +134,14 @@ static class RunsPages
         if (string.IsNullOrWhiteSpace(text))
             return null;
         text = text.Trim();
-        if (text.Length is > 1 and < 8 && int.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        if (text.Length is > 1 and < 8 && int.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            && text[^1] is 'd' or 'h' or 'm')
         {
-            switch (text[^1])
-            {
-                case 'd': return now.AddDays(-n);
-                case 'h': return now.AddHours(-n);
-                case 'm': return now.AddMinutes(-n);
-            }
+            var back = text[^1] switch { 'd' => TimeSpan.FromDays(n), 'h' => TimeSpan.FromHours(n), _ => TimeSpan.FromMinutes(n) };
+            if (back <= now - DateTimeOffset.UnixEpoch)
+                return now - back;
+            problems.Add($"{name} '{text}' reaches back before 1970.");
+            return null;
         }
         if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
             return at;

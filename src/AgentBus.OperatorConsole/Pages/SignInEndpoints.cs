@@ -42,10 +42,7 @@ static class SignInEndpoints
         if (result.Session is null)
             return Html.Ok(SignInPage(antiforgery.GetAndStoreTokens(http), result.Error, returnUrl, options.Value), result.Status);
         await http.SignInAsync(ConsoleAuthentication.SessionScheme, result.Session);
-        // Only a path on this host: an open redirect would hand the session's first click to anyone.
-        var target = returnUrl is { Length: > 1 } url && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.Contains('\\')
-            ? url
-            : "/controls";
+        var target = Html.LocalPath(returnUrl, "/controls");
         return Results.Redirect(target);
     }
 

@@ -111,7 +111,7 @@ public sealed class DatabaseRolesFixture : IAsyncLifetime
 /// </summary>
 public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFixture<DatabaseRolesFixture>, IAsyncLifetime
 {
-    public static readonly string[] Services = ["policy", "projections", "approvals", "executor-ticketing", "executor-payments", "auditor"];
+    public static readonly string[] Services = ["policy", "projections", "approvals", "executor-ticketing", "executor-payments", "auditor", "console"];
 
     public Task InitializeAsync() => fixture.ResetAsync();
 
@@ -238,6 +238,13 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
     [InlineData("projections", "SELECT count(*) FROM run_summaries; SELECT last_seq FROM audit_chain_head",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM cost_ledger", "SELECT * FROM execution_claims",
                 "DELETE FROM run_summaries", "SELECT * FROM approval_sagas" })]
+    [InlineData("console", "SELECT count(*) FROM audit_events; SELECT count(*) FROM policy_actions; SELECT count(*) FROM approvers; " +
+                           "INSERT INTO policy_suspensions VALUES ('agent', 'console-test', 'me', null, now()); " +
+                           "DELETE FROM policy_suspensions WHERE name = 'console-test'",
+        new[] { "SELECT * FROM audit_raw_payloads", "UPDATE policy_suspensions SET suspended_by = 'someone else'", "DELETE FROM policy_actions",
+                "INSERT INTO approvers (name, groups, token_hash) VALUES ('mallory', '{console-operators}', '\\x00')",
+                "UPDATE approvers SET groups = '{console-operators}'", "UPDATE budget_usage SET spent_usd = 0", "DELETE FROM cost_ledger",
+                "DELETE FROM execution_claims", "INSERT INTO execution_resolutions (action_id, state, resolved_by, evidence) VALUES ('a', 'failed', 'm', 'e')" })]
     public async Task A_service_login_reaches_its_own_tables_and_not_the_others(string service, string allowed, string[] refused)
     {
         var db = fixture.DataSourceFor(service);
