@@ -1,6 +1,6 @@
 # One image for every AgentBus program; the command chooses which one runs (docker-compose.yml):
 #   agentbus-policy.dll | agentbus-projections.dll | agentbus-executor.dll --tool NAME | agentbus-approvals.dll |
-#   agentbus-mcp.dll (the MCP gateway) | agentbus-sandbox-api.dll | agentbus.dll (the operator CLI) | agentbus-demo-agent.dll
+#   agentbus-console.dll (the operator console) | agentbus-mcp.dll (the MCP gateway) | agentbus-sandbox-api.dll | agentbus.dll (the operator CLI) | agentbus-demo-agent.dll
 #
 #   docker build -t agentbus:local .
 #   docker run --rm agentbus:local agentbus.dll --help
@@ -10,7 +10,7 @@ ENV DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 WORKDIR /src
 
 # The programs the image holds.
-ARG HOSTS="src/AgentBus.Policy src/AgentBus.Projections src/AgentBus.Executor src/AgentBus.Approvals src/AgentBus.Mcp src/AgentBus.SandboxApi src/AgentBus.Cli src/AgentBus.DemoAgent"
+ARG HOSTS="src/AgentBus.Policy src/AgentBus.Projections src/AgentBus.Executor src/AgentBus.Approvals src/AgentBus.OperatorConsole src/AgentBus.Mcp src/AgentBus.SandboxApi src/AgentBus.Cli src/AgentBus.DemoAgent"
 
 # Restore from the project files alone, so this layer is reused until a package version or a project
 # reference changes. A new project that a host references needs its line here.
@@ -25,6 +25,9 @@ COPY src/AgentBus.Projections/AgentBus.Projections.csproj src/AgentBus.Projectio
 COPY src/AgentBus.Executor/AgentBus.Executor.csproj src/AgentBus.Executor/
 COPY src/AgentBus.Approvals/AgentBus.Approvals.csproj src/AgentBus.Approvals/
 COPY src/AgentBus.Catalog/AgentBus.Catalog.csproj src/AgentBus.Catalog/
+COPY src/AgentBus.DataBoundaries/AgentBus.DataBoundaries.csproj src/AgentBus.DataBoundaries/
+COPY src/AgentBus.Operations/AgentBus.Operations.csproj src/AgentBus.Operations/
+COPY src/AgentBus.OperatorConsole/AgentBus.OperatorConsole.csproj src/AgentBus.OperatorConsole/
 COPY src/AgentBus.Mcp/AgentBus.Mcp.csproj src/AgentBus.Mcp/
 COPY src/AgentBus.SandboxApi/AgentBus.SandboxApi.csproj src/AgentBus.SandboxApi/
 COPY src/AgentBus.Cli/AgentBus.Cli.csproj src/AgentBus.Cli/
@@ -46,6 +49,7 @@ COPY --from=build /app ./
 # Relative to the working directory, as the programs expect: the policy and the operation catalog it names, the tool files (ops/tools for
 # 127.0.0.1, ops/compose/tools for the compose network) and the compose helper scripts.
 COPY ops/policies/ ops/policies/
+COPY ops/gates.yaml ops/gates.yaml
 COPY ops/catalog/ ops/catalog/
 COPY ops/tools/ ops/tools/
 COPY ops/compose/tools/ ops/compose/tools/

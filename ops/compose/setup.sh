@@ -61,6 +61,17 @@ if ! add_approver; then
   add_approver
 fi
 
+# A demo person for the operator console, operator and auditor, once (like the approver above).
+console_user=casey
+console_token="$store/approvers/$console_user.token"
+add_console_user() { dotnet agentbus.dll approvers add "$console_user" --group console-operators --group console-auditors --token-file "$console_token"; }
+if ! add_console_user; then
+  log "replacing the console demo person's token"
+  rm -f "$console_token"
+  dotnet agentbus.dll approvers revoke "$console_user" || true
+  add_console_user
+fi
+
 # 3. each service's own secrets
 deliver_to() { # service relative-path...
   local dir="$deliver/$1" rel
@@ -86,6 +97,11 @@ for dir in "${services[@]}"; do
       ;;
     projections | approvals)
       deliver_to "$service" "rabbitmq/agentbus-$service" "postgres/agentbus-$service"
+      ;;
+    console)
+      # The operator's broker user (dead letters, the audit events of its changes) and the rollback
+      # identity's (it proposes compensations as undo-bot, ops/policies/policy.yaml).
+      deliver_to "$service" rabbitmq/agentbus-operator postgres/agentbus-console rabbitmq/undo-bot
       ;;
     executor-*)
       tool="${service#executor-}"
