@@ -78,7 +78,7 @@ public sealed class OidcOptions
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Authority) || !string.IsNullOrWhiteSpace(SigningKeyFile);
 
-    internal IEnumerable<string> Problems()
+    public IEnumerable<string> Problems()
     {
         if (!Enabled)
             yield break;

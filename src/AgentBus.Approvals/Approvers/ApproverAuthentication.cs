@@ -91,28 +91,37 @@ public static class ApproverAuthentication
         {
             OnTokenValidated = context =>
             {
-                var principal = context.Principal!;
-                var name = principal.FindFirstValue(oidc.NameClaim);
-                string normalized;
-                try
-                {
-                    normalized = ApproverStore.ValidName(name ?? "");
-                }
-                catch (ApproverException)
-                {
-                    context.Fail($"The token's '{oidc.NameClaim}' claim is not a usable approver name.");
-                    return Task.CompletedTask;
-                }
-                if (context.HttpContext.RequestServices.GetRequiredService<AgentNames>().AgentNamed(normalized) is { } agent)
-                {
-                    context.Fail($"The token's '{oidc.NameClaim}' claim names agent '{agent}'; an agent's name is never an approver.");
-                    return Task.CompletedTask;
-                }
-                var groups = Groups(principal.FindAll(oidc.GroupClaim).Select(c => c.Value));
-                context.Principal = new ClaimsPrincipal(ApproverIdentity.ToIdentity(normalized, groups, JwtBearerDefaults.AuthenticationScheme));
+                var (identity, error) = IdentityFromOidc(context.Principal!, oidc,
+                    context.HttpContext.RequestServices.GetRequiredService<AgentNames>(), JwtBearerDefaults.AuthenticationScheme);
+                if (identity is null)
+                    context.Fail(error!);
+                else
+                    context.Principal = new ClaimsPrincipal(identity);
                 return Task.CompletedTask;
             },
         };
+    }
+
+    /// <summary>
+    /// The approver a validated OIDC token names: its name claim, normalized, never an agent's name, with
+    /// its groups. Used for bearer tokens here and for the console's sign-in with a pasted token.
+    /// </summary>
+    public static (ClaimsIdentity? Identity, string? Error) IdentityFromOidc(ClaimsPrincipal principal, OidcOptions oidc, AgentNames agents, string scheme)
+    {
+        var name = principal.FindFirstValue(oidc.NameClaim);
+        string normalized;
+        try
+        {
+            normalized = ApproverStore.ValidName(name ?? "");
+        }
+        catch (ApproverException)
+        {
+            return (null, $"The token's '{oidc.NameClaim}' claim is not a usable approver name.");
+        }
+        if (agents.AgentNamed(normalized) is { } agent)
+            return (null, $"The token's '{oidc.NameClaim}' claim names agent '{agent}'; an agent's name is never an approver.");
+        var groups = Groups(principal.FindAll(oidc.GroupClaim).Select(c => c.Value));
+        return (ApproverIdentity.ToIdentity(normalized, groups, scheme), null);
     }
 
     /// <summary>Group claims arrive repeated, as one JSON array, or space-separated, depending on the provider.</summary>
@@ -155,7 +164,7 @@ public static class ApproverAuthentication
         }
     }
 
-    internal static string? BearerToken(HttpRequest request)
+    public static string? BearerToken(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
         return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;

@@ -34,10 +34,11 @@ public sealed class GateQuery(NpgsqlDataSource dataSource)
             FROM audit_events e
             WHERE e.action_id IS NOT NULL AND e.agent_id IS NOT NULL AND e.tool IS NOT NULL
               AND e.occurred_at >= @since - interval '1 day'
+              AND e.occurred_at < @until + interval '1 day'
               AND (@agent::text IS NULL OR e.agent_id = @agent)
               AND (@tool::text IS NULL OR e.tool = @tool)
             GROUP BY e.action_id, e.agent_id, e.tool
-            HAVING min(e.occurred_at) >= @since
+            HAVING min(e.occurred_at) >= @since AND min(e.occurred_at) < @until
         ),
         classified AS (
             SELECT a.*,
@@ -48,7 +49,7 @@ public sealed class GateQuery(NpgsqlDataSource dataSource)
         runs AS (
             SELECT s.run_id, s.agent_id, (s.completed_at IS NOT NULL AND s.succeeded) AS ok, s.cost_usd
             FROM run_summaries s
-            WHERE s.first_event_at >= @since
+            WHERE s.first_event_at >= @since AND s.first_event_at < @until
               AND (@agent::text IS NULL OR s.agent_id = @agent)
               AND (s.completed_at IS NOT NULL OR s.last_event_at < now() - @idle)
               -- A run is work done through AgentBus: a report alone (no action) does not make one.
@@ -57,7 +58,12 @@ public sealed class GateQuery(NpgsqlDataSource dataSource)
         )
         """;
 
-    public async Task<IReadOnlyList<GateFacts>> GetAsync(DateTimeOffset since, string? agentId, string? tool, GateConfig config,
+    public Task<IReadOnlyList<GateFacts>> GetAsync(DateTimeOffset since, string? agentId, string? tool, GateConfig config,
+        IReadOnlyCollection<GrantInfo> grants, CancellationToken cancellationToken = default) =>
+        GetAsync(since, null, agentId, tool, config, grants, cancellationToken);
+
+    /// <summary>The facts of the actions and runs that began in [<paramref name="since"/>, <paramref name="until"/>) (until: open-ended when null), as for a trend.</summary>
+    public async Task<IReadOnlyList<GateFacts>> GetAsync(DateTimeOffset since, DateTimeOffset? until, string? agentId, string? tool, GateConfig config,
         IReadOnlyCollection<GrantInfo> grants, CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -71,7 +77,7 @@ public sealed class GateQuery(NpgsqlDataSource dataSource)
             return row;
         }
 
-        await ReadAsync(connection, transaction, since, agentId, tool, config, Actions + """
+        await ReadAsync(connection, transaction, since, until, agentId, tool, config, Actions + """
             SELECT agent_id, tool,
                    count(*) FILTER (WHERE (authorized OR executed) AND NOT in_flight)::int,
                    count(*) FILTER (WHERE (authorized OR executed) AND NOT in_flight AND proposed AND allowed AND authorized AND has_outcome)::int,
@@ -87,7 +93,7 @@ public sealed class GateQuery(NpgsqlDataSource dataSource)
             row.Critical = reader.GetInt32(5);
         }, cancellationToken);
 
-        await ReadAsync(connection, transaction, since, agentId, tool, config, Actions + """
+        await ReadAsync(connection, transaction, since, until, agentId, tool, config, Actions + """
             SELECT a.agent_id, a.tool, count(DISTINCT a.run_id)::int, count(DISTINCT a.run_id) FILTER (WHERE r.ok)::int, coalesce(sum(a.cost), 0)
             FROM classified a JOIN runs r ON r.run_id = a.run_id AND r.agent_id = a.agent_id
             GROUP BY a.agent_id, a.tool
@@ -100,7 +106,7 @@ public sealed class GateQuery(NpgsqlDataSource dataSource)
         }, cancellationToken);
 
         if (tool is null)
-            await ReadAsync(connection, transaction, since, agentId, tool, config, Actions + """
+            await ReadAsync(connection, transaction, since, until, agentId, tool, config, Actions + """
                 SELECT agent_id, count(*)::int, count(*) FILTER (WHERE ok)::int, coalesce(sum(cost_usd), 0) FROM runs GROUP BY agent_id
                 """, reader =>
             {
@@ -139,11 +145,12 @@ public sealed class GateQuery(NpgsqlDataSource dataSource)
         return rows.Values.Select(r => r.Build()).ToList();
     }
 
-    static async Task ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DateTimeOffset since, string? agentId, string? tool,
+    static async Task ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DateTimeOffset since, DateTimeOffset? until, string? agentId, string? tool,
         GateConfig config, string sql, Action<NpgsqlDataReader> read, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<DateTime>("since", NpgsqlDbType.TimestampTz) { TypedValue = since.UtcDateTime });
+        command.Parameters.Add(new NpgsqlParameter<DateTime>("until", NpgsqlDbType.TimestampTz) { TypedValue = until?.UtcDateTime ?? DateTime.MaxValue });
         command.Parameters.Add(new NpgsqlParameter<string?>("agent", NpgsqlDbType.Text) { TypedValue = agentId });
         command.Parameters.Add(new NpgsqlParameter<string?>("tool", NpgsqlDbType.Text) { TypedValue = tool });
         command.Parameters.Add(new NpgsqlParameter<TimeSpan>("grace", NpgsqlDbType.Interval) { TypedValue = config.OutcomeGraceSpan });

@@ -35,10 +35,13 @@ public static partial class DatabaseLogins
     /// <summary>The group of the operators' read-only login (<c>{prefix}auditor</c>): audit verify and anchor, runs, costs, gates.</summary>
     public const string AuditorGroup = "agentbus_auditor";
 
+    /// <summary>The group of the operator console's login (<c>{prefix}console</c>): the auditor's reads plus the kill switch.</summary>
+    public const string ConsoleGroup = "agentbus_console";
+
     /// <summary>
     /// <c>{prefix}policy</c>, <c>{prefix}projections</c>, <c>{prefix}approvals</c> and <c>{prefix}executor-{tool}</c>
     /// for each tool (the names of the services' broker users, so one name means one host everywhere), and
-    /// <c>{prefix}auditor</c>, read-only, for the operators' audit commands.
+    /// <c>{prefix}auditor</c>, read-only, for the operators' audit commands, and <c>{prefix}console</c> for the operator console.
     /// </summary>
     public static IReadOnlyList<DatabaseLogin> ForServices(IEnumerable<string> tools, string secretsDirectory, string prefix = DefaultPrefix)
     {
@@ -48,6 +51,7 @@ public static partial class DatabaseLogins
         foreach (var tool in tools.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
             logins.Add(new(prefix + "executor-" + tool, DatabaseRoles.ServiceGroups["executor"], PasswordFileFor(secretsDirectory, prefix + "executor-" + tool)));
         logins.Add(new(prefix + "auditor", AuditorGroup, PasswordFileFor(secretsDirectory, prefix + "auditor")));
+        logins.Add(new(prefix + "console", ConsoleGroup, PasswordFileFor(secretsDirectory, prefix + "console")));
         foreach (var login in logins)
             if (!ValidName().IsMatch(login.Name))
                 throw new ArgumentException($"'{login.Name}' is not a usable login name: 1-63 characters from a-z 0-9 _ -, starting with a letter.");
@@ -72,7 +76,7 @@ public static partial class DatabaseLogins
             var login = logins[i];
             if (!ValidName().IsMatch(login.Name))
                 throw new ArgumentException($"'{login.Name}' is not a usable login name.");
-            if (!DatabaseRoles.ServiceGroups.Values.Contains(login.Group, StringComparer.Ordinal) && login.Group != AuditorGroup)
+            if (!DatabaseRoles.ServiceGroups.Values.Contains(login.Group, StringComparer.Ordinal) && login.Group is not (AuditorGroup or ConsoleGroup))
                 throw new ArgumentException($"'{login.Group}' is not a service group role.");
 
             var role = Quote(login.Name);

@@ -21,7 +21,7 @@ public static class DatabaseRoles
     };
 
     public static readonly IReadOnlyList<string> Names =
-        ["agentbus_app", "agentbus_auditor", "agentbus_raw_payloads", "agentbus_audit_break_glass", .. ServiceGroups.Values];
+        ["agentbus_app", "agentbus_auditor", "agentbus_raw_payloads", "agentbus_audit_break_glass", "agentbus_console", .. ServiceGroups.Values];
 
     public static IEnumerable<string> Scripts()
     {

@@ -6,6 +6,7 @@
 --   agentbus_approvals           the approval saga; reads approvers and the run story
 --   agentbus_executor            at-most-once claims; reads the kill switch
 --   agentbus_auditor             read-only: agentbus audit verify, runs, gates, costs
+--   agentbus_console             the operator console: what the auditor reads, plus the kill switch (0750)
 --   agentbus_raw_payloads        read and purge the raw (unredacted) payloads, nobody else can
 --   agentbus_audit_break_glass   the only members allowed to change or remove audit rows, and only
 --                                after SET agentbus.audit_break_glass = '<reason>'
@@ -23,7 +24,8 @@
 DO $$
 DECLARE
     wanted text[] := ARRAY['agentbus_app', 'agentbus_auditor', 'agentbus_raw_payloads', 'agentbus_audit_break_glass',
-                           'agentbus_policy', 'agentbus_projections', 'agentbus_approvals', 'agentbus_executor'];
+                           'agentbus_policy', 'agentbus_projections', 'agentbus_approvals', 'agentbus_executor',
+                           'agentbus_console'];
     role_name text;
     may_create boolean;
 BEGIN
@@ -42,3 +44,6 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- The console reads what the auditor reads (never the raw payloads); its own grants are in 0750.
+GRANT agentbus_auditor TO agentbus_console;
