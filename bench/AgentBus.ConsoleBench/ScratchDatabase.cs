@@ -3,8 +3,8 @@ using Npgsql;
 namespace AgentBus.ConsoleBench;
 
 /// <summary>
-/// The benchmark's own database, created by an administrator and owned by the AgentBus owner role
-/// (who then migrates it, as ops/run.sh does for the real one), and dropped at the end whatever holds it open.
+/// The benchmark's own database, created by an administrator (owned by --owner when given), and dropped
+/// at the end whatever still holds it open.
 /// </summary>
 static class ScratchDatabase
 {
@@ -19,9 +19,8 @@ static class ScratchDatabase
             throw new UsageException($"--name must be a plain lower-case identifier, not '{name}'.");
         await using var admin = new NpgsqlConnection(a.Required("--admin"));
         await admin.OpenAsync();
-        var sql = args[0] == "create"
-            ? $"CREATE DATABASE \"{name}\" OWNER \"{a.Required("--owner").Replace("\"", "\"\"", StringComparison.Ordinal)}\""
-            : $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)";
+        var owner = a.Text("--owner") is { Length: > 0 } role ? $" OWNER \"{role.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : "";
+        var sql = args[0] == "create" ? $"CREATE DATABASE \"{name}\"{owner}" : $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)";
         await using var command = new NpgsqlCommand(sql, admin);
         await command.ExecuteNonQueryAsync();
         return 0;
