@@ -76,7 +76,8 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 pipeline_log "scratch database $DB"
 bench database drop --admin "$AGENTBUS_POSTGRES_ADMIN" --name "$DB"
