@@ -83,6 +83,13 @@ RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-projections" Audit__Redaction
 Database__ConnectionString="$(pg_db agentbus-approvals)" Database__PasswordFile="$(pg_pw agentbus-approvals)" \
 RabbitMq__PasswordFile="$SECRETS/rabbitmq/agentbus-approvals" Approvals__SecureCookies=false Approvals__PolicyFile="$POLICY_FILE" \
   pipeline_start approvals AgentBus.Approvals agentbus-approvals --urls http://127.0.0.1:5104
+# The operator console: its own login (agentbus-console: the auditor's reads plus the kill switch) and
+# the operator broker user's password for dead letters and the audit events of its changes.
+Database__ConnectionString="$(pg_db agentbus-console)" Database__PasswordFile="$(pg_pw agentbus-console)" \
+RabbitMq__Host="$AGENTBUS_RABBITMQ_HOST" RabbitMq__Port="$AGENTBUS_RABBITMQ_PORT" RabbitMq__VirtualHost="$AGENTBUS_RABBITMQ_VHOST" \
+Console__PolicyFile="$POLICY_FILE" Console__GatesFile="$REPO/ops/gates.yaml" Console__SecretsDirectory="$SECRETS" Console__SecureCookies=false \
+Console__ManagementUrl="$AGENTBUS_RABBITMQ_MANAGEMENT_URL" Console__AnchorFile="$STATE/audit/anchors" \
+  pipeline_start console AgentBus.OperatorConsole agentbus-console --urls http://127.0.0.1:5106
 # The MCP gateway holds no credential of its own: an agent signs in with its own broker password, and
 # the gateway publishes that agent's proposals on a broker login as that agent (docs/mcp.md).
 Mcp__PolicyFile="$POLICY_FILE" Mcp__BrokerHost="$AGENTBUS_RABBITMQ_HOST" Mcp__BrokerPort="$AGENTBUS_RABBITMQ_PORT" \
@@ -112,10 +119,11 @@ pipeline_wait_ready policy http://127.0.0.1:5101/health/ready
 pipeline_wait_ready projections http://127.0.0.1:5103/health/ready
 pipeline_wait_ready approvals http://127.0.0.1:5104/health/ready
 pipeline_wait_ready mcp http://127.0.0.1:5105/health/ready
+pipeline_wait_ready console http://127.0.0.1:5106/health/ready
 for tool in "${TOOLS[@]}"; do
   pipeline_wait_ready "executor-$tool" "http://127.0.0.1:${executor_port[$tool]}/health/ready"
 done
-pipeline_log "pipeline ready: policy, projections, approvals, MCP gateway, executors for ${TOOLS[*]}, sandbox API"
+pipeline_log "pipeline ready: policy, projections, approvals, console, MCP gateway, executors for ${TOOLS[*]}, sandbox API"
 
 # A demo approver for the inbox, created once; the token stays in the secrets folder (mode 600).
 # A token file whose approver is gone (database reset, revoked) is replaced.
@@ -128,6 +136,19 @@ if ! add_demo_approver >> "$STATE/logs/setup.log" 2>&1; then
   rm -f "$APPROVER_TOKEN"
   agentbus_cli approvers revoke "$APPROVER" --postgres "$AGENTBUS_POSTGRES" >> "$STATE/logs/setup.log" 2>&1 || true
   add_demo_approver >> "$STATE/logs/setup.log"
+fi
+
+# A demo person for the operator console, operator and auditor, created once like the approver.
+CONSOLE_USER=casey
+CONSOLE_TOKEN="$SECRETS/approvers/$CONSOLE_USER.token"
+add_console_user() {
+  agentbus_cli approvers add "$CONSOLE_USER" --group console-operators --group console-auditors --token-file "$CONSOLE_TOKEN" \
+    --policy "$POLICY_FILE" --postgres "$AGENTBUS_POSTGRES"
+}
+if ! add_console_user >> "$STATE/logs/setup.log" 2>&1; then
+  rm -f "$CONSOLE_TOKEN"
+  agentbus_cli approvers revoke "$CONSOLE_USER" --postgres "$AGENTBUS_POSTGRES" >> "$STATE/logs/setup.log" 2>&1 || true
+  add_console_user >> "$STATE/logs/setup.log"
 fi
 
 demo_status=0
@@ -165,6 +186,8 @@ Where to look next
   RabbitMQ management UI       $AGENTBUS_RABBITMQ_MANAGEMENT_URL  (user agentbus-operator, password in $SECRETS/rabbitmq/agentbus-operator)
   Audit log and run summaries  PGPASSWORD="\$(cat $SECRETS/postgres-agentbus.password)" psql -h 127.0.0.1 -p ${AGENTBUS_POSTGRES_PORT:-5432} -U agentbus agentbus
                                -> tables audit_events, run_summaries
+  Operator console             http://127.0.0.1:5106/  sign in as $CONSOLE_USER (operator and auditor) with the token
+                               $(cat "$CONSOLE_TOKEN")   (kept in $CONSOLE_TOKEN; docs/console.md)
   Approvals inbox              http://127.0.0.1:5104/inbox  (sign in as $APPROVER, payments-approvers: token in $APPROVER_TOKEN)
                                the refund above waits there; approve it and it runs, once (agentbus runs show RUN_ID)
   MCP gateway (any MCP client) http://127.0.0.1:5105/mcp  (Streamable HTTP; each agent signs in as itself:
@@ -178,11 +201,13 @@ Where to look next
   Runs, audit, gates           agentbus runs list · agentbus runs show RUN_ID · agentbus audit verify --anchor $ANCHORS · agentbus gates
   Undo a run                   agentbus runs rollback RUN_ID --dry-run · agentbus actions unknown (docs/operations.md)
   Database logins              each service connects as its own (agentbus-policy, -projections, -approvals, -executor-TOOL;
-                               agentbus-auditor reads only; passwords in $SECRETS/postgres/); agentbus, the owner, is for
+                               agentbus-auditor reads only, agentbus-console also works the kill switch; passwords in
+                               $SECRETS/postgres/); agentbus, the owner, is for
                                migrations and the CLI only
   The policy in force          $POLICY_FILE
   Operations agents may call   $REPO/ops/catalog  (agentbus tools list --policy $POLICY_FILE --agent support-bot; the shop's OpenAPI: http://127.0.0.1:5080/openapi.yaml)
-  Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, approvals :5104, MCP gateway :5105, executors :5111+)
+  Health                       curl http://127.0.0.1:5101/health/ready  (policy; projections :5103, approvals :5104, MCP gateway :5105,
+                               console :5106, executors :5111+)
   Stop everything              ops/down.sh
 INFO
 

@@ -8,6 +8,7 @@ using AgentBus.OperatorConsole.Identity;
 using AgentBus.OperatorConsole.Pages;
 using AgentBus.Operations.Audit;
 using AgentBus.Operations.Broker;
+using AgentBus.Operations.Rollback;
 using AgentBus.Operations.Suspensions;
 using AgentBus.ServiceDefaults;
 using AgentBus.ServiceDefaults.Messaging;
@@ -47,6 +48,8 @@ public static class ConsoleHostExtensions
         builder.Services.AddSingleton(services => new KillSwitch(services.GetRequiredService<NpgsqlDataSource>(),
             services.GetRequiredService<OperatorBrokerEndpoint>(), services.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<DeadLetterDesk>();
+        builder.Services.AddSingleton(services => new RunRollback(services.GetRequiredService<NpgsqlDataSource>(),
+            services.GetRequiredService<OperatorBrokerEndpoint>()));
         builder.Services.AddSingleton<GatesBoard>();
         builder.Services.AddHostedService(services => services.GetRequiredService<GatesBoard>());
         builder.Services.AddSingleton<ChainWatch>();
@@ -68,6 +71,7 @@ public static class ConsoleHostExtensions
         app.MapConsoleSignIn();
         app.MapControlsPage();
         app.MapRunsPages();
+        app.MapRollback();
         app.MapAgentsPages();
         app.MapDeadLettersPage();
         app.MapGatesPage();

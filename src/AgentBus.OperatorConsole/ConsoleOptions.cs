@@ -31,6 +31,15 @@ public sealed class ConsoleOptions
     /// <summary>How often the gates and costs are recomputed in the background (each reads a month of the audit).</summary>
     public TimeSpan GatesRefresh { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How long a rollback request follows each compensation (approval included) before it answers; a repeat goes on.</summary>
+    public TimeSpan RollbackWait { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The rollback identity to propose compensations as, when the policy has several (else its only one).</summary>
+    public string? RollbackIdentity { get; set; }
+
+    /// <summary>Where approvers decide, for the links a waiting rollback gives (optional).</summary>
+    public string? ApprovalsUrl { get; set; }
+
     /// <summary>Anchors (heads copied out of the database, `agentbus audit anchor --out FILE`) the background verification also checks.</summary>
     public string? AnchorFile { get; set; }
 
@@ -50,6 +59,10 @@ public sealed class ConsoleOptions
             yield return $"Console:ManagementUrl '{options.ManagementUrl}' is not an absolute URL.";
         if (options.VerifyInterval < TimeSpan.FromSeconds(10))
             yield return "Console:VerifyInterval must be at least 10 seconds: each verification reads the whole audit log.";
+        if (options.RollbackWait <= TimeSpan.Zero || options.RollbackWait > TimeSpan.FromMinutes(2))
+            yield return "Console:RollbackWait must be more than 0 and at most 2 minutes: a browser waits for the answer.";
+        if (options.ApprovalsUrl is { Length: > 0 } approvals && !Uri.TryCreate(approvals, UriKind.Absolute, out _))
+            yield return $"Console:ApprovalsUrl '{approvals}' is not an absolute URL.";
         if (options.GatesRefresh < TimeSpan.FromSeconds(5))
             yield return "Console:GatesRefresh must be at least 5 seconds.";
         if (options.DeadLetterScanLimit is < 1 or > 100_000)

@@ -18,8 +18,6 @@ namespace AgentBus.Cli.Commands;
 /// </summary>
 static class RollbackCommand
 {
-    const int MaxReasonLength = 500;
-
     public static Command Create()
     {
         var runId = new Argument<string>("run-id") { Description = "The run to undo" };
@@ -67,18 +65,23 @@ static class RollbackCommand
         {
             var run = result.GetValue(runId)!;
             var why = result.GetValue(reason);
-            if (why is { Length: > MaxReasonLength } || why?.Any(char.IsControl) == true)
-                throw new UsageException($"--reason must be at most {MaxReasonLength} characters without control characters.");
             var who = result.GetValue(operatorName);
-            if (string.IsNullOrWhiteSpace(who) || who.Length > 200 || who.Any(char.IsControl))
-                throw new UsageException("--operator is required (who is doing this), at most 200 characters.");
+            try
+            {
+                RunRollback.CheckRequest(who, why);
+            }
+            catch (RollbackPlanException ex)
+            {
+                throw new UsageException($"{ex.Message} (--operator, --reason)");
+            }
             if (!Durations.TryParse(result.GetValue(wait), out var follow) || follow <= TimeSpan.Zero)
                 throw new UsageException($"--wait '{result.GetValue(wait)}' is not a duration such as 30s or 10m.");
             var policy = PolicyCommands.Load(Cli.Required(result, policyFile, "the policy in force, for the rollback identity and the catalog"));
 
             await using var dataSource = AuditCli.DataSource(result, postgres);
-            var records = new UndoRecords(dataSource);
-            var plan = await RollbackPlan.BuildAsync(records, policy, run, result.GetValue(until), ct);
+            var broker = new OperatorBrokerEndpoint(result.GetValue(host)!, result.GetValue(port), result.GetValue(vhost)!, new SecretStore(result.GetValue(secrets)!));
+            var rollback = new RunRollback(dataSource, broker);
+            var plan = await rollback.PlanAsync(policy, run, result.GetValue(until), ct);
             if (plan is null)
             {
                 Cli.Error($"The policy service has recorded no action of run '{run}'.");
@@ -93,33 +96,18 @@ static class RollbackCommand
                     AuditCli.WriteJson(new { plan, results = Array.Empty<RollbackResult>() });
                 else if (!result.GetValue(dryRun))
                     Cli.Out.MarkupLine("Nothing to propose.");
-                return result.GetValue(dryRun) ? Cli.Ok : Ended(plan, []);
+                return result.GetValue(dryRun) ? Cli.Ok : Ended(new RollbackRun(plan, plan, []));
             }
 
-            var agentId = result.GetValue(identity) ?? RollbackIdentity(policy);
-            if (!policy.Agents.TryGetValue(agentId, out var agent) || !agent.Rollback)
-                throw new UsageException($"'{agentId}' is not a rollback identity of the policy (an agent with rollback: true).");
-            var password = await PasswordAsync(result.GetValue(passwordFile) ?? new SecretStore(result.GetValue(secrets)!).PathFor("rabbitmq", agentId), ct);
-
-            await OperatorActionPublisher.PublishAsync(
-                new OperatorBrokerEndpoint(result.GetValue(host)!, result.GetValue(port), result.GetValue(vhost)!, new SecretStore(result.GetValue(secrets)!)),
-                new OperatorActionTaken(who, "run.rollback", run, why,
-                    JsonSerializer.SerializeToElement(new { rollbackRunId = plan.RollbackRunId, identity = agentId, plan.Steps }), DateTimeOffset.UtcNow),
-                Guid.NewGuid(), ct);
-
-            await using var client = await AgentClient.ConnectAsync(new AgentClientOptions
-            {
-                Host = result.GetValue(host)!, Port = result.GetValue(port), VirtualHost = result.GetValue(vhost)!, AgentId = agentId, Password = password,
-            }, ct);
-            var runner = new RollbackRunner(records, client, follow, new Uri(result.GetValue(approvalsUrl)!),
-                line => { if (!asJson) Cli.Out.MarkupLine(Markup.Escape(line)); });
-            var results = await runner.RunAsync(plan, who, why, ct);
-            var after = await RollbackPlan.BuildAsync(records, policy, run, result.GetValue(until), ct) ?? plan;
+            var agentId = RunRollback.IdentityOf(policy, result.GetValue(identity));
+            var password = await PasswordAsync(result.GetValue(passwordFile) ?? broker.Secrets.PathFor("rabbitmq", agentId), ct);
+            var done = await rollback.RunAsync(policy, plan, who, why, result.GetValue(until), agentId, password, new Uri(result.GetValue(approvalsUrl)!), follow,
+                line => { if (!asJson) Cli.Out.MarkupLine(Markup.Escape(line)); }, ct);
             if (asJson)
-                AuditCli.WriteJson(new { plan = after, results });
+                AuditCli.WriteJson(new { plan = done.After, results = done.Results });
             else
-                Summarize(after);
-            return Ended(after, results);
+                Summarize(done.After);
+            return Ended(done);
         }));
         return command;
     }
@@ -128,26 +116,7 @@ static class RollbackCommand
     /// 0: everything that can be undone is. 1: a compensation failed or was denied, or an outcome is unknown (a person must act).
     /// 4: nothing failed, but something waits (an approval, an action of the run still running); run it again later.
     /// </summary>
-    static int Ended(RollbackPlan plan, IReadOnlyList<RollbackResult> results)
-    {
-        if (results.Any(r => r.Result is RollbackResults.Failed or RollbackResults.Unknown) ||
-            plan.Steps.Any(s => s.Status is RollbackStatuses.OutcomeUnknown or RollbackStatuses.CompensationUnknown or RollbackStatuses.GaveUp or RollbackStatuses.Retry))
-            return Cli.Failed;
-        return plan.Steps.All(s => s.Status is RollbackStatuses.Undone or RollbackStatuses.Irreversible or RollbackStatuses.NoCompensation)
-            ? Cli.Ok
-            : Cli.Incomplete;
-    }
-
-    static string RollbackIdentity(Policy.Engine.PolicySnapshot policy)
-    {
-        var identities = policy.Agents.Values.Where(a => a.Rollback).Select(a => a.Id).Order(StringComparer.Ordinal).ToList();
-        return identities switch
-        {
-            [var only] => only,
-            [] => throw new UsageException("The policy has no rollback identity: add an agent with rollback: true and grant it the compensating operations (docs/operations.md, \"Undo what an agent did\")."),
-            _ => throw new UsageException($"The policy has several rollback identities ({string.Join(", ", identities)}); name one with --as."),
-        };
-    }
+    static int Ended(RollbackRun run) => run.NeedsAPerson ? Cli.Failed : run.Complete ? Cli.Ok : Cli.Incomplete;
 
     static async Task<string> PasswordAsync(string file, CancellationToken ct)
     {

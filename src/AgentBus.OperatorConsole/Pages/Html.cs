@@ -33,7 +33,7 @@ static class Html
         .badge{display:inline-block;padding:0 .4rem;border-radius:4px;font-size:.78rem;border:1px solid #aab}
         .b-ok,.b-pass,.b-succeeded,.b-allowed,.b-active{background:#e3f6e8;border-color:#7ac48d}
         .b-bad,.b-fail,.b-failed,.b-denied,.b-suspended,.b-broken{background:#fde8e8;border-color:#e08a8a}
-        .b-warn,.b-running,.b-approval,.b-pending,.b-approval_required,.b-insufficient_data,.b-outcome_unknown{background:#fff4d6;border-color:#e0c060}
+        .b-warn,.b-running,.b-approval,.b-pending,.b-pending_approval,.b-approval_required,.b-verifying,.b-not_verified,.b-outcome_unknown{background:#fff4d6;border-color:#e0c060}
         form.inline{display:inline} input,select,button{font:inherit;padding:.25rem .5rem} button{border-radius:5px;border:1px solid #888;cursor:pointer;background:#fff}
         button.danger{background:#b93a3a;color:#fff;border-color:#b93a3a} button.primary{background:#2f6fd0;color:#fff;border-color:#2f6fd0}
         .filters{display:flex;gap:.6rem;flex-wrap:wrap;align-items:end;margin-bottom:1rem} .filters label{display:flex;flex-direction:column;font-size:.8rem}

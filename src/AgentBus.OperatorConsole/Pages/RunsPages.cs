@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using AgentBus.Audit.Stories;
 using AgentBus.OperatorConsole.Identity;
+using AgentBus.Operations.Rollback;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Mvc;
 
@@ -64,8 +65,8 @@ static class RunsPages
         return Html.Ok(Html.Page("Runs", "/runs", user, tokens, html.ToString()));
     }
 
-    static async Task<IResult> StoryAsync(string runId, HttpContext http, RunStoryQuery stories, IAntiforgery antiforgery,
-        [FromQuery] string? notice, [FromQuery] string? kind)
+    static async Task<IResult> StoryAsync(string runId, HttpContext http, RunStoryQuery stories, PolicyInForce policies, RunRollback rollback,
+        IAntiforgery antiforgery, [FromQuery] string? notice, [FromQuery] string? kind)
     {
         var user = ConsoleUser.From(http.User);
         var tokens = antiforgery.GetAndStoreTokens(http);
@@ -112,9 +113,11 @@ static class RunsPages
                     .Append($"<td>{Html.E(step.Actor)}</td><td>{Html.E(step.RuleId)}</td></tr>");
             html.Append("</tbody></table></section>");
         }
-        if (story.Rollback is { } rollback)
-            html.Append($"<h2>Rollback</h2><p>Its compensations form run <a href=\"/runs/{Html.U(rollback.RunId)}\">{Html.E(rollback.RunId)}</a> ")
-                .Append($"({Html.Badge(rollback.Status)}, {rollback.Totals.Succeeded} undone).</p>");
+        if (story.Rollback is { } compensations)
+            html.Append($"<h2>Rollback</h2><p>Its compensations form run <a href=\"/runs/{Html.U(compensations.RunId)}\">{Html.E(compensations.RunId)}</a> ")
+                .Append($"({Html.Badge(compensations.Status)}, {compensations.Totals.Succeeded} undone).</p>");
+        if (user.MayOperate)
+            html.Append(await RollbackSection.RenderAsync(story.RunId, policies, rollback, tokens, http.RequestAborted));
         return Html.Ok(Html.Page($"Run {story.RunId}", "/runs", user, tokens, html.ToString()));
     }
 
@@ -149,7 +152,7 @@ static class RunsPages
 /// </summary>
 static class RunTimeline
 {
-    const int LaneHeight = 22, Left = 190, Width = 1100, Right = 20, Top = 28;
+    const int LaneHeight = 22, Left = 190, Width = 1100, Right = 140, Top = 28;
 
     static readonly (string Stage, string Colour, string Label)[] Stages =
     [
@@ -197,7 +200,7 @@ static class RunTimeline
                 svg.Append($"<circle cx=\"{F(X(step.At))}\" cy=\"{y}\" r=\"5\" fill=\"{colour}\" data-stage=\"{Html.E(step.Stage)}\"><title>")
                     .Append($"{Html.Clock(step.At)} {Html.E(step.EventType)}: {Html.E(step.Outcome)}{(step.RuleId is { } rule ? $" ({Html.E(rule)})" : "")}</title></circle>");
             }
-            svg.Append($"<text x=\"{Width - Right}\" y=\"{y + 4}\" font-size=\"11\" text-anchor=\"end\" fill=\"#556\">{Html.E(action.Status)}</text></g>");
+            svg.Append($"<text x=\"{Width - 8}\" y=\"{y + 4}\" font-size=\"11\" text-anchor=\"end\" fill=\"#556\">{Html.E(action.Status)}</text></g>");
         }
         svg.Append("</svg>");
         if (story.Actions.Count > actions.Count)

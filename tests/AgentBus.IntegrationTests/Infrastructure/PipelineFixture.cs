@@ -4,6 +4,7 @@ using AgentBus.Approvals;
 using AgentBus.Operations.Broker;
 using AgentBus.Client;
 using AgentBus.Executor;
+using AgentBus.OperatorConsole;
 using AgentBus.Policy;
 using AgentBus.Projections;
 using AgentBus.SandboxApi;
@@ -82,6 +83,7 @@ public class PipelineFixture : IAsyncLifetime
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, AgentBus.Cli.Database.AgentBusSchema.All);
 
     readonly List<WebApplication> _hosts = [];
+    WebApplication? _console;
     readonly string _suffix = Guid.NewGuid().ToString("N")[..8];
     readonly string _workDirectory = Directory.CreateTempSubdirectory("agentbus-test-").FullName;
     WebApplication? _sandbox;
@@ -165,6 +167,30 @@ public class PipelineFixture : IAsyncLifetime
             app => app.MapApprovals());
         var url = new Uri(approvals.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         return (url, new AgentBus.Approvals.Approvers.ApproverStore(NpgsqlDataSource.Create(ConnectionString)));
+    }
+
+    /// <summary>
+    /// The operator console beside the pipeline, started on first use as ops/run.sh runs it (gates recomputed
+    /// every 5 s), with the operator broker user's password from the fixture's secrets.
+    /// </summary>
+    public async Task<Uri> ConsoleUrlAsync(IReadOnlyDictionary<string, string?>? extra = null)
+    {
+        if (_console is null)
+        {
+            var settings = new Dictionary<string, string?>
+            {
+                ["Console:PolicyFile"] = PolicyFile,
+                ["Console:SecretsDirectory"] = Secrets.Directory,
+                ["Console:SecureCookies"] = "false",
+                ["Console:ManagementUrl"] = Servers.ManagementUrl.ToString(),
+                ["Console:GatesRefresh"] = "00:00:05",
+            };
+            foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+                settings[key] = value;
+            _console = await StartHostAsync(BrokerTopology.OperatorUser, [], b => b.AddServiceDefaults("agentbus-console", 0).AddOperatorConsole(),
+                settings, app => app.MapOperatorConsole());
+        }
+        return new Uri(_console.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
     }
 
     /// <summary>An HTTP client of the approvals service, signed in as the approver whose bearer token this is.</summary>

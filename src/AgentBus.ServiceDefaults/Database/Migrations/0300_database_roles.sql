@@ -46,4 +46,12 @@ END
 $$;
 
 -- The console reads what the auditor reads (never the raw payloads); its own grants are in 0750.
-GRANT agentbus_auditor TO agentbus_console;
+-- Granted only when missing: the database owner re-running this as a migration may not grant roles.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member
+                   WHERE g.rolname = 'agentbus_auditor' AND r.rolname = 'agentbus_console') THEN
+        GRANT agentbus_auditor TO agentbus_console;
+    END IF;
+END
+$$;
