@@ -13,8 +13,9 @@ public sealed record GatesSnapshot(DateTimeOffset ComputedAt, TimeSpan Took, Gat
 /// The pilot-to-autopilot gates and costs, computed in the background (the same GateQuery and
 /// GateEvaluator as `agentbus gates`, the same cost report as `agentbus costs`) and served from the last
 /// result: each computation reads a month of the audit, far more than a page may take, so the page shows
-/// when it was computed instead of making every visitor wait. The trend is the same gates over each of
-/// the last four weeks.
+/// when it was computed instead of making every visitor wait: rarely while nobody looks
+/// (Console:GatesRefresh), at most once a minute while someone does (Console:GatesMaxAge). The trend is the
+/// same gates over each of the last four weeks.
 /// </summary>
 public sealed class GatesBoard(GateQuery gates, CostReportQuery costs, PolicyInForce policies, IOptions<ConsoleOptions> options, TimeProvider clock,
     ILogger<GatesBoard> logger) : BackgroundService
@@ -28,10 +29,10 @@ public sealed class GatesBoard(GateQuery gates, CostReportQuery costs, PolicyInF
 
     public string? Error => _error;
 
-    /// <summary>Asks for a fresh computation when the last one is older than the interval; never waits for it.</summary>
+    /// <summary>Asks for a fresh computation when the last one is older than Console:GatesMaxAge; never waits for it.</summary>
     public void Touch()
     {
-        if (_snapshot is { } s && clock.GetUtcNow() - s.ComputedAt < options.Value.GatesRefresh)
+        if (_refreshing.CurrentCount == 0 || (_snapshot is { } s && clock.GetUtcNow() - s.ComputedAt < options.Value.GatesMaxAge))
             return;
         _ = Task.Run(() => RefreshAsync(CancellationToken.None));
     }

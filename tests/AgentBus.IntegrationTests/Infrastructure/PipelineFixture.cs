@@ -184,6 +184,7 @@ public class PipelineFixture : IAsyncLifetime
                 ["Console:SecureCookies"] = "false",
                 ["Console:ManagementUrl"] = Servers.ManagementUrl.ToString(),
                 ["Console:GatesRefresh"] = "00:00:05",
+                ["Console:GatesMaxAge"] = "00:00:05",
             };
             foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
                 settings[key] = value;
