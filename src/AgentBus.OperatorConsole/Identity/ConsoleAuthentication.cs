@@ -30,7 +30,8 @@ public static class ConsoleAuthentication
     {
         // The approvals service's bearer handlers (approver token or OIDC JWT), configured from the console's options.
         builder.AddApproverAuthentication();
-        builder.Services.AddAuthentication()
+        // The console's own scheme is the default, so every request (the error pages too) knows who is asking.
+        builder.Services.AddAuthentication(Scheme)
             .AddPolicyScheme(Scheme, "Console session, or a bearer token on the request", policy =>
                 policy.ForwardDefaultSelector = context =>
                     ApproverAuthentication.BearerToken(context.Request) is { Length: > 0 } ? ApproverAuthentication.ApiScheme : SessionScheme)

@@ -175,24 +175,30 @@ public class PipelineFixture : IAsyncLifetime
     /// </summary>
     public async Task<Uri> ConsoleUrlAsync(IReadOnlyDictionary<string, string?>? extra = null)
     {
-        if (_console is null)
-        {
-            var settings = new Dictionary<string, string?>
-            {
-                ["Console:PolicyFile"] = PolicyFile,
-                ["Console:SecretsDirectory"] = Secrets.Directory,
-                ["Console:SecureCookies"] = "false",
-                ["Console:ManagementUrl"] = Servers.ManagementUrl.ToString(),
-                ["Console:GatesRefresh"] = "00:00:05",
-                ["Console:GatesMaxAge"] = "00:00:05",
-            };
-            foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
-                settings[key] = value;
-            _console = await StartHostAsync(BrokerTopology.OperatorUser, [], b => b.AddServiceDefaults("agentbus-console", 0).AddOperatorConsole(),
-                settings, app => app.MapOperatorConsole());
-        }
-        return new Uri(_console.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        _console ??= await StartConsoleAsync(extra);
+        return UrlOf(_console);
     }
+
+    /// <summary>Another console host with these settings (e.g. OIDC), stopped with the fixture or by <see cref="StopHostAsync"/>.</summary>
+    public Task<WebApplication> StartConsoleAsync(IReadOnlyDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Console:PolicyFile"] = PolicyFile,
+            ["Console:SecretsDirectory"] = Secrets.Directory,
+            ["Console:SecureCookies"] = "false",
+            ["Console:ManagementUrl"] = Servers.ManagementUrl.ToString(),
+            ["Console:GatesRefresh"] = "00:00:05",
+            ["Console:GatesMaxAge"] = "00:00:05",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+            settings[key] = value;
+        return StartHostAsync(BrokerTopology.OperatorUser, [], b => b.AddServiceDefaults("agentbus-console", 0).AddOperatorConsole(),
+            settings, app => app.MapOperatorConsole());
+    }
+
+    public static Uri UrlOf(WebApplication host) =>
+        new(host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
     /// <summary>An HTTP client of the approvals service, signed in as the approver whose bearer token this is.</summary>
     public static HttpClient ApprovalsHttp(Uri approvalsUrl, string token)

@@ -149,6 +149,33 @@ public sealed class ConsoleBrowserTests(ApprovalsFixture fixture) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task An_operator_dry_runs_then_replays_a_group_of_dead_letters_and_the_audit_names_them()
+    {
+        var kit = new DeadLetterKit(fixture);
+        const string queue = "agentbus.projections_error";
+        await kit.SeedAsync(queue, DeadLetterKit.Succeeded(runId: "run-replayed-1"));
+        await kit.SeedAsync(queue, DeadLetterKit.Succeeded(runId: "run-replayed-2"));
+        var page = await SignInAsync(await fixture.AddApproverAsync("orla", "console-operators"));
+        await page.GotoAsync(new Uri(_console, "/dead-letters").ToString());
+        var group = page.Locator($"tr[data-queue='{queue}']");
+        Assert.Contains("2", await group.InnerTextAsync());
+        await ShotAsync(page, "operator-dead-letters-before-replay");
+
+        await page.Locator("table.groups button.dry-run").First.ClickAsync();
+        Assert.Contains("Dry run: 2 message(s)", await page.InnerTextAsync("#notice"));
+        Assert.Equal(2u, await kit.DepthAsync(queue));
+
+        await page.Locator("table.groups button.replay").First.ClickAsync();
+        Assert.Contains("Replayed 2 message(s)", await page.InnerTextAsync("#notice"));
+        Assert.Contains("by orla", await page.InnerTextAsync("#notice"));
+        await ShotAsync(page, "operator-dead-letters-replayed");
+        Assert.Equal(0u, await kit.DepthAsync(queue));
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE event_type = 'OperatorActionTaken' AND outcome = 'dlq.replay' AND actor = 'orla'") >= 1,
+            "the replay in the audit under the operator's name");
+    }
+
+    [Fact]
     public async Task A_viewer_has_no_buttons_and_every_change_it_posts_is_refused()
     {
         await new DeadLetterKit(fixture).SeedAsync("agentbus.projections_error", DeadLetterKit.Succeeded(runId: "run-viewer"));
