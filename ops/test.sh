@@ -43,6 +43,12 @@ print(f"[agentbus] {storage}: {c['passed']} passed, {c['failed']} failed, {int(c
 PY
 done
 
+# The browser tests leave a screenshot of every console page per role (docs/console.md, "Screenshots").
+shots="${AGENTBUS_SCREENSHOTS_DIR:-$PIPELINE_REPO/artifacts/screenshots}/console"
+if compgen -G "$shots/*.png" > /dev/null; then
+  pipeline_log "console screenshots: $shots ($(find "$shots" -name '*.png' | wc -l) pages)"
+fi
+
 # The short fault and hostile-input runs: the whole pipeline as processes, the fault run on servers
 # of its own, the hostile run on a scratch vhost and database (full runs: ops/chaos.sh,
 # ops/hostile.sh; docs/faults.md, docs/hostile-input.md). AGENTBUS_TEST_RUNS=0 skips them, e.g.

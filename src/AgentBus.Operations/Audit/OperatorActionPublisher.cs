@@ -37,19 +37,25 @@ public static class OperatorActionPublisher
         timeout.CancelAfter(TimeSpan.FromSeconds(15));
         await using var connection = await factory.CreateConnectionAsync(timeout.Token);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), timeout.Token);
-        var properties = new BasicProperties
+        var (properties, body) = Message(action, messageId);
+        // Routed by the action ("agent.suspend"): the approvals service binds the suspensions it acts on.
+        await channel.BasicPublishAsync(WireNames.OperatorActionsExchange, action.Action, mandatory: true, properties, body, timeout.Token);
+    }
+
+    /// <summary>The message as the projections endpoint reads it (plain JSON, MassTransit's message-type header), sent as the operator user.</summary>
+    public static (BasicProperties Properties, byte[] Body) Message(OperatorActionTaken action, Guid messageId) =>
+        (new BasicProperties
         {
             ContentType = WireNames.ContentType,
             DeliveryMode = DeliveryModes.Persistent,
             MessageId = messageId.ToString(),
             Type = nameof(OperatorActionTaken),
             UserId = BrokerTopology.OperatorUser,
-            Headers = new Dictionary<string, object?> { ["MT-MessageType"] = $"urn:message:{typeof(OperatorActionTaken).Namespace}:{nameof(OperatorActionTaken)}" },
-        };
-        var body = JsonSerializer.SerializeToUtf8Bytes(action, WireJson.Options);
-        // Routed by the action ("agent.suspend"): the approvals service binds the suspensions it acts on.
-        await channel.BasicPublishAsync(WireNames.OperatorActionsExchange, action.Action, mandatory: true, properties, body, timeout.Token);
-    }
+            Timestamp = new AmqpTimestamp(action.TakenAt.ToUnixTimeSeconds()),
+            Headers = new Dictionary<string, object?> { ["MT-MessageType"] = MessageTypeUrn },
+        }, JsonSerializer.SerializeToUtf8Bytes(action, WireJson.Options));
+
+    public const string MessageTypeUrn = "urn:message:AgentBus.Contracts:" + nameof(OperatorActionTaken);
 
     /// <summary>The failures that mean "the broker did not take it", as opposed to a bug.</summary>
     public static bool IsUnreachable(Exception ex) =>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using AgentBus.Contracts;
+using AgentBus.Operations.Audit;
 using AgentBus.ServiceDefaults.Messaging;
-using RabbitMQ.Client;
 
 namespace AgentBus.Operations.DeadLetters;
 
@@ -14,8 +14,6 @@ namespace AgentBus.Operations.DeadLetters;
 /// </summary>
 public static class OperatorAudit
 {
-    public const string MessageTypeUrn = "urn:message:AgentBus.Contracts:" + nameof(OperatorActionTaken);
-
     public static async Task<Guid> RecordAsync(DeadLetterSession session, string operatorName, string action, string reason,
         IReadOnlyCollection<DeadLetter> messages, object details, TimeProvider clock, CancellationToken ct)
     {
@@ -24,18 +22,8 @@ public static class OperatorAudit
         var taken = new OperatorActionTaken(operatorName, action, session.Queue, reason,
             JsonSerializer.SerializeToElement(details, WireJson.Options), clock.GetUtcNow());
 
-        var properties = new BasicProperties
-        {
-            ContentType = WireNames.ContentType,
-            DeliveryMode = DeliveryModes.Persistent,
-            MessageId = messageId.ToString(),
-            Type = nameof(OperatorActionTaken),
-            UserId = BrokerIdentity.OperatorUser,
-            Timestamp = new AmqpTimestamp(clock.GetUtcNow().ToUnixTimeSeconds()),
-            Headers = new Dictionary<string, object?> { [DeadLetter.MassTransitMessageType] = MessageTypeUrn },
-        };
-        await session.PublishAsync(WireNames.OperatorActionsExchange, action, properties,
-            JsonSerializer.SerializeToUtf8Bytes(taken, WireJson.Options), ct);
+        var (properties, body) = OperatorActionPublisher.Message(taken, messageId);
+        await session.PublishAsync(WireNames.OperatorActionsExchange, action, properties, body, ct);
         return messageId;
     }
 }

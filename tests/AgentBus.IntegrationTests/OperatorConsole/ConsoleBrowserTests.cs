@@ -243,4 +243,30 @@ public sealed class ConsoleBrowserTests(ApprovalsFixture fixture) : IAsyncLifeti
         Assert.Contains("vendor outage", trail);
         await ShotAsync(page, "auditor-audit-verified");
     }
+
+    [Fact]
+    public async Task An_edited_audit_row_shows_as_a_broken_chain_with_its_first_bad_row()
+    {
+        var run = await SeedAsync();
+        var edited = (await fixture.QueryAsync<long>(
+            "SELECT seq FROM audit_events WHERE event_type = 'ActionSucceeded' AND run_id = @Run", new { Run = run })).Single();
+        // What a break-glass edit (or a superuser) can do; the chain is how anyone finds out.
+        await new DeadLetterKit(fixture).ExecuteSqlAsync(
+            $"BEGIN; SET LOCAL agentbus.audit_break_glass = 'console test'; UPDATE audit_events SET outcome = 'failed' WHERE seq = {edited}; COMMIT;");
+
+        var page = await SignInAsync(await fixture.AddApproverAsync("abel", "console-auditors"));
+        await page.GotoAsync(new Uri(_console, "/audit").ToString());
+        await page.ClickAsync("button#verify");
+        await Eventually.True(async () =>
+        {
+            await page.GotoAsync(new Uri(_console, "/audit").ToString());
+            return (await page.InnerTextAsync("#chain")).Contains("abel", StringComparison.Ordinal);
+        }, "the auditor's verification on the page");
+        Assert.Contains("broken", await page.InnerTextAsync("#chain-status"));
+        var first = await page.InnerTextAsync("#first-bad-row");
+        Assert.Contains($"#{edited:N0}", first);
+        Assert.Contains("edited", first);
+        Assert.Contains("ActionSucceeded", first);
+        await ShotAsync(page, "auditor-audit-broken");
+    }
 }
