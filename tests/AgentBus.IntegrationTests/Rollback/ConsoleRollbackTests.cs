@@ -26,6 +26,26 @@ public sealed class ConsoleRollbackTests(RollbackFixture fixture) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task Controls_answer_who_can_move_money_from_the_catalogs_capabilities()
+    {
+        var token = (await fixture.Approvers.AddAsync("mona", ["console-viewers"], CancellationToken.None)).Token;
+        var page = await _browser.SignInAsync(token, "/controls");
+        var money = await page.Locator("tr[data-agent='support-bot'] td[data-capability='money.move']").InnerTextAsync();
+        Assert.Contains("payments.refund", money);
+        Assert.DoesNotContain("payments.get_order", money);
+        Assert.Contains("payments.get_order", await page.Locator("tr[data-agent='support-bot'] td[data-capability='read']").InnerTextAsync());
+        Assert.Contains("payments.cancel_refund", await page.Locator("tr[data-agent='careful-undo-bot'] td[data-capability='money.move']").InnerTextAsync());
+        Assert.Contains("approval", await page.Locator("tr[data-agent='careful-undo-bot'] td[data-capability='money.move']").InnerTextAsync());
+        Assert.Equal("—", (await page.Locator("tr[data-agent='undo-bot'] td[data-capability='data.delete']").InnerTextAsync()).Trim());
+        await ConsoleBrowser.ShotAsync(page, "viewer-controls-catalog");
+
+        await page.Locator("tr[data-agent='careful-undo-bot'] td[data-capability='money.move'] a").First.ClickAsync();
+        var grant = await page.InnerTextAsync("main");
+        Assert.Contains("cancel-needs-finance", grant);
+        Assert.Contains("money.move", grant);
+    }
+
+    [Fact]
     public async Task An_operator_sees_the_plan_on_the_run_page_and_rolls_the_run_back_once()
     {
         var run = $"run-console-undo-{Guid.NewGuid():N}"[..28];
