@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using AgentBus.Approvals;
 using AgentBus.Approvals.Approvers;
 using AgentBus.Audit.Gates;
@@ -60,11 +61,24 @@ public static class ConsoleHostExtensions
             antiforgery.FormFieldName = "__RequestVerificationToken";
         });
         builder.AddConsoleAuthentication();
+        builder.Services.AddRateLimiter(limiter =>
+        {
+            limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            limiter.AddPolicy(SignInEndpoints.RateLimit, http => RateLimitPartition.GetFixedWindowLimiter(
+                http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = http.RequestServices.GetRequiredService<IOptions<ConsoleOptions>>().Value.SignInAttemptsPerMinute,
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                }));
+        });
         return builder;
     }
 
     public static WebApplication MapOperatorConsole(this WebApplication app)
     {
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();

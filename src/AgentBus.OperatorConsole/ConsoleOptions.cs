@@ -52,6 +52,9 @@ public sealed class ConsoleOptions
     /// <summary>At most this many dead letters are read per queue to group them on the Dead letters page.</summary>
     public int DeadLetterScanLimit { get; set; } = 1000;
 
+    /// <summary>Sign-in attempts allowed per client address and minute; more are answered 429, so tokens cannot be guessed at speed.</summary>
+    public int SignInAttemptsPerMinute { get; set; } = 20;
+
     /// <summary>OIDC sign-in, as the approvals service's (a JWT pasted at sign-in, or sent as a bearer token).</summary>
     public OidcOptions Oidc { get; set; } = new();
 
@@ -71,6 +74,8 @@ public sealed class ConsoleOptions
             yield return $"Console:ApprovalsUrl '{approvals}' is not an absolute URL.";
         if (options.GatesRefresh < TimeSpan.FromSeconds(5) || options.GatesMaxAge < TimeSpan.FromSeconds(5))
             yield return "Console:GatesRefresh and Console:GatesMaxAge must be at least 5 seconds: each computation reads a month of the audit.";
+        if (options.SignInAttemptsPerMinute is < 1 or > 100_000)
+            yield return "Console:SignInAttemptsPerMinute must be between 1 and 100000.";
         if (options.DeadLetterScanLimit is < 1 or > 100_000)
             yield return "Console:DeadLetterScanLimit must be between 1 and 100000.";
         foreach (var problem in options.Roles.Problems())

@@ -8,6 +8,8 @@ namespace AgentBus.OperatorConsole.Pages;
 
 static class SignInEndpoints
 {
+    public const string RateLimit = "signin";
+
     public static IEndpointRouteBuilder MapConsoleSignIn(this WebApplication app)
     {
         app.Use(async (context, next) =>
@@ -24,7 +26,7 @@ static class SignInEndpoints
         app.MapGet("/", () => Results.Redirect("/controls"));
         app.MapGet("/signin", (HttpContext http, IAntiforgery antiforgery, IOptions<ConsoleOptions> options, [FromQuery] string? returnUrl) =>
             Html.Ok(SignInPage(antiforgery.GetAndStoreTokens(http), null, returnUrl, options.Value)));
-        app.MapPost("/signin", SignInAsync);
+        app.MapPost("/signin", SignInAsync).RequireRateLimiting(RateLimit);
         app.MapPost("/signout", (Delegate)SignOutAsync).RequireAuthorization(ConsoleAuthentication.ViewerPolicy);
         app.MapGet("/forbidden", (HttpContext http, IAntiforgery antiforgery) =>
         {

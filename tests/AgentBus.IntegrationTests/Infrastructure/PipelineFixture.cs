@@ -190,6 +190,7 @@ public class PipelineFixture : IAsyncLifetime
             ["Console:ManagementUrl"] = Servers.ManagementUrl.ToString(),
             ["Console:GatesRefresh"] = "00:00:05",
             ["Console:GatesMaxAge"] = "00:00:05",
+            ["Console:SignInAttemptsPerMinute"] = "1000",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
             settings[key] = value;

@@ -34,6 +34,7 @@ public sealed partial class ConsoleSignInTests(ApprovalsFixture fixture) : IAsyn
             ["Console:Oidc:Issuer"] = Issuer,
             ["Console:Oidc:Audience"] = Audience,
             ["Console:Oidc:GroupClaim"] = "groups",
+            ["Console:SignInAttemptsPerMinute"] = "5",
         });
         _url = PipelineFixture.UrlOf(_console);
     }
@@ -158,5 +159,13 @@ public sealed partial class ConsoleSignInTests(ApprovalsFixture fixture) : IAsyn
     {
         var (_, answer) = await SignInAsync(await fixture.AddApproverAsync("ola", "console-viewers"), "//evil.example/phish");
         Assert.Equal("/controls", answer.Headers.Location!.OriginalString);
+    }
+
+    [Fact]
+    public async Task Guessing_tokens_is_slowed_to_a_few_attempts_a_minute()
+    {
+        for (var attempt = 1; attempt <= 5; attempt++)
+            Assert.Equal(HttpStatusCode.Unauthorized, (await SignInAsync("abt_guess-" + attempt)).Answer.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await SignInAsync(await fixture.AddApproverAsync("gus", "console-viewers"))).Answer.StatusCode);
     }
 }
