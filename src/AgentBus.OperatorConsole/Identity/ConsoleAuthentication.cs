@@ -47,10 +47,12 @@ public static class ConsoleAuthentication
                 cookie.SlidingExpiration = true;
                 cookie.Events.OnValidatePrincipal = ValidateSessionAsync;
                 // A refused change answers 403 with a page, not a redirect that a form would follow as success.
-                cookie.Events.OnRedirectToAccessDenied = context =>
+                cookie.Events.OnRedirectToAccessDenied = async context =>
                 {
                     context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                    return Task.CompletedTask;
+                    context.Response.ContentType = "text/html; charset=utf-8";
+                    await context.Response.WriteAsync("<!doctype html><title>Not allowed · AgentBus console</title>" +
+                                                      "<p id=\"notice\">Your console role does not allow that. <a href=\"/controls\">Back</a></p>");
                 };
             });
         builder.Services.AddOptions<CookieAuthenticationOptions>(SessionScheme).Configure<IOptions<ConsoleOptions>>((cookie, options) =>

@@ -202,6 +202,7 @@ public sealed class ConsoleBrowserTests(ApprovalsFixture fixture) : IAsyncLifeti
             var response = await page.Context.APIRequest.PostAsync(new Uri(_console, path).ToString(),
                 new APIRequestContextOptions { Form = multipart, MaxRedirects = 0 });
             Assert.True(response.Status == 403, $"{path}: {response.Status}");
+            Assert.Contains("does not allow", await response.TextAsync());
         }
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_suspensions"));
         Assert.Equal(1u, await new DeadLetterKit(fixture).DepthAsync("agentbus.projections_error"));
