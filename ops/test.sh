@@ -49,6 +49,13 @@ if compgen -G "$shots/*.png" > /dev/null; then
   pipeline_log "console screenshots: $shots ($(find "$shots" -name '*.png' | wc -l) pages)"
 fi
 
+# The Kubernetes manifests, rendered with kubectl 1.20's kustomize and validated offline (deploy/kubernetes/README.md).
+pipeline_log "validating the Kubernetes manifests: ops/k8s-validate.sh"
+k8s_status=0
+"$OPS_DIR/k8s-validate.sh" </dev/null || k8s_status=$?
+pipeline_log "Kubernetes manifests: $([[ $k8s_status == 0 ]] && echo valid || echo "INVALID (exit $k8s_status)")"
+((k8s_status == 0)) || status=$k8s_status
+
 # The short fault and hostile-input runs: the whole pipeline as processes, the fault run on servers
 # of its own, the hostile run on a scratch vhost and database (full runs: ops/chaos.sh,
 # ops/hostile.sh; docs/faults.md, docs/hostile-input.md). AGENTBUS_TEST_RUNS=0 skips them, e.g.
