@@ -34,16 +34,17 @@ public sealed class ConsoleQueries(NpgsqlDataSource database, TimeProvider clock
         return rows.Select(r => new LiveSuspension(r.Kind, r.Name, r.SuspendedBy, r.Reason, Utc(r.SuspendedAt))).ToList();
     }
 
-    /// <summary>Decisions per agent since <paramref name="since"/>, from the audit's decision rows (a partial index on their time).</summary>
-    public async Task<IReadOnlyDictionary<string, DecisionCounts>> DecisionCountsAsync(DateTimeOffset since, CancellationToken ct)
+    /// <summary>Decisions per agent (or of one agent) since <paramref name="since"/>, from the audit's decision rows (a partial index on their time).</summary>
+    public async Task<IReadOnlyDictionary<string, DecisionCounts>> DecisionCountsAsync(DateTimeOffset since, CancellationToken ct, string? agentId = null)
     {
         await using var connection = await database.OpenConnectionAsync(ct);
         var rows = await connection.QueryAsync<(string AgentId, string Outcome, int Count)>(new CommandDefinition("""
             SELECT agent_id, outcome, count(*)::int
             FROM audit_events
             WHERE event_type = 'ActionDecided' AND agent_id IS NOT NULL AND occurred_at >= @Since
+              AND (@AgentId::text IS NULL OR agent_id = @AgentId)
             GROUP BY agent_id, outcome
-            """, new { Since = since }, cancellationToken: ct));
+            """, new { Since = since, AgentId = agentId }, cancellationToken: ct));
         return rows.GroupBy(r => r.AgentId).ToDictionary(g => g.Key, g => new DecisionCounts(g.Key,
             g.Where(r => r.Outcome == "allowed").Sum(r => r.Count), g.Where(r => r.Outcome == "denied").Sum(r => r.Count),
             g.Where(r => r.Outcome == "approval_required").Sum(r => r.Count)), StringComparer.Ordinal);

@@ -1,5 +1,6 @@
 using AgentBus.Operations.Audit;
 using AgentBus.Operations.DeadLetters;
+using AgentBus.ServiceDefaults.Messaging;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client.Exceptions;
 
@@ -32,13 +33,11 @@ public sealed class DeadLetterDesk(OperatorBrokerEndpoint endpoint, IOptions<Con
 
     async Task<OperatorBroker> ConnectAsync(CancellationToken ct)
     {
-        var passwordFile = endpoint.Secrets.PathFor("rabbitmq", BrokerIdentityName);
+        var passwordFile = endpoint.Secrets.PathFor("rabbitmq", BrokerIdentity.OperatorUser);
         if (!File.Exists(passwordFile))
-            throw new DeadLetterException($"No password for the {BrokerIdentityName} broker user at {passwordFile}: run `agentbus broker apply`.");
+            throw new DeadLetterException($"No password for the {BrokerIdentity.OperatorUser} broker user at {passwordFile}: run `agentbus broker apply`.");
         var password = (await File.ReadAllTextAsync(passwordFile, ct)).Trim();
         return await OperatorBroker.ConnectAsync(new OperatorBrokerSettings(endpoint.Host, endpoint.Port, endpoint.VirtualHost,
             new Uri(options.Value.ManagementUrl), password), ct);
     }
-
-    const string BrokerIdentityName = AgentBus.ServiceDefaults.Messaging.BrokerIdentity.OperatorUser;
 }

@@ -1,5 +1,6 @@
 using AgentBus.Audit.Gates;
 using AgentBus.Audit.Reports;
+using AgentBus.Operations.Gates;
 using Microsoft.Extensions.Options;
 
 namespace AgentBus.OperatorConsole;
@@ -62,7 +63,7 @@ public sealed class GatesBoard(GateQuery gates, CostReportQuery costs, PolicyInF
             var started = clock.GetUtcNow();
             var config = LoadConfig();
             var policy = policies.Current().Policy;
-            var grants = policy?.Grants.Values.Select(g => new GrantInfo(g.Agent, g.Tool, RequiresApproval: g.Approval is not null)).ToList() ?? [];
+            var grants = policy is null ? [] : GateGrants.Of(policy);
             var since = started - config.WindowSpan;
             var report = GateEvaluator.Evaluate(since, await gates.GetAsync(since, null, null, config, grants, ct), config);
             var trend = new List<GatesTrendPoint>();

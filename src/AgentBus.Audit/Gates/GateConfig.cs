@@ -157,17 +157,26 @@ public static class Duration
             return false;
         text = text.Trim();
         var unit = text[^1];
-        if (char.IsLetter(unit) && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) && amount >= 0)
+        if (char.IsLetter(unit) && double.TryParse(text[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) && amount >= 0
+            && double.IsFinite(amount))
         {
-            value = unit switch
+            try
             {
-                'd' => TimeSpan.FromDays(amount),
-                'h' => TimeSpan.FromHours(amount),
-                'm' => TimeSpan.FromMinutes(amount),
-                's' => TimeSpan.FromSeconds(amount),
-                'w' => TimeSpan.FromDays(7 * amount),
-                _ => TimeSpan.MinValue,
-            };
+                value = unit switch
+                {
+                    'd' => TimeSpan.FromDays(amount),
+                    'h' => TimeSpan.FromHours(amount),
+                    'm' => TimeSpan.FromMinutes(amount),
+                    's' => TimeSpan.FromSeconds(amount),
+                    'w' => TimeSpan.FromDays(7 * amount),
+                    _ => TimeSpan.MinValue,
+                };
+            }
+            catch (OverflowException)
+            {
+                // More than TimeSpan holds (about 29,000 years): not a duration anyone means.
+                return false;
+            }
             return value != TimeSpan.MinValue;
         }
         return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value) && value >= TimeSpan.Zero;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AgentBus.Audit.Gates;
+using AgentBus.Audit.Stories;
 using Npgsql;
 using Spectre.Console;
 
@@ -49,11 +50,9 @@ static class AuditCli
     {
         if (string.IsNullOrWhiteSpace(text))
             return null;
-        if (Duration.TryParse(text, out var back) && !text.Contains(':', StringComparison.Ordinal))
-            return now - back;
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
-            return at;
-        throw new UsageException($"{option} '{text}' is neither a duration (7d, 12h, 30m) nor a date/time (2026-11-01, 2026-11-01T08:00Z).");
+        return TimeFilter.TryParse(text, now, out var at)
+            ? at
+            : throw new UsageException($"{option} '{text}' is neither {TimeFilter.Forms}.");
     }
 
     public static void WriteJson<T>(T value) => Cli.Out.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(value, Json));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using AgentBus.Audit.Gates;
+using AgentBus.Operations.Gates;
 using AgentBus.Policy.Engine;
 using Spectre.Console;
 
@@ -69,7 +70,7 @@ static class GatesCommand
         var loaded = PolicyLoader.LoadFile(path);
         if (loaded.Policy is not { } snapshot)
             throw new UsageException(string.Join(Environment.NewLine, loaded.Errors));
-        return snapshot.Grants.Values.Select(g => new GrantInfo(g.Agent, g.Tool, RequiresApproval: g.Approval is not null)).ToList();
+        return GateGrants.Of(snapshot);
     }
 
     static void Print(GateReport report)

@@ -89,7 +89,7 @@ static class AgentsPages
         var suspensions = await queries.SuspensionsAsync(http.RequestAborted);
         var live = suspensions.FirstOrDefault(s => s.Kind == "agent" && s.Name == agentId);
         var use = (await queries.UsageAsync(http.RequestAborted)).GetValueOrDefault(agentId);
-        var counts = (await queries.DecisionCountsAsync(clock.GetUtcNow().AddDays(-1), http.RequestAborted)).GetValueOrDefault(agentId);
+        var counts = (await queries.DecisionCountsAsync(clock.GetUtcNow().AddDays(-1), http.RequestAborted, agentId)).GetValueOrDefault(agentId);
         var recent = await queries.RecentDecisionsAsync(agentId, 50, http.RequestAborted);
         var terms = Terms(policy, agentId);
         var back = $"/agents/{Html.U(agentId)}";

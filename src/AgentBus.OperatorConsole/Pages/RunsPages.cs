@@ -128,24 +128,14 @@ static class RunsPages
 
     static string Row(string term, string definitionHtml) => $"<dt>{Html.E(term)}</dt><dd>{definitionHtml}</dd>";
 
-    /// <summary>"7d", "12h", "30m", or an ISO 8601 date or time (UTC unless it says otherwise).</summary>
+    /// <summary>The CLI's --since/--until forms (<see cref="TimeFilter"/>); a bad one becomes a problem shown on the page.</summary>
     internal static DateTimeOffset? Time(string? text, string name, DateTimeOffset now, List<string> problems)
     {
         if (string.IsNullOrWhiteSpace(text))
             return null;
-        text = text.Trim();
-        if (text.Length is > 1 and < 8 && int.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-            && text[^1] is 'd' or 'h' or 'm')
-        {
-            var back = text[^1] switch { 'd' => TimeSpan.FromDays(n), 'h' => TimeSpan.FromHours(n), _ => TimeSpan.FromMinutes(n) };
-            if (back <= now - DateTimeOffset.UnixEpoch)
-                return now - back;
-            problems.Add($"{name} '{text}' reaches back before 1970.");
-            return null;
-        }
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        if (TimeFilter.TryParse(text, now, out var at))
             return at;
-        problems.Add($"{name} '{Html.Cut(text, 40)}' is neither a duration back from now (7d, 12h, 30m) nor a date or time (2026-12-01, 2026-12-01T08:00Z).");
+        problems.Add($"{name} '{Html.Cut(text.Trim(), 40)}' is neither {TimeFilter.Forms}.");
         return null;
     }
 }

@@ -11,7 +11,6 @@ namespace AgentBus.IntegrationTests.Approvals;
 [Collection(ApprovalsCollection.Name)]
 public sealed class InboxBrowserTests(ApprovalsFixture fixture) : IAsyncLifetime
 {
-    const string Chromium = "/usr/bin/chromium";
     readonly string _profile = Directory.CreateTempSubdirectory("agentbus-chromium-").FullName;
     IPlaywright _playwright = null!;
     IBrowserContext _browser = null!;
@@ -19,15 +18,13 @@ public sealed class InboxBrowserTests(ApprovalsFixture fixture) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await fixture.ResetAllAsync();
-        if (!File.Exists(Chromium))
-            throw new InvalidOperationException($"{Chromium} is missing: run the tests through ops/test.sh, which installs Debian's chromium package.");
+        SystemChromium.EnsureInstalled();
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchPersistentContextAsync(_profile, new BrowserTypeLaunchPersistentContextOptions
         {
-            ExecutablePath = Chromium,
+            ExecutablePath = SystemChromium.Path,
             Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"],
+            Args = SystemChromium.Args,
             Timeout = 60_000,
         });
         _browser.SetDefaultTimeout(20_000);

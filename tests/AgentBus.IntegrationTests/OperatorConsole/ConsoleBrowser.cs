@@ -1,15 +1,14 @@
+using AgentBus.IntegrationTests.Infrastructure;
 using Microsoft.Playwright;
 
 namespace AgentBus.IntegrationTests.OperatorConsole;
 
 /// <summary>
-/// Debian's chromium, headless, driven by Playwright (the system browser, never a downloaded one; ops/test.sh
-/// installs the package), for the console's tests: a fresh context per person, and screenshots saved under
+/// <see cref="SystemChromium"/>, headless, driven by Playwright, for the console's tests: a fresh context per person, and screenshots saved under
 /// artifacts/screenshots/console (or $AGENTBUS_SCREENSHOTS_DIR/console) for people to look at.
 /// </summary>
 public sealed class ConsoleBrowser : IAsyncDisposable
 {
-    const string Chromium = "/usr/bin/chromium";
     readonly IPlaywright _playwright;
     readonly IBrowser _browser;
     readonly Uri _console;
@@ -23,15 +22,13 @@ public sealed class ConsoleBrowser : IAsyncDisposable
 
     public static async Task<ConsoleBrowser> LaunchAsync(Uri console)
     {
-        if (!File.Exists(Chromium))
-            throw new InvalidOperationException($"{Chromium} is missing: run the tests through ops/test.sh, which installs Debian's chromium package.");
+        SystemChromium.EnsureInstalled();
         var playwright = await Playwright.CreateAsync();
         var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
-            ExecutablePath = Chromium,
+            ExecutablePath = SystemChromium.Path,
             Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"],
+            Args = SystemChromium.Args,
             Timeout = 60_000,
         });
         return new ConsoleBrowser(playwright, browser, console);
