@@ -32,6 +32,21 @@ public sealed class ConsoleBrowserTests(ApprovalsFixture fixture) : IAsyncLifeti
 
     static Task ShotAsync(IPage page, string name) => ConsoleBrowser.ShotAsync(page, name);
 
+    /// <summary>An auditor signs in, clicks "Verify now" and waits until the page shows the verification they asked for.</summary>
+    async Task<IPage> VerifyAsAuditorAsync(string name)
+    {
+        var page = await SignInAsync(await fixture.AddApproverAsync(name, "console-auditors"));
+        await page.GotoAsync(new Uri(_console, "/audit").ToString());
+        await page.ClickAsync("button#verify");
+        Assert.Contains("Verification started", await page.InnerTextAsync("#notice"));
+        await Eventually.True(async () =>
+        {
+            await page.GotoAsync(new Uri(_console, "/audit").ToString());
+            return (await page.InnerTextAsync("#verified-at")).Contains(name, StringComparison.Ordinal);
+        }, "the auditor's verification on the page");
+        return page;
+    }
+
     /// <summary>Something for every page to show: an allowed ticket, a refund waiting for people, a dead letter.</summary>
     async Task<string> SeedAsync()
     {
@@ -226,15 +241,7 @@ public sealed class ConsoleBrowserTests(ApprovalsFixture fixture) : IAsyncLifeti
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM audit_events WHERE event_type = 'OperatorActionTaken' AND tool = 'payments' AND actor = 'opal'") == 1, "the suspension in the audit");
 
-        var page = await SignInAsync(await fixture.AddApproverAsync("audra", "console-auditors"));
-        await page.GotoAsync(new Uri(_console, "/audit").ToString());
-        await page.ClickAsync("button#verify");
-        Assert.Contains("Verification started", await page.InnerTextAsync("#notice"));
-        await Eventually.True(async () =>
-        {
-            await page.GotoAsync(new Uri(_console, "/audit").ToString());
-            return (await page.InnerTextAsync("#verified-at")).Contains("audra", StringComparison.Ordinal);
-        }, "the auditor's verification on the page");
+        var page = await VerifyAsAuditorAsync("audra");
         Assert.Contains("intact", await page.InnerTextAsync("#chain-status"));
         var rows = await fixture.CountAsync("SELECT count(*) FROM audit_events");
         Assert.Contains($"row #{rows:N0}", await page.InnerTextAsync("#head"));
@@ -255,14 +262,7 @@ public sealed class ConsoleBrowserTests(ApprovalsFixture fixture) : IAsyncLifeti
         await new DeadLetterKit(fixture).ExecuteSqlAsync(
             $"BEGIN; SET LOCAL agentbus.audit_break_glass = 'console test'; UPDATE audit_events SET outcome = 'failed' WHERE seq = {edited}; COMMIT;");
 
-        var page = await SignInAsync(await fixture.AddApproverAsync("abel", "console-auditors"));
-        await page.GotoAsync(new Uri(_console, "/audit").ToString());
-        await page.ClickAsync("button#verify");
-        await Eventually.True(async () =>
-        {
-            await page.GotoAsync(new Uri(_console, "/audit").ToString());
-            return (await page.InnerTextAsync("#chain")).Contains("abel", StringComparison.Ordinal);
-        }, "the auditor's verification on the page");
+        var page = await VerifyAsAuditorAsync("abel");
         Assert.Contains("broken", await page.InnerTextAsync("#chain-status"));
         var first = await page.InnerTextAsync("#first-bad-row");
         Assert.Contains($"#{edited:N0}", first);
