@@ -39,7 +39,7 @@ public static class ApprovalsHostExtensions
             bus.AddSagaStateMachine<ApprovalStateMachine, ApprovalState>(typeof(ApprovalStateMachineDefinition))
                 .PostgresRepository<ApprovalState>(ApprovalSagaTable.Configure);
             bus.AddConsumer<OperatorActionConsumer>(typeof(OperatorActionConsumerDefinition));
-            bus.AddRequestClient<ApprovalVoteCast>(new Uri($"queue:{WireNames.ApprovalsQueue}"));
+            bus.AddRequestClient<ApprovalVoteCast>(ApprovalsAddress.Queue);
         }, (_, cfg) => cfg.OverrideDefaultBusEndpointQueueName(replyQueue));
         return builder;
     }

@@ -136,6 +136,8 @@ public static partial class CatalogLoader
                 Error(document, "the catalog file names no tool (tool: NAME).");
             else if (!Regex.IsMatch(name, ToolNamePattern))
                 Error(document, $"tool name '{name}' is not valid: 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.");
+            else if (name.EndsWith("_error", StringComparison.Ordinal) || name.EndsWith("_skipped", StringComparison.Ordinal))
+                Error(document, $"tool name '{name}' ends in '_error' or '_skipped', which name dead-letter queues: its executor would be granted another tool's dead letters.");
             else if (expectedTool is not null && name != expectedTool)
                 Error(document, $"the file is named '{expectedTool}' but defines tool '{name}'; name the file {name}.yaml.");
 

@@ -66,7 +66,7 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
             TopologyRecoveryEnabled = true,
             RequestedHeartbeat = TimeSpan.FromSeconds(30),
         };
-        var connection = await factory.CreateConnectionAsync(cancellationToken);
+        var connection = await factory.CreateConnectionAsync(EndpointsOf(options), cancellationToken);
         try
         {
             var publisher = await connection.CreateChannelAsync(
@@ -85,6 +85,12 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The nodes to try, in order: every one in <see cref="AgentClientOptions.Endpoints"/>, else Host and Port.</summary>
+    public static IReadOnlyList<AmqpTcpEndpoint> EndpointsOf(AgentClientOptions options) =>
+        (string.IsNullOrWhiteSpace(options.Endpoints) ? [new BrokerNode(options.Host, options.Port)] : BrokerNodes.Parse(options.Endpoints, options.Port))
+        .Select(n => new AmqpTcpEndpoint(n.Host, n.Port))
+        .ToList();
 
     async Task StartConsumingAsync(CancellationToken cancellationToken)
     {

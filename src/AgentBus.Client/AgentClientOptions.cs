@@ -6,6 +6,12 @@ public sealed class AgentClientOptions
 {
     public string Host { get; set; } = "127.0.0.1";
     public int Port { get; set; } = 5672;
+
+    /// <summary>
+    /// Every node of a RabbitMQ cluster, "host:port,host:port"; when set, Host and Port are not used.
+    /// The client connects to one that answers and, when that node dies, recovers on another.
+    /// </summary>
+    public string? Endpoints { get; set; }
     public string VirtualHost { get; set; } = WireNames.DefaultVirtualHost;
 
     /// <summary>The agent's id, which is also its RabbitMQ user name.</summary>

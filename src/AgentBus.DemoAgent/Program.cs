@@ -29,6 +29,7 @@ try
         {
             Host = Setting("AGENTBUS_RABBITMQ_HOST", "127.0.0.1"),
             Port = int.Parse(Setting("AGENTBUS_RABBITMQ_PORT", "5672")),
+            Endpoints = Environment.GetEnvironmentVariable("AGENTBUS_RABBITMQ_ENDPOINTS"),
             VirtualHost = Setting("AGENTBUS_RABBITMQ_VHOST", WireNames.DefaultVirtualHost),
             AgentId = agent,
             Password = File.ReadAllText(passwordFile).Trim(),

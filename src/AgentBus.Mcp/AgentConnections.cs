@@ -106,6 +106,7 @@ public sealed class AgentConnections(IOptions<GatewayOptions> options, ILogger<A
     {
         Host = _options.BrokerHost,
         Port = _options.BrokerPort,
+        Endpoints = _options.BrokerEndpoints,
         VirtualHost = _options.BrokerVirtualHost,
         AgentId = agentId,
         Password = password,
@@ -130,7 +131,7 @@ public sealed class AgentConnections(IOptions<GatewayOptions> options, ILogger<A
                                        or System.Net.Sockets.SocketException)
         {
             throw new AgentAdmissionException(AdmissionFailure.BrokerUnavailable,
-                $"RabbitMQ at {_options.BrokerHost}:{_options.BrokerPort} cannot be reached to log in agent '{agentId}': {ex.GetBaseException().Message}", ex);
+                $"RabbitMQ at {_options.BrokerEndpoints ?? $"{_options.BrokerHost}:{_options.BrokerPort}"} cannot be reached to log in agent '{agentId}': {ex.GetBaseException().Message}", ex);
         }
     }
 
@@ -147,7 +148,7 @@ public sealed class AgentConnections(IOptions<GatewayOptions> options, ILogger<A
             ClientProvidedName = $"agent:{clientOptions.AgentId}:gateway-check",
             AutomaticRecoveryEnabled = false,
         };
-        await using var probe = await factory.CreateConnectionAsync(cancellationToken);
+        await using var probe = await factory.CreateConnectionAsync(AgentClient.EndpointsOf(clientOptions), cancellationToken);
         await probe.CloseAsync(RabbitMQ.Client.Constants.ReplySuccess, "credential checked", TimeSpan.FromSeconds(5), false, cancellationToken);
         return true;
     };

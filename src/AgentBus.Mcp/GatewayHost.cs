@@ -68,7 +68,7 @@ public static class GatewayHost
     /// <summary>What the HTTP host and stdio mode share: the policy's offers, the agents' connections, the call semantics.</summary>
     public static IServiceCollection AddGatewayCore(this IServiceCollection services)
     {
-        services.AddValidatedOptions<GatewayOptions>(GatewayOptions.Section);
+        services.AddValidatedOptions<GatewayOptions>(GatewayOptions.Section, GatewayOptions.Problems);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<AgentConnections>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentConnections>());

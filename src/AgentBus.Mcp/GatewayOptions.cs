@@ -20,6 +20,9 @@ public sealed class GatewayOptions
     [Range(1, 65535, ErrorMessage = "Mcp:BrokerPort must be between 1 and 65535.")]
     public int BrokerPort { get; set; } = 5672;
 
+    /// <summary>Every node of a RabbitMQ cluster, "host:port,host:port"; when set, BrokerHost and BrokerPort are not used.</summary>
+    public string? BrokerEndpoints { get; set; }
+
     public string BrokerVirtualHost { get; set; } = WireNames.DefaultVirtualHost;
 
     /// <summary>Where approvers decide: the approval-required result links to {ApprovalsUrl}/inbox/{approvalId}.</summary>
@@ -65,4 +68,21 @@ public sealed class GatewayOptions
     /// <summary>Arguments larger than this are refused before anything is published (the policy's own limit is 64 KiB of proposal).</summary>
     [Range(1024, 4 * 1024 * 1024, ErrorMessage = "Mcp:MaxArgumentBytes must be between 1 KiB and 4 MiB.")]
     public int MaxArgumentBytes { get; set; } = 60 * 1024;
+
+    internal static IEnumerable<string> Problems(GatewayOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.BrokerEndpoints))
+            yield break;
+        string? problem = null;
+        try
+        {
+            BrokerNodes.Parse(options.BrokerEndpoints, options.BrokerPort);
+        }
+        catch (FormatException ex)
+        {
+            problem = $"{Section}:BrokerEndpoints: {ex.Message}";
+        }
+        if (problem is not null)
+            yield return problem;
+    }
 }

@@ -197,6 +197,8 @@ public static class PolicyLoader
                     Error(agent, $"agent id '{agent.Id}' is not valid: {Names.Rule("id")}");
                 else if (agent.Id.StartsWith(Names.ReservedPrefix, StringComparison.Ordinal))
                     Error(agent, $"agent id '{agent.Id}' starts with '{Names.ReservedPrefix}', which is reserved for AgentBus's own broker users.");
+                else if (Names.DeadLetterSuffix(agent.Id) is { } agentSuffix)
+                    Error(agent, $"agent id '{agent.Id}' ends in '{agentSuffix}', which names dead-letter queues: its reply queue would be another agent's dead letters.");
                 var suspended = Status(agent, agent.Status, $"agent '{agent.Id}'");
                 var owner = agent.Owner is null ? null : Person(agent, agent.Owner, $"agent '{agent.Id}': owner");
                 var receives = agent.Receives ?? [];
@@ -238,6 +240,8 @@ public static class PolicyLoader
                 }
                 if (!Regex.IsMatch(tool.Name, Names.Pattern))
                     Error(tool, $"tool name '{tool.Name}' is not valid: {Names.Rule("name")}");
+                else if (Names.DeadLetterSuffix(tool.Name) is { } toolSuffix)
+                    Error(tool, $"tool name '{tool.Name}' ends in '{toolSuffix}', which names dead-letter queues: its executor would be granted another tool's dead letters.");
 
                 foreach (var capability in tool.Capabilities)
                     if (!KnownCapabilities.Contains(capability))

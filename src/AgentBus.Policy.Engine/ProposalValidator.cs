@@ -83,6 +83,13 @@ public static class Names
     /// <summary>Service users are named agentbus-…; an agent with such an id could pose as one.</summary>
     public const string ReservedPrefix = "agentbus-";
 
+    /// <summary>
+    /// A queue Q's dead letters live in Q_error and Q_skipped, and broker rights are granted by
+    /// name: an agent or tool named x_error would be granted the queue that holds x's dead letters.
+    /// </summary>
+    public static string? DeadLetterSuffix(string name) =>
+        name.EndsWith("_error", StringComparison.Ordinal) ? "_error" : name.EndsWith("_skipped", StringComparison.Ordinal) ? "_skipped" : null;
+
     public static string Rule(string field) =>
         $"'{field}' must be 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.";
 }

@@ -97,7 +97,7 @@ public sealed class ApprovalSweeper(
 
         // Sent while the rows are still claimed: the saga's handling of each waits for this commit,
         // and a failed send rolls the marks back so the next sweep sends again.
-        var endpoint = await sendEndpoints.GetSendEndpoint(new Uri($"queue:{WireNames.ApprovalsQueue}"));
+        var endpoint = await sendEndpoints.GetSendEndpoint(ApprovalsAddress.Queue);
         foreach (var id in ids)
             await endpoint.Send(message(id), cancellationToken);
 

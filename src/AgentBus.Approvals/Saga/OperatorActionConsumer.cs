@@ -36,7 +36,7 @@ public sealed class OperatorActionConsumer(NpgsqlDataSource dataSource, TimeProv
 
         var what = action.Action == AgentSuspend ? "agent" : "tool";
         var reason = $"The {what} '{action.Target}' was suspended by {action.Operator}" + (string.IsNullOrWhiteSpace(action.Reason) ? "." : $": {action.Reason}");
-        var endpoint = await context.GetSendEndpoint(new Uri($"queue:{WireNames.ApprovalsQueue}"));
+        var endpoint = await context.GetSendEndpoint(ApprovalsAddress.Queue);
         var subject = context.MessageId?.ToString("D") ?? $"{action.Action}:{action.Target}:{action.TakenAt:O}";
         foreach (var id in ids)
             await endpoint.Send(new CancelApproval(id, reason, action.Operator, clock.GetUtcNow()),

@@ -15,10 +15,19 @@ static class BrokerCommands
         var adminPassword = Cli.AdminPassword();
         var vhost = Cli.VirtualHost();
         var secrets = Cli.SecretsDirectory();
-
-        var apply = new Command("apply", "Create or update the vhost, one user per role with least-privilege permissions, and the agent-facing queues. Idempotent.")
+        var host = Cli.RabbitMqHost();
+        var port = Cli.RabbitMqPort();
+        var deliveryLimit = new Option<int>("--delivery-limit")
         {
-            policy, management, adminUser, adminPassword, vhost, secrets,
+            Description = "Deliveries without an acknowledgement (a consumer that crashes on the message) before RabbitMQ moves it to its _error queue",
+            DefaultValueFactory = _ => BrokerQueues.DefaultDeliveryLimit,
+        };
+
+        var apply = new Command("apply",
+            "Create or update the vhost, one user per role with least-privilege permissions, and every exchange and quorum queue. " +
+            "Classic queues of an older installation become quorum queues with their messages (stop their readers first). Idempotent.")
+        {
+            policy, management, adminUser, adminPassword, vhost, secrets, host, port, deliveryLimit,
         };
         apply.SetAction((result, ct) => Cli.Run(async () =>
         {
@@ -30,11 +39,19 @@ static class BrokerCommands
             using var api = new RabbitMqManagementClient(new Uri(result.GetValue(management)!), admin,
                 Cli.Required(result, adminPassword, "the administrator's password"));
             var store = new SecretStore(result.GetValue(secrets)!);
-            var provisioned = await new BrokerProvisioner(api, store, admin)
+            var limit = result.GetValue(deliveryLimit);
+            if (limit is < 1 or > 1000)
+                throw new UsageException($"--delivery-limit {limit} must be between 1 and 1000.");
+            var amqpPort = result.GetValue(port);
+            if (amqpPort is < 1 or > 65535)
+                throw new UsageException($"--rabbitmq-port {amqpPort} is not a port number.");
+            var options = new BrokerApplyOptions(limit, new BrokerAmqpEndpoint(result.GetValue(host)!, amqpPort),
+                line => AnsiConsole.MarkupLine($"Converted [bold]{Markup.Escape(line)}[/]"));
+            var applied = await new BrokerProvisioner(api, store, admin, options)
                 .ApplyAsync(result.GetValue(vhost)!, snapshot.Agents.Keys.ToList(), snapshot.Tools.Keys.ToList(), ct);
 
             var table = new Table().AddColumns("user", "role", "password file");
-            foreach (var user in provisioned)
+            foreach (var user in applied.Users)
                 table.AddRow(Markup.Escape(user.User.Name), Markup.Escape(user.User.Role), Markup.Escape(user.PasswordFile));
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"Broker topology applied to vhost [bold]{Markup.Escape(result.GetValue(vhost)!)}[/].");

@@ -51,6 +51,7 @@ static class McpCommand
                     ["Mcp:PolicyFile"] = policyFile,
                     ["Mcp:BrokerHost"] = result.GetValue(host),
                     ["Mcp:BrokerPort"] = result.GetValue(port).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["Mcp:BrokerEndpoints"] = Cli.Env("AGENTBUS_RABBITMQ_ENDPOINTS"),
                     ["Mcp:BrokerVirtualHost"] = result.GetValue(vhost),
                     ["Mcp:ApprovalsUrl"] = result.GetValue(approvalsUrl),
                     // One local agent: its connection stays open while the client runs.

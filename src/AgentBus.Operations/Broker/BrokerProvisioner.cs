@@ -1,21 +1,36 @@
 using AgentBus.Contracts;
+using AgentBus.Operations.DeadLetters;
 
 namespace AgentBus.Operations.Broker;
 
 public sealed record ProvisionedUser(BrokerUser User, string PasswordFile);
 
+/// <param name="DeliveryLimit">Deliveries without an acknowledgement before the broker moves a message to its _error queue.</param>
+/// <param name="Amqp">Where classic queues' messages are moved from, when an older installation still has them.</param>
+/// <param name="Progress">One line per converted queue.</param>
+public sealed record BrokerApplyOptions(int DeliveryLimit = BrokerQueues.DefaultDeliveryLimit, BrokerAmqpEndpoint? Amqp = null, Action<string>? Progress = null);
+
+public sealed record BrokerApplyResult(IReadOnlyList<ProvisionedUser> Users, IReadOnlyList<MigratedQueue> Migrated);
+
 /// <summary>
 /// Applies the vhost, users, permissions and the agent-facing topology. Queues and exchanges that
 /// agents depend on are declared here, not by the services, so an agent can publish (and its
-/// replies can wait for it) before any service has ever started.
+/// replies can wait for it) before any service has ever started. Every queue is a quorum queue
+/// with a delivery limit (<see cref="BrokerQueues"/>); classic queues of an older installation are
+/// converted first (<see cref="QuorumMigration"/>).
 /// </summary>
-public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore secrets, string adminUser)
+public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore secrets, string adminUser, BrokerApplyOptions? options = null)
 {
-    public async Task<IReadOnlyList<ProvisionedUser>> ApplyAsync(string vhost, IReadOnlyCollection<string> agents,
+    readonly BrokerApplyOptions _options = options ?? new();
+
+    public async Task<BrokerApplyResult> ApplyAsync(string vhost, IReadOnlyCollection<string> agents,
         IReadOnlyCollection<string> tools, CancellationToken ct)
     {
+        if (_options.DeliveryLimit < 1)
+            throw new BrokerProvisioningException($"The delivery limit must be at least 1 (got {_options.DeliveryLimit}).");
         await api.PutVirtualHostAsync(vhost, ct);
         await api.PutPermissionsAsync(vhost, adminUser, new Permissions(".*", ".*", ".*"), ct);
+        var migrated = await new QuorumMigration(api, _options.Amqp, _options.Progress).RunAsync(vhost, ct);
 
         var provisioned = new List<ProvisionedUser>();
         foreach (var user in BrokerTopology.Users(agents, tools))
@@ -85,11 +100,15 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
 
         foreach (var agent in agents)
         {
-            await api.PutQueueAsync(vhost, WireNames.AgentReplyQueue(agent), ct);
-            await api.BindQueueAsync(vhost, WireNames.RepliesExchange, WireNames.AgentReplyQueue(agent), agent, ct);
+            var replies = WireNames.AgentReplyQueue(agent);
+            await api.PutQueueAsync(vhost, replies, ct);
+            await api.BindQueueAsync(vhost, WireNames.RepliesExchange, replies, agent, ct);
+            // An agent that crashes on a reply gets it back only so often; operators can put it back.
+            await DeclareDeadLettersAsync(vhost, replies, ct);
+            await api.BindQueueAsync(vhost, WireNames.ReplayExchange, replies, replies, ct);
         }
 
-        return provisioned;
+        return new BrokerApplyResult(provisioned, migrated);
     }
 
     /// <summary>
@@ -132,5 +151,21 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         await api.PutQueueAsync(vhost, queue, ct);
         await api.BindQueueAsync(vhost, queue, queue, "", ct);
         await api.BindQueueAsync(vhost, WireNames.ReplayExchange, queue, queue, ct);
+        await DeclareDeadLettersAsync(vhost, queue, ct);
+    }
+
+    /// <summary>
+    /// The queue's _error exchange and queue, shaped as MassTransit declares them on a fault (a
+    /// fanout exchange bound to a queue of the same name, the same queue type), declared up front
+    /// because the broker dead-letters there too (the delivery limit's policy), before any fault.
+    /// </summary>
+    async Task DeclareDeadLettersAsync(string vhost, string queue, CancellationToken ct)
+    {
+        var errors = queue + DeadLetterQueues.ErrorSuffix;
+        await api.PutExchangeAsync(vhost, errors, "fanout", ct);
+        await api.PutQueueAsync(vhost, errors, ct);
+        await api.BindQueueAsync(vhost, errors, errors, "", ct);
+        await api.PutPolicyAsync(vhost, BrokerQueues.DeadLetterPolicyName(queue), $"^{System.Text.RegularExpressions.Regex.Escape(queue)}$",
+            BrokerQueues.DeadLetterPolicy(queue, _options.DeliveryLimit), ct);
     }
 }

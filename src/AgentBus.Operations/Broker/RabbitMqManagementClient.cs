@@ -42,8 +42,64 @@ public sealed class RabbitMqManagementClient : IDisposable
     public Task PutExchangeAsync(string vhost, string exchange, string type, CancellationToken ct) =>
         PutAsync($"exchanges/{E(vhost)}/{E(exchange)}", new { type, durable = true, auto_delete = false, @internal = false, arguments = new { } }, ct);
 
-    public Task PutQueueAsync(string vhost, string queue, CancellationToken ct) =>
-        PutAsync($"queues/{E(vhost)}/{E(queue)}", new { durable = true, auto_delete = false, arguments = new { } }, ct);
+    public Task PutQueueAsync(string vhost, string queue, CancellationToken ct) => PutQueueAsync(vhost, queue, BrokerQueues.QuorumArguments, ct);
+
+    public Task PutQueueAsync(string vhost, string queue, IReadOnlyDictionary<string, object> arguments, CancellationToken ct) =>
+        PutAsync($"queues/{E(vhost)}/{E(queue)}", new { durable = true, auto_delete = false, arguments }, ct);
+
+    /// <summary>The queue as the management API describes it, or null when there is none.</summary>
+    public async Task<JsonElement?> GetQueueAsync(string vhost, string queue, CancellationToken ct)
+    {
+        var path = $"queues/{E(vhost)}/{E(queue)}";
+        using var response = await _http.GetAsync(path, ct);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+            return null;
+        await EnsureSuccess(response, "GET", path);
+        return await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+    }
+
+    public async Task<IReadOnlyList<JsonElement>> ListQueuesAsync(string vhost, CancellationToken ct)
+    {
+        var queues = await GetAsync($"queues/{E(vhost)}?columns=name,type,durable,auto_delete,exclusive,consumers,messages,arguments", ct);
+        return queues.EnumerateArray().ToList();
+    }
+
+    /// <summary>Every binding into the queue except the default exchange's implicit one.</summary>
+    public async Task<IReadOnlyList<QueueBinding>> GetQueueBindingsAsync(string vhost, string queue, CancellationToken ct)
+    {
+        var bindings = await GetAsync($"queues/{E(vhost)}/{E(queue)}/bindings", ct);
+        return bindings.EnumerateArray()
+            .Where(b => b.GetProperty("source").GetString() is { Length: > 0 })
+            .Select(b => new QueueBinding(
+                b.GetProperty("source").GetString()!,
+                b.GetProperty("routing_key").GetString() ?? "",
+                b.GetProperty("properties_key").GetString() ?? "",
+                b.TryGetProperty("arguments", out var arguments) && arguments.ValueKind == JsonValueKind.Object
+                    ? arguments.EnumerateObject().ToDictionary(a => a.Name, a => (object)a.Value)
+                    : new Dictionary<string, object>()))
+            .ToList();
+    }
+
+    public Task BindQueueAsync(string vhost, QueueBinding binding, string queue, CancellationToken ct) =>
+        PostAsync($"bindings/{E(vhost)}/e/{E(binding.Source)}/q/{E(queue)}", new { routing_key = binding.RoutingKey, arguments = binding.Arguments }, ct);
+
+    public Task UnbindQueueAsync(string vhost, QueueBinding binding, string queue, CancellationToken ct) =>
+        DeleteAsync($"bindings/{E(vhost)}/e/{E(binding.Source)}/q/{E(queue)}/{E(binding.PropertiesKey)}", ct);
+
+    /// <summary>Deletes the queue only while it holds no message and nobody reads it; otherwise the API refuses.</summary>
+    public Task DeleteEmptyUnusedQueueAsync(string vhost, string queue, CancellationToken ct) =>
+        DeleteAsync($"queues/{E(vhost)}/{E(queue)}?if-empty=true&if-unused=true", ct);
+
+    public Task PutPolicyAsync(string vhost, string name, string pattern, IReadOnlyDictionary<string, object> definition, CancellationToken ct) =>
+        PutAsync($"policies/{E(vhost)}/{E(name)}", new Dictionary<string, object>
+        {
+            ["pattern"] = pattern,
+            ["apply-to"] = "queues",
+            ["priority"] = 10,
+            ["definition"] = definition,
+        }, ct);
+
+    public Task DeleteUserAsync(string user, CancellationToken ct) => DeleteAsync($"users/{E(user)}", ct);
 
     public Task BindQueueAsync(string vhost, string exchange, string queue, string routingKey, CancellationToken ct) =>
         PostAsync($"bindings/{E(vhost)}/e/{E(exchange)}/q/{E(queue)}", new { routing_key = routingKey, arguments = new { } }, ct);
@@ -100,6 +156,9 @@ public sealed class RabbitMqManagementClient : IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>A binding into a queue; <see cref="PropertiesKey"/> is how the management API names it for deletion.</summary>
+public sealed record QueueBinding(string Source, string RoutingKey, string PropertiesKey, IReadOnlyDictionary<string, object> Arguments);
 
 public sealed record Permissions(string Configure, string Write, string Read)
 {

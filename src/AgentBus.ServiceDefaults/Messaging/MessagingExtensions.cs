@@ -33,6 +33,10 @@ public static class MessagingExtensions
             bus.AddConfigureEndpointsCallback((context, _, endpoint) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
+                // Quorum queues, as `agentbus broker apply` declares them (and MassTransit gives the
+                // endpoint's _error and _skipped queues the same type).
+                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                    rabbit.SetQuorumQueue();
                 endpoint.PublishFaults = false;
                 endpoint.UseMessageRetry(retry =>
                 {
@@ -50,8 +54,15 @@ public static class MessagingExtensions
             bus.UsingRabbitMq((context, cfg) =>
             {
                 var options = context.GetRequiredService<IOptions<RabbitMqOptions>>().Value;
-                cfg.Host(options.Host, (ushort)options.Port, options.VirtualHost, builder.Environment.ApplicationName, host =>
+                var nodes = options.Nodes();
+                cfg.Host(nodes[0].Host, (ushort)nodes[0].Port, options.VirtualHost, builder.Environment.ApplicationName, host =>
                 {
+                    if (nodes.Count > 1)
+                        host.UseCluster(cluster =>
+                        {
+                            foreach (var node in nodes)
+                                cluster.Node(node.ToString());
+                        });
                     host.Username(options.Username);
                     host.Password(options.ResolvePassword());
                     host.PublisherConfirmation = true;

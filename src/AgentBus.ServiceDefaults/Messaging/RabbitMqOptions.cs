@@ -13,6 +13,15 @@ public sealed class RabbitMqOptions
     [Range(1, 65535, ErrorMessage = "RabbitMq:Port must be between 1 and 65535.")]
     public int Port { get; set; } = 5672;
 
+    /// <summary>
+    /// Every node of a RabbitMQ cluster, "host:port,host:port"; when set, Host and Port are not used.
+    /// The bus connects to one that answers and moves to another when that node dies.
+    /// </summary>
+    public string? Endpoints { get; set; }
+
+    public IReadOnlyList<BrokerNode> Nodes() =>
+        string.IsNullOrWhiteSpace(Endpoints) ? [new BrokerNode(Host, Port)] : BrokerNodes.Parse(Endpoints, Port);
+
     [Required(ErrorMessage = "RabbitMq:VirtualHost is required.")]
     public string VirtualHost { get; set; } = WireNames.DefaultVirtualHost;
 
@@ -41,6 +50,20 @@ public sealed class RabbitMqOptions
     {
         if (string.IsNullOrEmpty(options.Password) && string.IsNullOrEmpty(options.PasswordFile))
             yield return $"{Section}:Password or {Section}:PasswordFile must be set.";
+        if (!string.IsNullOrWhiteSpace(options.Endpoints))
+        {
+            string? problem = null;
+            try
+            {
+                BrokerNodes.Parse(options.Endpoints, options.Port);
+            }
+            catch (FormatException ex)
+            {
+                problem = $"{Section}:Endpoints: {ex.Message}";
+            }
+            if (problem is not null)
+                yield return problem;
+        }
         if (!string.IsNullOrEmpty(options.PasswordFile) && !File.Exists(options.PasswordFile))
             yield return $"{Section}:PasswordFile '{options.PasswordFile}' does not exist.";
     }

@@ -111,7 +111,7 @@ public sealed class PostgresSagaRepositoryTests(ApprovalsFixture fixture) : IAsy
 
     static async Task SendAsync(WebApplication host, object message)
     {
-        var endpoint = await host.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{CounterDefinition.Queue}"));
+        var endpoint = await host.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"exchange:{CounterDefinition.Queue}"));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await endpoint.Send(message, timeout.Token);
     }
