@@ -23,6 +23,7 @@
 #   AGENTBUS_CLUSTER_MANAGEMENT_BASE    management port of node 1 (default 15692)
 #   AGENTBUS_CLUSTER_DIST_BASE          Erlang distribution port of node 1 (default AMQP base + 20000)
 #   AGENTBUS_POSTGRES_PORT              PostgreSQL port (default 5452)
+#   AGENTBUS_CLUSTER_COMPOSE_PROJECT    docker mode: compose project (default agentbus-cluster-<AMQP base>)
 #   AGENTBUS_SERVERS_MODE, AGENTBUS_SERVERS_TIMEOUT, AGENTBUS_PG_FSYNC, AGENTBUS_COMPOSE_FILE: as in servers.sh
 # AGENTBUS_RABBITMQ_PORT / _MANAGEMENT_PORT / _NODENAME / _DIST_PORT are ignored here (a sourced
 # single-node env must not move the cluster).
@@ -63,6 +64,9 @@ _cl_config() {
   export AGENTBUS_RABBITMQ_PORT="$CL_AMQP_BASE" AGENTBUS_RABBITMQ_MANAGEMENT_PORT="$CL_MGMT_BASE"
   export AGENTBUS_RABBITMQ_DIST_PORT="$CL_DIST_BASE"
   unset AGENTBUS_RABBITMQ_NODENAME AGENTBUS_SERVERS_ONLY
+  # docker mode: a compose project of its own, so the PostgreSQL service started here is never the
+  # shared stack's `postgres` container (same file, same service name)
+  export COMPOSE_PROJECT_NAME="${AGENTBUS_CLUSTER_COMPOSE_PROJECT:-agentbus-cluster-$CL_AMQP_BASE}"
   _sv_config
   SV_PORT_HINT="set AGENTBUS_CLUSTER_AMQP_BASE / AGENTBUS_CLUSTER_MANAGEMENT_BASE / AGENTBUS_CLUSTER_DIST_BASE"
   SV_RMQ_EXTRA_CONFIG="$_CL_RMQ_EXTRA_CONFIG"
@@ -123,7 +127,7 @@ _cl_export_for_compose() {
 
 # rabbitmqctl against the selected node
 _cl_ctl() {
-  if [[ "$CL_MODE" == docker ]]; then _sv_compose_rabbitmqctl "$@"; else _sv_rabbitmqctl "$@"; fi
+  if [[ "$CL_MODE" == docker ]]; then _cl_compose exec -T "$SV_COMPOSE_RMQ_SERVICE" rabbitmqctl "$@"; else _sv_rabbitmqctl "$@"; fi
 }
 
 # rabbitmqctl against the selected node; on failure its output and the node's log, then exit
@@ -256,6 +260,23 @@ _cl_ensure_cookie() {
   fi
 }
 
+# before anything starts: the ports of every node that is not running yet must be free
+_cl_check_ports() {
+  local n p busy=()
+  for n in "${_CL_NODES[@]}"; do
+    _cl_select "$n"
+    [[ -z "$(_sv_rmq_state_nodes)" ]] || continue
+    for p in "$SV_AMQP_PORT" "$SV_MGMT_PORT" "$SV_RMQ_DIST_PORT"; do
+      if _sv_port_open "$p"; then
+        _sv_log "port $p (for $SV_RMQ_NODE) is in use:"
+        _sv_port_owner "$p"
+        busy+=("$p")
+      fi
+    done
+  done
+  ((${#busy[@]} == 0)) || _sv_die "port(s) ${busy[*]} in use by other processes; $SV_PORT_HINT"
+}
+
 _cl_write_env() {
   local endpoints="" nodes="" urls="" n
   for n in "${_CL_NODES[@]}"; do
@@ -277,18 +298,20 @@ export AGENTBUS_RABBITMQ_MANAGEMENT_URLS='$urls'"
 cluster_up() (
   set -euo pipefail
   _cl_config
-  _sv_prepare_state
-  _cl_lock
-  _sv_load_secrets
   _sv_pick_mode
   if [[ -n "$CL_MODE" && "$CL_MODE" != "$SV_MODE" ]]; then
     _sv_die "$SV_STATE was set up in $CL_MODE mode, not $SV_MODE: run ops/lib/cluster.sh down --purge first"
   fi
   CL_MODE="$SV_MODE"
   [[ "$CL_MODE" == docker ]] || _cl_need_root
+  _sv_prepare_state
+  _cl_lock
+  _sv_load_secrets
   local n names=""
   for n in "${_CL_NODES[@]}"; do names+="$(_cl_node_name "$n")"$'\n'; done
   printf '%s' "$names" >"$SV_CLUSTER_MARKER"
+
+  [[ "$CL_MODE" == docker ]] || _cl_check_ports
 
   # PostgreSQL first, through servers.sh (its own lock; up in well under a second natively)
   AGENTBUS_SERVERS_MODE="$CL_MODE" AGENTBUS_SERVERS_ONLY=postgres servers_up
