@@ -67,6 +67,8 @@ _cl_config() {
   # docker mode: a compose project of its own, so the PostgreSQL service started here is never the
   # shared stack's `postgres` container (same file, same service name)
   export COMPOSE_PROJECT_NAME="${AGENTBUS_CLUSTER_COMPOSE_PROJECT:-agentbus-cluster-$CL_AMQP_BASE}"
+  # and the cluster profile in every compose call, servers.sh's included (exec into rabbitmq-c1)
+  export COMPOSE_PROFILES=cluster
   _sv_config
   SV_PORT_HINT="set AGENTBUS_CLUSTER_AMQP_BASE / AGENTBUS_CLUSTER_MANAGEMENT_BASE / AGENTBUS_CLUSTER_DIST_BASE"
   SV_RMQ_EXTRA_CONFIG="$_CL_RMQ_EXTRA_CONFIG"
@@ -548,12 +550,11 @@ cluster_down() (
     done
     ((failed == 0)) || _sv_log "a node did not stop cleanly (see above)"
   fi
-  AGENTBUS_SERVERS_ONLY=postgres servers_down
+  # PostgreSQL last; with --purge servers.sh also deletes $STATE (only if its marker file is there)
   if ((purge)); then
-    [[ -e "$SV_MARKER" ]] || _sv_die "refusing to delete $SV_STATE: no $SV_MARKER in it"
-    _sv_log "deleting $SV_STATE"
-    exec 9>&-
-    rm -rf -- "$SV_STATE"
+    AGENTBUS_SERVERS_ONLY=postgres servers_down --purge
+  else
+    AGENTBUS_SERVERS_ONLY=postgres servers_down
   fi
 )
 
