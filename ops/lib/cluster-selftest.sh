@@ -4,7 +4,7 @@
 # it, the queue still works through the other two, start it, it rejoins and serves again; then
 # down --purge, after which no VM of the test may run. Exit 0 only if all of that holds.
 #
-#   ops/lib/cluster-selftest.sh           the run (about a minute and a half on 2 cores)
+#   ops/lib/cluster-selftest.sh           the run (66–82 s on 2 shared cores)
 #   ops/lib/cluster-selftest.sh --keep    leave the cluster running at the end (stop: cluster.sh down --purge)
 #
 # It runs its own cluster on its own state folder and ports, never the shared servers:
