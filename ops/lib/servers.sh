@@ -27,6 +27,9 @@
 #   AGENTBUS_SERVERS_TIMEOUT            seconds to wait for each server (default 60)
 #   AGENTBUS_COMPOSE_FILE               default <repo>/docker-compose.yml
 #   AGENTBUS_RABBITMQ_NODENAME          default rabbit@localhost (rabbit-PORT@localhost off 5672)
+#   AGENTBUS_RABBITMQ_DIST_PORT         Erlang distribution port (default AMQP port + 20000)
+#   AGENTBUS_SERVERS_ONLY               postgres = up/down/restart/status handle PostgreSQL only and
+#                                       up writes no env (ops/lib/cluster.sh runs the RabbitMQ nodes)
 #
 # In docker mode these are exported for interpolation in the compose file:
 #   AGENTBUS_RABBITMQ_PORT, AGENTBUS_RABBITMQ_MANAGEMENT_PORT, AGENTBUS_POSTGRES_PORT,
@@ -36,17 +39,20 @@
 # State layout ($STATE): env (export lines, 0600), mode (native|docker), secrets/ (0700;
 # rabbitmq-agentbus-admin.password, postgres-postgres.password, postgres-agentbus.password),
 # rabbitmq/ (config, mnesia/, log/), postgres/ (data/, postgres.log, socket), run/ (pid files
-# of pipeline processes, see ops/down.sh).
+# of pipeline processes, see ops/down.sh). A state folder with a `cluster` file belongs to
+# ops/lib/cluster.sh: this script refuses it (except with AGENTBUS_SERVERS_ONLY=postgres).
 
 _SV_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 _SV_REPO_DIR="$(cd "$_SV_LIB_DIR/../.." && pwd)"
 
-_sv_log() { printf '[servers] %s\n' "$*" >&2; }
+# ops/lib/cluster.sh sources this file and sets _SV_LOG_PREFIX=cluster
+_sv_log() { printf '[%s] %s\n' "${_SV_LOG_PREFIX:-servers}" "$*" >&2; }
+_sv_indent() { sed "s/^/[${_SV_LOG_PREFIX:-servers}]   /" >&2; }
 _sv_die() { _sv_log "error: $*"; exit 1; }
 _sv_tail() { # file [lines]
   if [[ -f "$1" ]]; then
     _sv_log "last lines of $1:"
-    tail -n "${2:-25}" "$1" | sed 's/^/[servers]   /' >&2
+    tail -n "${2:-25}" "$1" | _sv_indent
   else
     _sv_log "(no log at $1)"
   fi
@@ -65,7 +71,6 @@ _sv_config() {
   for p in "$SV_AMQP_PORT" "$SV_MGMT_PORT" "$SV_PG_PORT"; do
     if ! [[ "$p" =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then _sv_die "bad port '$p'"; fi
   done
-  SV_MGMT_URL="http://$SV_HOST:$SV_MGMT_PORT"
   SV_ADMIN_USER=agentbus-admin
   SV_TIMEOUT="${AGENTBUS_SERVERS_TIMEOUT:-60}"
   SV_SECRETS="$SV_STATE/secrets"
@@ -83,6 +88,25 @@ _sv_config() {
   else
     SV_RMQ_NODE="rabbit-$SV_AMQP_PORT@localhost"
   fi
+  SV_RMQ_DIST_PORT="${AGENTBUS_RABBITMQ_DIST_PORT:-$((SV_AMQP_PORT + 20000))}"
+  _sv_rmq_derive
+
+  SV_PG_BIN="${AGENTBUS_PG_BIN:-/usr/lib/postgresql/15/bin}"
+  SV_PG_DIR="$SV_STATE/postgres"
+  SV_PG_DATA="$SV_PG_DIR/data"
+  SV_PG_LOG="$SV_PG_DIR/postgres.log"
+
+  # AGENTBUS_SERVERS_ONLY=postgres: up/down/restart/status handle PostgreSQL alone (ops/lib/cluster.sh
+  # runs its own RabbitMQ nodes and uses this file for PostgreSQL)
+  SV_ONLY="${AGENTBUS_SERVERS_ONLY:-}"
+  [[ -z "$SV_ONLY" || "$SV_ONLY" == postgres ]] || _sv_die "AGENTBUS_SERVERS_ONLY must be empty or postgres (got '$SV_ONLY')"
+  SV_CLUSTER_MARKER="$SV_STATE/cluster"
+}
+
+# One RabbitMQ node's derived settings, from SV_AMQP_PORT, SV_MGMT_PORT, SV_RMQ_DIR, SV_RMQ_NODE and
+# SV_RMQ_DIST_PORT (ops/lib/cluster.sh sets those per node and calls this again).
+_sv_rmq_derive() {
+  SV_MGMT_URL="http://$SV_HOST:$SV_MGMT_PORT"
   SV_RMQ_LOG="$SV_RMQ_DIR/log/$SV_RMQ_NODE.log"
   SV_RMQ_PIDFILE="$SV_RMQ_DIR/rabbit.pid"
   _SV_RMQ_ENV=(
@@ -94,15 +118,12 @@ _sv_config() {
     "RABBITMQ_ENABLED_PLUGINS_FILE=$SV_RMQ_DIR/enabled_plugins"
     "RABBITMQ_PID_FILE=$SV_RMQ_PIDFILE"
     "RABBITMQ_CONF_ENV_FILE=$SV_RMQ_DIR/rabbitmq-env.conf"
-    "RABBITMQ_DIST_PORT=${AGENTBUS_RABBITMQ_DIST_PORT:-$((SV_AMQP_PORT + 20000))}"
+    "RABBITMQ_DIST_PORT=$SV_RMQ_DIST_PORT"
     "ERL_EPMD_ADDRESS=127.0.0.1"
     "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}"
+    # rabbitmqctl's own distribution listener (ports 35672-35682) on loopback too
+    "RABBITMQ_CTL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}"
   )
-
-  SV_PG_BIN="${AGENTBUS_PG_BIN:-/usr/lib/postgresql/15/bin}"
-  SV_PG_DIR="$SV_STATE/postgres"
-  SV_PG_DATA="$SV_PG_DIR/data"
-  SV_PG_LOG="$SV_PG_DIR/postgres.log"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +132,7 @@ _sv_config() {
 # shellcheck disable=SC2016 # expanded by the inner bash
 _sv_port_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$SV_HOST" "$1" 2>/dev/null; }
 
-_sv_port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | head -n 3 | sed 's/^/[servers]   /' >&2 || true; }
+_sv_port_owner() { ss -Hltnp "sport = :$1" 2>/dev/null | head -n 3 | _sv_indent || true; }
 
 # _sv_http METHOD PATH USER PASSWORD [BODY] -> prints the HTTP status code (000 if no answer)
 _sv_http() {
@@ -154,7 +175,7 @@ _sv_write_env() {
   (
     umask 077
     cat >"$tmp" <<EOF
-# written by ops/lib/servers.sh up ($SV_MODE mode); source it
+# written by ops/lib/${_SV_LOG_PREFIX:-servers}.sh up ($SV_MODE mode); source it
 export AGENTBUS_RABBITMQ_HOST='$SV_HOST'
 export AGENTBUS_RABBITMQ_PORT='$SV_AMQP_PORT'
 export AGENTBUS_RABBITMQ_MANAGEMENT_URL='$SV_MGMT_URL'
@@ -163,6 +184,8 @@ export AGENTBUS_RABBITMQ_ADMIN_PASSWORD='$SV_ADMIN_PW'
 export AGENTBUS_POSTGRES_ADMIN='Host=$SV_HOST;Port=$SV_PG_PORT;Username=postgres;Password=$SV_PG_SUPER_PW;Database=postgres'
 export AGENTBUS_POSTGRES='Host=$SV_HOST;Port=$SV_PG_PORT;Username=agentbus;Password=$SV_PG_APP_PW;Database=agentbus'
 EOF
+    # extra export lines (ops/lib/cluster.sh: the endpoints and names of all nodes)
+    [[ -z "${SV_ENV_EXTRA:-}" ]] || printf '%s\n' "$SV_ENV_EXTRA" >>"$tmp"
   )
   if cmp -s "$tmp" "$SV_ENV_FILE"; then rm -f "$tmp"; else mv -f "$tmp" "$SV_ENV_FILE"; fi
   if [[ "$(cat "$SV_MODE_FILE" 2>/dev/null)" != "$SV_MODE" ]]; then
@@ -228,7 +251,10 @@ _sv_rabbitmqctl() { _sv_as_rabbitmq "$SV_RMQ_BIN/rabbitmqctl" "$@"; }
 _sv_rmq_state_nodes() {
   local pid envs
   for pid in $(pgrep -u rabbitmq -x beam.smp 2>/dev/null || true); do
-    envs="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null || true)"
+    # rabbitmqctl runs a short-lived beam.smp as user rabbitmq with the same environment: only a
+    # server VM boots rabbit (and a VM may be gone by now)
+    [[ "$( (tr '\0' ' ' <"/proc/$pid/cmdline") 2>/dev/null || true)" == *" -s rabbit boot "* ]] || continue
+    envs="$( (tr '\0' '\n' <"/proc/$pid/environ") 2>/dev/null || true)"
     grep -qxF -e "RABBITMQ_MNESIA_BASE=$SV_RMQ_DIR/mnesia" <<<"$envs" || continue
     printf '%s %s\n' "$pid" "$(sed -n 's/^RABBITMQ_NODENAME=//p' <<<"$envs" | head -n 1)"
   done
@@ -248,6 +274,8 @@ max_message_size = 4194304
 vm_memory_high_watermark.relative = 0.4
 disk_free_limit.absolute = 50MB
 EOF
+  # extra lines (ops/lib/cluster.sh: cluster_partition_handling)
+  [[ -z "${SV_RMQ_EXTRA_CONFIG:-}" ]] || printf '%s\n' "$SV_RMQ_EXTRA_CONFIG"
 }
 
 _sv_rmq_write_config() {
@@ -270,11 +298,17 @@ _sv_rmq_fail() { # message
   _sv_tail "$SV_RMQ_LOG"
   [[ -s "$SV_RMQ_DIR/log/startup.log" ]] && _sv_tail "$SV_RMQ_DIR/log/startup.log" 10
   # errors before the logger starts (e.g. a port in use) only reach the crash dump
-  [[ -f "$SV_RMQ_DIR/erl_crash.dump" ]] && grep -m 1 '^Slogan:' "$SV_RMQ_DIR/erl_crash.dump" | cut -c 1-400 | sed 's/^/[servers]   /' >&2
+  [[ -f "$SV_RMQ_DIR/erl_crash.dump" ]] && grep -m 1 '^Slogan:' "$SV_RMQ_DIR/erl_crash.dump" | cut -c 1-400 | _sv_indent
   _sv_die "$1"
 }
 
 _sv_rmq_start_native() {
+  _sv_rmq_launch_native
+  _sv_rmq_await_native
+}
+
+# starts our node's VM unless it runs already with the same node name and config (does not wait)
+_sv_rmq_launch_native() {
   local running
   running="$(_sv_rmq_state_nodes)"
   if [[ -n "$running" ]] && { [[ "$running" != *" $SV_RMQ_NODE" || "$(wc -l <<<"$running")" -gt 1 ]] ||
@@ -287,10 +321,10 @@ _sv_rmq_start_native() {
     _sv_log "rabbitmq node $SV_RMQ_NODE is running; waiting for it"
   else
     local p
-    for p in "$SV_AMQP_PORT" "$SV_MGMT_PORT"; do
+    for p in "$SV_AMQP_PORT" "$SV_MGMT_PORT" "$SV_RMQ_DIST_PORT"; do
       if _sv_port_open "$p"; then
         _sv_port_owner "$p"
-        _sv_die "port $p is in use by another process; set AGENTBUS_RABBITMQ_PORT / AGENTBUS_RABBITMQ_MANAGEMENT_PORT"
+        _sv_die "port $p (for $SV_RMQ_NODE) is in use by another process; ${SV_PORT_HINT:-set AGENTBUS_RABBITMQ_PORT / AGENTBUS_RABBITMQ_MANAGEMENT_PORT / AGENTBUS_RABBITMQ_DIST_PORT}"
       fi
     done
     _sv_rmq_write_config
@@ -301,7 +335,9 @@ _sv_rmq_start_native() {
     _sv_as_rabbitmq sh -c 'exec >>"$0" 2>&1; ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$1" -detached' \
       "$SV_RMQ_DIR/log/startup.log" "$SV_RMQ_BIN/rabbitmq-server" || _sv_rmq_fail "rabbitmq-server did not start"
   fi
+}
 
+_sv_rmq_await_native() {
   local deadline=$((SECONDS + SV_TIMEOUT)) started=$SECONDS
   # await_startup exits 69 at once until the node has registered with epmd: loop on it
   until _sv_rabbitmqctl -q await_startup --timeout 5 >/dev/null 2>&1; do
@@ -519,7 +555,7 @@ _sv_pg_stop_native() {
 
 _sv_docker_engine() { command -v docker >/dev/null && timeout 5 docker info >/dev/null 2>&1; }
 _sv_compose() { docker compose -f "$SV_COMPOSE_FILE" "$@"; }
-_sv_compose_rabbitmqctl() { _sv_compose exec -T rabbitmq rabbitmqctl "$@"; }
+_sv_compose_rabbitmqctl() { _sv_compose exec -T "${SV_COMPOSE_RMQ_SERVICE:-rabbitmq}" rabbitmqctl "$@"; }
 
 _sv_pick_mode() {
   case "${AGENTBUS_SERVERS_MODE:-auto}" in
@@ -554,8 +590,10 @@ _sv_lock() {
 # both servers healthy in the recorded mode, users in place, fsync as asked: nothing to do
 _sv_all_good() {
   local mode="$1"
-  _sv_rmq_healthy || return 1
-  [[ "$(_sv_http GET /api/users/guest "$SV_ADMIN_USER" "$SV_ADMIN_PW")" == 404 ]] || return 1
+  if [[ "$SV_ONLY" != postgres ]]; then
+    _sv_rmq_healthy || return 1
+    [[ "$(_sv_http GET /api/users/guest "$SV_ADMIN_USER" "$SV_ADMIN_PW")" == 404 ]] || return 1
+  fi
   _sv_pg_isready 2>/dev/null || return 1
   [[ "$(_sv_pg_login "$mode" agentbus "$SV_PG_APP_PW" agentbus 'select 1')" == 1 ]] || return 1
   local fsync
@@ -567,9 +605,19 @@ _sv_all_good() {
   return 0
 }
 
+# A state folder of ops/lib/cluster.sh holds three RabbitMQ nodes this file does not know about.
+_sv_refuse_cluster() {
+  [[ "$SV_ONLY" == postgres || ! -e "$SV_CLUSTER_MARKER" ]] ||
+    _sv_die "$SV_STATE holds a RabbitMQ cluster: use ops/lib/cluster.sh (or another AGENTBUS_STATE_DIR)"
+}
+
+# the compose services up/down handle
+_sv_compose_services() { if [[ "$SV_ONLY" == postgres ]]; then echo postgres; else echo rabbitmq postgres; fi; }
+
 servers_up() (
   set -euo pipefail
   _sv_config
+  _sv_refuse_cluster
   _sv_prepare_state
   _sv_lock
   _sv_load_secrets
@@ -577,20 +625,26 @@ servers_up() (
   # fast path: recorded mode still healthy
   local recorded
   recorded="$(cat "$SV_MODE_FILE" 2>/dev/null || true)"
-  if [[ -n "$recorded" && -s "$SV_ENV_FILE" ]] && _sv_all_good "$recorded"; then
+  if [[ -n "$recorded" ]] && [[ -s "$SV_ENV_FILE" || "$SV_ONLY" == postgres ]] && _sv_all_good "$recorded"; then
     SV_MODE="$recorded"
     _sv_ensure_packages "$SV_MODE"
-    _sv_write_env
-    _sv_log "rabbitmq and postgres already up ($SV_MODE)"
+    if [[ "$SV_ONLY" == postgres ]]; then
+      _sv_log "postgres already up ($SV_MODE)"
+    else
+      _sv_write_env
+      _sv_log "rabbitmq and postgres already up ($SV_MODE)"
+    fi
     return 0
   fi
 
   _sv_pick_mode
   _sv_ensure_packages "$SV_MODE"
+  local services
+  read -r -a services <<<"$(_sv_compose_services)"
   if [[ "$SV_MODE" == docker ]]; then
     _sv_export_for_compose
-    _sv_log "docker compose up rabbitmq postgres ($SV_COMPOSE_FILE)"
-    _sv_compose up -d --wait rabbitmq postgres 9>&- >&2 || _sv_die "docker compose up failed"
+    _sv_log "docker compose up ${services[*]} ($SV_COMPOSE_FILE)"
+    _sv_compose up -d --wait "${services[@]}" 9>&- >&2 || _sv_die "docker compose up failed"
   else
     ((EUID == 0)) || _sv_die "native mode needs root (servers run as rabbitmq/postgres via runuser)"
     # postgres first: it is up in well under a second, rabbitmq takes a few
@@ -605,10 +659,16 @@ servers_up() (
       [[ "$(_sv_psql_super native -qAt -c 'show fsync' 2>/dev/null)" != "$(_sv_pg_fsync_wanted)" ]]; then
       _sv_pg_start_native restart
     fi
-    if ! _sv_rmq_healthy; then _sv_rmq_start_native; fi
+    if [[ "$SV_ONLY" != postgres ]] && ! _sv_rmq_healthy; then _sv_rmq_start_native; fi
   fi
   _sv_pg_wait_ready "$SV_MODE"
   _sv_pg_provision "$SV_MODE"
+  if [[ "$SV_ONLY" == postgres ]]; then
+    # the caller writes $STATE/env; the mode is recorded for down
+    [[ "$(cat "$SV_MODE_FILE" 2>/dev/null)" == "$SV_MODE" ]] || printf '%s\n' "$SV_MODE" >"$SV_MODE_FILE"
+    _sv_log "up ($SV_MODE): postgres 127.0.0.1:$SV_PG_PORT"
+    return 0
+  fi
   _sv_rmq_provision "$SV_MODE"
   _sv_rmq_wait_ready "$SV_MODE"
   _sv_write_env
@@ -629,26 +689,28 @@ servers_down() (
     _sv_log "no state folder $SV_STATE: nothing to stop"
     return 0
   fi
+  _sv_refuse_cluster
   _sv_lock
-  local mode
+  local mode services
   mode="$(cat "$SV_MODE_FILE" 2>/dev/null || echo native)"
+  read -r -a services <<<"$(_sv_compose_services)"
   if [[ "$mode" == docker ]]; then
     if _sv_docker_engine && [[ -f "$SV_COMPOSE_FILE" ]]; then
       _sv_load_secrets
       _sv_export_for_compose # the compose file may interpolate them
       if ((purge)); then
-        _sv_log "docker compose rm -s -f -v rabbitmq postgres"
-        _sv_compose rm -s -f -v rabbitmq postgres >&2
+        _sv_log "docker compose rm -s -f -v ${services[*]}"
+        _sv_compose rm -s -f -v "${services[@]}" >&2
       else
-        _sv_log "docker compose stop rabbitmq postgres"
-        _sv_compose stop rabbitmq postgres >&2
+        _sv_log "docker compose stop ${services[*]}"
+        _sv_compose stop "${services[@]}" >&2
       fi
     else
       _sv_log "recorded mode is docker but no engine/compose file answers: nothing stopped"
     fi
   else
     ((EUID == 0)) || _sv_die "native mode needs root"
-    _sv_rmq_stop_native
+    [[ "$SV_ONLY" == postgres ]] || _sv_rmq_stop_native
     _sv_pg_stop_native
   fi
   if ((purge)); then
@@ -665,6 +727,8 @@ servers_restart() (
   [[ "$server" == rabbitmq || "$server" == postgres ]] || _sv_die "restart: name rabbitmq or postgres (got '$server')"
   (($# == 1)) || _sv_die "restart: one server only"
   _sv_config
+  [[ "$SV_ONLY" != postgres || "$server" == postgres ]] || _sv_die "restart: AGENTBUS_SERVERS_ONLY=postgres"
+  _sv_refuse_cluster
   [[ -s "$SV_ENV_FILE" ]] || _sv_die "no $SV_ENV_FILE yet: run ops/lib/servers.sh up"
   _sv_lock
   _sv_load_secrets
@@ -698,7 +762,9 @@ servers_status() (
     admin_pw="$(head -n 1 "$SV_SECRETS/rabbitmq-agentbus-admin.password")"
 
   line="rabbitmq down (amqp 127.0.0.1:$SV_AMQP_PORT, management $SV_MGMT_PORT)"
-  if _sv_port_open "$SV_AMQP_PORT"; then
+  if [[ "$SV_ONLY" == postgres ]]; then
+    line=""
+  elif _sv_port_open "$SV_AMQP_PORT"; then
     local code
     code="$(_sv_http GET /api/overview "$SV_ADMIN_USER" "$admin_pw")"
     if [[ "$code" == 200 ]]; then
@@ -710,7 +776,7 @@ servers_status() (
   else
     rc=3
   fi
-  echo "$line"
+  [[ -z "$line" ]] || echo "$line"
 
   if "$SV_PG_BIN/pg_isready" -q -h "$SV_HOST" -p "$SV_PG_PORT" 2>/dev/null ||
     { [[ ! -x "$SV_PG_BIN/pg_isready" ]] && _sv_port_open "$SV_PG_PORT"; }; then
