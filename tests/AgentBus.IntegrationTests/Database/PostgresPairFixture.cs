@@ -58,7 +58,8 @@ public sealed class PostgresPairFixture : IAsyncLifetime
             await connection.ExecuteAsync($"CREATE DATABASE \"{DatabaseName}\"");
         var owner = new NpgsqlConnectionStringBuilder(admin) { Database = DatabaseName }.ConnectionString;
         await DatabaseMigrator.ApplyAsync(owner, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, AgentBus.Cli.Database.AgentBusSchema.All);
-        _database = NpgsqlDataSource.Create(owner);
+        // Tuned as the services are: with Npgsql's default, the test's own reads would wait out a 10 s host recheck.
+        _database = NpgsqlDataSource.Create(DatabaseExtensions.WithServiceTuning(owner));
 
         await new BrokerProvisioner(Management, Secrets, Servers.AdminUser).ApplyAsync(VirtualHost, [Agent], [Tool], CancellationToken.None);
         const string user = "agentbus-projections";
