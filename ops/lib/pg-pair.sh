@@ -337,7 +337,7 @@ pgpair_up() (
   _pp_set_sync "$primary" "$standby"
   _pp_psql "$primary" "alter role postgres password '$PP_PW'" >/dev/null
   _pp_write_env
-  _pp_log "up: primary $primary (127.0.0.1:$(_pp_port "$primary")), standby $standby (127.0.0.1:$(_pp_port "$standby")), replication ${PP_SYNC/on/synchronous}; env: $PP_ENV_FILE"
+  _pp_log "up: primary $primary (127.0.0.1:$(_pp_port "$primary")), standby $standby (127.0.0.1:$(_pp_port "$standby")), replication $([[ "$PP_SYNC" == on ]] && echo synchronous || echo asynchronous); env: $PP_ENV_FILE"
 )
 
 pgpair_restart_primary() (
