@@ -31,7 +31,13 @@ public static class DatabaseExtensions
     /// (docs/performance.md). And no service keeps session state (no session SET, LISTEN, advisory lock
     /// or temporary table; only SET LOCAL inside a transaction), so a connection returned to the pool
     /// is not reset: that reset was several statements per checkout, five checkouts per action.
-    /// A connection string that sets either option itself keeps its value.
+    /// With several hosts (<c>Host=a,b;Target Session Attributes=read-write</c>), Npgsql remembers each host's
+    /// state for <c>Host Recheck Seconds</c>, 10 by default: a primary whose connection broke stays "offline",
+    /// and the standby that was seen in recovery stays "standby", that long. Every write then fails with
+    /// "No suitable host was found" for 10 s after any primary restart or failover, however quick, which is
+    /// longer than the consumers' retries last (MessagingExtensions); at 1 s the pool looks again in time,
+    /// for the price of one state query per host and second.
+    /// A connection string that sets any of these options itself keeps its value.
     /// </summary>
     public static string WithServiceTuning(string connectionString)
     {
@@ -40,6 +46,8 @@ public static class DatabaseExtensions
             builder.MaxAutoPrepare = 64;
         if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
             builder.NoResetOnClose = true;
+        if (builder.Host?.Contains(',') == true && !connectionString.Contains("Recheck", StringComparison.OrdinalIgnoreCase))
+            builder.HostRecheckSeconds = 1;
         return builder.ConnectionString;
     }
 
