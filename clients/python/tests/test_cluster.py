@@ -351,6 +351,22 @@ def test_a_consumer_cancelled_by_the_broker_reconnects_instead_of_going_deaf(sta
     assert core.transport.is_open
 
 
+def test_an_unexpected_failure_opening_one_node_moves_on_to_the_next(started):
+    broker = FakeBroker(A, B, C)
+    core = started(broker)
+    connect = broker.connect
+
+    def odd(parameters):
+        if parameters.port == B:
+            raise ValueError("a bug in a node's answer")
+        return connect(parameters)
+
+    core.transport._connect = odd
+    broker.current.lose = True
+    eventually(lambda: core.transport.reconnects == 1)
+    assert core.transport.node.port == C and core.transport.is_open
+
+
 def test_when_no_node_takes_a_new_connection_in_time_everything_pending_fails_naming_the_nodes(started, caplog):
     broker = FakeBroker(A)
     core = started(broker, reconnect_timeout=0.5)

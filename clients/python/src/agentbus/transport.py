@@ -128,6 +128,7 @@ class Transport:
         self._connection: Any = None
         self._publisher: BlockingChannel | None = None
         self._ready: Future[None] = Future()
+        self._consumer_cancelled = False
         self.node: wire.Endpoint | None = None  # the node connected to now
         self.reconnects = 0
         self.reconnecting = False
@@ -235,6 +236,7 @@ class Transport:
         with self._lock:
             self._connection = connection
         self._publisher = publisher
+        self._consumer_cancelled = False
         self.node = node
 
     def _connect_first(self) -> None:
@@ -276,11 +278,20 @@ class Transport:
                 while not self._stopping:
                     self._drain()
                     self._connection.process_data_events(time_limit=_PUMP_SECONDS)
+                    if self._consumer_cancelled:
+                        raise _Lost(f"the broker cancelled the consumer of {wire.reply_queue(self.settings.agent_id)}")
+                break
             except pika.exceptions.AMQPError as error:
-                failure = self._reconnect(error)
+                lost: BaseException = error
             except BaseException as error:  # noqa: BLE001 - never die silently with waiters pending
                 failure = ConnectionLostError(f"the client's I/O thread failed: {error!r}")
                 log.exception("the AgentBus I/O thread failed")
+                break
+            try:
+                failure = self._reconnect(lost)
+            except BaseException as error:  # noqa: BLE001 - as above
+                failure = ConnectionLostError(f"the client's I/O thread failed while reconnecting: {error!r}")
+                log.exception("the AgentBus I/O thread failed while reconnecting")
         self._end(failure or ConnectionLostError("the client is closed"))
         if failure is not None:
             self._router.fail_all(failure)
@@ -313,8 +324,8 @@ class Transport:
                         break
                     try:
                         self._open(node, min(s.connect_timeout, remaining))
-                    except AgentBusError as failed:
-                        failures[node] = str(failed)
+                    except Exception as failed:  # noqa: BLE001 - any node may fail any way; the next one is tried
+                        failures[node] = str(failed) if isinstance(failed, AgentBusError) else repr(failed)
                         continue
                     self.reconnects += 1
                     unconfirmed = sum(1 for work in self._resume if work.republish)
@@ -414,8 +425,9 @@ class Transport:
 
     def _on_consumer_cancelled(self, frame: Any) -> None:
         # The broker cancels a consumer when its queue goes away or moves (a node of the cluster died);
-        # without this the client would go on with a connection that no longer reads replies.
-        raise _Lost(f"the broker cancelled the consumer of {wire.reply_queue(self.settings.agent_id)}")
+        # without this the client would go on with a connection that no longer reads replies. Flagged,
+        # not raised: pika logs an exception raised in a callback as its own failure.
+        self._consumer_cancelled = True
 
     def _on_reply(self, channel: BlockingChannel, method: Any, properties: pika.BasicProperties, body: bytes) -> None:
         try:
