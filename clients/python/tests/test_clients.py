@@ -23,6 +23,8 @@ class FakeTransport:
         self.confirm = True
         self.is_open = True
         self.closed = False
+        self.reconnecting = False
+        self.reconnects = 0
 
     def publish(self, exchange, body, kind, message_id=None, headers=None):
         self.sent.append({"exchange": exchange, "body": json.loads(body), "type": kind, "message_id": message_id, "headers": headers})

@@ -50,6 +50,20 @@ async def _await(source: Future[T], timeout: float) -> T:
     return await asyncio.wait_for(_bridge(source, asyncio.get_running_loop()), timeout)
 
 
+async def _confirm(core: Core, published: Future[str], what: str) -> str:
+    """As Core.await_confirm, on the loop."""
+    reconnects = core.transport.reconnects
+    try:
+        return await _await(published, core.settings.publish_timeout)
+    except asyncio.TimeoutError:
+        if not core.disrupted_since(reconnects):
+            raise core.publish_timeout(what) from None
+    try:
+        return await _await(published, core.confirm_grace())
+    except asyncio.TimeoutError:
+        raise core.publish_timeout(what) from None
+
+
 class AsyncAgentBusClient:
     """`client = await AsyncAgentBusClient.connect()`, or `async with await AsyncAgentBusClient.connect() as client:`."""
 
@@ -77,10 +91,7 @@ class AsyncAgentBusClient:
                       intent: str | None = None, action_id: str | None = None, *, operation: str | None = None) -> str:
         """As AgentBusClient.propose: returns the action id once the broker confirmed the proposal."""
         action_id, published = self._core.propose(tool, arguments, run_id, idempotency_key, intent, action_id, operation)
-        try:
-            await _await(published, self._core.settings.publish_timeout)
-        except asyncio.TimeoutError:
-            raise self._core.publish_timeout(f"proposal {action_id}") from None
+        await _confirm(self._core, published, f"proposal {action_id}")
         return action_id
 
     async def decision(self, action_id: str, timeout: float = 30.0) -> ActionDecided:
@@ -110,17 +121,11 @@ class AsyncAgentBusClient:
     async def report_spend(self, amount_usd: Decimal | float | int, category: str, run_id: str,
                            description: str | None = None, report_id: str | None = None) -> str:
         report_id, published = self._core.spend(amount_usd, category, run_id, description, report_id)
-        try:
-            await _await(published, self._core.settings.publish_timeout)
-        except asyncio.TimeoutError:
-            raise self._core.publish_timeout(f"spend report {report_id}") from None
+        await _confirm(self._core, published, f"spend report {report_id}")
         return report_id
 
     async def complete_run(self, run_id: str, succeeded: bool, summary: str | None = None) -> None:
-        try:
-            await _await(self._core.run_completed(run_id, succeeded, summary), self._core.settings.publish_timeout)
-        except asyncio.TimeoutError:
-            raise self._core.publish_timeout(f"the report that run {run_id} completed") from None
+        await _confirm(self._core, self._core.run_completed(run_id, succeeded, summary), f"the report that run {run_id} completed")
 
     async def operations(self, gateway_url: str | None = None, timeout: float = 10.0) -> list[Operation]:
         s = self._core.settings

@@ -77,6 +77,27 @@ class Core:
         return self.transport.publish(wire.RUN_REPORTS_EXCHANGE, body, "RunCompleted",
                                       wire.run_completed_message_id(self.settings.agent_id, run_id))
 
+    def disrupted_since(self, reconnects: int) -> bool:
+        """Whether the connection was lost since `reconnects` was read: a confirm late for that reason is
+        still coming (the transport publishes the message again once reconnected) or fails on its own
+        once reconnect_timeout is over, so it is worth waiting for rather than reported as a timeout."""
+        return self.transport.reconnecting or self.transport.reconnects != reconnects
+
+    def confirm_grace(self) -> float:
+        return self.settings.reconnect_timeout + self.settings.publish_timeout
+
+    def await_confirm(self, published: Future[str], what: str) -> str:
+        reconnects = self.transport.reconnects
+        try:
+            return published.result(timeout=self.settings.publish_timeout)
+        except concurrent.futures.TimeoutError:
+            if not self.disrupted_since(reconnects):
+                raise self.publish_timeout(what) from None
+        try:
+            return published.result(timeout=self.confirm_grace())
+        except concurrent.futures.TimeoutError:
+            raise self.publish_timeout(what) from None
+
     def publish_timeout(self, what: str) -> AgentBusTimeoutError:
         return AgentBusTimeoutError(
             f"the broker did not confirm {what} within {self.settings.publish_timeout:g} s; "
@@ -99,9 +120,11 @@ class AgentBusClient:
                 **options: Any) -> AgentBusClient:
         """Connects as the agent's own broker user and starts reading its reply queue.
 
-        Missing settings come from AGENTBUS_AGENT_ID, AGENTBUS_AGENT_PASSWORD, AGENTBUS_RABBITMQ_HOST,
-        AGENTBUS_RABBITMQ_PORT and AGENTBUS_RABBITMQ_VHOST. `options`: heartbeat, connect_timeout and
-        publish_timeout in seconds. `on_unmatched(type, body, why)` sees every reply no action of this
+        Missing settings come from AGENTBUS_AGENT_ID, AGENTBUS_AGENT_PASSWORD, AGENTBUS_RABBITMQ_ENDPOINTS
+        (or AGENTBUS_RABBITMQ_HOST and AGENTBUS_RABBITMQ_PORT) and AGENTBUS_RABBITMQ_VHOST. `options`:
+        endpoints (the nodes of a cluster, "host:port,host:port" or a list of "host:port", instead of
+        host and port), heartbeat, connect_timeout, publish_timeout and reconnect_timeout (how long to
+        keep trying the nodes after the connection is lost, default 30) in seconds. `on_unmatched(type, body, why)` sees every reply no action of this
         client took (called on the I/O thread; keep it short). Raises AuthenticationError,
         AccessDeniedError, BrokerUnreachableError or ConfigurationError.
         """
@@ -124,13 +147,12 @@ class AgentBusClient:
         `tool` is a catalog operation as "tool.operation" ("payments.refund"), or the tool alone when
         `operation` is given or the tool is generic. Re-proposing with the same `action_id` and the same
         body is the safe retry when a confirm was lost; the tool never runs twice for one action id.
+        A connection lost before the confirm is not an error: the proposal is published again, with the same
+        message id, once the client has reconnected, and this waits for that (up to reconnect_timeout more).
         Raises InvalidProposalError, PublishError, AgentBusTimeoutError (no confirm) or ConnectionLostError.
         """
         action_id, published = self._core.propose(tool, arguments, run_id, idempotency_key, intent, action_id, operation)
-        try:
-            published.result(timeout=self._core.settings.publish_timeout)
-        except concurrent.futures.TimeoutError:
-            raise self._core.publish_timeout(f"proposal {action_id}") from None
+        self._core.await_confirm(published, f"proposal {action_id}")
         return action_id
 
     def decision(self, action_id: str, timeout: float = 30.0) -> ActionDecided:
@@ -166,18 +188,12 @@ class AgentBusClient:
         """Reports money spent outside AgentBus (model inference, mostly) so budgets count it. Returns the
         report id; sending the same id again never charges twice."""
         report_id, published = self._core.spend(amount_usd, category, run_id, description, report_id)
-        try:
-            published.result(timeout=self._core.settings.publish_timeout)
-        except concurrent.futures.TimeoutError:
-            raise self._core.publish_timeout(f"spend report {report_id}") from None
+        self._core.await_confirm(published, f"spend report {report_id}")
         return report_id
 
     def complete_run(self, run_id: str, succeeded: bool, summary: str | None = None) -> None:
         """Says the run is over and whether it achieved its goal. Once per run; a repeat records nothing new."""
-        try:
-            self._core.run_completed(run_id, succeeded, summary).result(timeout=self._core.settings.publish_timeout)
-        except concurrent.futures.TimeoutError:
-            raise self._core.publish_timeout(f"the report that run {run_id} completed") from None
+        self._core.await_confirm(self._core.run_completed(run_id, succeeded, summary), f"the report that run {run_id} completed")
 
     def operations(self, gateway_url: str | None = None, timeout: float = 10.0) -> list[Operation]:
         """The operations this agent is granted, from the MCP gateway (AGENTBUS_GATEWAY_URL, default

@@ -9,7 +9,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -161,8 +161,46 @@ def run_completed_body(agent_id: str, run_id: str, succeeded: bool, summary: str
 
 
 @dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One RabbitMQ node."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_endpoints(text: str, default_port: int, what: str = "endpoints") -> tuple[Endpoint, ...]:
+    """"host:port,host:port" (port optional), the form the .NET client and services read too
+    (BrokerNodes.Parse): items are trimmed, empty ones skipped, and a host may not hold whitespace,
+    '/', '@' or ':' (so no bare IPv6 addresses, as there)."""
+    if not isinstance(text, str):
+        raise ConfigurationError(f"{what} must be a string \"host:port,host:port\" or a list of \"host:port\", not {type(text).__name__}")
+    nodes: list[Endpoint] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        host, colon, port_text = item.rpartition(":")
+        if not colon:
+            host, port = item, default_port
+        else:
+            if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+                raise ConfigurationError(f"{what}: '{item}' is not host:port (the port must be a number from 1 to 65535)")
+            port = int(port_text)
+        if not host or any(c.isspace() or c in "/@:" for c in host):
+            raise ConfigurationError(f"{what}: '{item}' names no valid host")
+        nodes.append(Endpoint(host, port))
+    if not nodes:
+        raise ConfigurationError(f"{what} names no broker node: expected host:port[,host:port...]")
+    return tuple(nodes)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
-    """Where and as whom to connect. `from_env` fills what is not given from AGENTBUS_* variables."""
+    """Where and as whom to connect. `from_env` fills what is not given from AGENTBUS_* variables.
+
+    `endpoints` are the nodes to try, in order; `host` and `port` are the first of them."""
 
     agent_id: str
     password: str
@@ -172,9 +210,19 @@ class Settings:
     heartbeat: int = 15
     connect_timeout: float = 10.0
     publish_timeout: float = 10.0
+    reconnect_timeout: float = 30.0
+    endpoints: tuple[Endpoint, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.endpoints:
+            object.__setattr__(self, "endpoints", (Endpoint(self.host, self.port),))
+
+    @property
+    def nodes(self) -> str:
+        return ", ".join(map(str, self.endpoints))
 
     def __repr__(self) -> str:  # never print the password
-        return f"Settings(agent_id={self.agent_id!r}, host={self.host!r}, port={self.port}, vhost={self.vhost!r})"
+        return f"Settings(agent_id={self.agent_id!r}, endpoints={self.nodes!r}, vhost={self.vhost!r})"
 
     @classmethod
     def from_env(
@@ -185,8 +233,12 @@ class Settings:
         port: int | None = None,
         vhost: str | None = None,
         env: Mapping[str, str] | None = None,
+        endpoints: str | Sequence[str] | None = None,
         **options: Any,
     ) -> Settings:
+        """Nodes: the `endpoints` argument, else `host` (and `port`), else AGENTBUS_RABBITMQ_ENDPOINTS,
+        else AGENTBUS_RABBITMQ_HOST and AGENTBUS_RABBITMQ_PORT. A node without a port gets `port`,
+        AGENTBUS_RABBITMQ_PORT or 5672."""
         env = os.environ if env is None else env
         agent_id = agent_id or env.get("AGENTBUS_AGENT_ID") or ""
         password = password if password is not None else env.get("AGENTBUS_AGENT_PASSWORD", "")
@@ -204,14 +256,27 @@ class Settings:
                 raise ConfigurationError(f"AGENTBUS_RABBITMQ_PORT is not a number: {text!r}") from None
         if not 0 < port < 65536:
             raise ConfigurationError(f"port {port} is not a TCP port")
-        for name in ("heartbeat", "connect_timeout", "publish_timeout"):
+        for name in ("heartbeat", "connect_timeout", "publish_timeout", "reconnect_timeout"):
             if name in options and not (isinstance(options[name], (int, float)) and options[name] > 0 and not math.isinf(options[name])):
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if endpoints is not None and host is not None:
+            raise ConfigurationError("pass endpoints or host, not both: endpoints names every node")
+        if endpoints is not None:
+            if not isinstance(endpoints, str):
+                if not all(isinstance(item, str) for item in endpoints):
+                    raise ConfigurationError("endpoints must be a string \"host:port,host:port\" or a list of \"host:port\" strings")
+                endpoints = ",".join(endpoints)
+            nodes = parse_endpoints(endpoints, port, "endpoints")
+        elif host is None and (env.get("AGENTBUS_RABBITMQ_ENDPOINTS") or "").strip():
+            nodes = parse_endpoints(env["AGENTBUS_RABBITMQ_ENDPOINTS"], port, "AGENTBUS_RABBITMQ_ENDPOINTS")
+        else:
+            nodes = (Endpoint(host or env.get("AGENTBUS_RABBITMQ_HOST") or DEFAULT_HOST, port),)
         return cls(
             agent_id=agent_id,
             password=password,
-            host=host or env.get("AGENTBUS_RABBITMQ_HOST") or DEFAULT_HOST,
-            port=port,
+            host=nodes[0].host,
+            port=nodes[0].port,
             vhost=vhost or env.get("AGENTBUS_RABBITMQ_VHOST") or DEFAULT_VHOST,
+            endpoints=nodes,
             **options,
         )
