@@ -68,5 +68,12 @@ if [[ "${AGENTBUS_TEST_RUNS:-1}" != 0 ]]; then
     pipeline_log "$run run: $([[ $run_status == 0 ]] && echo passed || echo "FAILED (exit $run_status)")"
     ((run_status == 0)) || status=$run_status
   done
+
+  # A three-node RabbitMQ cluster of its own: quorum queues keep serving while one node is killed and rejoins.
+  pipeline_log "the cluster self-test: ops/lib/cluster-selftest.sh"
+  cluster_status=0
+  AGENTBUS_STATE_DIR=/tmp/agentbus-cluster-selftest AGENTBUS_POSTGRES_PORT=5552 "$OPS_DIR/lib/cluster-selftest.sh" </dev/null || cluster_status=$?
+  pipeline_log "cluster self-test: $([[ $cluster_status == 0 ]] && echo passed || echo "FAILED (exit $cluster_status)")"
+  ((cluster_status == 0)) || status=$cluster_status
 fi
 exit "$status"

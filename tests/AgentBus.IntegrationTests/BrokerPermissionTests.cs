@@ -108,7 +108,7 @@ public sealed class BrokerPermissionTests(PipelineFixture fixture) : IAsyncLifet
         var errorQueue = WireNames.PolicyProposalsQueue + "_error";
         using (var http = fixture.AdminHttp())
             (await http.PutAsync($"api/queues/{Uri.EscapeDataString(fixture.VirtualHost)}/{errorQueue}",
-                System.Net.Http.Json.JsonContent.Create(new { durable = true }))).EnsureSuccessStatusCode();
+                System.Net.Http.Json.JsonContent.Create(new { durable = true, arguments = new Dictionary<string, object> { ["x-queue-type"] = "quorum" } }))).EnsureSuccessStatusCode();
 
         Allowed(await _probe.ReadAsync(BrokerTopology.OperatorUser, errorQueue), "operator reading a dead-letter queue");
         Allowed(await _probe.PublishAsync(BrokerTopology.OperatorUser, WireNames.ReplayExchange, "no-such-queue", userId: BrokerTopology.OperatorUser),

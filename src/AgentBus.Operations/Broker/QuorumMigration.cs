@@ -103,7 +103,11 @@ public sealed class QuorumMigration(RabbitMqManagementClient api, BrokerAmqpEndp
             await TakeOverBindingsAsync(vhost, from: holding, to: queue, ct);
             var back = await mover.MoveAsync(holding, queue, ct);
             moved = Math.Max(moved, back);
-            await api.DeleteEmptyUnusedQueueAsync(vhost, holding, ct);
+            // Quorum queues take no if-empty/if-unused delete; the queue's own count is exact.
+            await mover.EnsureEmptyAsync(holding, ct);
+            if (await api.GetQueueAsync(vhost, holding, ct) is { } left && Consumers(left) > 0)
+                throw new BrokerProvisioningException($"{holding} has {Consumers(left)} consumer(s); stop whatever reads it and run `agentbus broker apply` again.");
+            await api.DeleteQueueAsync(vhost, holding, ct);
         }
 
         progress?.Invoke($"{queue}: now a quorum queue ({moved} message(s) moved)");
@@ -193,6 +197,15 @@ public sealed class QuorumMigration(RabbitMqManagementClient api, BrokerAmqpEndp
                 await reader.BasicAckAsync(lastTag, multiple: true, ct);
                 moved += copies.Count;
             }
+        }
+
+        /// <summary>The queue's own count, exact where the management API's lags (its consumer count is not reliable for quorum queues here).</summary>
+        public async Task EnsureEmptyAsync(string queue, CancellationToken ct)
+        {
+            var state = await reader.QueueDeclarePassiveAsync(queue, ct);
+            if (state.MessageCount > 0)
+                throw new BrokerProvisioningException(
+                    $"{queue} still holds {state.MessageCount} message(s) after the move; stop whatever writes to it and run `agentbus broker apply` again.");
         }
 
         /// <summary>The original's properties, user_id included; the source queue's own delivery bookkeeping stays behind.</summary>

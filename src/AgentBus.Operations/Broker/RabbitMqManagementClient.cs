@@ -86,7 +86,12 @@ public sealed class RabbitMqManagementClient : IDisposable
     public Task UnbindQueueAsync(string vhost, QueueBinding binding, string queue, CancellationToken ct) =>
         DeleteAsync($"bindings/{E(vhost)}/e/{E(binding.Source)}/q/{E(queue)}/{E(binding.PropertiesKey)}", ct);
 
-    /// <summary>Deletes the queue only while it holds no message and nobody reads it; otherwise the API refuses.</summary>
+    public Task DeleteQueueAsync(string vhost, string queue, CancellationToken ct) => DeleteAsync($"queues/{E(vhost)}/{E(queue)}", ct);
+
+    /// <summary>
+    /// Deletes the queue only while it holds no message and nobody reads it; otherwise the API
+    /// refuses. Classic queues only: RabbitMQ does not support these conditions on quorum queues.
+    /// </summary>
     public Task DeleteEmptyUnusedQueueAsync(string vhost, string queue, CancellationToken ct) =>
         DeleteAsync($"queues/{E(vhost)}/{E(queue)}?if-empty=true&if-unused=true", ct);
 

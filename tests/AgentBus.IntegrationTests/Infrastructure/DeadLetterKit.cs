@@ -69,7 +69,7 @@ public sealed class DeadLetterKit(PipelineFixture fixture)
     {
         using var http = fixture.AdminHttp();
         (await http.PutAsync($"api/queues/{Uri.EscapeDataString(fixture.VirtualHost)}/{Uri.EscapeDataString(queue)}",
-            JsonContent.Create(new { durable = true }))).EnsureSuccessStatusCode();
+            JsonContent.Create(new { durable = true, arguments = new Dictionary<string, object> { ["x-queue-type"] = "quorum" } }))).EnsureSuccessStatusCode();
     }
 
     /// <summary>Puts one message into a dead-letter queue as MassTransit's error transport would have.</summary>
