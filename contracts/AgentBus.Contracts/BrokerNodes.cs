@@ -32,4 +32,24 @@ public static class BrokerNodes
             throw new FormatException("no broker node is named: expected host:port[,host:port…].");
         return nodes;
     }
+
+    /// <summary>The nodes of <paramref name="list"/> when one is given, else the one host and port.</summary>
+    public static IReadOnlyList<BrokerNode> ListOrSingle(string? list, string host, int port) =>
+        string.IsNullOrWhiteSpace(list) ? [new BrokerNode(host, port)] : Parse(list, port);
+
+    /// <summary>What is wrong with a setting holding a list (named <paramref name="setting"/>), or null when it is empty or good.</summary>
+    public static string? Problem(string setting, string? list, int defaultPort)
+    {
+        if (string.IsNullOrWhiteSpace(list))
+            return null;
+        try
+        {
+            Parse(list, defaultPort);
+            return null;
+        }
+        catch (FormatException ex)
+        {
+            return $"{setting}: {ex.Message}";
+        }
+    }
 }

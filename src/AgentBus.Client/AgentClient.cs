@@ -88,7 +88,7 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
 
     /// <summary>The nodes to try, in order: every one in <see cref="AgentClientOptions.Endpoints"/>, else Host and Port.</summary>
     public static IReadOnlyList<AmqpTcpEndpoint> EndpointsOf(AgentClientOptions options) =>
-        (string.IsNullOrWhiteSpace(options.Endpoints) ? [new BrokerNode(options.Host, options.Port)] : BrokerNodes.Parse(options.Endpoints, options.Port))
+        BrokerNodes.ListOrSingle(options.Endpoints, options.Host, options.Port)
         .Select(n => new AmqpTcpEndpoint(n.Host, n.Port))
         .ToList();
 

@@ -71,18 +71,7 @@ public sealed class GatewayOptions
 
     internal static IEnumerable<string> Problems(GatewayOptions options)
     {
-        if (string.IsNullOrWhiteSpace(options.BrokerEndpoints))
-            yield break;
-        string? problem = null;
-        try
-        {
-            BrokerNodes.Parse(options.BrokerEndpoints, options.BrokerPort);
-        }
-        catch (FormatException ex)
-        {
-            problem = $"{Section}:BrokerEndpoints: {ex.Message}";
-        }
-        if (problem is not null)
-            yield return problem;
+        if (BrokerNodes.Problem($"{Section}:BrokerEndpoints", options.BrokerEndpoints, options.BrokerPort) is { } endpoints)
+            yield return endpoints;
     }
 }

@@ -19,8 +19,7 @@ public sealed class RabbitMqOptions
     /// </summary>
     public string? Endpoints { get; set; }
 
-    public IReadOnlyList<BrokerNode> Nodes() =>
-        string.IsNullOrWhiteSpace(Endpoints) ? [new BrokerNode(Host, Port)] : BrokerNodes.Parse(Endpoints, Port);
+    public IReadOnlyList<BrokerNode> Nodes() => BrokerNodes.ListOrSingle(Endpoints, Host, Port);
 
     [Required(ErrorMessage = "RabbitMq:VirtualHost is required.")]
     public string VirtualHost { get; set; } = WireNames.DefaultVirtualHost;
@@ -50,20 +49,8 @@ public sealed class RabbitMqOptions
     {
         if (string.IsNullOrEmpty(options.Password) && string.IsNullOrEmpty(options.PasswordFile))
             yield return $"{Section}:Password or {Section}:PasswordFile must be set.";
-        if (!string.IsNullOrWhiteSpace(options.Endpoints))
-        {
-            string? problem = null;
-            try
-            {
-                BrokerNodes.Parse(options.Endpoints, options.Port);
-            }
-            catch (FormatException ex)
-            {
-                problem = $"{Section}:Endpoints: {ex.Message}";
-            }
-            if (problem is not null)
-                yield return problem;
-        }
+        if (BrokerNodes.Problem($"{Section}:Endpoints", options.Endpoints, options.Port) is { } endpoints)
+            yield return endpoints;
         if (!string.IsNullOrEmpty(options.PasswordFile) && !File.Exists(options.PasswordFile))
             yield return $"{Section}:PasswordFile '{options.PasswordFile}' does not exist.";
     }

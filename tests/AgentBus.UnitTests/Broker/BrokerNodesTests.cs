@@ -27,6 +27,14 @@ public sealed class BrokerNodesTests
         Assert.False(string.IsNullOrWhiteSpace(refused.Message));
     }
 
+    [Fact]
+    public void A_setting_names_itself_in_its_problem_and_an_empty_one_means_the_single_host()
+    {
+        Assert.Null(BrokerNodes.Problem("RabbitMq:Endpoints", " ", 5672));
+        Assert.Equal([new BrokerNode("h", 1)], BrokerNodes.ListOrSingle(null, "h", 1));
+        Assert.StartsWith("RabbitMq:Endpoints: 'x:0'", BrokerNodes.Problem("RabbitMq:Endpoints", "x:0", 5672));
+    }
+
     [Theory]
     [InlineData("payments_error", "_error")]
     [InlineData("bot_skipped", "_skipped")]
