@@ -171,7 +171,7 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
                 await KillAndRestartAsync(pipeline.Executors[0], ct);
             }),
             ("SIGKILL + restart policy", ct => KillAndRestartAsync(pipeline.Policy[0], ct)),
-            ("SIGKILL + restart projections", ct => KillAndRestartAsync(pipeline.Projections!, ct)),
+            ("SIGKILL + restart projections", ct => KillAndRestartAsync(pipeline.Projections[0], ct)),
             ("SIGKILL + restart approvals", ct => KillAndRestartAsync(pipeline.Approvals!, ct)),
         };
         if (options.RestartServers)

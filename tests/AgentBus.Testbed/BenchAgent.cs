@@ -63,7 +63,9 @@ public sealed class BenchAgent : IAsyncDisposable
     public static async Task<BenchAgent> ConnectAsync(Scratch scratch, string agentId, Action<AgentReply> onReply, CancellationToken ct,
         ushort replyPrefetch = 500)
     {
-        var connection = await Factory(scratch, agentId).CreateConnectionAsync(ct);
+        // Every node of a cluster: the connection recovers onto a surviving one when its node dies.
+        var nodes = scratch.Servers.RabbitNodes.Select(n => new AmqpTcpEndpoint(n.Host, n.Port)).ToList();
+        var connection = await Factory(scratch, agentId).CreateConnectionAsync(nodes, ct);
         try
         {
             var publisher = await connection.CreateChannelAsync(

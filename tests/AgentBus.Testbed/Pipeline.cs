@@ -9,6 +9,9 @@ public sealed record PipelineOptions
 {
     public int PolicyInstances { get; init; } = 1;
 
+    /// <summary>Copies of the projections service (competing consumers; the audit chain's head row orders their appends).</summary>
+    public int ProjectionsInstances { get; init; } = 1;
+
     /// <summary>Executor copies per tool.</summary>
     public int ExecutorCopies { get; init; } = 1;
 
@@ -57,7 +60,7 @@ public sealed class Pipeline(Scratch scratch, PipelineOptions options, string ru
     public IReadOnlyList<ServiceProcess> Services => _services;
     public List<ServiceProcess> Policy { get; } = [];
     public List<ServiceProcess> Executors { get; } = [];
-    public ServiceProcess? Projections { get; private set; }
+    public List<ServiceProcess> Projections { get; } = [];
     public ServiceProcess? Approvals { get; private set; }
     public ServiceProcess? Sandbox { get; private set; }
     public ServiceProcess? Gateway { get; private set; }
@@ -82,8 +85,9 @@ public sealed class Pipeline(Scratch scratch, PipelineOptions options, string ru
             {
                 ["Approvals__SecureCookies"] = "false",
             }));
-        Projections = Add("projections", "AgentBus.Projections", "agentbus-projections", [],
-            Env(BrokerTopology.ProjectionsUser, Options.ProjectionsConnections, []));
+        for (var i = 0; i < Options.ProjectionsInstances; i++)
+            Projections.Add(Add(Options.ProjectionsInstances == 1 ? "projections" : $"projections-{i + 1}", "AgentBus.Projections", "agentbus-projections", [],
+                Env(BrokerTopology.ProjectionsUser, Options.ProjectionsConnections, [])));
         foreach (var tool in Scratch.Spec.Tools)
             for (var copy = 0; copy < Options.ExecutorCopies; copy++)
                 Executors.Add(Add(Options.ExecutorCopies == 1 ? $"executor-{tool.Name}" : $"executor-{tool.Name}-{copy + 1}",
@@ -127,6 +131,7 @@ public sealed class Pipeline(Scratch scratch, PipelineOptions options, string ru
             ["Mcp__PolicyFile"] = Scratch.PolicyFile,
             ["Mcp__BrokerHost"] = Scratch.Servers.RabbitHost,
             ["Mcp__BrokerPort"] = Scratch.Servers.RabbitPort.ToString(),
+            ["Mcp__BrokerEndpoints"] = Scratch.Servers.IsCluster ? Scratch.Servers.RabbitEndpoints : "",
             ["Mcp__BrokerVirtualHost"] = Scratch.VirtualHost,
             ["Logging__LogLevel__Default"] = Options.LogLevel,
             ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",

@@ -121,6 +121,7 @@ public sealed class Scratch : IAsyncDisposable
     /// <summary>The environment every service process gets: broker, vhost, user, database (password from a file).</summary>
     public Dictionary<string, string> ServiceEnvironment(string brokerUser) => new()
     {
+        ["RabbitMq__Endpoints"] = Servers.IsCluster ? Servers.RabbitEndpoints : "",
         ["RabbitMq__Host"] = Servers.RabbitHost,
         ["RabbitMq__Port"] = Servers.RabbitPort.ToString(),
         ["RabbitMq__VirtualHost"] = VirtualHost,

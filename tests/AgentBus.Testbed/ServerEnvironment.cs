@@ -1,4 +1,5 @@
 using System.Net;
+using AgentBus.Contracts;
 using Npgsql;
 
 namespace AgentBus.Testbed;
@@ -17,10 +18,24 @@ public sealed record ServerEnvironment(
     string PostgresAdmin,
     string SecretsDirectory)
 {
+    /// <summary>
+    /// Every RabbitMQ node when the servers are a cluster (AGENTBUS_RABBITMQ_ENDPOINTS, which
+    /// ops/lib/cluster.sh writes), else the one node; services and agents get the whole list and move
+    /// to a surviving node when theirs dies.
+    /// </summary>
+    public IReadOnlyList<BrokerNode> RabbitNodes { get; init; } = [new(RabbitHost, RabbitPort)];
+
+    public bool IsCluster => RabbitNodes.Count > 1;
+
+    /// <summary>"host:port,host:port", the form RabbitMq:Endpoints and Mcp:BrokerEndpoints read.</summary>
+    public string RabbitEndpoints => string.Join(',', RabbitNodes);
+
     public const string Help = """
         Servers come from the environment ops/lib/servers.sh writes: AGENTBUS_RABBITMQ_HOST, AGENTBUS_RABBITMQ_PORT,
         AGENTBUS_RABBITMQ_MANAGEMENT_URL, AGENTBUS_RABBITMQ_ADMIN_USER/PASSWORD, AGENTBUS_POSTGRES_ADMIN
         (source <state>/env), and AGENTBUS_SECRETS_DIR (broker users' passwords; default <state>/secrets).
+        On a cluster (ops/lib/cluster.sh env) AGENTBUS_RABBITMQ_ENDPOINTS lists every node, and services
+        and agents are given the whole list.
         """;
 
     public int PostgresPort => new NpgsqlConnectionStringBuilder(PostgresAdmin).Port;
@@ -39,6 +54,19 @@ public sealed record ServerEnvironment(
             Env("AGENTBUS_RABBITMQ_ADMIN_PASSWORD"),
             Env("AGENTBUS_POSTGRES_ADMIN"),
             Environment.GetEnvironmentVariable("AGENTBUS_SECRETS_DIR") is { Length: > 0 } secrets ? secrets : "/var/lib/agentbus/secrets");
+        try
+        {
+            servers = servers with
+            {
+                RabbitNodes = BrokerNodes.ListOrSingle(Environment.GetEnvironmentVariable("AGENTBUS_RABBITMQ_ENDPOINTS"), servers.RabbitHost, servers.RabbitPort),
+            };
+        }
+        catch (FormatException ex)
+        {
+            throw new UsageException($"AGENTBUS_RABBITMQ_ENDPOINTS: {ex.Message}");
+        }
+        foreach (var node in servers.RabbitNodes)
+            RequireLoopback("RabbitMQ", node.Host);
         RequireLoopback("RabbitMQ", servers.RabbitHost);
         RequireLoopback("the RabbitMQ management API", servers.ManagementUrl.Host);
         RequireLoopback("PostgreSQL", new NpgsqlConnectionStringBuilder(servers.PostgresAdmin).Host ?? "");
