@@ -15,8 +15,14 @@ sealed record ChaosOptions(
     bool RestartServers,
     string LogLevel,
     TimeSpan Timeout,
-    bool Keep)
+    bool Keep,
+    string? ClusterScript = null,
+    int NodeKills = 2,
+    TimeSpan NodeDownFor = default)
 {
+    /// <summary>Cluster mode: the faults are RabbitMQ node kills, through this script's `kill N` and `start N`.</summary>
+    public bool Cluster => ClusterScript is not null;
+
     public const string Usage = """
         agentbus-chaos: the real pipeline (policy, two executor copies of an http tool, projections, approvals,
         the sandbox system of record, all as processes) under traffic, while it SIGKILLs and restarts in turn an
@@ -38,6 +44,12 @@ sealed record ChaosOptions(
           --timeout 1800            stop (and clean up) after this many seconds whatever happens
           --keep                    keep the vhost, database and logs afterwards
 
+        Cluster mode (the servers are a RabbitMQ cluster: AGENTBUS_RABBITMQ_ENDPOINTS and AGENTBUS_RABBITMQ_NODES):
+          --cluster-script PATH     ops/lib/cluster.sh: instead of the faults above, SIGKILL under traffic the node serving
+                                    most of the run's connections, keep it down, start it and let it rejoin; then another
+          --node-kills 2            node kills, one after the other (each chooses again among the live nodes)
+          --node-down 5             seconds a killed node stays down before it is started again
+
         Server restarts run the servers script with this process's environment, and only when
         AGENTBUS_STATE_DIR names a private state folder (not /var/lib/agentbus) and the ports are not the
         defaults 5672/5432: ops/chaos.sh starts such private servers and stops them afterwards.
@@ -45,11 +57,22 @@ sealed record ChaosOptions(
 
     public static ChaosOptions Parse(string[] args)
     {
-        var arguments = new RunArguments(args, Usage, ["actions", "agents", "claim-lease", "log-level", "rate", "sandbox-delay-ms", "servers-script", "settle-timeout", "timeout"], ["keep", "short", "no-server-restarts"]);
+        var arguments = new RunArguments(args, Usage,
+            ["actions", "agents", "claim-lease", "cluster-script", "log-level", "node-down", "node-kills", "rate", "sandbox-delay-ms", "servers-script", "settle-timeout", "timeout"],
+            ["keep", "short", "no-server-restarts"]);
         var logLevel = arguments.LogLevel();
         var isShort = arguments.Flag("short");
         var script = arguments.Text("servers-script") ?? DefaultServersScript();
         var restartServers = !arguments.Flag("no-server-restarts");
+        var clusterScript = arguments.Text("cluster-script");
+        if (clusterScript is not null)
+        {
+            if (!File.Exists(clusterScript))
+                throw new UsageException($"--cluster-script: {clusterScript} does not exist.");
+            if (arguments.Text("servers-script") is not null || arguments.Flag("no-server-restarts"))
+                throw new UsageException("--cluster-script replaces the server restarts: leave out --servers-script and --no-server-restarts.");
+            restartServers = false;
+        }
         if (restartServers && !File.Exists(script))
             throw new UsageException($"--servers-script: {script} does not exist.");
 
@@ -64,7 +87,10 @@ sealed record ChaosOptions(
             restartServers,
             logLevel,
             TimeSpan.FromSeconds(arguments.Int("timeout", 1800, 60, 86_400)),
-            arguments.Flag("keep"));
+            arguments.Flag("keep"),
+            clusterScript is null ? null : Path.GetFullPath(clusterScript),
+            arguments.Int("node-kills", 2, 1, 6),
+            TimeSpan.FromSeconds(arguments.Int("node-down", 5, 0, 600)));
     }
 
     /// <summary>ops/lib/servers.sh of the checkout this program was built in (artifacts/bin/AgentBus.Chaos/CONFIG/).</summary>

@@ -9,8 +9,14 @@ using Dapper;
 
 namespace AgentBus.Chaos;
 
-/// <summary>One fault as it happened: what, while which action was going out, and how long until everything was ready again.</summary>
-sealed record FaultResult(string Name, int AtAction, int SentDuring, double InjectSeconds, double Seconds, string? Problem);
+/// <summary>
+/// One fault as it happened: what, while which action was going out, how long until everything was
+/// ready again, and (once the run settled) the longest time after it began in which no action ended.
+/// </summary>
+sealed record FaultResult(string Name, int AtAction, int SentDuring, double InjectSeconds, double Seconds, string? Problem, long StartedAt)
+{
+    public double StallSeconds { get; set; }
+}
 
 /// <summary>Per agent: budget periods checked against the cost ledger, and those that disagree.</summary>
 sealed record BudgetResult(string AgentId, int Periods, IReadOnlyList<string> Mismatches);
@@ -29,6 +35,7 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
     readonly string _runTag = "chaos-" + Guid.NewGuid().ToString("N")[..8];
     readonly List<BenchAgent> _agents = [];
     readonly List<FaultResult> _faults = [];
+    readonly ClusterNodes? _nodes = options.ClusterScript is { } script ? new ClusterNodes(script, ClusterNodes.NamesFromEnvironment()) : null;
     Watchdog? _watchdog;
     Scratch? _scratch;
     Pipeline? _pipeline;
@@ -101,6 +108,7 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
         var ended = await ProposalDriver.WaitForEndsAsync(_ledger, 0, options.Actions, options.SettleTimeout, ct);
         Log($"  {ended}/{options.Actions} ended, {Stopwatch.GetElapsedTime(trafficStart).TotalSeconds:0} s after the first proposal");
 
+        MeasureStalls();
         var report = await VerifyAsync(driver, ct);
         report.TotalSeconds = Stopwatch.GetElapsedTime(clock).TotalSeconds;
         Print(report);
@@ -125,7 +133,7 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
         await Task.WhenAll(publishes);
     }
 
-    async Task InjectAsync(int number, List<(string Name, Func<CancellationToken, Task> Inject)> faults, CancellationToken ct)
+    async Task InjectAsync(int number, List<(string Name, Func<CancellationToken, Task<string?>> Inject)> faults, CancellationToken ct)
     {
         var (name, inject) = faults[number - 1];
         var at = Volatile.Read(ref _sent);
@@ -136,7 +144,8 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
         double injected = 0;
         try
         {
-            await inject(ct);
+            if (await inject(ct) is { } detail)
+                name += $" ({detail})";
             injected = Stopwatch.GetElapsedTime(started).TotalSeconds;
             await AllReadyAsync(TimeSpan.FromMinutes(2), ct);
         }
@@ -147,8 +156,32 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
         }
         Volatile.Write(ref _faulting, false);
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        _faults.Add(new FaultResult(name, at, Volatile.Read(ref _sent) - at, injected, seconds, problem));
+        _faults.Add(new FaultResult(name, at, Volatile.Read(ref _sent) - at, injected, seconds, problem, started));
         Log($"  done in {injected:0.0} s; every service ready again after {seconds:0.0} s");
+    }
+
+    /// <summary>
+    /// Per fault, the longest stretch from its start until the next fault began (or the last action
+    /// ended) in which no action ended for its agent: how long the fault stalled the pipeline. At the
+    /// slower rate offered during a fault the gap between ends is a few hundred ms anyway.
+    /// </summary>
+    void MeasureStalls()
+    {
+        var ends = Enumerable.Range(0, options.Actions).Select(_ledger!.OutcomeAt).Where(t => t != 0).Order().ToArray();
+        for (var k = 0; k < _faults.Count; k++)
+        {
+            var from = _faults[k].StartedAt;
+            var to = k + 1 < _faults.Count ? _faults[k + 1].StartedAt : ends.LastOrDefault(from);
+            long previous = from, longest = 0;
+            foreach (var end in ends.Where(t => t > from && t <= to))
+            {
+                longest = Math.Max(longest, end - previous);
+                previous = end;
+            }
+            if (previous == from)
+                longest = to - from;
+            _faults[k].StallSeconds = longest / (double)Stopwatch.Frequency;
+        }
     }
 
     int Ended()
@@ -160,15 +193,22 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
         return n;
     }
 
-    List<(string Name, Func<CancellationToken, Task> Inject)> Faults()
+    /// <summary>The faults in the order they strike; each answers a detail for the report (which node), or null.</summary>
+    List<(string Name, Func<CancellationToken, Task<string?>> Inject)> Faults()
     {
+        if (_nodes is not null)
+            return Enumerable.Range(0, options.NodeKills)
+                .Select(_ => ($"SIGKILL a RabbitMQ node, {options.NodeDownFor.TotalSeconds:0} s down, start + rejoin",
+                    (Func<CancellationToken, Task<string?>>)KillNodeAsync))
+                .ToList();
+
         var pipeline = _pipeline!;
-        var list = new List<(string, Func<CancellationToken, Task>)>
+        var list = new List<(string, Func<CancellationToken, Task<string?>>)>
         {
             ($"SIGKILL + restart {pipeline.Executors[0].Name} mid-call", async ct =>
             {
                 await WaitForCallInFlightAsync($"{Tool}-1", ct);
-                await KillAndRestartAsync(pipeline.Executors[0], ct);
+                return await KillAndRestartAsync(pipeline.Executors[0], ct);
             }),
             ("SIGKILL + restart policy", ct => KillAndRestartAsync(pipeline.Policy[0], ct)),
             ("SIGKILL + restart projections", ct => KillAndRestartAsync(pipeline.Projections[0], ct)),
@@ -182,12 +222,32 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
         return list;
     }
 
-    static async Task KillAndRestartAsync(ServiceProcess service, CancellationToken ct)
+    static async Task<string?> KillAndRestartAsync(ServiceProcess service, CancellationToken ct)
     {
         await service.KillAsync();
         // Long enough for deliveries in flight to go back to the queue and the other copy (if any) to take them.
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
         await service.StartAsync(ct, TimeSpan.FromMinutes(2));
+        return null;
+    }
+
+    /// <summary>
+    /// SIGKILL of the node most of the run's connections use: its clients must move to a survivor and
+    /// the quorum queues it led elect new leaders, all under traffic; after a while down it is started
+    /// on its data and rejoins.
+    /// </summary>
+    async Task<string?> KillNodeAsync(CancellationToken ct)
+    {
+        var log = Path.Combine(_scratch!.LogsDirectory, "cluster.log");
+        var (node, connections) = await _nodes!.ChooseAsync(_scratch, ct);
+        var name = _nodes.Names[node - 1];
+        Log($"  killing node {node} ({name}), which serves {connections} of the run's connections");
+        await _nodes.KillAsync(node, log, ct);
+        await Task.Delay(options.NodeDownFor, ct);
+        var starting = Stopwatch.GetTimestamp();
+        await _nodes.StartAsync(node, log, ct);
+        Log($"  node {node} started and rejoined in {Stopwatch.GetElapsedTime(starting).TotalSeconds:0.0} s");
+        return $"{name}, {connections} connections";
     }
 
     /// <summary>Until the executor copy holds a running claim (a call under way), at most ten seconds: the kill should land mid-call.</summary>
@@ -209,11 +269,12 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
         Log($"  {executor} had no call under way within 10 s; killing it anyway");
     }
 
-    async Task RestartServerAsync(string server, CancellationToken ct)
+    async Task<string?> RestartServerAsync(string server, CancellationToken ct)
     {
-        await ServerFaults.RestartAsync(options.ServersScript, server, Path.Combine(_scratch!.LogsDirectory, "servers.log"), ct);
+        await ServerFaults.RunAsync(options.ServersScript, ["restart", server], Path.Combine(_scratch!.LogsDirectory, "servers.log"), ct);
         if (server == "postgres")
             _scratch.Database.Clear();
+        return null;
     }
 
     /// <summary>Waits until every service answers ready (broker and database reachable again).</summary>
@@ -451,12 +512,12 @@ sealed class ChaosRun(ChaosOptions options, ServerEnvironment servers) : IRun
         var n = options.Actions;
         var text = new StringBuilder();
         text.AppendLine();
-        text.AppendLine($"## AgentBus fault run: {n} actions at {options.Rate:0.#}/s, {options.Agents} agents, {r.TotalSeconds:0} s in all");
+        text.AppendLine($"## AgentBus fault run{(options.Cluster ? $" on a {_nodes!.Names.Count}-node RabbitMQ cluster" : "")}: {n} actions at {options.Rate:0.#}/s, {options.Agents} agents, {r.TotalSeconds:0} s in all");
         text.AppendLine();
-        text.AppendLine("| fault | at action | sent while it lasted | kill+start / restart s | every service ready after s | |");
-        text.AppendLine("|---|---:|---:|---:|---:|---|");
+        text.AppendLine("| fault | at action | sent while it lasted | kill+start / restart s | every service ready after s | longest time no action ended s | |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---|");
         foreach (var f in _faults)
-            text.AppendLine($"| {f.Name} | {f.AtAction} | {f.SentDuring} | {f.InjectSeconds:0.0} | {f.Seconds:0.0} | {(f.Problem is null ? "ok" : "FAILED")} |");
+            text.AppendLine($"| {f.Name} | {f.AtAction} | {f.SentDuring} | {f.InjectSeconds:0.0} | {f.Seconds:0.0} | {f.StallSeconds:0.0} | {(f.Problem is null ? "ok" : "FAILED")} |");
         text.AppendLine();
         text.AppendLine("| check | figure |");
         text.AppendLine("|---|---|");

@@ -7,5 +7,7 @@ return await RunHost.MainAsync("Chaos run", () =>
     var servers = ServerEnvironment.FromEnvironment();
     if (options.RestartServers)
         ServerFaults.RequirePrivate(servers);
+    if (options.Cluster)
+        ServerFaults.RequirePrivateCluster(servers, ClusterNodes.NamesFromEnvironment());
     return (new ChaosRun(options, servers), options.Timeout);
 });
