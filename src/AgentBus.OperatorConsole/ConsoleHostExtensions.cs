@@ -44,7 +44,7 @@ public static class ConsoleHostExtensions
         {
             var rabbit = services.GetRequiredService<IConfiguration>().GetSection(RabbitMqOptions.Section).Get<RabbitMqOptions>() ?? new RabbitMqOptions();
             var console = services.GetRequiredService<IOptions<ConsoleOptions>>().Value;
-            return new OperatorBrokerEndpoint(rabbit.Host, rabbit.Port, rabbit.VirtualHost, new SecretStore(console.SecretsDirectory!));
+            return new OperatorBrokerEndpoint(new BrokerAddress(rabbit.Host, rabbit.Port, rabbit.Endpoints), rabbit.VirtualHost, new SecretStore(console.SecretsDirectory!));
         });
         builder.Services.AddSingleton(services => new KillSwitch(services.GetRequiredService<NpgsqlDataSource>(),
             services.GetRequiredService<OperatorBrokerEndpoint>(), services.GetRequiredService<TimeProvider>()));

@@ -37,7 +37,7 @@ public sealed class DeadLetterDesk(OperatorBrokerEndpoint endpoint, IOptions<Con
         if (!File.Exists(passwordFile))
             throw new DeadLetterException($"No password for the {BrokerIdentity.OperatorUser} broker user at {passwordFile}: run `agentbus broker apply`.");
         var password = (await File.ReadAllTextAsync(passwordFile, ct)).Trim();
-        return await OperatorBroker.ConnectAsync(new OperatorBrokerSettings(endpoint.Host, endpoint.Port, endpoint.VirtualHost,
+        return await OperatorBroker.ConnectAsync(new OperatorBrokerSettings(endpoint.Broker, endpoint.VirtualHost,
             new Uri(options.Value.ManagementUrl), password), ct);
     }
 }

@@ -145,7 +145,7 @@ public sealed class DeadLetterReplayTests(PipelineFixture fixture) : IAsyncLifet
         Assert.All(onlyDatabase, m => Assert.Equal(database.GroupId, m.GroupId));
 
         // Reading changed nothing, not even the order.
-        Assert.Equal(3u, await _kit.DepthAsync(ProjectionsError));
+        await _kit.DepthSettlesAtAsync(ProjectionsError, 3);
         var (_, again) = await DeadLetterInspector.ShowAsync(broker, ProjectionsError, null, 10, CancellationToken.None);
         Assert.Equal(first, again[0].MessageId);
         Assert.Equal(0, await _kit.RunCliAsync(_kit.CliArguments("list")));
@@ -165,7 +165,7 @@ public sealed class DeadLetterReplayTests(PipelineFixture fixture) : IAsyncLifet
         var dry = await _replayer.ReplayAsync(broker, ProjectionsError, DeadLetterSelection.Group(group), "alice", new(DryRun: true), null, CancellationToken.None);
         Assert.Equal(3, dry.Messages.Count(m => m.Outcome == ReplayOutcome.WouldReplay));
         Assert.Equal(0, dry.Replayed);
-        Assert.Equal(4u, await _kit.DepthAsync(ProjectionsError));
+        await _kit.DepthSettlesAtAsync(ProjectionsError, 4);
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM audit_events"));
 
         Assert.Equal(0, await _kit.RunCliAsync(_kit.CliArguments("replay", ProjectionsError, "--group", group, "--operator", "bob")));
@@ -205,7 +205,7 @@ public sealed class DeadLetterReplayTests(PipelineFixture fixture) : IAsyncLifet
         var report = await _replayer.ReplayAsync(broker, ProjectionsError, DeadLetterSelection.Everything, "alice", new(), null, CancellationToken.None);
 
         Assert.Equal(ReplayOutcome.LeftInPlace, Assert.Single(report.Messages).Outcome);
-        Assert.Equal(1u, await _kit.DepthAsync(ProjectionsError));
+        await _kit.DepthSettlesAtAsync(ProjectionsError, 1);
     }
 
     [Fact]
@@ -248,7 +248,7 @@ public sealed class DeadLetterReplayTests(PipelineFixture fixture) : IAsyncLifet
 
         // The copies went out (confirmed) but the originals were never acknowledged: all still here.
         await Eventually.True(async () => await AuditRows(nameof(ActionSucceeded)) == 3, "the replayed copies recorded");
-        Assert.Equal(3u, await _kit.DepthAsync(ProjectionsError));
+        await _kit.DepthSettlesAtAsync(ProjectionsError, 3);
 
         var again = await _replayer.ReplayAsync(broker, ProjectionsError, DeadLetterSelection.Everything, "alice", new(), null, CancellationToken.None);
         Assert.Equal(3, again.Replayed);
@@ -272,14 +272,14 @@ public sealed class DeadLetterReplayTests(PipelineFixture fixture) : IAsyncLifet
             var failure = await Assert.ThrowsAsync<DeadLetterException>(() =>
                 _replayer.ReplayAsync(broker, ProjectionsError, DeadLetterSelection.Everything, "alice", new(), null, CancellationToken.None));
             Assert.Contains("agentbus broker apply", failure.Message);
-            Assert.Equal(1u, await _kit.DepthAsync(ProjectionsError));
+            await _kit.DepthSettlesAtAsync(ProjectionsError, 1);
             Assert.Equal(1, await _kit.RunCliAsync(_kit.CliArguments("replay", ProjectionsError, "--all")));
         }
         finally
         {
             (await http.PostAsync(binding, JsonContent.Create(new { routing_key = WireNames.ProjectionsQueue }))).EnsureSuccessStatusCode();
         }
-        Assert.Equal(1u, await _kit.DepthAsync(ProjectionsError));
+        await _kit.DepthSettlesAtAsync(ProjectionsError, 1);
     }
 
     [Fact]

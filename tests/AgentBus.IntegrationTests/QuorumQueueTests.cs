@@ -24,7 +24,7 @@ public sealed class QuorumQueueTests(PipelineFixture fixture) : IAsyncLifetime
 
     BrokerProvisioner Provisioner(int deliveryLimit = BrokerQueues.DefaultDeliveryLimit) =>
         new(fixture.Management, fixture.Secrets, fixture.Servers.AdminUser,
-            new BrokerApplyOptions(deliveryLimit, new BrokerAmqpEndpoint(fixture.Servers.RabbitHost, fixture.Servers.RabbitPort)));
+            new BrokerApplyOptions(deliveryLimit, new BrokerAddress(fixture.Servers.RabbitHost, fixture.Servers.RabbitPort)));
 
     Task<IConnection> ConnectAsync(string user, string password) => new ConnectionFactory
     {

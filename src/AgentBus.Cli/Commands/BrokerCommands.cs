@@ -15,8 +15,7 @@ static class BrokerCommands
         var adminPassword = Cli.AdminPassword();
         var vhost = Cli.VirtualHost();
         var secrets = Cli.SecretsDirectory();
-        var host = Cli.RabbitMqHost();
-        var port = Cli.RabbitMqPort();
+        var broker = new BrokerAddressOptions();
         var deliveryLimit = new Option<int>("--delivery-limit")
         {
             Description = "Deliveries without an acknowledgement (a consumer that crashes on the message) before RabbitMQ moves it to its _error queue",
@@ -27,7 +26,7 @@ static class BrokerCommands
             "Create or update the vhost, one user per role with least-privilege permissions, and every exchange and quorum queue. " +
             "Classic queues of an older installation become quorum queues with their messages (stop their readers first). Idempotent.")
         {
-            policy, management, adminUser, adminPassword, vhost, secrets, host, port, deliveryLimit,
+            policy, management, adminUser, adminPassword, vhost, secrets, broker.Host, broker.Port, broker.Endpoints, deliveryLimit,
         };
         apply.SetAction((result, ct) => Cli.Run(async () =>
         {
@@ -42,10 +41,7 @@ static class BrokerCommands
             var limit = result.GetValue(deliveryLimit);
             if (limit is < 1 or > 1000)
                 throw new UsageException($"--delivery-limit {limit} must be between 1 and 1000.");
-            var amqpPort = result.GetValue(port);
-            if (amqpPort is < 1 or > 65535)
-                throw new UsageException($"--rabbitmq-port {amqpPort} is not a port number.");
-            var options = new BrokerApplyOptions(limit, new BrokerAmqpEndpoint(result.GetValue(host)!, amqpPort),
+            var options = new BrokerApplyOptions(limit, broker.Address(result),
                 line => AnsiConsole.MarkupLine($"Converted [bold]{Markup.Escape(line)}[/]"));
             var applied = await new BrokerProvisioner(api, store, admin, options)
                 .ApplyAsync(result.GetValue(vhost)!, snapshot.Agents.Keys.ToList(), snapshot.Tools.Keys.ToList(), ct);

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using AgentBus.Contracts;
+using AgentBus.Operations.Broker;
 using System.Net.Sockets;
 using Npgsql;
 using Spectre.Console;
@@ -66,18 +68,6 @@ static class Cli
     {
         Description = "Npgsql connection string (default: $AGENTBUS_POSTGRES)",
         DefaultValueFactory = _ => Env("AGENTBUS_POSTGRES") ?? "",
-    };
-
-    public static Option<string> RabbitMqHost() => new("--rabbitmq-host")
-    {
-        Description = "RabbitMQ host (default: $AGENTBUS_RABBITMQ_HOST or 127.0.0.1)",
-        DefaultValueFactory = _ => Env("AGENTBUS_RABBITMQ_HOST") ?? "127.0.0.1",
-    };
-
-    public static Option<int> RabbitMqPort() => new("--rabbitmq-port")
-    {
-        Description = "RabbitMQ AMQP port (default: $AGENTBUS_RABBITMQ_PORT or 5672)",
-        DefaultValueFactory = _ => int.TryParse(Env("AGENTBUS_RABBITMQ_PORT"), out var port) ? port : 5672,
     };
 
     public static Option<string> ManagementUrl() => new("--management-url")
@@ -152,3 +142,43 @@ static class Cli
 }
 
 sealed class UsageException(string message) : Exception(message);
+
+/// <summary>
+/// How a command reaches RabbitMQ over AMQP: --rabbitmq-host and --rabbitmq-port, or a cluster's
+/// nodes in --rabbitmq-endpoints (default $AGENTBUS_RABBITMQ_ENDPOINTS, which ops/lib/cluster.sh
+/// writes), of which the first that answers is used.
+/// </summary>
+sealed class BrokerAddressOptions
+{
+    public Option<string> Host { get; } = new("--rabbitmq-host")
+    {
+        Description = "RabbitMQ host (default: $AGENTBUS_RABBITMQ_HOST or 127.0.0.1)",
+        DefaultValueFactory = _ => Cli.Env("AGENTBUS_RABBITMQ_HOST") ?? "127.0.0.1",
+    };
+
+    public Option<int> Port { get; } = new("--rabbitmq-port")
+    {
+        Description = "RabbitMQ AMQP port (default: $AGENTBUS_RABBITMQ_PORT or 5672)",
+        DefaultValueFactory = _ => int.TryParse(Cli.Env("AGENTBUS_RABBITMQ_PORT"), out var port) ? port : 5672,
+    };
+
+    public Option<string?> Endpoints { get; } = new("--rabbitmq-endpoints")
+    {
+        Description = "A cluster's nodes, host:port,host:port: the first that answers is used, instead of --rabbitmq-host/--rabbitmq-port " +
+                      "(default: $AGENTBUS_RABBITMQ_ENDPOINTS)",
+        DefaultValueFactory = _ => Cli.Env("AGENTBUS_RABBITMQ_ENDPOINTS"),
+    };
+
+    public Option[] All => [Host, Port, Endpoints];
+
+    public BrokerAddress Address(ParseResult result)
+    {
+        var port = result.GetValue(Port);
+        if (port is < 1 or > 65535)
+            throw new UsageException($"--rabbitmq-port {port} is not a port number.");
+        var endpoints = result.GetValue(Endpoints);
+        if (BrokerNodes.Problem("--rabbitmq-endpoints", endpoints, port) is { } problem)
+            throw new UsageException(problem);
+        return new BrokerAddress(result.GetValue(Host)!, port, endpoints);
+    }
+}

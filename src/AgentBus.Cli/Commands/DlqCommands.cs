@@ -14,16 +14,7 @@ static class DlqCommands
 
     public static Command Create()
     {
-        var host = new Option<string>("--rabbitmq-host")
-        {
-            Description = "RabbitMQ host (default: $AGENTBUS_RABBITMQ_HOST or 127.0.0.1)",
-            DefaultValueFactory = _ => Cli.Env("AGENTBUS_RABBITMQ_HOST") ?? "127.0.0.1",
-        };
-        var port = new Option<int>("--rabbitmq-port")
-        {
-            Description = "RabbitMQ AMQP port (default: $AGENTBUS_RABBITMQ_PORT or 5672)",
-            DefaultValueFactory = _ => int.TryParse(Cli.Env("AGENTBUS_RABBITMQ_PORT"), out var p) ? p : 5672,
-        };
+        var broker = new BrokerAddressOptions();
         var management = Cli.ManagementUrl();
         var vhost = Cli.VirtualHost();
         var secrets = Cli.SecretsDirectory();
@@ -36,7 +27,7 @@ static class DlqCommands
             Description = "Who is acting, for the audit (default: $AGENTBUS_OPERATOR or the login name)",
             DefaultValueFactory = _ => Cli.Env("AGENTBUS_OPERATOR") ?? Environment.UserName,
         };
-        Option[] connection = [host, port, management, vhost, secrets, passwordFile];
+        Option[] connection = [.. broker.All, management, vhost, secrets, passwordFile];
         var queue = new Argument<string>("queue") { Description = "A dead-letter queue, e.g. agentbus.policy.proposals_error" };
 
         OperatorBrokerSettings Settings(ParseResult result)
@@ -47,10 +38,7 @@ static class DlqCommands
             var managementUrl = result.GetValue(management)!;
             if (!Uri.TryCreate(managementUrl, UriKind.Absolute, out var managementUri))
                 throw new UsageException($"--management-url '{managementUrl}' is not an absolute URL.");
-            var amqpPort = result.GetValue(port);
-            if (amqpPort is < 1 or > 65535)
-                throw new UsageException($"--rabbitmq-port {amqpPort} is not a port number.");
-            return new(result.GetValue(host)!, amqpPort, result.GetValue(vhost)!, managementUri, File.ReadAllText(file).Trim());
+            return new(broker.Address(result), result.GetValue(vhost)!, managementUri, File.ReadAllText(file).Trim());
         }
 
         string DeadLetterQueue(ParseResult result) =>

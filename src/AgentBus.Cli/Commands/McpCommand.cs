@@ -30,12 +30,11 @@ static class McpCommand
             Description = "Where approvers decide, for the link in approval_required answers (default: $AGENTBUS_APPROVALS_URL or http://127.0.0.1:5104)",
             DefaultValueFactory = _ => Cli.Env("AGENTBUS_APPROVALS_URL") ?? "http://127.0.0.1:5104",
         };
-        var host = Cli.RabbitMqHost();
-        var port = Cli.RabbitMqPort();
+        var broker = new BrokerAddressOptions();
         var vhost = Cli.VirtualHost();
         var command = new Command("mcp", "Speak MCP on stdin/stdout as one agent: its granted operations as tools, each call proposed to AgentBus as that agent.")
         {
-            agent, passwordFile, policy, approvalsUrl, host, port, vhost,
+            agent, passwordFile, policy, approvalsUrl, broker.Host, broker.Port, broker.Endpoints, vhost,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -46,12 +45,13 @@ static class McpCommand
                 if (!File.Exists(policyFile))
                     throw new UsageException($"--policy {policyFile}: no such file.");
                 var password = ReadPassword(result.GetValue(passwordFile)!);
+                var address = broker.Address(result);
                 return await RunAsync(agentId, password, new Dictionary<string, string?>
                 {
                     ["Mcp:PolicyFile"] = policyFile,
-                    ["Mcp:BrokerHost"] = result.GetValue(host),
-                    ["Mcp:BrokerPort"] = result.GetValue(port).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["Mcp:BrokerEndpoints"] = Cli.Env("AGENTBUS_RABBITMQ_ENDPOINTS"),
+                    ["Mcp:BrokerHost"] = address.Host,
+                    ["Mcp:BrokerPort"] = address.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["Mcp:BrokerEndpoints"] = address.Endpoints,
                     ["Mcp:BrokerVirtualHost"] = result.GetValue(vhost),
                     ["Mcp:ApprovalsUrl"] = result.GetValue(approvalsUrl),
                     // One local agent: its connection stays open while the client runs.

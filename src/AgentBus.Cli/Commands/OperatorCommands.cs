@@ -34,15 +34,14 @@ static class OperatorCommands
                 DefaultValueFactory = _ => Cli.Env("AGENTBUS_OPERATOR") ?? Environment.UserName,
             };
             var postgres = Cli.Postgres();
-            var rabbit = Cli.RabbitMqHost();
-            var port = Cli.RabbitMqPort();
+            var broker = new BrokerAddressOptions();
             var vhost = Cli.VirtualHost();
             var secrets = Cli.SecretsDirectory();
             var sub = new Command(suspend ? "suspend" : "resume", suspend
                 ? $"Suspend a {kind} on every policy instance and executor, and audit it."
                 : $"Lift a {kind}'s suspension, and audit it.")
             {
-                target, reason, operatorName, postgres, rabbit, port, vhost, secrets,
+                target, reason, operatorName, postgres, broker.Host, broker.Port, broker.Endpoints, vhost, secrets,
             };
             sub.SetAction((result, ct) => Cli.Run(async () =>
             {
@@ -52,7 +51,7 @@ static class OperatorCommands
                     throw new UsageException("--operator is required: who is doing this.");
 
                 await using var database = NpgsqlDataSource.Create(Cli.Required(result, postgres, "the AgentBus database"));
-                var killSwitch = new KillSwitch(database, new OperatorBrokerEndpoint(result.GetValue(rabbit)!, result.GetValue(port),
+                var killSwitch = new KillSwitch(database, new OperatorBrokerEndpoint(broker.Address(result),
                     result.GetValue(vhost)!, new SecretStore(result.GetValue(secrets)!)), TimeProvider.System);
                 KillSwitchResult outcome;
                 try

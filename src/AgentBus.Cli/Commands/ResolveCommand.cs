@@ -59,15 +59,14 @@ static class ResolveCommand
         };
         var json = AuditCli.AsJson();
         var postgres = Cli.Postgres();
-        var rabbit = Cli.RabbitMqHost();
-        var port = Cli.RabbitMqPort();
+        var broker = new BrokerAddressOptions();
         var vhost = Cli.VirtualHost();
         var secrets = Cli.SecretsDirectory();
         var command = new Command("resolve",
             "Record what the system of record shows for an outcome-unknown action: audited with who and why; the policy service " +
             "settles its cost and tells the agent; a succeeded one can then be rolled back.")
         {
-            actionId, succeeded, failed, evidence, resultOption, externalReference, operatorName, wait, json, postgres, rabbit, port, vhost, secrets,
+            actionId, succeeded, failed, evidence, resultOption, externalReference, operatorName, wait, json, postgres, broker.Host, broker.Port, broker.Endpoints, vhost, secrets,
         };
         command.SetAction((result, ct) => Cli.Run(async () =>
         {
@@ -93,7 +92,7 @@ static class ResolveCommand
                 // Someone else's finding stands. If the policy service never got it (the first run was
                 // interrupted), it is sent again; this request is refused either way.
                 if (!resolution.RecordedByPolicy)
-                    await PublishAsync(result, rabbit, port, vhost, secrets, resolution, ct);
+                    await PublishAsync(result, broker, vhost, secrets, resolution, ct);
                 Cli.Error($"Action {request.ActionId} was already resolved by {resolution.ResolvedBy} at {AuditCli.When(resolution.ResolvedAt)} UTC: " +
                           $"{resolution.Outcome} ({resolution.Evidence}). Nothing was changed.");
                 return Cli.Failed;
@@ -107,7 +106,7 @@ static class ResolveCommand
 
             try
             {
-                await PublishAsync(result, rabbit, port, vhost, secrets, resolution, ct);
+                await PublishAsync(result, broker, vhost, secrets, resolution, ct);
             }
             catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.BrokerUnreachableException
                                            or RabbitMQ.Client.Exceptions.OperationInterruptedException
@@ -264,14 +263,14 @@ static class ResolveCommand
     /// The operator action that carries the finding, built from the recorded row only, under an id derived
     /// from the action: a second run sends the same message, which the audit and the policy service drop.
     /// </summary>
-    static Task PublishAsync(ParseResult result, Option<string> rabbit, Option<int> port, Option<string> vhost, Option<string> secrets,
+    static Task PublishAsync(ParseResult result, BrokerAddressOptions broker, Option<string> vhost, Option<string> secrets,
         Resolution resolution, CancellationToken ct)
     {
         var request = new ResolveRequest(resolution.ResolvedBy, resolution.ActionId, resolution.Outcome == "succeeded", resolution.Evidence,
             resolution.Result, resolution.ExternalReference);
         var action = new OperatorActionTaken(resolution.ResolvedBy, OperatorActionNames.ResolveAction, resolution.ActionId, resolution.Evidence,
             request.Details(), resolution.ResolvedAt);
-        return OperatorActionPublisher.PublishAsync(new OperatorBrokerEndpoint(result.GetValue(rabbit)!, result.GetValue(port), result.GetValue(vhost)!,
+        return OperatorActionPublisher.PublishAsync(new OperatorBrokerEndpoint(broker.Address(result), result.GetValue(vhost)!,
             new SecretStore(result.GetValue(secrets)!)), action, MessageIds.ResolveRequest(resolution.ActionId), ct);
     }
 

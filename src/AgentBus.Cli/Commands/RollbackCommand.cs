@@ -50,8 +50,7 @@ static class RollbackCommand
             DefaultValueFactory = _ => Cli.Env("AGENTBUS_APPROVALS_URL") ?? "http://127.0.0.1:5104",
         };
         var postgres = Cli.Postgres();
-        var host = Cli.RabbitMqHost();
-        var port = Cli.RabbitMqPort();
+        var brokerAddress = new BrokerAddressOptions();
         var vhost = Cli.VirtualHost();
         var secrets = Cli.SecretsDirectory();
         var json = AuditCli.AsJson();
@@ -59,7 +58,7 @@ static class RollbackCommand
             "Undo a run: each succeeded action, newest first, by its declared compensation, proposed through the policy as the rollback " +
             "identity (approvals included). Lists the plan first; running it again, or from two terminals, never undoes an action twice.")
         {
-            runId, dryRun, reason, until, identity, passwordFile, wait, operatorName, policyFile, approvalsUrl, postgres, host, port, vhost, secrets, json,
+            runId, dryRun, reason, until, identity, passwordFile, wait, operatorName, policyFile, approvalsUrl, postgres, brokerAddress.Host, brokerAddress.Port, brokerAddress.Endpoints, vhost, secrets, json,
         };
         command.SetAction((result, ct) => Cli.Run(async () =>
         {
@@ -79,7 +78,7 @@ static class RollbackCommand
             var policy = PolicyCommands.Load(Cli.Required(result, policyFile, "the policy in force, for the rollback identity and the catalog"));
 
             await using var dataSource = AuditCli.DataSource(result, postgres);
-            var broker = new OperatorBrokerEndpoint(result.GetValue(host)!, result.GetValue(port), result.GetValue(vhost)!, new SecretStore(result.GetValue(secrets)!));
+            var broker = new OperatorBrokerEndpoint(brokerAddress.Address(result), result.GetValue(vhost)!, new SecretStore(result.GetValue(secrets)!));
             var rollback = new RunRollback(dataSource, broker);
             var plan = await rollback.PlanAsync(policy, run, result.GetValue(until), ct);
             if (plan is null)

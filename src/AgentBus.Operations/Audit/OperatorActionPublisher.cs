@@ -6,8 +6,8 @@ using RabbitMQ.Client;
 
 namespace AgentBus.Operations.Audit;
 
-/// <summary>Where the operator broker user publishes: the broker's AMQP endpoint and the folder holding that user's password.</summary>
-public sealed record OperatorBrokerEndpoint(string Host, int Port, string VirtualHost, SecretStore Secrets);
+/// <summary>Where the operator broker user publishes: the broker's AMQP node(s) and the folder holding that user's password.</summary>
+public sealed record OperatorBrokerEndpoint(BrokerAddress Broker, string VirtualHost, SecretStore Secrets);
 
 /// <summary>
 /// Publishes an <see cref="OperatorActionTaken"/> as the operator broker user: plain JSON with MassTransit's
@@ -24,8 +24,6 @@ public static class OperatorActionPublisher
 
         var factory = new ConnectionFactory
         {
-            HostName = broker.Host,
-            Port = broker.Port,
             VirtualHost = broker.VirtualHost,
             UserName = BrokerTopology.OperatorUser,
             Password = (await File.ReadAllTextAsync(passwordFile, ct)).Trim(),
@@ -35,7 +33,7 @@ public static class OperatorActionPublisher
         };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(15));
-        await using var connection = await factory.CreateConnectionAsync(timeout.Token);
+        await using var connection = await factory.CreateConnectionAsync(broker.Broker.AmqpEndpoints, timeout.Token);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), timeout.Token);
         var (properties, body) = Message(action, messageId);
         // Routed by the action ("agent.suspend"): the approvals service binds the suspensions it acts on.

@@ -8,7 +8,7 @@ public sealed record ProvisionedUser(BrokerUser User, string PasswordFile);
 /// <param name="DeliveryLimit">Deliveries without an acknowledgement before the broker moves a message to its _error queue.</param>
 /// <param name="Amqp">Where classic queues' messages are moved from, when an older installation still has them.</param>
 /// <param name="Progress">One line per converted queue.</param>
-public sealed record BrokerApplyOptions(int DeliveryLimit = BrokerQueues.DefaultDeliveryLimit, BrokerAmqpEndpoint? Amqp = null, Action<string>? Progress = null);
+public sealed record BrokerApplyOptions(int DeliveryLimit = BrokerQueues.DefaultDeliveryLimit, BrokerAddress? Amqp = null, Action<string>? Progress = null);
 
 public sealed record BrokerApplyResult(IReadOnlyList<ProvisionedUser> Users, IReadOnlyList<MigratedQueue> Migrated);
 

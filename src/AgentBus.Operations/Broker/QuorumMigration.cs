@@ -6,7 +6,6 @@ using RabbitMQ.Client.Exceptions;
 namespace AgentBus.Operations.Broker;
 
 /// <summary>Where the migration reads and writes messages (AMQP), as the RabbitMQ administrator can reach it.</summary>
-public sealed record BrokerAmqpEndpoint(string Host, int Port);
 
 public sealed record MigratedQueue(string Queue, long Messages);
 
@@ -22,7 +21,7 @@ public sealed record MigratedQueue(string Queue, long Messages);
 /// service published them: the moves run as a short-lived user with the impersonator tag, the
 /// one way RabbitMQ lets a connection publish under another user's id, deleted afterwards.
 /// </summary>
-public sealed class QuorumMigration(RabbitMqManagementClient api, BrokerAmqpEndpoint? amqp, Action<string>? progress)
+public sealed class QuorumMigration(RabbitMqManagementClient api, BrokerAddress? amqp, Action<string>? progress)
 {
     public const string HoldingSuffix = ".quorum-migration";
     const string OwnPrefix = "agentbus.";
@@ -138,12 +137,10 @@ public sealed class QuorumMigration(RabbitMqManagementClient api, BrokerAmqpEndp
 
     sealed class Mover(IConnection connection, IChannel reader, IChannel publisher) : IAsyncDisposable
     {
-        public static async Task<Mover> ConnectAsync(BrokerAmqpEndpoint endpoint, string vhost, string user, string password, CancellationToken ct)
+        public static async Task<Mover> ConnectAsync(BrokerAddress endpoint, string vhost, string user, string password, CancellationToken ct)
         {
             var factory = new ConnectionFactory
             {
-                HostName = endpoint.Host,
-                Port = endpoint.Port,
                 VirtualHost = vhost,
                 UserName = user,
                 Password = password,
@@ -154,11 +151,11 @@ public sealed class QuorumMigration(RabbitMqManagementClient api, BrokerAmqpEndp
             IConnection connection;
             try
             {
-                connection = await factory.CreateConnectionAsync(ct);
+                connection = await factory.CreateConnectionAsync(endpoint.AmqpEndpoints, ct);
             }
             catch (BrokerUnreachableException ex)
             {
-                throw new BrokerProvisioningException($"Cannot connect to RabbitMQ at {endpoint.Host}:{endpoint.Port} to move queued messages: {ex.GetBaseException().Message}");
+                throw new BrokerProvisioningException($"Cannot connect to RabbitMQ at {endpoint} to move queued messages: {ex.GetBaseException().Message}");
             }
             var reader = await connection.CreateChannelAsync(cancellationToken: ct);
             var publisher = await connection.CreateChannelAsync(

@@ -8,7 +8,7 @@ using RabbitMQ.Client.Exceptions;
 
 namespace AgentBus.Operations.DeadLetters;
 
-public sealed record OperatorBrokerSettings(string Host, int Port, string VirtualHost, Uri ManagementUrl, string Password);
+public sealed record OperatorBrokerSettings(BrokerAddress Broker, string VirtualHost, Uri ManagementUrl, string Password);
 
 public sealed record DeadLetterQueueInfo(string Name, long Messages);
 
@@ -35,8 +35,6 @@ public sealed class OperatorBroker : IAsyncDisposable
     {
         var factory = new ConnectionFactory
         {
-            HostName = settings.Host,
-            Port = settings.Port,
             VirtualHost = settings.VirtualHost,
             UserName = BrokerIdentity.OperatorUser,
             Password = settings.Password,
@@ -47,12 +45,12 @@ public sealed class OperatorBroker : IAsyncDisposable
         IConnection connection;
         try
         {
-            connection = await factory.CreateConnectionAsync(ct);
+            connection = await factory.CreateConnectionAsync(settings.Broker.AmqpEndpoints, ct);
         }
         catch (BrokerUnreachableException ex)
         {
             throw new DeadLetterException(
-                $"Cannot connect to RabbitMQ at {settings.Host}:{settings.Port}, vhost '{settings.VirtualHost}', as {BrokerIdentity.OperatorUser}: " +
+                $"Cannot connect to RabbitMQ at {settings.Broker}, vhost '{settings.VirtualHost}', as {BrokerIdentity.OperatorUser}: " +
                 $"{ex.GetBaseException().Message}");
         }
         return new OperatorBroker(settings, connection, new RabbitMqManagementClient(settings.ManagementUrl, BrokerIdentity.OperatorUser, settings.Password));

@@ -69,7 +69,7 @@ public sealed class RunRollback(NpgsqlDataSource database, OperatorBrokerEndpoin
 
         await using var client = await AgentClient.ConnectAsync(new AgentClientOptions
         {
-            Host = broker.Host, Port = broker.Port, VirtualHost = broker.VirtualHost, AgentId = identity, Password = password,
+            Host = broker.Broker.Host, Port = broker.Broker.Port, Endpoints = broker.Broker.Endpoints, VirtualHost = broker.VirtualHost, AgentId = identity, Password = password,
         }, ct);
         var results = await new RollbackRunner(records, client, wait, approvalsUrl, say).RunAsync(plan, operatorName, reason, ct);
         var after = await RollbackPlan.BuildAsync(records, policy, plan.RunId, untilActionId, ct) ?? plan;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using AgentBus.Operations.Broker;
 using AgentBus.Operations.DeadLetters;
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Messaging;
@@ -16,7 +17,7 @@ namespace AgentBus.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class DeadLetterKit(PipelineFixture fixture)
 {
-    public OperatorBrokerSettings Settings => new(fixture.Servers.RabbitHost, fixture.Servers.RabbitPort, fixture.VirtualHost,
+    public OperatorBrokerSettings Settings => new(new BrokerAddress(fixture.Servers.RabbitHost, fixture.Servers.RabbitPort), fixture.VirtualHost,
         fixture.Servers.ManagementUrl, fixture.Secrets.GetOrCreate("rabbitmq", BrokerIdentity.OperatorUser));
 
     public Task<OperatorBroker> ConnectAsync() => OperatorBroker.ConnectAsync(Settings, CancellationToken.None);
@@ -42,6 +43,13 @@ public sealed class DeadLetterKit(PipelineFixture fixture)
     /// Messages ready in a queue, exactly and now (the management API's count lags by seconds);
     /// a queue that does not exist holds none.
     /// </summary>
+    /// <summary>
+    /// Until the queue holds <paramref name="expected"/> messages ready. Messages a session read and gave
+    /// back return to a quorum queue through its log, a moment after the session closed, not at once.
+    /// </summary>
+    public Task DepthSettlesAtAsync(string queue, uint expected) =>
+        Eventually.Get(() => DepthAsync(queue), depth => depth == expected, $"{expected} message(s) ready in {queue}", TimeSpan.FromSeconds(15));
+
     public async Task<uint> DepthAsync(string queue)
     {
         await using var connection = await AdminFactory().CreateConnectionAsync();

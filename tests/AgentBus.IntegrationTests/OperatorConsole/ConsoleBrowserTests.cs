@@ -178,7 +178,7 @@ public sealed class ConsoleBrowserTests(ApprovalsFixture fixture) : IAsyncLifeti
 
         await page.Locator("table.groups button.dry-run").First.ClickAsync();
         Assert.Contains("Dry run: 2 message(s)", await page.InnerTextAsync("#notice"));
-        Assert.Equal(2u, await kit.DepthAsync(queue));
+        await kit.DepthSettlesAtAsync(queue, 2);
 
         await page.Locator("table.groups button.replay").First.ClickAsync();
         Assert.Contains("Replayed 2 message(s)", await page.InnerTextAsync("#notice"));
@@ -220,7 +220,7 @@ public sealed class ConsoleBrowserTests(ApprovalsFixture fixture) : IAsyncLifeti
             Assert.Contains("does not allow", await response.TextAsync());
         }
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_suspensions"));
-        Assert.Equal(1u, await new DeadLetterKit(fixture).DepthAsync("agentbus.projections_error"));
+        await new DeadLetterKit(fixture).DepthSettlesAtAsync("agentbus.projections_error", 1);
 
         // A script with the viewer's bearer token is refused the same way.
         using var http = new HttpClient { BaseAddress = _console };

@@ -191,6 +191,22 @@ public sealed class ResolveOutcomeTests(PolicyFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Given_a_clusters_nodes_the_first_of_them_down_the_resolution_reaches_the_broker_through_the_next()
+    {
+        await using var support = await fixture.ConnectAgentAsync(Agent);
+        var actionId = await UnknownAsync(support, "run-resolve-cluster");
+
+        var (exit, output) = await AuditFixture.CliAsync("actions", "resolve", actionId, "--failed", "--evidence", "no refund in the console",
+            "--operator", "dave", "--postgres", fixture.ConnectionString,
+            "--rabbitmq-endpoints", $"127.0.0.1:1,{fixture.Servers.RabbitHost}:{fixture.Servers.RabbitPort}",
+            "--vhost", fixture.VirtualHost, "--secrets-dir", fixture.Secrets.Directory);
+
+        Assert.True(exit == 0, output);
+        Assert.Equal(["failed:dave"], await fixture.QueryAsync<string>(
+            "SELECT outcome || ':' || resolved_by FROM policy_actions WHERE action_id = @actionId", new { actionId }));
+    }
+
+    [Fact]
     public async Task What_cannot_be_resolved_is_refused_with_a_reason_and_changes_nothing()
     {
         await using var support = await fixture.ConnectAgentAsync(Agent);
