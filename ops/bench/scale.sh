@@ -5,15 +5,18 @@
 # projections copies; then one markdown table of actions/s (throughput phase), p50/p99 and CPU ms
 # per action per pair, with the conditions.
 #
-#   ops/bench/scale.sh                                   the default grid 1x1,1x2,1x4,2x1,2x2,2x4 (~10-15 min on 2 cores)
+#   ops/bench/scale.sh                                   the default grid 1x1,1x2,1x4,2x1,2x2,2x4 (~15 min on 2 cores)
 #   ops/bench/scale.sh --grid "1x1,2x2,4x4"              NxM pairs: N policy instances x M executor copies
 #   ops/bench/scale.sh --projections 1                   projections copies (default 2)
 #   ops/bench/scale.sh --keep                            leave the cluster running afterwards
 #   ops/bench/scale.sh --throughput 20000 --window 400   anything else goes to the harness (its --help lists it)
 #
-# Harness arguments default to a short point (--warmup 1000 --throughput 5000 --rates '' --ceiling 0
+# Harness arguments default to a short point (--warmup 500 --throughput 3000 --rates '' --ceiling 0
 # --timeout 900); those given here come after them and win. --policy-instances, --executors and
 # --projections are the grid's and are refused as harness arguments.
+#
+# Serialise it with other heavy runs on the machine: flock -o /tmp/agentbus-bench.lock ops/bench/scale.sh
+# (-o, or the cluster's servers it starts inherit the lock and hold it as long as they run).
 #
 # Environment (all optional; the defaults keep clear of the shared servers, the chaos cluster and
 # the cluster self-test, which may run on this machine at the same time):
@@ -30,10 +33,12 @@ set -euo pipefail
 
 OPS_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 CLUSTER="$OPS_DIR/lib/cluster.sh"
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; }
 die_usage() { printf 'scale.sh: %s (--help: usage)\n' "$*" >&2; exit 64; }
 
 grid="1x1,1x2,1x4,2x1,2x2,2x4" projections=2 keep=0 harness_args=()
+# Each point short enough that the default grid ends in about 15 minutes here (~45 actions/s on the cluster).
+point_defaults=(--warmup 500 --throughput 3000 --rates '' --ceiling 0 --timeout 900)
 while (($#)); do
   case "$1" in
     --grid) (($# >= 2)) || die_usage "--grid takes pairs like 1x1,1x2,2x2"; grid="$2"; shift 2 ;;
@@ -86,7 +91,7 @@ harness_dll="$(pipeline_dll AgentBus.LoadHarness agentbus-load-harness)"
 # A misspelt harness option should fail now, not after the cluster is up: the harness checks option
 # names before anything else and answers a trailing --help with its usage text only if all of them held.
 preflight="$(env -i PATH="$PATH" HOME="${HOME:-/root}" DOTNET_NOLOGO=1 dotnet "$harness_dll" \
-  --warmup 1000 --throughput 5000 --rates '' --ceiling 0 --timeout 900 "${harness_args[@]}" --help 2>&1 || true)"
+  "${point_defaults[@]}" "${harness_args[@]}" --help 2>&1 || true)"
 if [[ "$preflight" != agentbus-load-harness:* ]]; then
   printf 'scale.sh: the harness refuses these arguments: %s\n' "${harness_args[*]}" >&2
   printf '%s\n' "$preflight" | head -n 1 >&2
@@ -138,7 +143,7 @@ for pair in "${pairs[@]}"; do
   pipeline_log "point $pair: $policies policy instance(s), $executors executor copies, $projections projections"
   rc=0
   # each harness run provisions and drops its own vhost and database on the cluster
-  dotnet "$harness_dll" --warmup 1000 --throughput 5000 --rates '' --ceiling 0 --timeout 900 "${harness_args[@]}" \
+  dotnet "$harness_dll" "${point_defaults[@]}" "${harness_args[@]}" \
     --policy-instances "$policies" --executors "$executors" --projections "$projections" \
     >"$REPORTS/$pair.md" 2>"$REPORTS/$pair.log" &
   harness_pid=$!
@@ -170,7 +175,7 @@ postgres="$(grep -m1 -o 'PostgreSQL [0-9.]*' "$REPORTS/${pairs[0]}.md" || echo '
   echo "Conditions: $(nproc) cores ($(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo)), everything on this machine;"
   echo "$rabbit, 3 nodes on 127.0.0.1:$AGENTBUS_CLUSTER_AMQP_BASE-$((AGENTBUS_CLUSTER_AMQP_BASE + 2)), quorum queues, publisher confirms;"
   echo "$postgres with fsync on; $build build; other RabbitMQ VMs running on the machine: $other_vms."
-  echo "Harness arguments: --warmup 1000 --throughput 5000 --rates '' --ceiling 0 --timeout 900 ${harness_args[*]} (per point); $(date -u +%Y-%m-%d)."
+  echo "Harness arguments per point: $(printf '%q ' "${point_defaults[@]}" "${harness_args[@]}"); $(date -u +'%Y-%m-%d %H:%M') UTC."
   echo
   echo "| N policy | M executors | actions/s | p50 ms | p99 ms | CPU ms/action | load before → after | run |"
   echo "|---:|---:|---:|---:|---:|---:|---|---|"
