@@ -7,6 +7,7 @@ sealed record LoadOptions(
     int Agents,
     int ExecutorCopies,
     int PolicyInstances,
+    int ProjectionsInstances,
     bool Approvals,
     int WarmupActions,
     int ThroughputActions,
@@ -30,6 +31,7 @@ sealed record LoadOptions(
           --agents 16               agents publishing (each its own broker user and connection)
           --executors 2             copies of the noop tool's executor
           --policy-instances 1      policy service instances
+          --projections 1           copies of the projections service (competing consumers of the audit feed)
           --no-approvals            do not start the approvals service
           --warmup 3000             actions before anything is measured (JIT, pools, caches)
           --throughput 30000        actions sent as fast as they finish (0: skip)
@@ -52,7 +54,7 @@ sealed record LoadOptions(
 
     public static LoadOptions Parse(string[] args)
     {
-        var arguments = new RunArguments(args, Usage, ["agents", "ceiling", "db-options", "executors", "log-level", "policy-instances", "rate-seconds", "rates", "shadow", "soak-minutes", "soak-rate", "throughput", "timeout", "warmup", "window"], ["keep", "no-approvals"]);
+        var arguments = new RunArguments(args, Usage, ["agents", "ceiling", "db-options", "executors", "log-level", "policy-instances", "projections", "rate-seconds", "rates", "shadow", "soak-minutes", "soak-rate", "throughput", "timeout", "warmup", "window"], ["keep", "no-approvals"]);
         var rates = (arguments.Text("rates") ?? "500").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out var v) && v is > 0 and <= 100_000
                 ? v
@@ -64,6 +66,7 @@ sealed record LoadOptions(
             arguments.Int("agents", 16, 1, 256),
             arguments.Int("executors", 2, 1, 16),
             arguments.Int("policy-instances", 1, 1, 8),
+            arguments.Int("projections", 1, 1, 8),
             !arguments.Flag("no-approvals"),
             arguments.Int("warmup", 3000, 0, 1_000_000),
             arguments.Int("throughput", 30_000, 0, 10_000_000),

@@ -82,6 +82,7 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
         _pipeline = new Pipeline(_scratch, new PipelineOptions
         {
             PolicyInstances = options.PolicyInstances,
+            ProjectionsInstances = options.ProjectionsInstances,
             ExecutorCopies = options.ExecutorCopies,
             Approvals = options.Approvals,
             LogLevel = options.LogLevel,
@@ -92,6 +93,11 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
         await _pipeline.StartAsync(ct);
 
         _sampler = ProcessSampler.ForPipeline(_pipeline, servers, "harness (agents)");
+        // ForPipeline watches the node at RabbitPort only; on a cluster the other nodes hold quorum
+        // replicas and serve connections, so their CPU belongs in the per-action cost too.
+        foreach (var node in servers.RabbitNodes.Where(n => n.Port != servers.RabbitPort))
+            if (ProcessSampler.ListenerPid(node.Port) is { } nodePid)
+                _sampler.Watch($"rabbitmq {node}", () => [nodePid]);
 
         foreach (var agent in agents)
             _agents.Add(await BenchAgent.ConnectAsync(_scratch, agent, _ledger.OnReply, ct));
@@ -313,12 +319,16 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
             ? "Release" : "Debug";
         return $"""
             machine: {facts.Machine}, services {build} build
-            RabbitMQ {facts.RabbitVersion} on 127.0.0.1:{servers.RabbitPort}: durable queues, persistent messages, publisher confirms
+            RabbitMQ {facts.RabbitVersion} {Brokers()}: durable queues, persistent messages, publisher confirms
             PostgreSQL {facts.Setting("server_version")} on 127.0.0.1:{servers.PostgresPort}: fsync={facts.Setting("fsync")}, synchronous_commit={facts.Setting("synchronous_commit")}, shared_buffers={facts.Setting("shared_buffers")}x8kB
-            services: {options.PolicyInstances} policy, {options.ExecutorCopies} noop executor(s), projections{(options.Approvals ? ", approvals" : "")}; log level {options.LogLevel}; {options.Agents} agents{(options.Shadow is { } shadowMode ? $"; shadow candidate: {shadowMode}" : "")}{(options.ConnectionOptions.Length > 0 ? "; connection options: " + options.ConnectionOptions : "")}
+            services: {options.PolicyInstances} policy, {options.ExecutorCopies} noop executor(s), {options.ProjectionsInstances} projections{(options.Approvals ? ", approvals" : "")}; log level {options.LogLevel}; {options.Agents} agents{(options.Shadow is { } shadowMode ? $"; shadow candidate: {shadowMode}" : "")}{(options.ConnectionOptions.Length > 0 ? "; connection options: " + options.ConnectionOptions : "")}
             """;
     }
 
+
+    string Brokers() => servers.IsCluster
+        ? $"on a {servers.RabbitNodes.Count}-node cluster ({servers.RabbitEndpoints})"
+        : $"on 127.0.0.1:{servers.RabbitPort}";
 
     void Report(List<string> problems)
     {

@@ -25,6 +25,8 @@ OPS_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 AGENTBUS_CONFIGURATION="${AGENTBUS_CONFIGURATION:-Release}"
 # shellcheck source=../lib/pipeline.sh
 . "$OPS_DIR/lib/pipeline.sh"
+# shellcheck source=../lib/load-report.sh
+. "$OPS_DIR/lib/load-report.sh"
 STATE="$PIPELINE_STATE"
 mkdir -p "$STATE/logs"
 
@@ -78,19 +80,8 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 # Per phase: actions/s to the outcome, p50, p99 and CPU ms per action, averaged over the rounds.
-summarise() {
-  awk -F'|' '
-    /^\| phase \|/ { table = 1; next }
-    table && /^\|---/ { next }
-    table && /^\| / { name = $2; gsub(/^ +| +$/, "", name); rate[name] = $5 + 0; p50[name] = $8 + 0; p99[name] = $10 + 0; order[++n] = name; next }
-    table && !/^\|/ { table = 0 }
-    /^### / { phase = $0; sub(/^### /, "", phase); sub(/: CPU and memory per process$/, "", phase) }
-    /^\| all of the above \|/ { cpu[phase] = $4 + 0 }
-    END { for (i = 1; i <= n; i++) printf "%s\t%s\t%s\t%s\t%s\n", order[i], rate[order[i]], p50[order[i]], p99[order[i]], cpu[order[i]] }
-  ' "$@"
-}
 for shape in baseline current; do
-  for f in "$out/$shape"-*.md; do summarise "$f"; done \
+  for f in "$out/$shape"-*.md; do load_report_phases "$f"; done \
     | awk -F'\t' '{ k = $1; if (!(k in n)) order[++m] = k; n[k]++; r[k] += $2; a[k] += $3; b[k] += $4; c[k] += $5 }
                   END { for (i = 1; i <= m; i++) { k = order[i]; printf "%s\t%.1f\t%.2f\t%.2f\t%.2f\n", k, r[k]/n[k], a[k]/n[k], b[k]/n[k], c[k]/n[k] } }' \
     > "$out/$shape.tsv"
