@@ -23,11 +23,12 @@ sealed class ClusterNodes(string script, IReadOnlyList<string> names)
     public async Task<(int Node, int Connections)> ChooseAsync(Scratch scratch, CancellationToken ct)
     {
         var perNode = new int[Names.Count];
+        var index = Names.Select((name, i) => (name, i)).ToDictionary(n => n.name, n => n.i, StringComparer.Ordinal);
         var connections = await scratch.Management.GetAsync($"vhosts/{Uri.EscapeDataString(scratch.VirtualHost)}/connections", ct);
         foreach (var connection in connections.EnumerateArray())
             if (connection.TryGetProperty("node", out var node) && node.ValueKind == JsonValueKind.String
-                && Names.ToList().IndexOf(node.GetString()!) is var index and >= 0)
-                perNode[index]++;
+                && index.TryGetValue(node.GetString()!, out var at))
+                perNode[at]++;
         var best = Enumerable.Range(0, Names.Count)
             .OrderBy(i => _killed.Contains(i + 1))
             .ThenByDescending(i => perNode[i])

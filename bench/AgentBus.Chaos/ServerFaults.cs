@@ -15,7 +15,7 @@ static class ServerFaults
 
     public static void RequirePrivate(ServerEnvironment servers)
     {
-        RequirePrivateState("--no-server-restarts");
+        RequirePrivateState("pass --no-server-restarts");
         if (servers.RabbitPort == 5672 || servers.PostgresPort == 5432)
             throw new UsageException(
                 $"Server restarts need private servers, not the default ports (RabbitMQ {servers.RabbitPort}, PostgreSQL {servers.PostgresPort}); " +
@@ -33,7 +33,7 @@ static class ServerFaults
     /// </summary>
     public static void RequirePrivateCluster(ServerEnvironment servers, IReadOnlyList<string> nodeNames)
     {
-        RequirePrivateState("no --cluster-script");
+        RequirePrivateState("leave out --cluster-script");
         if (!servers.IsCluster)
             throw new UsageException(
                 "--cluster-script needs the servers to be a cluster: AGENTBUS_RABBITMQ_ENDPOINTS must list its nodes (source the env file ops/lib/cluster.sh writes).");
@@ -51,7 +51,7 @@ static class ServerFaults
         if (string.IsNullOrEmpty(state) || Path.TrimEndingDirectorySeparator(Path.GetFullPath(state)) == SharedState)
             throw new UsageException(
                 $"Server faults need private servers: AGENTBUS_STATE_DIR must name a state folder other than {SharedState} " +
-                $"(ops/chaos.sh starts such servers), or pass {alternative}.");
+                $"(ops/chaos.sh starts such servers), or {alternative}.");
     }
 
     /// <summary>Runs `SCRIPT ARGUMENTS…`, its output appended to <paramref name="logFile"/>; a failure or three minutes is an error.</summary>

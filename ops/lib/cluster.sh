@@ -498,13 +498,8 @@ cluster_status() (
 
 cluster_down() (
   set -euo pipefail
-  local purge=0 arg
-  for arg in "$@"; do
-    case "$arg" in
-      --purge) purge=1 ;;
-      *) _sv_die "down: unknown argument '$arg' (only --purge)" ;;
-    esac
-  done
+  local purge
+  purge="$(_sv_purge_argument "$@")"
   _cl_config
   if [[ ! -d "$SV_STATE" ]]; then
     _sv_log "no state folder $SV_STATE: nothing to stop"

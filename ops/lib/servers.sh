@@ -675,8 +675,9 @@ servers_up() (
   _sv_log "up ($SV_MODE): rabbitmq 127.0.0.1:$SV_AMQP_PORT (management $SV_MGMT_URL), postgres 127.0.0.1:$SV_PG_PORT; env: $SV_ENV_FILE"
 )
 
-servers_down() (
-  set -euo pipefail
+# `down`'s one optional argument: prints 1 for --purge, 0 without; anything else is an error
+# (cluster.sh's down reads it the same way)
+_sv_purge_argument() { # args...
   local purge=0 arg
   for arg in "$@"; do
     case "$arg" in
@@ -684,6 +685,13 @@ servers_down() (
       *) _sv_die "down: unknown argument '$arg' (only --purge)" ;;
     esac
   done
+  echo "$purge"
+}
+
+servers_down() (
+  set -euo pipefail
+  local purge
+  purge="$(_sv_purge_argument "$@")"
   _sv_config
   if [[ ! -d "$SV_STATE" ]]; then
     _sv_log "no state folder $SV_STATE: nothing to stop"
