@@ -345,7 +345,7 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
         foreach (var p in _phases)
             text.AppendLine($"| {p.Name} | {p.Actions} | {(p.OfferedRate > 0 ? p.OfferedRate.ToString("0", CultureInfo.InvariantCulture) : "max")} | " +
                             $"{p.ActionsPerSecond:0} | {p.RecordedPerSecond:0} | {p.SustainedPerSecond:0} | {p.Outcome.P50:0.0} | {p.Outcome.P95:0.0} | " +
-                            $"{p.Outcome.P99:0.0} | {p.Outcome.Max:0} | {p.Decision.P50:0.0}/{p.Decision.P99:0.0} | {p.LoadBefore} → {p.LoadAfter} |");
+                            $"{p.Outcome.P99:0.0} | {p.Outcome.Max:0} | {DecisionCell(p.Decision)} | {p.LoadBefore} → {p.LoadAfter} |");
         if (_ceiling is { } ceiling)
         {
             text.AppendLine();
@@ -390,6 +390,11 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
             """, Tool);
 
     static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+
+    // An action allowed at once gets no decision message (its outcome answers it), so only denials and
+    // approvals have a decision latency.
+    static string DecisionCell(LatencySummary decision) =>
+        decision.Count == 0 ? "none sent" : FormattableString.Invariant($"{decision.P50:0.0}/{decision.P99:0.0}");
 
     public async ValueTask DisposeAsync()
     {

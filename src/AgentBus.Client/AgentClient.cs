@@ -431,7 +431,8 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
         public void Failed(ActionFailed outcome) =>
             Finished.TrySetResult(new ActionResult(actionId, _decision ?? Allowed(outcome.RunId, outcome.Tool), Failed: outcome));
 
-        // The outcome can overtake the decision: they travel through different exchanges.
+        // An action allowed at once gets no decision (its outcome implies it), and a re-sent proposal's
+        // decision can come after the outcome: they travel through different exchanges.
         ActionDecided Allowed(string runId, string tool) =>
             new(actionId, runId, "", tool, Decision.Allowed, ReasonCodes.Allowed, "Inferred from the outcome.", null, null, DateTimeOffset.UtcNow);
     }

@@ -36,7 +36,7 @@ public static class ProjectionsHostExtensions
         {
             // Events from AgentBus's own services, on agentbus.projections: one line per event type.
             bus.AddAuditEvent<ActionDecided>(AuditEntry.From);
-            bus.AddAuditEvent<ExecuteTool>(AuditEntry.From);
+            bus.AddAuditEvents<ExecuteTool>(AuditEntry.WithDecision);
             // Executors no longer publish ExecutionStarted: the outcome carries the start, recorded
             // under the id the start always had. Kept for commands run by an executor of an older version.
             // Every executor may write the outcome exchanges, so the broker cannot tell one tool's

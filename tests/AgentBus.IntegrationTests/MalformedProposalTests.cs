@@ -44,8 +44,10 @@ public sealed class MalformedProposalTests(PipelineFixture fixture) : IAsyncLife
         Assert.Equal(reasonCode, reply.GetProperty("reasonCode").GetString());
         Assert.False(string.IsNullOrWhiteSpace(reply.GetProperty("reason").GetString()));
 
-        var decided = await agent.DecisionForAsync(await agent.PublishAsync(TicketJson()));
-        Assert.Equal("allowed", decided.GetProperty("decision").GetString());
+        // The next, well-formed proposal runs: allowed at once, its answer is its outcome.
+        var actionId = Guid.CreateVersion7().ToString();
+        var answer = await agent.AnswerForAsync(await agent.PublishAsync(TicketJson(actionId)), actionId);
+        Assert.Equal(nameof(ActionSucceeded), answer.Type);
         Assert.Equal(0, await fixture.QueueDepthAsync(WireNames.PolicyProposalsQueue + "_error"));
     }
 

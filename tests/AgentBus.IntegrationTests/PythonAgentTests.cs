@@ -24,14 +24,15 @@ public sealed class PythonAgentTests(PipelineFixture fixture) : IAsyncLifetime
     object Refund(string order) => new { method = "POST", url = new Uri(fixture.SandboxUrl, "/payments/refunds").ToString(), body = new { orderId = order, amountUsd = 10 } };
 
     [PythonAgentFact]
-    public async Task An_allowed_ticket_from_python_is_allowed_and_succeeds_with_the_sandboxs_own_reference()
+    public async Task An_allowed_ticket_from_python_succeeds_with_the_sandboxs_own_reference_and_no_separate_decision()
     {
         var run = await PythonAgent.RunAsync(fixture, AgentId, [new { tool = "ticketing", runId = "run-python", arguments = Ticket("from python") }]);
 
         Assert.True(run.ExitCode == 0, run.Describe());
         var action = Assert.Single(run.Actions);
+        // Allowed at once: the outcome is the only reply, and it implies the decision.
         Assert.Equal("allowed", action.GetProperty("decision").GetString());
-        Assert.Equal(ReasonCodes.Allowed, action.GetProperty("reasonCode").GetString());
+        Assert.True(action.GetProperty("decisionInferred").GetBoolean());
         Assert.Equal(nameof(ActionSucceeded), action.GetProperty("outcome").GetString());
 
         var actionId = action.GetProperty("actionId").GetString();

@@ -86,8 +86,12 @@ public sealed class ProposalConsumer(
         // A new approval: the agent hears approval_required once the saga holds it (see AskForApprovalAsync).
         var opensApproval = decision is { Decision: Decision.ApprovalRequired, ReasonCode: ReasonCodes.ApprovalRequired, Approval: not null }
                             && admission is { DuplicateOf: null, FirstOutcome: null } && admission.Kind != AdmissionKind.Duplicate;
+        // An action allowed at once gets no decision of its own: its outcome answers the agent (the
+        // contract: an outcome implies allowed) and the command carries the decision to the audit. A
+        // repeat, a duplicate or a refusal still gets one, since no command of its own follows.
+        var commandAnswers = decision.Decision == Decision.Allowed && admission is { Kind: AdmissionKind.New };
         var decidedPublish = Task.CompletedTask;
-        if (!opensApproval)
+        if (!opensApproval && !commandAnswers)
         {
             var decided = new ActionDecided(actionId, runId, sender ?? "", tool, decision.Decision, decision.ReasonCode,
                 decision.Reason, decision.RuleId, policy?.Version, now, approvalId);
@@ -97,8 +101,8 @@ public sealed class ProposalConsumer(
                 if (ProposalMessageId(context) is { } messageId && send.TryGetPayload(out RabbitMqSendContext? reply))
                     reply.BasicProperties.CorrelationId = messageId;
             }, context.CancellationToken);
-            // A new allowed action sends its command alongside (below); everything else waits here.
-            if (decision.Decision != Decision.Allowed || admission is not { Kind: AdmissionKind.New })
+            // An allowed repeat re-sends its command alongside (below); everything else waits here.
+            if (decision.Decision != Decision.Allowed)
                 await decidedPublish;
         }
 
@@ -132,7 +136,9 @@ public sealed class ProposalConsumer(
         if (decision.Decision != Decision.Allowed)
             return;
 
-        var execute = authorizer.Authorize(proposal, policy);
+        var execute = authorizer.Authorize(proposal, policy, allowance: commandAnswers
+            ? new PolicyAllowance(decision.ReasonCode, decision.Reason, decision.RuleId, policy?.Version)
+            : null);
         // Mandatory: a tool with no queue bound returns the command, which fails this consume and
         // keeps the proposal for a retry, instead of the broker dropping an allowed action.
         var executePublish = context.Publish(execute, send =>
@@ -140,9 +146,8 @@ public sealed class ProposalConsumer(
             send.MessageId = MessageIds.ExecuteTool(proposal.AgentId, proposal.ActionId);
             send.Mandatory = true;
         }, context.CancellationToken);
-        // Both confirms must arrive before the proposal is acknowledged (a redelivery re-sends either under
-        // the same id), but neither guarantee needs the other first: the contract lets an outcome arrive
-        // before its decision, so the command does not wait a round trip for the decision's confirm.
+        // The command's confirm (and a repeat's decision's) must arrive before the proposal is acknowledged:
+        // a redelivery re-sends either under the same id, and neither needs the other first.
         await Task.WhenAll(decidedPublish, executePublish);
     }
 

@@ -68,6 +68,20 @@ public sealed record AuditEntry(
         Actor = Actors.Policy,
     };
 
+    /// <summary>
+    /// A command and, before it, the decision it stands in for (<see cref="ExecuteTool.Allowance"/>: an action
+    /// allowed at once): the same ActionDecided row, under the same id, that the policy service used to
+    /// publish, so a repeat's decision message is recognised as the same event.
+    /// </summary>
+    public static IEnumerable<AuditEntry> WithDecision(Guid eventId, ExecuteTool e) => e.Allowance is { } allowed
+        ?
+        [
+            From(MessageIds.ActionDecided(e.AgentId, e.ActionId), new ActionDecided(e.ActionId, e.RunId, e.AgentId, e.Tool, Decision.Allowed,
+                allowed.ReasonCode, allowed.Reason, allowed.RuleId, allowed.PolicyVersion, e.AuthorizedAt)),
+            From(eventId, e),
+        ]
+        : [From(eventId, e)];
+
     public static AuditEntry From(Guid eventId, ExecutionStarted e) => new(eventId, nameof(ExecutionStarted), e.ActionId, e.RunId,
         e.AgentId, e.Tool, "started", null, Json(e), e.StartedAt, new RunChange())
     {

@@ -317,6 +317,19 @@ public class PipelineFixture : IAsyncLifetime
         return http;
     }
 
+    /// <summary>
+    /// The decision the audit recorded for an action: for one allowed at once the agent is sent no
+    /// decision (its outcome answers), so which rule and policy version allowed it is read here.
+    /// </summary>
+    public async Task<RecordedDecision> RecordedDecisionAsync(string actionId)
+    {
+        var rows = await Eventually.Get(() => QueryAsync<RecordedDecision>(
+                "SELECT outcome AS Decision, reason_code AS ReasonCode, rule_id AS RuleId, policy_version AS PolicyVersion FROM audit_events " +
+                "WHERE action_id = @actionId AND event_type = 'ActionDecided' ORDER BY seq", new { actionId }),
+            found => found.Count > 0, $"the audit's decision on action {actionId}");
+        return rows[^1];
+    }
+
     public async Task<long> CountAsync(string sql, object? parameters = null)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
@@ -412,3 +425,5 @@ public sealed class PipelineCollection : ICollectionFixture<PipelineFixture>
 {
     public const string Name = "pipeline";
 }
+
+public sealed record RecordedDecision(string Decision, string? ReasonCode, string? RuleId, string? PolicyVersion);

@@ -81,6 +81,30 @@ public sealed class RawAgent : IAsyncDisposable
         throw new TimeoutException($"No decision for message {messageId} arrived on {WireNames.AgentReplyQueue(AgentId)}.");
     }
 
+    /// <summary>
+    /// Waits for the answer to a proposal: its decision (correlated by the proposal's message id) or,
+    /// for an action allowed at once, which gets no decision, its outcome (by action id).
+    /// </summary>
+    public async Task<(string Type, JsonElement Body)> AnswerForAsync(string messageId, string actionId, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (DateTime.UtcNow < deadline)
+        {
+            var delivery = await _channel.BasicGetAsync(WireNames.AgentReplyQueue(AgentId), autoAck: true);
+            if (delivery is null)
+            {
+                await Task.Delay(25);
+                continue;
+            }
+            var type = delivery.BasicProperties.Type ?? "";
+            var body = JsonSerializer.Deserialize<JsonElement>(delivery.Body.Span);
+            if (type == nameof(ActionDecided) ? delivery.BasicProperties.CorrelationId == messageId
+                : type is nameof(ActionSucceeded) or nameof(ActionFailed) && body.TryGetProperty("actionId", out var id) && id.GetString() == actionId)
+                return (type, body);
+        }
+        throw new TimeoutException($"No answer to message {messageId} (action {actionId}) arrived on {WireNames.AgentReplyQueue(AgentId)}.");
+    }
+
     /// <summary>Takes every reply now waiting on this agent's queue.</summary>
     public async Task<IReadOnlyList<JsonElement>> DrainAsync()
     {

@@ -49,7 +49,7 @@ public sealed class OperationPipelineTests(OperationsFixture fixture) : IAsyncLi
 
         var result = await agent.RunAsync("payments.get_order", new { orderId = "ORD-1003" }, "run-op-read", Timeout);
 
-        Assert.Equal("support-bot-shop", result.Decision.RuleId);
+        Assert.Equal("support-bot-shop", (await fixture.RecordedDecisionAsync(result.ActionId)).RuleId);
         Assert.Equal("ORD-1003", result.Succeeded!.ExternalReference);
         Assert.Equal(1200.00m, result.Succeeded.Result.GetProperty("body").GetProperty("paidUsd").GetDecimal());
         Assert.Equal("GET", Assert.Single(fixture.SandboxCalls.Calls).Method);

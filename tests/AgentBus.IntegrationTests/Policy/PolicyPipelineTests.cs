@@ -87,7 +87,9 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         await fixture.UsePolicyAsync(granted);
         var v2 = fixture.PolicyInstances[0].GetRequiredService<PolicyStore>().Current!.Version;
         var allowed = await intern.RunAsync("payments", Refund(5), "run-reload", TimeSpan.FromSeconds(20));
-        Assert.Equal((Decision.Allowed, "intern-refunds", v2), (allowed.Decision.Decision, allowed.Decision.RuleId, allowed.Decision.PolicyVersion));
+        Assert.Equal(Decision.Allowed, allowed.Decision.Decision);
+        var recorded = await fixture.RecordedDecisionAsync(allowed.ActionId);
+        Assert.Equal(("allowed", "intern-refunds", v2), (recorded.Decision, recorded.RuleId, recorded.PolicyVersion));
 
         // Bad: refused with file and line on every instance; the last good version stays in force.
         await PolicyFiles.WriteAsync(fixture.PolicyFile, granted.Replace("tool: payments }", "tool: payments, colour: red }", StringComparison.Ordinal));
@@ -103,7 +105,8 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
             Assert.Matches(@"policy\.yaml:\d+: .*colour", store.LastErrors[0]);
         }
         var stillAllowed = await intern.RunAsync("payments", Refund(6), "run-reload", TimeSpan.FromSeconds(20));
-        Assert.Equal((Decision.Allowed, v2), (stillAllowed.Decision.Decision, stillAllowed.Decision.PolicyVersion));
+        Assert.Equal(Decision.Allowed, stillAllowed.Decision.Decision);
+        Assert.Equal(v2, (await fixture.RecordedDecisionAsync(stillAllowed.ActionId)).PolicyVersion);
 
         // Good again: the grant is gone.
         await fixture.UsePolicyAsync(PolicyFixture.PolicyYaml);
@@ -359,8 +362,10 @@ public sealed class PolicyPipelineTests(PolicyFixture fixture) : IAsyncLifetime
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE action_id = @actionId", new { actionId }));
 
         await using var support = await RawAgent.ConnectAsync(fixture, "support-bot");
-        var real = await support.DecisionForAsync(await support.PublishAsync(spoofed));
-        Assert.Equal("allowed", real.GetProperty("decision").GetString());
+        await support.PublishAsync(spoofed);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE action_id = @actionId AND event_type = 'ActionDecided' AND outcome = 'allowed' AND agent_id = 'support-bot'",
+            new { actionId }) == 1, "the real agent's action allowed in the audit");
     }
 
     [Fact]

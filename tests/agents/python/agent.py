@@ -180,13 +180,9 @@ class Action:
 
     @property
     def final(self):
+        # An action allowed at once gets its outcome and no decision: the outcome implies allowed.
         denied = self.decision is not None and self.decision.get("decision") == "denied"
         return denied or self.outcome is not None
-
-    @property
-    def settled(self):
-        # Outcome and decision travel through different exchanges: the outcome can come first.
-        return self.final and (self.decision is not None or self.outcome is None)
 
     def report(self):
         decision = self.decision or {}
@@ -317,7 +313,7 @@ class Agent:
     def wait(self, actions):
         while True:
             now = time.monotonic()
-            pending = [a for a in actions if not a.settled and now < a.deadline]
+            pending = [a for a in actions if not a.final and now < a.deadline]
             if not pending:
                 return
             self.connection.process_data_events(time_limit=min(0.2, max(0.01, min(a.deadline for a in pending) - now)))
