@@ -129,6 +129,9 @@ sealed class HostileRun(HostileOptions options, ServerEnvironment servers) : IRu
                     c.ReasonCode ??= reply.ReasonCode;
                     break;
                 case nameof(ActionSucceeded) or nameof(ActionFailed):
+                    // An action allowed at once gets no decision: the outcome implies it (contracts/README.md).
+                    c.Decision ??= "allowed";
+                    c.ReasonCode ??= ReasonCodes.Allowed;
                     c.Outcomes++;
                     c.OutcomeType ??= reply.Type;
                     c.ErrorCode ??= reply.ErrorCode;
