@@ -57,7 +57,10 @@ static class Harness
 
         try
         {
-            await DatabaseMigrator.ApplyAsync(connectionString, NullLogger.Instance, [AgentBus.Projections.ProjectionsHostExtensions.Migrations], deadline.Token);
+            // The policy's too: recording an outcome settles its budget (policy_settle_outcomes) in the same transaction.
+            await DatabaseMigrator.ApplyAsync(connectionString, NullLogger.Instance,
+                [MigrationSet.Platform, AgentBus.Projections.ProjectionsHostExtensions.Migrations, AgentBus.Policy.PolicyHostExtensions.Migrations],
+                deadline.Token);
             await using var dataSource = NpgsqlDataSource.Create(connectionString);
             return await MeasureAsync(settings, dataSource, database, deadline.Token);
         }

@@ -75,8 +75,11 @@ public static class WireNames
     /// <summary>The policy service's copy of approval outcomes: it re-checks a grant, uses it, and tells the agent.</summary>
     public const string PolicyApprovalsQueue = "agentbus.policy.approvals";
 
-    /// <summary>The policy service's copy of every outcome, to settle budgets.</summary>
-    public const string PolicyOutcomesQueue = "agentbus.policy.outcomes";
+    /// <summary>
+    /// Retired: the policy service's copy of every outcome, from which it settled budgets until the
+    /// projections took that over (they record every outcome anyway). `agentbus broker apply` deletes it.
+    /// </summary>
+    public const string RetiredPolicyOutcomesQueue = "agentbus.policy.outcomes";
 
     /// <summary>The policy service's queue of operators' resolutions of outcome-unknown actions ("action.resolve" operator actions).</summary>
     public const string PolicyResolutionsQueue = "agentbus.policy.resolutions";

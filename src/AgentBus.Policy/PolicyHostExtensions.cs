@@ -42,12 +42,13 @@ public static class PolicyHostExtensions
         builder.Services.AddHostedService<PolicyVersionRecorder>();
         builder.Services.AddSingleton<CompensationCheck>();
         builder.Services.AddHostedService<StateSweeper>();
+        builder.Services.AddSingleton<OutcomeCopySender>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<OutcomeCopySender>());
         builder.AddExecutionAuthorizer();
 
         builder.AddAgentBusMessaging("agentbus-policy", bus =>
         {
             bus.AddConsumer<ProposalConsumer>(typeof(ProposalConsumerDefinition));
-            bus.AddConsumer<OutcomeConsumer>(typeof(OutcomeConsumerDefinition));
             bus.AddConsumer<ResolutionConsumer>(typeof(ResolutionConsumerDefinition));
             bus.AddConsumer<SpendReportConsumer>(typeof(SpendReportConsumerDefinition));
             bus.AddConsumer<ApprovalOutcomeConsumer>(typeof(ApprovalOutcomeConsumerDefinition));

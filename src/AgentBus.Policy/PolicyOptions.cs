@@ -45,6 +45,13 @@ public sealed class PolicyOptions
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
+    /// How often outcome copies still owed (a duplicate's, a replay's) are looked for when no notification
+    /// came: settling an outcome notifies at once, so this only bounds the wait after a lost notification.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00", ErrorMessage = "Policy:OutcomeCopyInterval must be between 100 ms and 10 min.")]
+    public TimeSpan OutcomeCopyInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// A candidate policy decided beside the live one on every new proposal and never enforced (shadow mode);
     /// hot-reloaded like <see cref="File"/>. Empty: no shadow.
     /// </summary>

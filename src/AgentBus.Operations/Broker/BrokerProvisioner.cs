@@ -55,7 +55,11 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         await api.PutExchangeAsync(vhost, WireNames.SpendReportsExchange, "fanout", ct);
         await DeclareEndpointAsync(vhost, WireNames.PolicySpendReportsQueue, ct);
         await api.BindExchangeAsync(vhost, WireNames.SpendReportsExchange, WireNames.PolicySpendReportsQueue, "", ct);
-        await DeclareEndpointAsync(vhost, WireNames.PolicyOutcomesQueue, ct);
+        // Until 2026-12 the policy service settled budgets from its own copy of every outcome; the
+        // projections settle them as they record them now. Left in place, the queue would fill with
+        // outcomes nobody reads (its _error queue stays, for whatever an operator still has to look at).
+        await api.DeleteQueueAsync(vhost, WireNames.RetiredPolicyOutcomesQueue, ct);
+        await api.DeleteExchangeAsync(vhost, WireNames.RetiredPolicyOutcomesQueue, ct);
 
         foreach (var exchange in WireNames.AgentFacingEventExchanges)
         {
@@ -63,8 +67,6 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
             await api.BindExchangeAsync(vhost, exchange, WireNames.RepliesExchange, "#", ct);
             await api.BindExchangeAsync(vhost, exchange, WireNames.ProjectionsQueue, "#", ct);
         }
-        await api.BindExchangeAsync(vhost, WireNames.ActionSucceededExchange, WireNames.PolicyOutcomesQueue, "#", ct);
-        await api.BindExchangeAsync(vhost, WireNames.ActionFailedExchange, WireNames.PolicyOutcomesQueue, "#", ct);
 
         await api.PutExchangeAsync(vhost, WireNames.OperatorActionsExchange, "topic", ct);
         await api.BindExchangeAsync(vhost, WireNames.OperatorActionsExchange, WireNames.ProjectionsQueue, "#", ct);

@@ -88,6 +88,8 @@ public sealed class RabbitMqManagementClient : IDisposable
 
     public Task DeleteQueueAsync(string vhost, string queue, CancellationToken ct) => DeleteAsync($"queues/{E(vhost)}/{E(queue)}", ct);
 
+    public Task DeleteExchangeAsync(string vhost, string exchange, CancellationToken ct) => DeleteAsync($"exchanges/{E(vhost)}/{E(exchange)}", ct);
+
     /// <summary>
     /// Deletes the queue only while it holds no message and nobody reads it; otherwise the API
     /// refuses. Classic queues only: RabbitMQ does not support these conditions on quorum queues.

@@ -61,7 +61,8 @@ public sealed class AuditBatchConsumer<T>(AuditStore store, AuditEventMap<T> map
             }
             foreach (var mapped in map.Map(eventId, item.Message))
             {
-                var entry = trust == SenderTrust.TrustedAsSender ? mapped with { Actor = sender } : mapped;
+                // Only an outcome its sender speaks for settles a budget; one it reports for itself does not.
+                var entry = trust == SenderTrust.TrustedAsSender ? mapped with { Actor = sender, Settles = null } : mapped;
                 entries.Add(entry.CorrelationId is null && correlationId is not null ? entry with { CorrelationId = correlationId } : entry);
             }
         }
@@ -89,6 +90,7 @@ public sealed class AuditBatchConsumer<T>(AuditStore store, AuditEventMap<T> map
             ExternalReference = null,
             CostUsd = null,
             AffectsRun = false,
+            Settles = null,
         };
     }
 

@@ -42,6 +42,13 @@ public sealed record AuditEntry(
     public bool AffectsRun { get; init; } = true;
 
     /// <summary>
+    /// The budget settlement this outcome makes, in the transaction that records it (policy_settle_outcomes,
+    /// migration 0760): only for an outcome whose sender may report it (<see cref="OutcomeTrust"/>; the
+    /// consumer drops it otherwise) and that ends the action.
+    /// </summary>
+    public OutcomeSettlement? Settles { get; init; }
+
+    /// <summary>
     /// A decision. The final decision after an approval (it carries the approval id) moves the action
     /// from pending to allowed or denied in the run's summary.
     /// </summary>
@@ -117,6 +124,8 @@ public sealed record AuditEntry(
         ExternalReference = e.ExternalReference,
         CostUsd = e.CostUsd,
         Actor = e.ResolvedBy ?? Actors.Executor(e.Tool),
+        // An operator's resolution was settled by the policy service when it recorded it.
+        Settles = e.ResolvedBy is null ? new OutcomeSettlement(e.ActionId, e.Tool, "succeeded", nameof(ActionSucceeded), Json(e), e.CostUsd) : null,
     };
 
     /// <summary>The reason code of an operator's resolution as succeeded (a failed one carries ExecutionErrorCodes.ResolvedFailed).</summary>
@@ -133,6 +142,11 @@ public sealed record AuditEntry(
         e.ResolvedBy is null ? new RunChange(Failed: 1, OutcomeUnknown: e.OutcomeUnknown ? 1 : 0) : new RunChange(OutcomeUnknown: -1))
     {
         Actor = e.ResolvedBy ?? Actors.Executor(e.Tool),
+        // A refusal of a command the policy service did not sign as delivered ends no action: the
+        // genuine command may still be running.
+        Settles = e.ResolvedBy is null && !ExecutionErrorCodes.EndsNoAction(e)
+            ? new OutcomeSettlement(e.ActionId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", nameof(ActionFailed), Json(e), null)
+            : null,
     };
 
     /// <summary>
@@ -243,6 +257,13 @@ public sealed record AuditEntry(
 
     static string Json<T>(T value) => JsonSerializer.Serialize(value, AgentBus.ServiceDefaults.Messaging.WireJson.Options);
 }
+
+/// <summary>
+/// An outcome as the policy's ledger settles it: the reservation becomes <paramref name="CostUsd"/> (or the
+/// estimate, when null and the outcome may have happened), and <paramref name="Payload"/> is kept for
+/// duplicates and replays of the action.
+/// </summary>
+public sealed record OutcomeSettlement(string ActionId, string Tool, string Outcome, string OutcomeType, string Payload, decimal? CostUsd);
 
 /// <summary>What one event adds to its run's summary row.</summary>
 public sealed record RunChange(

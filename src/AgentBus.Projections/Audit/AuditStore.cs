@@ -145,7 +145,8 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
                 raw,
                 AuditChain.ToStoredPrecision(entry.OccurredAt),
                 entry.Change with { CostUsd = AuditChain.ToStoredPrecision(entry.Change.CostUsd) },
-                entry.AffectsRun));
+                entry.AffectsRun,
+                entry.Settles));
         }
         return prepared;
     }
@@ -199,6 +200,8 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         Raw = row.Raw ?? Encoding.UTF8.GetBytes(row.Payload),
         Change = new RunChange(),
         AffectsRun = false,
+        // The budget is still settled; jsonb refuses only the NUL escape a stored outcome could carry.
+        Settles = row.Settles is { } settles ? settles with { Payload = settles.Payload.Replace("\\u0000", "", StringComparison.Ordinal) } : null,
     };
 
     sealed class PendingWrite(IReadOnlyList<Prepared> rows)
@@ -327,6 +330,7 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         await CopyEventsAsync(connection, rows, ct);
         await CopyRawAsync(connection, rows, recordedAt, ct);
         await UpsertRunsAsync(connection, transaction, fresh, ct);
+        await SettleAsync(connection, transaction, fresh, recordedAt, ct);
 
         await using (var advance = new NpgsqlCommand(
             "UPDATE audit_chain_head SET last_seq = @seq, last_hash = @hash, updated_at = now() WHERE id = 1", connection, transaction))
@@ -491,6 +495,30 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// Settles the budgets of the outcomes this transaction records, all in one call: an outcome is
+    /// settled exactly when it is first recorded, so a redelivery settles nothing twice and a failed
+    /// write settles nothing at all.
+    /// </summary>
+    static async Task SettleAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<Prepared> rows,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        var settlements = rows.Where(r => r.Settles is not null).Select(r => r.Settles!).ToList();
+        if (settlements.Count == 0)
+            return;
+        await using var command = new NpgsqlCommand(
+            "SELECT policy_settle_outcomes(@action_ids, @tools, @outcomes, @types, @payloads, @costs, @now)", connection, transaction);
+        command.Parameters.AddWithValue("action_ids", settlements.Select(s => s.ActionId).ToArray());
+        command.Parameters.AddWithValue("tools", settlements.Select(s => s.Tool).ToArray());
+        command.Parameters.AddWithValue("outcomes", settlements.Select(s => s.Outcome).ToArray());
+        command.Parameters.AddWithValue("types", settlements.Select(s => s.OutcomeType).ToArray());
+        command.Parameters.AddWithValue("payloads", NpgsqlDbType.Array | NpgsqlDbType.Text, settlements.Select(s => s.Payload).ToArray());
+        command.Parameters.AddWithValue("costs", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            settlements.Select(s => s.CostUsd?.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        command.Parameters.AddWithValue("now", NpgsqlDbType.TimestampTz, now.UtcDateTime);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
     static Task Text(NpgsqlBinaryImporter copy, string? value, CancellationToken ct) =>
         value is null ? copy.WriteNullAsync(ct) : copy.WriteAsync(value, NpgsqlDbType.Text, ct);
 
@@ -513,5 +541,6 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         byte[]? Raw,
         DateTimeOffset OccurredAt,
         RunChange Change,
-        bool AffectsRun);
+        bool AffectsRun,
+        OutcomeSettlement? Settles = null);
 }

@@ -234,10 +234,13 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
     [InlineData("executor-payments", "SELECT count(*) FROM execution_claims; SELECT count(*) FROM kill_switch",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM audit_events", "DELETE FROM policy_suspensions",
                 "SELECT * FROM policy_suspensions", "INSERT INTO kill_switch VALUES ('agent', 'x', now())", "DELETE FROM kill_switch",
-                "SELECT * FROM cost_ledger", "UPDATE budget_usage SET spent_usd = 0", "DELETE FROM execution_resolutions" })]
-    [InlineData("projections", "SELECT count(*) FROM run_summaries; SELECT last_seq FROM audit_chain_head",
+                "SELECT * FROM cost_ledger", "UPDATE budget_usage SET spent_usd = 0", "DELETE FROM execution_resolutions",
+                "SELECT policy_settle_outcomes('{a}', '{payments}', '{succeeded}', '{ActionSucceeded}', '{x}', '{0}', now())" })]
+    [InlineData("projections", "SELECT count(*) FROM run_summaries; SELECT last_seq FROM audit_chain_head; " +
+                               "SELECT policy_settle_outcomes('{}', '{}', '{}', '{}', '{}', '{}', now())",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM cost_ledger", "SELECT * FROM execution_claims",
-                "DELETE FROM run_summaries", "SELECT * FROM approval_sagas" })]
+                "DELETE FROM run_summaries", "SELECT * FROM approval_sagas", "SELECT policy_record_outcome('a', 'T', 'succeeded', 'T', '{}', 0, now())",
+                "SELECT * FROM policy_outcome_copies" })]
     [InlineData("console", "SELECT count(*) FROM audit_events; SELECT count(*) FROM policy_actions; SELECT count(*) FROM approvers; " +
                            "INSERT INTO policy_suspensions VALUES ('agent', 'console-test', 'me', null, now()); " +
                            "DELETE FROM policy_suspensions WHERE name = 'console-test'",
@@ -352,7 +355,7 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
     {
         { "platform", [] },
         { "projections", ["audit_chain_head", "audit_events", "audit_raw_payloads", "run_summaries"] },
-        { "policy", ["budget_usage", "cost_ledger", "kill_switch", "policy_actions", "policy_approvals", "policy_idempotency",
+        { "policy", ["budget_usage", "cost_ledger", "kill_switch", "policy_actions", "policy_approvals", "policy_idempotency", "policy_outcome_copies",
                      "policy_rate_windows", "policy_run_attempts", "policy_runs", "policy_shadow_counts", "policy_shadow_disagreements",
                      "policy_suspensions", "policy_version_periods", "policy_versions"] },
         { "executor", ["execution_claims"] },

@@ -106,13 +106,20 @@ public sealed class RollbackFixture : PipelineFixture
 
     public string TicketStatus(string ticketId) => ((Ticket)Shop.GetTicket(ticketId).Body).Status;
 
-    /// <summary>support-bot acts in a run of its own and waits for each outcome.</summary>
+    /// <summary>
+    /// support-bot acts in a run of its own and waits for each outcome, and for the policy's record of it:
+    /// the projections settle an outcome as they record it, a batch after the agent has it, and a
+    /// rollback plans from that record.
+    /// </summary>
     public async Task<List<ActionResult>> ActAsync(string runId, params (string Operation, object Arguments)[] calls)
     {
         await using var agent = await ConnectAgentAsync("support-bot");
         var results = new List<ActionResult>();
         foreach (var (operation, arguments) in calls)
             results.Add(await agent.RunAsync(operation, arguments, runId, TimeSpan.FromSeconds(30)));
+        var ended = results.Where(r => r.Succeeded is not null || r.Failed is not null).Select(r => r.ActionId).ToArray();
+        await Eventually.True(async () => await CountAsync("SELECT count(*) FROM policy_actions WHERE action_id = ANY(@ended) AND outcome IS NOT NULL",
+            new { ended }) == ended.Length, "the policy's record of every outcome");
         return results;
     }
 
