@@ -48,6 +48,7 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
     int _next;
     CeilingResult? _ceiling;
     string _conditions = "";
+    string? _work;
 
     static IReadOnlyList<string> AgentNames(int count) => Enumerable.Range(0, count).Select(i => $"load-agent-{i:D2}").ToList();
 
@@ -107,7 +108,14 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
         var driver = new ProposalDriver(_agents, _ledger, Proposal) { PublishTimeout = TimeSpan.FromSeconds(30) };
 
         if (options.WarmupActions > 0)
+        {
+            await Task.Delay(WorkInventory.Settle, ct);
+            var before = await WorkInventory.TakeAsync(_scratch, ct);
             await ClosedPhaseAsync(driver, "warm-up", options.WarmupActions, Math.Min(options.Window, 400), record: false, ct);
+            await Task.Delay(WorkInventory.Settle, ct);
+            _work = (await WorkInventory.TakeAsync(_scratch, ct)).PerAction(before, options.WarmupActions, "warm-up");
+            Log(_work.Replace("\n", "\n  ", StringComparison.Ordinal));
+        }
 
         if (options.CeilingMessages > 0)
         {
@@ -350,8 +358,13 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
         {
             text.AppendLine();
             text.AppendLine($"Broker ceiling (plain MassTransit, same broker, bodies of {string.Join("/", ceiling.Sizes)} B, confirms, durable): " +
-                            $"**{ceiling.MessagesPerSecond:0} msg/s** published and consumed. One action is 4 publishes and 9 queue deliveries, " +
-                            $"so the broker alone bounds the pipeline near {ceiling.MessagesPerSecond / 9:0}–{ceiling.MessagesPerSecond / 4:0} actions/s.");
+                            $"**{ceiling.MessagesPerSecond:0} msg/s** published and consumed. One action is 3 publishes and 6 queue deliveries, " +
+                            $"so the broker alone bounds the pipeline near {ceiling.MessagesPerSecond / 6:0}–{ceiling.MessagesPerSecond / 3:0} actions/s.");
+        }
+        if (_work is not null)
+        {
+            text.AppendLine();
+            text.Append(_work);
         }
         foreach (var p in _phases)
         {

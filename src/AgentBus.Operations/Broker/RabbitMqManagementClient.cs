@@ -58,6 +58,13 @@ public sealed class RabbitMqManagementClient : IDisposable
         return await response.Content.ReadFromJsonAsync<JsonElement>(ct);
     }
 
+    /// <summary>The virtual host as the management API describes it: message_stats (publish, confirm, deliver_get…) as of the last statistics tick.</summary>
+    public Task<JsonElement> GetVirtualHostAsync(string vhost, CancellationToken ct) => GetAsync($"vhosts/{E(vhost)}", ct);
+
+    /// <summary>Every queue's name and message counters (message_stats), as of the last statistics tick.</summary>
+    public async Task<IReadOnlyList<JsonElement>> ListQueueStatsAsync(string vhost, CancellationToken ct) =>
+        (await GetAsync($"queues/{E(vhost)}?columns=name,message_stats", ct)).EnumerateArray().ToList();
+
     public async Task<IReadOnlyList<JsonElement>> ListQueuesAsync(string vhost, CancellationToken ct)
     {
         var queues = await GetAsync($"queues/{E(vhost)}?columns=name,type,durable,auto_delete,exclusive,consumers,messages,arguments", ct);
