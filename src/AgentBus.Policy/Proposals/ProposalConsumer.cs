@@ -145,6 +145,9 @@ public sealed class ProposalConsumer(
         {
             send.MessageId = MessageIds.ExecuteTool(proposal.AgentId, proposal.ActionId);
             send.Mandatory = true;
+            // The audit ties the decision and authorization rows it writes from the command to the proposal by it.
+            if (ProposalMessageId(context) is { } messageId && send.TryGetPayload(out RabbitMqSendContext? command))
+                command.BasicProperties.CorrelationId = messageId;
         }, context.CancellationToken);
         // The command's confirm (and a repeat's decision's) must arrive before the proposal is acknowledged:
         // a redelivery re-sends either under the same id, and neither needs the other first.

@@ -146,6 +146,26 @@ public sealed class AuditTrailTests(AuditFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_action_allowed_at_once_has_its_decision_recorded_from_the_command_and_tied_to_the_proposal()
+    {
+        await using var agent = await RawAgent.ConnectAsync(fixture, "support-bot");
+        var actionId = Guid.CreateVersion7().ToString();
+        var messageId = await agent.PublishAsync(RawAgent.Proposal("support-bot", "ticketing",
+            new { method = "POST", url = Url("/ticketing/tickets"), body = new { title = "tied" } }, actionId, "run-tied"));
+
+        // The agent's only reply is the outcome; the audit still has the decision, under the proposal's message id.
+        Assert.Equal(nameof(ActionSucceeded), (await agent.AnswerForAsync(messageId, actionId)).Type);
+        await Eventually.True(async () => await fixture.CountAsync(
+            "SELECT count(*) FROM audit_events WHERE correlation_id = @messageId", new { messageId }) == 3, "the proposal, its decision and its authorization");
+        var rows = await fixture.QueryAsync<(string EventType, string Outcome, string? RuleId, string Actor)>(
+            "SELECT event_type, outcome, rule_id, actor FROM audit_events WHERE correlation_id = @messageId ORDER BY seq", new { messageId });
+        // The proposal comes from its own queue, so only the command's two rows have an order between them.
+        Assert.Equal(["ActionDecided", "ExecuteTool"], rows.Select(r => r.EventType).Where(t => t != "ActionProposed"));
+        Assert.Contains(("ActionDecided", "allowed", "support-bot-tickets", "policy"), rows);
+        Assert.DoesNotContain(await agent.DrainAsync(), reply => reply.TryGetProperty("decision", out _));
+    }
+
+    [Fact]
     public async Task An_unreadable_proposal_is_recorded_with_its_rejection_and_its_bytes()
     {
         await using var agent = await RawAgent.ConnectAsync(fixture, "support-bot");
