@@ -244,7 +244,8 @@ public sealed class AgentClient : IActionChannel, IAsyncDisposable
     /// <summary>
     /// Waits for the first decision on an action, without waiting for it to finish: an agent that must
     /// not block on people sees <see cref="Decision.ApprovalRequired"/> (with the approval id) here and
-    /// can carry on; <see cref="WaitAsync"/> still returns the final decision and outcome later.
+    /// can carry on; <see cref="WaitAsync"/> still returns the final decision and outcome later. An action
+    /// allowed at once gets no decision: this returns, once it has run, the decision its outcome implies.
     /// </summary>
     public async Task<ActionDecided> DecisionAsync(string actionId, CancellationToken cancellationToken)
     {

@@ -17,7 +17,8 @@ from .transport import Transport
 
 
 def first_answer(tracker: ActionTracker) -> Future[ActionDecided]:
-    """The first decision, or the decision an outcome implies when the outcome overtook it."""
+    """The first decision, or the decision an outcome implies: an action allowed at once gets no
+    decision, and a re-sent proposal's may come after the outcome."""
     answer: Future[ActionDecided] = Future()
 
     def copy(source: Future[Any]) -> None:
