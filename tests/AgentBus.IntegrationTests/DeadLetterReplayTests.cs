@@ -72,6 +72,8 @@ public sealed class DeadLetterReplayTests(PipelineFixture fixture) : IAsyncLifet
         Assert.Equal(5, dead.RetryCount);
         Assert.NotNull(dead.FaultedAt);
 
+        // Reading gave the message back; a quorum queue makes it ready again a moment later.
+        await _kit.DepthSettlesAtAsync(ProposalsError, 1);
         var report = await _replayer.ReplayAsync(broker, ProposalsError, DeadLetterSelection.Everything, "alice", new(), null, CancellationToken.None);
         Assert.Equal(1, report.Replayed);
         Assert.Equal(WireNames.PolicyProposalsQueue, report.Target);

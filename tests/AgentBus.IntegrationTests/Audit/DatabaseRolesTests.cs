@@ -223,7 +223,8 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
 
     [Theory]
     [InlineData("policy", "SELECT count(*) FROM policy_suspensions; SELECT count(*) FROM policy_actions; SELECT count(*) FROM cost_ledger; " +
-                          "DELETE FROM policy_rate_windows WHERE false; DELETE FROM policy_idempotency WHERE false",
+                          "DELETE FROM policy_rate_windows WHERE false; DELETE FROM policy_idempotency WHERE false; " +
+                          "SELECT action_id FROM policy_outcome_copies FOR UPDATE SKIP LOCKED; DELETE FROM policy_outcome_copies WHERE false",
         new[] { "SELECT * FROM approvers", "SELECT * FROM audit_events", "INSERT INTO policy_suspensions VALUES ('agent', 'x', 'me', null, now())",
                 "SELECT * FROM execution_claims", "SELECT * FROM approval_sagas", "DELETE FROM cost_ledger" })]
     [InlineData("approvals", "SELECT count(*) FROM approvers; SELECT count(*) FROM approval_sagas; SELECT count(*) FROM audit_events; " +

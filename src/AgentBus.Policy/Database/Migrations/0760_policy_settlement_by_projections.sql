@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS policy_outcome_copies (
     republish        boolean     NOT NULL,
     owed_since       timestamptz NOT NULL
 );
-GRANT SELECT, DELETE ON policy_outcome_copies TO agentbus_policy;
+-- UPDATE only because the sender locks the rows it sends (SELECT … FOR UPDATE SKIP LOCKED), so instances share them.
+GRANT SELECT, UPDATE, DELETE ON policy_outcome_copies TO agentbus_policy;
 
 CREATE OR REPLACE FUNCTION policy_settle_outcomes(p_action_ids text[], p_tools text[], p_outcomes text[], p_types text[],
     p_payloads text[], p_costs text[], p_now timestamptz)
