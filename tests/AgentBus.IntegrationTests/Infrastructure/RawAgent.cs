@@ -64,28 +64,21 @@ public sealed class RawAgent : IAsyncDisposable
     /// Waits for the decision on the proposal published with this message id, setting aside
     /// other replies (outcomes of earlier actions can still be arriving).
     /// </summary>
-    public async Task<JsonElement> DecisionForAsync(string messageId, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
-        while (DateTime.UtcNow < deadline)
-        {
-            var delivery = await _channel.BasicGetAsync(WireNames.AgentReplyQueue(AgentId), autoAck: true);
-            if (delivery is null)
-            {
-                await Task.Delay(25);
-                continue;
-            }
-            if (delivery.BasicProperties.Type == nameof(ActionDecided) && delivery.BasicProperties.CorrelationId == messageId)
-                return JsonSerializer.Deserialize<JsonElement>(delivery.Body.Span);
-        }
-        throw new TimeoutException($"No decision for message {messageId} arrived on {WireNames.AgentReplyQueue(AgentId)}.");
-    }
+    public async Task<JsonElement> DecisionForAsync(string messageId, TimeSpan? timeout = null) =>
+        (await FirstReplyAsync((type, correlationId, _) => type == nameof(ActionDecided) && correlationId == messageId,
+            $"No decision for message {messageId}", timeout)).Body;
 
     /// <summary>
     /// Waits for the answer to a proposal: its decision (correlated by the proposal's message id) or,
     /// for an action allowed at once, which gets no decision, its outcome (by action id).
     /// </summary>
-    public async Task<(string Type, JsonElement Body)> AnswerForAsync(string messageId, string actionId, TimeSpan? timeout = null)
+    public Task<(string Type, JsonElement Body)> AnswerForAsync(string messageId, string actionId, TimeSpan? timeout = null) =>
+        FirstReplyAsync((type, correlationId, body) => type == nameof(ActionDecided)
+                ? correlationId == messageId
+                : type is nameof(ActionSucceeded) or nameof(ActionFailed) && body.TryGetProperty("actionId", out var id) && id.GetString() == actionId,
+            $"No answer to message {messageId} (action {actionId})", timeout);
+
+    async Task<(string Type, JsonElement Body)> FirstReplyAsync(Func<string, string?, JsonElement, bool> wanted, string missing, TimeSpan? timeout)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
         while (DateTime.UtcNow < deadline)
@@ -98,11 +91,10 @@ public sealed class RawAgent : IAsyncDisposable
             }
             var type = delivery.BasicProperties.Type ?? "";
             var body = JsonSerializer.Deserialize<JsonElement>(delivery.Body.Span);
-            if (type == nameof(ActionDecided) ? delivery.BasicProperties.CorrelationId == messageId
-                : type is nameof(ActionSucceeded) or nameof(ActionFailed) && body.TryGetProperty("actionId", out var id) && id.GetString() == actionId)
+            if (wanted(type, delivery.BasicProperties.CorrelationId, body))
                 return (type, body);
         }
-        throw new TimeoutException($"No answer to message {messageId} (action {actionId}) arrived on {WireNames.AgentReplyQueue(AgentId)}.");
+        throw new TimeoutException($"{missing} arrived on {WireNames.AgentReplyQueue(AgentId)}.");
     }
 
     /// <summary>Takes every reply now waiting on this agent's queue.</summary>
