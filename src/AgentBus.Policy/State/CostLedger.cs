@@ -5,40 +5,14 @@ using Npgsql;
 namespace AgentBus.Policy.State;
 
 /// <summary>
-/// An outcome policy recorded; the duplicates still waiting for it get a copy, and when a replay of the
-/// action came before it (<see cref="ReplayWaits"/>) the agent gets the outcome once more.
-/// </summary>
-public sealed record SettledOutcome(bool Recorded, IReadOnlyList<(string ActionId, string AgentId, string RunId)> WaitingDuplicates,
-    bool ReplayWaits = false);
-
-/// <summary>
-/// The money side of the stateful steps: settles a reservation with the executor's actual cost,
-/// releases what will not be spent, and records inference spend agents report. Each change to
+/// The money side of the stateful steps: releases what will not be spent (the projections settle
+/// outcomes, through policy_settle_outcomes), and records inference spend agents report. Each change to
 /// the ledger and to the budget counters happens in one transaction, once (idempotent on the
 /// action or report id).
 /// </summary>
 public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
 {
     sealed record Charge(long EntryId, string AgentId, string RunId, DateOnly Day, string Status, decimal ReservedUsd);
-
-    /// <summary>
-    /// Records an executor's outcome for an action policy admitted: the outcome is kept for
-    /// duplicates, and the reservation becomes the actual cost (succeeded), stays at the estimate
-    /// (outcome unknown: it may have happened), or is released (failed before it ran).
-    /// </summary>
-    public async Task<SettledOutcome> RecordOutcomeAsync(string actionId, string tool, string outcome, string outcomeType, string payload,
-        decimal? actualCostUsd, CancellationToken ct)
-    {
-        // One round trip: policy_record_outcome (migration 0601) does all of it in one transaction.
-        await using var connection = await database.OpenConnectionAsync(ct);
-        var rows = (await connection.QueryAsync<(bool Recorded, string? ActionId, string? AgentId, string? RunId, bool Self)>(new CommandDefinition(
-            "SELECT recorded, waiting_action_id, waiting_agent_id, waiting_run_id, waiting_is_self FROM policy_record_outcome(@ActionId, @Tool, @Outcome, @Type, CAST(@Payload AS jsonb), @Cost, @Now)",
-            new { ActionId = actionId, Tool = tool, Outcome = outcome, Type = outcomeType, Payload = payload, Cost = actualCostUsd, Now = clock.GetUtcNow() },
-            cancellationToken: ct))).ToList();
-        return new(rows.Any(r => r.Recorded),
-            rows.Where(r => r.ActionId is not null && !r.Self).Select(r => (r.ActionId!, r.AgentId!, r.RunId!)).ToList(),
-            rows.Any(r => r.Self));
-    }
 
     /// <summary>Gives back what an admitted action had reserved (its approval was denied or it expired).</summary>
     public async Task<bool> ReleaseAsync(string actionId, CancellationToken ct)

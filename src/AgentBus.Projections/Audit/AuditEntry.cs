@@ -115,18 +115,22 @@ public sealed record AuditEntry(
     /// from the policy service only: <see cref="OutcomeTrust"/>): that row names the operator, and the run's summary
     /// moves the action from failed and outcome-unknown to succeeded, with the cost it settled at.
     /// </summary>
-    public static AuditEntry From(Guid eventId, ActionSucceeded e) => new(eventId, nameof(ActionSucceeded), e.ActionId, e.RunId,
-        e.AgentId, e.Tool, "succeeded", e.ResolvedBy is null ? null : Resolved, Json(e), e.CompletedAt,
-        e.ResolvedBy is null
-            ? new RunChange(Succeeded: 1, CostUsd: e.CostUsd)
-            : new RunChange(Succeeded: 1, Failed: -1, OutcomeUnknown: -1, CostUsd: e.CostUsd))
+    public static AuditEntry From(Guid eventId, ActionSucceeded e)
     {
-        ExternalReference = e.ExternalReference,
-        CostUsd = e.CostUsd,
-        Actor = e.ResolvedBy ?? Actors.Executor(e.Tool),
-        // An operator's resolution was settled by the policy service when it recorded it.
-        Settles = e.ResolvedBy is null ? new OutcomeSettlement(e.ActionId, e.Tool, "succeeded", nameof(ActionSucceeded), Json(e), e.CostUsd) : null,
-    };
+        var json = Json(e);
+        return new(eventId, nameof(ActionSucceeded), e.ActionId, e.RunId,
+            e.AgentId, e.Tool, "succeeded", e.ResolvedBy is null ? null : Resolved, json, e.CompletedAt,
+            e.ResolvedBy is null
+                ? new RunChange(Succeeded: 1, CostUsd: e.CostUsd)
+                : new RunChange(Succeeded: 1, Failed: -1, OutcomeUnknown: -1, CostUsd: e.CostUsd))
+        {
+            ExternalReference = e.ExternalReference,
+            CostUsd = e.CostUsd,
+            Actor = e.ResolvedBy ?? Actors.Executor(e.Tool),
+            // An operator's resolution was settled by the policy service when it recorded it.
+            Settles = e.ResolvedBy is null ? new OutcomeSettlement(e.ActionId, e.Tool, "succeeded", nameof(ActionSucceeded), json, e.CostUsd) : null,
+        };
+    }
 
     /// <summary>The reason code of an operator's resolution as succeeded (a failed one carries ExecutionErrorCodes.ResolvedFailed).</summary>
     public const string Resolved = "resolved";
@@ -137,17 +141,21 @@ public sealed record AuditEntry(
     /// An operator's resolution as failed (<see cref="ActionFailed.ResolvedBy"/>) names the operator; the action was already
     /// counted failed, and is no longer counted outcome-unknown.
     /// </summary>
-    public static AuditEntry From(Guid eventId, ActionFailed e) => new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
-        e.AgentId, e.Tool, FailureName(e), e.ErrorCode, Json(e), e.FailedAt,
-        e.ResolvedBy is null ? new RunChange(Failed: 1, OutcomeUnknown: e.OutcomeUnknown ? 1 : 0) : new RunChange(OutcomeUnknown: -1))
+    public static AuditEntry From(Guid eventId, ActionFailed e)
     {
-        Actor = e.ResolvedBy ?? Actors.Executor(e.Tool),
-        // A refusal of a command the policy service did not sign as delivered ends no action: the
-        // genuine command may still be running.
-        Settles = e.ResolvedBy is null && !ExecutionErrorCodes.EndsNoAction(e)
-            ? new OutcomeSettlement(e.ActionId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", nameof(ActionFailed), Json(e), null)
-            : null,
-    };
+        var json = Json(e);
+        return new(eventId, nameof(ActionFailed), e.ActionId, e.RunId,
+            e.AgentId, e.Tool, FailureName(e), e.ErrorCode, json, e.FailedAt,
+            e.ResolvedBy is null ? new RunChange(Failed: 1, OutcomeUnknown: e.OutcomeUnknown ? 1 : 0) : new RunChange(OutcomeUnknown: -1))
+        {
+            Actor = e.ResolvedBy ?? Actors.Executor(e.Tool),
+            // A refusal of a command the policy service did not sign as delivered ends no action: the
+            // genuine command may still be running.
+            Settles = e.ResolvedBy is null && !ExecutionErrorCodes.EndsNoAction(e)
+                ? new OutcomeSettlement(e.ActionId, e.Tool, e.OutcomeUnknown ? "outcome_unknown" : "failed", nameof(ActionFailed), json, null)
+                : null,
+        };
+    }
 
     /// <summary>
     /// Kill-switch changes, dead-letter replays and purges: <see cref="Outcome"/> is the action, e.g.

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgentBus.Contracts;
+using Dapper;
 using AgentBus.Policy;
 using AgentBus.Policy.Engine;
 using AgentBus.Policy.State;
@@ -108,10 +109,21 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
         return await _store.AdmitAsync(proposal, decision, Policy.Version, now, CancellationToken.None);
     }
 
+    sealed record Settled(bool Recorded, IReadOnlyList<string> WaitingDuplicates, bool ReplayWaits);
+
+    /// <summary>policy_record_outcome as policy_settle_outcomes calls it: who still waits for this outcome.</summary>
+    async Task<Settled> RecordOutcomeAsync(string actionId, string tool, string outcome, string type, string payload, decimal cost, CancellationToken ct)
+    {
+        await using var connection = await _database.OpenConnectionAsync(ct);
+        var rows = (await connection.QueryAsync<(bool Recorded, string? ActionId, bool Self)>(
+            "SELECT recorded, waiting_action_id, waiting_is_self FROM policy_record_outcome(@actionId, @tool, @outcome, @type, CAST(@payload AS jsonb), @cost, now())",
+            new { actionId, tool, outcome, type, payload, cost })).ToList();
+        return new(rows.Any(r => r.Recorded), rows.Where(r => r.ActionId is not null && !r.Self).Select(r => r.ActionId!).ToList(), rows.Any(r => r.Self));
+    }
+
     [Fact]
     public async Task A_replay_that_came_before_the_outcome_is_recorded_gets_the_outcome_when_it_is_settled()
     {
-        var ledger = new CostLedger(_database, TimeProvider.System);
         var action = Guid.CreateVersion7().ToString();
         Assert.Equal(AdmissionKind.New, (await ProposeAsync(new("a", "u", ActionId: action))).Kind);
 
@@ -121,7 +133,7 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
         Assert.Equal(AdmissionKind.Replay, replay.Kind);
         Assert.Null(replay.FirstOutcome);
 
-        var settled = await ledger.RecordOutcomeAsync(action, "u", "succeeded", nameof(ActionSucceeded), "{\"actionId\":\"x\"}", 0m, CancellationToken.None);
+        var settled = await RecordOutcomeAsync(action, "u", "succeeded", nameof(ActionSucceeded), "{\"actionId\":\"x\"}", 0m, CancellationToken.None);
         Assert.True(settled.Recorded);
         Assert.True(settled.ReplayWaits);
         Assert.Empty(settled.WaitingDuplicates);
@@ -134,11 +146,10 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task An_outcome_no_replay_waited_for_is_not_sent_again_and_a_denied_replay_waits_for_nothing()
     {
-        var ledger = new CostLedger(_database, TimeProvider.System);
         var action = Guid.CreateVersion7().ToString();
         await ProposeAsync(new("a", "u", ActionId: action));
 
-        var settled = await ledger.RecordOutcomeAsync(action, "u", "succeeded", nameof(ActionSucceeded), "{}", 0m, CancellationToken.None);
+        var settled = await RecordOutcomeAsync(action, "u", "succeeded", nameof(ActionSucceeded), "{}", 0m, CancellationToken.None);
         Assert.True(settled.Recorded);
         Assert.False(settled.ReplayWaits);
 
