@@ -17,6 +17,7 @@ sealed record LoadOptions(
     double SoakMinutes,
     double SoakRate,
     int CeilingMessages,
+    int FloorSamples,
     string LogLevel,
     string ConnectionOptions,
     TimeSpan Timeout,
@@ -41,6 +42,8 @@ sealed record LoadOptions(
           --soak-minutes 0          memory run: offered --soak-rate for this long (10 for the issue's check)
           --soak-rate 500
           --ceiling 20000           messages for the broker-ceiling measurement (0: skip)
+          --floor-samples 300       the servers' own floor at the first latency rate, before that phase: this many
+                                    RabbitMQ hops and PostgreSQL commits with nothing of AgentBus between (0: skip)
           --log-level Information   services' Logging:LogLevel:Default (Information is what ops/run.sh uses)
           --db-options ""           appended to every service's connection string, e.g. "Max Auto Prepare=0"
           --timeout 3600            stop (and clean up) after this many seconds whatever happens
@@ -54,7 +57,7 @@ sealed record LoadOptions(
 
     public static LoadOptions Parse(string[] args)
     {
-        var arguments = new RunArguments(args, Usage, ["agents", "ceiling", "db-options", "executors", "log-level", "policy-instances", "projections", "rate-seconds", "rates", "shadow", "soak-minutes", "soak-rate", "throughput", "timeout", "warmup", "window"], ["keep", "no-approvals"]);
+        var arguments = new RunArguments(args, Usage, ["agents", "ceiling", "db-options", "executors", "floor-samples", "log-level", "policy-instances", "projections", "rate-seconds", "rates", "shadow", "soak-minutes", "soak-rate", "throughput", "timeout", "warmup", "window"], ["keep", "no-approvals"]);
         var rates = (arguments.Text("rates") ?? "500").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(r => double.TryParse(r, System.Globalization.CultureInfo.InvariantCulture, out var v) && v is > 0 and <= 100_000
                 ? v
@@ -76,6 +79,7 @@ sealed record LoadOptions(
             arguments.Number("soak-minutes", 0, 0, 240),
             arguments.Number("soak-rate", 500, 1, 100_000),
             arguments.Int("ceiling", 20_000, 0, 10_000_000),
+            arguments.Int("floor-samples", 300, 0, 100_000),
             logLevel,
             arguments.Text("db-options") ?? "",
             TimeSpan.FromSeconds(arguments.Int("timeout", 3600, 60, 86_400)),

@@ -47,6 +47,7 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
     long[] _sentWall = [];
     int _next;
     CeilingResult? _ceiling;
+    FloorResult? _floor;
     string _conditions = "";
     string? _work;
 
@@ -127,6 +128,13 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
 
         if (options.ThroughputActions > 0)
             await ClosedPhaseAsync(driver, "throughput", options.ThroughputActions, options.Window, record: true, ct);
+
+        if (options.FloorSamples > 0 && options.Rates.Length > 0)
+        {
+            Log($"Floor: {options.FloorSamples} RabbitMQ hops and PostgreSQL commits at {options.Rates[0]:0}/s, nothing of AgentBus between ...");
+            _floor = await PathFloor.MeasureAsync(_scratch, options.Rates[0], options.FloorSamples, ct);
+            Log($"  hop p50 {_floor.Hop.P50:0.00} ms, commit p50 {_floor.Commit.P50:0.00} ms");
+        }
 
         foreach (var rate in options.Rates)
             await OpenPhaseAsync(driver, $"latency @ {rate:0}/s", rate, options.RateSeconds, ct);
@@ -360,6 +368,18 @@ sealed class LoadRun(LoadOptions options, ServerEnvironment servers) : IRun
             text.AppendLine($"Broker ceiling (plain MassTransit, same broker, bodies of {string.Join("/", ceiling.Sizes)} B, confirms, durable): " +
                             $"**{ceiling.MessagesPerSecond:0} msg/s** published and consumed. One action is 3 publishes and 6 queue deliveries, " +
                             $"so the broker alone bounds the pipeline near {ceiling.MessagesPerSecond / 6:0}–{ceiling.MessagesPerSecond / 3:0} actions/s.");
+        }
+        if (_floor is { } floor)
+        {
+            text.AppendLine();
+            text.Append(FormattableString.Invariant(
+                $"Floor at {floor.Rate:0}/s (same servers, same run, nothing of AgentBus between; p50/p99 ms): RabbitMQ hop, publish → delivered "));
+            text.Append(FormattableString.Invariant(
+                $"(durable quorum queue, persistent, confirms) {floor.Hop.P50:0.00}/{floor.Hop.P99:0.00}, its confirm {floor.Confirm.P50:0.00}/{floor.Confirm.P99:0.00}; "));
+            text.Append(FormattableString.Invariant(
+                $"PostgreSQL commit (one autocommitted INSERT, pooled connection) {floor.Commit.P50:0.00}/{floor.Commit.P99:0.00}. An allowed action waits on "));
+            text.AppendLine(FormattableString.Invariant(
+                $"{FloorResult.HopsOnPath} hops and {FloorResult.CommitsOnPath} commits one after the other (admission, claim, outcome): **{floor.PathP50:0.0} ms** at their medians."));
         }
         if (_work is not null)
         {

@@ -98,6 +98,11 @@ done
   join -t $'\t' <(sort "$out/baseline.tsv") <(sort "$out/current.tsv") \
     | awk -F'\t' '{ ratio = ($2 > 0) ? $6 / $2 : 0; cpu = ($5 > 0) ? $9 / $5 : 0
                     printf "| %s | %s → %s | %.2f× | %s → %s | %s → %s | %s → %s | %.2f× |\n", $1, $2, $6, ratio, $3, $7, $4, $8, $5, $9, cpu }'
+  # What the servers alone take at the first latency rate (harnesses that measure it; see --floor-samples).
+  for f in "$out"/*-*.md; do
+    floor="$(grep -m1 '^Floor at' "$f" || true)"
+    [[ -n "$floor" ]] && printf '\n%s (%s)\n' "$floor" "$(basename "$f" .md)"
+  done
   echo
   echo "Full reports: $out"
 } | tee "$out/comparison.md"
