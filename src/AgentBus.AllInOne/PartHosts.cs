@@ -43,7 +43,7 @@ public static class PartHosts
     static WebApplication Part(string[] args, string brokerUser, string secrets, int port, Action<WebApplicationBuilder> add,
         Action<WebApplication>? map = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = ServiceHost.CreateBuilder(args);
         // OpenTelemetry listens process-wide: the policy part collects traces and metrics for every
         // part, the others would only export each span and measurement again.
         var collectsTelemetry = brokerUser == "agentbus-policy";

@@ -1,7 +1,7 @@
 using AgentBus.Approvals;
 using AgentBus.ServiceDefaults;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = ServiceHost.CreateBuilder(args);
 builder.AddServiceDefaults("agentbus-approvals", defaultPort: 5104);
 builder.AddApprovals();
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 try
 {
-    var builder = WebApplication.CreateBuilder(args);
+    var builder = ServiceHost.CreateBuilder(args);
     var tool = builder.AddExecutorConfiguration(args);
     builder.AddServiceDefaults($"agentbus-executor-{tool}", defaultPort: 0);
     builder.AddExecutor();

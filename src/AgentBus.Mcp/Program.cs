@@ -1,7 +1,7 @@
 using AgentBus.Mcp;
 using AgentBus.ServiceDefaults;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = ServiceHost.CreateBuilder(args);
 builder.AddMcpGateway();
 
 var app = builder.Build();

@@ -1,7 +1,7 @@
 using AgentBus.OperatorConsole;
 using AgentBus.ServiceDefaults;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = ServiceHost.CreateBuilder(args);
 builder.AddServiceDefaults("agentbus-console", defaultPort: 5106);
 builder.AddOperatorConsole();
 

@@ -1,7 +1,7 @@
 using AgentBus.Policy;
 using AgentBus.ServiceDefaults;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = ServiceHost.CreateBuilder(args);
 builder.AddServiceDefaults("agentbus-policy", defaultPort: 5101);
 builder.AddPolicy();
 

@@ -1,7 +1,7 @@
 using AgentBus.Projections;
 using AgentBus.ServiceDefaults;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = ServiceHost.CreateBuilder(args);
 builder.AddServiceDefaults("agentbus-projections", defaultPort: 5103);
 builder.AddProjections();
 

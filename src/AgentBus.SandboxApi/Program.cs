@@ -1,6 +1,7 @@
 using AgentBus.SandboxApi;
 
-var builder = WebApplication.CreateBuilder(args);
+// No appsettings files to reload: without this the host watches every directory under wherever it was started.
+var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
 builder.AddSandbox();
 
 var app = builder.Build();
