@@ -14,7 +14,10 @@
 #
 # builds the baseline commit in a worktree under $AGENTBUS_STATE_DIR/bench, runs the same harness
 # arguments on the baseline and on this checkout (alternating, --rounds times), and prints both
-# figures per phase and their ratio: actions/s, p50 and p99, and CPU ms per action (all processes).
+# figures per phase and their ratio: actions/s, p50 and p99, and CPU ms per action (all processes),
+# then the floor each harness measured before its first latency phase (one RabbitMQ hop and one
+# PostgreSQL commit with nothing of AgentBus between; --floor-samples, which a baseline older than
+# that option does not accept, so leave it at its default there).
 #
 # Servers: those of ops/run.sh and ops/test.sh ($AGENTBUS_STATE_DIR, default /var/lib/agentbus);
 # a running PostgreSQL with fsync off (ops/test.sh leaves it so) is restarted with fsync on.
