@@ -27,8 +27,12 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
 
     static string NewRun() => "run-" + Guid.NewGuid().ToString("N")[..12];
 
-    IReadOnlyList<RecordedCall> Calls(string suffix) =>
-        fixture.SandboxCalls.Calls.Where(c => c.Method == "POST" && c.Path.EndsWith(suffix, StringComparison.Ordinal)).ToList();
+    /// <summary>
+    /// The shop calls this run's rollback made: a compensation an earlier test left in flight can still
+    /// reach the shop after the reset, under its own rollback run.
+    /// </summary>
+    IReadOnlyList<RecordedCall> Calls(string run, string suffix) =>
+        fixture.SandboxCalls.Calls.Where(c => c.Method == "POST" && c.RunId == RollbackRuns.For(run) && c.Path.EndsWith(suffix, StringComparison.Ordinal)).ToList();
 
     [Fact]
     public async Task A_run_of_refunds_and_tickets_rolled_back_leaves_the_shop_as_before_and_the_story_tells_it()
@@ -51,7 +55,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         Assert.Contains("ticketing.close_ticket", plan);
         Assert.Contains("irreversible", plan);
         Assert.DoesNotContain("payments.get_order", plan);
-        Assert.Empty(Calls("/cancel"));
+        Assert.Empty(Calls(run, "/cancel"));
 
         var (exit, output) = await fixture.RollbackAsync(run, "--reason", "refunded the wrong orders");
         Assert.True(exit == 0, output);
@@ -59,8 +63,8 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1001"));
         Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1002"));
         Assert.Equal("closed", fixture.TicketStatus(ticketId));
-        Assert.Equal(2, Calls("/cancel").Count);
-        Assert.Single(Calls("/close"));
+        Assert.Equal(2, Calls(run, "/cancel").Count);
+        Assert.Single(Calls(run, "/close"));
         // Newest first: the second refund is undone before the first, the ticket last.
         var undone = fixture.SandboxCalls.Calls.Where(c => c.Path.EndsWith("/cancel") || c.Path.EndsWith("/close")).OrderBy(c => c.Sequence).ToList();
         Assert.EndsWith("/close", undone[^1].Path);
@@ -68,7 +72,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         var (again, second) = await fixture.RollbackAsync(run);
         Assert.True(again == 0, second);
         Assert.Contains("Nothing to propose", second);
-        Assert.Equal(2, Calls("/cancel").Count);
+        Assert.Equal(2, Calls(run, "/cancel").Count);
 
         await Eventually.True(async () => await fixture.CountAsync(
             "SELECT count(*) FROM audit_events WHERE run_id = @run AND event_type = 'ActionSucceeded'", new { run = RollbackRuns.For(run) }) == 3,
@@ -92,7 +96,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         var (waiting, output) = await fixture.RollbackAsync(run, "--as", "careful-undo-bot", "--wait", "2s");
         Assert.True(waiting == 4, output);
         Assert.Contains("waiting for approval", output);
-        Assert.Empty(Calls("/cancel"));
+        Assert.Empty(Calls(run, "/cancel"));
         Assert.Equal(30.00m, fixture.RefundedUsd("ORD-1003"));
 
         var approvalId = MessageIds.Approval("careful-undo-bot", Compensations.ActionId(refund.ActionId, 1)).ToString("D");
@@ -107,7 +111,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         var (done, finished) = await fixture.RollbackAsync(run, "--as", "careful-undo-bot");
         Assert.True(done == 0, finished);
         Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1003"));
-        Assert.Single(Calls("/cancel"));
+        Assert.Single(Calls(run, "/cancel"));
     }
 
     [Fact]
@@ -123,8 +127,8 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         var both = await Task.WhenAll(Task.Run(() => fixture.RollbackAsync(run)), Task.Run(() => fixture.RollbackAsync(run)));
 
         Assert.All(both, r => Assert.True(r.Exit == 0, r.Output));
-        Assert.Equal(2, Calls("/cancel").Count);
-        Assert.Single(Calls("/close"));
+        Assert.Equal(2, Calls(run, "/cancel").Count);
+        Assert.Single(Calls(run, "/close"));
         Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1001"));
         Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1002"));
     }
@@ -158,7 +162,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
 
         var (exit, output) = await fixture.RollbackAsync(run);
         Assert.True(exit == 0, output);
-        Assert.Equal(2, Calls("/cancel").Count);
+        Assert.Equal(2, Calls(run, "/cancel").Count);
         Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1001"));
         Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1002"));
         Assert.Equal(2, await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE run_id = @run", new { run = RollbackRuns.For(run) }));
@@ -173,7 +177,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
 
         fixture.SandboxSettings.LatencyMs = 30_000;
         var rollback = Task.Run(() => fixture.RollbackAsync(run, "--wait", "5s"));
-        await Eventually.True(() => Task.FromResult(Calls("/cancel").Count == 1), "the cancellation to reach the shop", TimeSpan.FromSeconds(30));
+        await Eventually.True(() => Task.FromResult(Calls(run, "/cancel").Count == 1), "the cancellation to reach the shop", TimeSpan.FromSeconds(30));
         await fixture.PaymentsExecutor.KillAsync();
         fixture.SandboxSettings.LatencyMs = 0;
         var (stopped, first) = await rollback;
@@ -191,7 +195,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         Assert.Contains("undo unknown", output);
         Assert.Contains("actions resolve", output);
         await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.Single(Calls("/cancel"));
+        Assert.Single(Calls(run, "/cancel"));
     }
 
     [Fact]
@@ -218,7 +222,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         Assert.Equal(ReasonCodes.CompensationInvalid, (await Claim(Guid.NewGuid().ToString(), new { refundId }, 1)).ReasonCode);
         Assert.Equal(ReasonCodes.CompensationInvalid, (await Claim(Compensations.ActionId(refund.ActionId, 1), new { refundId = "RF-999999" }, 1)).ReasonCode);
         Assert.Equal(ReasonCodes.CompensationInvalid, (await Claim(Compensations.ActionId(refund.ActionId, 3), new { refundId }, 3)).ReasonCode);
-        Assert.Empty(Calls("/cancel"));
+        Assert.Empty(Calls(run, "/cancel"));
         Assert.Equal(5.00m, fixture.RefundedUsd("ORD-1002"));
 
         // support-bot may not claim to undo anything.
@@ -238,7 +242,7 @@ public sealed class RollbackTests(RollbackFixture fixture) : IAsyncLifetime
         // The genuine rollback is untouched by all of it: attempt 1 was used up by the forged arguments, attempt 2 undoes the refund.
         var (exit, output) = await fixture.RollbackAsync(run);
         Assert.True(exit == 0, output);
-        Assert.Single(Calls("/cancel"));
+        Assert.Single(Calls(run, "/cancel"));
         Assert.Equal(0.00m, fixture.RefundedUsd("ORD-1002"));
     }
 }
