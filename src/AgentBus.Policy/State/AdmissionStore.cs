@@ -5,6 +5,8 @@ using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
 using AgentBus.ServiceDefaults.Json;
 using Dapper;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -30,21 +32,21 @@ public sealed record Admission(AdmissionKind Kind, PolicyDecision Decision, stri
 /// <summary>
 /// Steps 5 and 6 of evaluation, and idempotency, against PostgreSQL shared by every policy
 /// instance. The admission itself is one call of the database function policy_admit (migration
-/// 0600): in one transaction, every limit is an atomic statement on a locked row (INSERT … ON
-/// CONFLICT … RETURNING, UPDATE … WHERE used + cost &lt;= limit), so two instances can never both take
-/// the last unit of a budget or rate; rows are locked in one order (idempotency, agent rate, tool
-/// rate, run, attempts, budget day, budget run) so transactions queue behind each other instead of
-/// deadlocking; a refusal undoes all of it, so a denied proposal consumes nothing. One round trip
+/// 0721): every limit is an atomic statement on a locked row (INSERT … ON CONFLICT … RETURNING,
+/// UPDATE … WHERE used + cost &lt;= limit), so two instances can never both take the last unit of a
+/// budget or rate; a refusal undoes all of it, so a denied proposal consumes nothing. One round trip
 /// instead of one per statement: the agent's hot rows stay locked for microseconds, not for
-/// seventeen network exchanges. Refusals are worded here and recorded by a second statement.
+/// seventeen network exchanges. Under load several admissions share one transaction and one commit
+/// (<see cref="AdmissionGroup"/>), each still all or nothing, and batches from all instances queue on
+/// one lock so they cannot deadlock. Refusals are worded here and recorded by a second statement.
 /// </summary>
-public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOptions> options)
+public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOptions> options, ILogger<AdmissionStore>? logger = null)
 {
+    readonly AdmissionGroup _group = new(database, (ILogger?)logger ?? NullLogger.Instance);
+
     sealed record StoredAction(
         string AgentId, string RunId, string Tool, string? Operation, string ArgumentsHash, string Decision, string ReasonCode, string Reason,
         string? RuleId, string? DuplicateOf, string? Approval, string? OutcomeType, string? OutcomePayload);
-
-    sealed record Admitted(string Result, string? FirstActionId, DateTime? RunStartedAt, int? Attempts, decimal? SpentUsd, decimal? ReservedUsd);
 
     const string StoredColumns = """
         agent_id AS AgentId, run_id AS RunId, tool AS Tool, operation AS Operation, arguments_hash AS ArgumentsHash, decision AS Decision,
@@ -56,27 +58,20 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         DateTimeOffset now, CancellationToken ct)
     {
         var argumentsHash = CanonicalJson.Hash(proposal.Arguments);
-        await using var connection = await database.OpenConnectionAsync(ct);
-
         if (evaluated.Decision == Decision.Denied)
-            return await RecordAsync(connection, proposal, argumentsHash, evaluated, policyVersion, now, ct)
+        {
+            await using var recording = await database.OpenConnectionAsync(ct);
+            return await RecordAsync(recording, proposal, argumentsHash, evaluated, policyVersion, now, ct)
                 ? new(AdmissionKind.New, evaluated)
-                : await ReplayAsync(connection, proposal, argumentsHash, ct);
+                : await ReplayAsync(recording, proposal, argumentsHash, ct);
+        }
 
         var terms = evaluated.Terms ?? throw new InvalidOperationException("A permitted decision carries admission terms.");
-        var admitted = await connection.QuerySingleAsync<Admitted>(new CommandDefinition("""
-            SELECT result AS Result, first_action_id AS FirstActionId, run_started_at AS RunStartedAt, attempts AS Attempts,
-                   spent_usd AS SpentUsd, reserved_usd AS ReservedUsd
-            FROM policy_admit(@ActionId, @AgentId, @RunId, @Tool, @Operation, @ArgumentsHash, @IdempotencyKey, @Now,
-                @DedupeKey, @DedupeExpiresAt,
-                @WindowStart, @PreviousWeight, @AgentCallsPerMinute, @ToolCallsPerMinute, @OperationCallsPerMinute,
-                @RunMaxToolCalls, @RunMaxRetries, @RunMaxDuration,
-                @Cost, CAST(@Day AS date), @DayLimit, @RunLimit, @ReservationExpiresAt,
-                @Decision, @ReasonCode, @Reason, @RuleId, @PolicyVersion, CAST(@Approval AS jsonb))
-            """, Parameters(proposal, argumentsHash, evaluated, terms, policyVersion, now), cancellationToken: ct));
-
+        var admitted = await _group.AdmitAsync(Request(proposal, argumentsHash, evaluated, terms, policyVersion, now), ct);
         if (admitted.Result == "admitted")
             return new(AdmissionKind.New, evaluated);
+
+        await using var connection = await database.OpenConnectionAsync(ct);
         if (admitted.Result == "stored")
             return await ReplayAsync(connection, proposal, argumentsHash, ct);
         if (admitted.Result == "duplicate")
@@ -89,35 +84,23 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             : await ReplayAsync(connection, proposal, argumentsHash, ct);
     }
 
-    object Parameters(ActionProposed proposal, string argumentsHash, PolicyDecision evaluated, AdmissionTerms terms, string? policyVersion,
+    AdmissionRequest Request(ActionProposed proposal, string argumentsHash, PolicyDecision evaluated, AdmissionTerms terms, string? policyVersion,
         DateTimeOffset now)
     {
         var (dedupeKey, window) = proposal.IdempotencyKey is { Length: > 0 } idempotencyKey
             ? ("key:" + idempotencyKey, options.Value.IdempotencyKeyWindow)
             : ($"args:{proposal.RunId}\n{Subject(proposal)}\n{argumentsHash}", options.Value.DuplicateWindow);
         var (windowStart, previousWeight) = RateWindow(now);
-        return new
-        {
-            proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, Operation = OperationName(proposal), ArgumentsHash = argumentsHash,
-            proposal.IdempotencyKey, Now = now,
-            DedupeKey = window > TimeSpan.Zero ? dedupeKey : null,
-            DedupeExpiresAt = now + window,
-            WindowStart = windowStart,
-            PreviousWeight = previousWeight,
-            AgentCallsPerMinute = terms.AgentCallsPerMinute?.Value,
-            ToolCallsPerMinute = terms.ToolCallsPerMinute?.Value,
-            OperationCallsPerMinute = terms.OperationCallsPerMinute?.Value,
-            RunMaxToolCalls = terms.RunToolCalls?.Value,
-            RunMaxRetries = terms.RunRetries?.Value,
-            RunMaxDuration = terms.RunDuration?.Value.TotalSeconds,
-            Cost = terms.EstimatedCostUsd,
-            Day = Today(now),
-            DayLimit = terms.PerDayUsd?.Value,
-            RunLimit = terms.PerRunUsd?.Value,
-            ReservationExpiresAt = (evaluated.Approval?.ExpiresAt ?? now) + options.Value.ReservationTimeout,
-            Decision = evaluated.Decision.WireName(), evaluated.ReasonCode, evaluated.Reason, evaluated.RuleId, PolicyVersion = policyVersion,
-            Approval = evaluated.Approval is { } approval ? JsonSerializer.Serialize(approval) : null,
-        };
+        return new(proposal.ActionId, proposal.AgentId, proposal.RunId, proposal.Tool, OperationName(proposal), argumentsHash,
+            proposal.IdempotencyKey, now,
+            DedupeKey: window > TimeSpan.Zero ? dedupeKey : null, DedupeExpiresAt: now + window,
+            windowStart, previousWeight,
+            terms.AgentCallsPerMinute?.Value, terms.ToolCallsPerMinute?.Value, terms.OperationCallsPerMinute?.Value,
+            terms.RunToolCalls?.Value, terms.RunRetries?.Value, terms.RunDuration?.Value.TotalSeconds,
+            terms.EstimatedCostUsd, DateOnly.FromDateTime(now.UtcDateTime), terms.PerDayUsd?.Value, terms.PerRunUsd?.Value,
+            ReservationExpiresAt: (evaluated.Approval?.ExpiresAt ?? now) + options.Value.ReservationTimeout,
+            evaluated.Decision.WireName(), evaluated.ReasonCode, evaluated.Reason, evaluated.RuleId, policyVersion,
+            evaluated.Approval is { } approval ? JsonSerializer.SerializeToElement(approval) : null);
     }
 
     /// <summary>The refusal policy_admit or policy_readmit found, as they report it.</summary>

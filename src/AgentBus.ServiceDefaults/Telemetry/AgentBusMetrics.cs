@@ -16,6 +16,9 @@ public static class AgentBusMetrics
     static readonly Counter<long> ToolCalls = AgentBusTelemetry.Meter.CreateCounter<long>(
         "agentbus.tool.calls", "{call}", "Commands an executor finished, by tool and outcome (succeeded, failed, outcome_unknown, refused, cached, repeated).");
 
+    static readonly Histogram<int> AdmissionBatches = AgentBusTelemetry.Meter.CreateHistogram<int>(
+        "agentbus.policy.admission.batch_size", "{proposal}", "Proposals admitted together in one transaction (one per commit; 1 when the policy service is not busy).");
+
     static readonly Histogram<double> ToolDuration = AgentBusTelemetry.Meter.CreateHistogram<double>(
         "agentbus.tool.duration", "s", "How long the tool call took, by tool and outcome.");
 
@@ -56,6 +59,8 @@ public static class AgentBusMetrics
         ShadowDecisions.Add(1, new("agreement", agreement), new("live", live.WireName()), new("candidate", candidate.WireName()));
 
     public static void ShadowVerdictDropped() => ShadowDropped.Add(1);
+
+    public static void AdmissionBatch(int size) => AdmissionBatches.Record(size);
 
     public static void Decided(Decision decision, string reasonCode, string? ruleId) =>
         Decisions.Add(1, new("decision", decision.WireName()), new("reason_code", reasonCode), new("rule_id", ruleId ?? ""));

@@ -193,4 +193,126 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
         Assert.Equal(2, results.Count(r => r.Decision.Decision == Decision.Allowed));
         Assert.Equal(1, await fixture.CountAsync("SELECT count(*) FROM budget_usage WHERE period LIKE 'day:%' AND reserved_usd = 0.2"));
     }
+    /// <summary>Holds the lock every admission batch queues on (migration 0770), as a busy batch of another instance would.</summary>
+    async Task<NpgsqlTransaction> HoldAdmissionLockAsync(NpgsqlConnection connection)
+    {
+        var tx = await connection.BeginTransactionAsync();
+        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(4712847060137833843)", transaction: tx);
+        return tx;
+    }
+
+    /// <summary>Until a backend of this test's database waits for the given kind of lock (advisory, transactionid).</summary>
+    async Task WaitForLockWaitAsync(string waitEvent)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(20); DateTime.UtcNow < deadline; await Task.Delay(20))
+            if (await fixture.CountAsync("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = @waitEvent",
+                    new { waitEvent }) > 0)
+                return;
+        throw new TimeoutException($"No admission came to wait on a {waitEvent} lock.");
+    }
+
+    [Fact]
+    public async Task Proposals_that_wait_together_are_admitted_in_one_transaction_with_the_answers_they_would_get_one_by_one()
+    {
+        var batchSizes = new System.Collections.Concurrent.ConcurrentBag<int>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "agentbus.policy.admission.batch_size")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<int>((_, size, _, _) => batchSizes.Add(size));
+        listener.Start();
+
+        await using var other = await _database.OpenConnectionAsync();
+        var held = await HoldAdmissionLockAsync(other);
+        var first = ProposeAsync(new("a", "u", Arguments: "{\"n\":0}"));
+        await WaitForLockWaitAsync("advisory");
+        // Agent a may make 3 calls a minute: of the seven that queue behind the first, the first two in arrival order fit.
+        var queued = Enumerable.Range(1, 7).Select(i => ProposeAsync(new("a", "u", Arguments: $"{{\"n\":{i}}}"))).ToList();
+        await held.CommitAsync();
+
+        var answers = await Task.WhenAll([first, .. queued]);
+        Assert.Equal([ReasonCodes.Allowed, ReasonCodes.Allowed, ReasonCodes.Allowed, .. Enumerable.Repeat(ReasonCodes.RateLimited, 5)],
+            answers.Select(answer => answer.Decision.ReasonCode));
+        Assert.Contains(7, batchSizes);
+        // A refusal in the batch undid its own writes only.
+        Assert.Equal(3, await fixture.CountAsync("SELECT coalesce(sum(calls), 0) FROM policy_rate_windows WHERE scope = 'agent' AND subject = 'a'"));
+        Assert.Equal(3, await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE agent_id = 'a' AND decision = 'allowed'"));
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_as_a_whole_is_admitted_one_proposal_at_a_time_and_counts_nothing_twice()
+    {
+        var taken = Guid.CreateVersion7().ToString();
+        await using var other = await _database.OpenConnectionAsync();
+        var held = await HoldAdmissionLockAsync(other);
+        var first = ProposeAsync(new("a", "u", Arguments: "{\"n\":0}"));
+        await WaitForLockWaitAsync("advisory");
+
+        // Another instance decides the action id "taken" and has not committed yet: the batch holding
+        // the same id waits for it, then fails on the key, and everything it did is undone.
+        await using var racing = await _database.OpenConnectionAsync();
+        var decided = await racing.BeginTransactionAsync();
+        await racing.ExecuteAsync("""
+            INSERT INTO policy_actions (action_id, agent_id, run_id, tool, arguments_hash, decision, reason_code, reason, rule_id, estimated_cost_usd, decided_at)
+            VALUES (@taken, 'b', 'r1', 'u', 'elsewhere', 'allowed', 'allowed', 'decided by another instance', 'b-u', 0, now())
+            """, new { taken }, decided);
+        var queued = new[]
+        {
+            ProposeAsync(new("b", "u", Run: "r2", Arguments: "{\"n\":1}")),
+            ProposeAsync(new("a", "u", Arguments: "{\"n\":2}", ActionId: taken)),
+            ProposeAsync(new("b", "u", Run: "r3", Arguments: "{\"n\":3}")),
+        };
+        await held.CommitAsync();
+        await WaitForLockWaitAsync("transactionid");
+        await decided.CommitAsync();
+
+        var answers = await Task.WhenAll([first, .. queued]);
+        Assert.Equal(ReasonCodes.Allowed, answers[0].Decision.ReasonCode);
+        Assert.Equal((AdmissionKind.New, ReasonCodes.Allowed), (answers[1].Kind, answers[1].Decision.ReasonCode));
+        Assert.Equal((AdmissionKind.Replay, ReasonCodes.ActionIdReused), (answers[2].Kind, answers[2].Decision.ReasonCode));
+        Assert.Equal((AdmissionKind.New, ReasonCodes.Allowed), (answers[3].Kind, answers[3].Decision.ReasonCode));
+        // Tool u counted the three admitted actions once each: nothing of the failed batch stayed.
+        Assert.Equal(3, await fixture.CountAsync("SELECT coalesce(sum(calls), 0) FROM policy_rate_windows WHERE scope = 'tool' AND subject = 'u'"));
+        Assert.Equal(2, await fixture.CountAsync("SELECT count(*) FROM policy_runs WHERE agent_id = 'b'"));
+    }
+
+    [Fact]
+    public async Task Batches_from_several_instances_at_once_keep_every_limit_and_none_falls_back()
+    {
+        var warnings = new CountingLogger();
+        var instances = Enumerable.Range(0, 3)
+            .Select(_ => new AdmissionStore(_database, Options.Create(new PolicyOptions { File = "x" }), warnings)).ToArray();
+
+        // Both agents on tool u in shared runs: each batch takes rows of both agents and the tool's rate row.
+        var proposals = Enumerable.Range(0, 60).Select(i => Task.Run(async () =>
+        {
+            var agent = i % 2 == 0 ? "a" : "b";
+            var proposal = new ActionProposed(Guid.CreateVersion7().ToString(), $"r{i % 3}", agent, "u",
+                JsonDocument.Parse($"{{\"n\":{i}}}").RootElement.Clone(), null);
+            var decision = PolicyEvaluator.Evaluate(proposal, agent, Policy, EvaluationState.At(Start));
+            return await instances[i % instances.Length].AdmitAsync(proposal, decision, Policy.Version, Start, CancellationToken.None);
+        })).ToList();
+        var answers = await Task.WhenAll(proposals);
+
+        // Tool u allows 5 calls a minute, agent a 3 of them.
+        Assert.Equal(5, answers.Count(answer => answer.Decision.Decision == Decision.Allowed));
+        Assert.Equal(5, await fixture.CountAsync("SELECT coalesce(sum(calls), 0) FROM policy_rate_windows WHERE scope = 'tool' AND subject = 'u'"));
+        Assert.Equal(0, warnings.Warnings);
+    }
+
+    sealed class CountingLogger : Microsoft.Extensions.Logging.ILogger<AdmissionStore>
+    {
+        int _warnings;
+        public int Warnings => _warnings;
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning)
+                Interlocked.Increment(ref _warnings);
+        }
+    }
 }
