@@ -173,6 +173,8 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         AdmissionTerms terms, DateTimeOffset now, CancellationToken ct)
     {
         var (windowStart, previousWeight) = RateWindow(now);
+        // Queued with the admission batches (migration 0770), which may hold this agent's and tool's rows in another order.
+        await connection.ExecuteAsync(new CommandDefinition("SELECT policy_admission_lock()", transaction: tx, cancellationToken: ct));
         var refused = await connection.QuerySingleAsync<Refused>(new CommandDefinition("""
             SELECT result AS Result, run_started_at AS RunStartedAt, NULL::integer AS Attempts, spent_usd AS SpentUsd, reserved_usd AS ReservedUsd,
                    held_day::timestamp AS HeldDay

@@ -45,9 +45,12 @@ public sealed class CostLedger(NpgsqlDataSource database, TimeProvider clock)
     {
         await using var connection = await database.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        // The oldest first, released agent by agent in byte order, as admissions and settlements take budget rows.
         var expired = (await connection.QueryAsync<string>(new CommandDefinition("""
-            SELECT action_id FROM cost_ledger WHERE status = 'reserved' AND expires_at < @Now
-            ORDER BY expires_at LIMIT @Batch FOR UPDATE SKIP LOCKED
+            SELECT action_id FROM (
+                SELECT action_id, agent_id FROM cost_ledger WHERE status = 'reserved' AND expires_at < @Now
+                ORDER BY expires_at LIMIT @Batch FOR UPDATE SKIP LOCKED) oldest
+            ORDER BY agent_id COLLATE "C"
             """, new { Now = clock.GetUtcNow(), Batch = batch }, tx, cancellationToken: ct))).ToList();
         var released = 0;
         foreach (var actionId in expired)
