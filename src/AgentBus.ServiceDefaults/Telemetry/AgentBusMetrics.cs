@@ -16,8 +16,9 @@ public static class AgentBusMetrics
     static readonly Counter<long> ToolCalls = AgentBusTelemetry.Meter.CreateCounter<long>(
         "agentbus.tool.calls", "{call}", "Commands an executor finished, by tool and outcome (succeeded, failed, outcome_unknown, refused, cached, repeated).");
 
-    static readonly Histogram<int> AdmissionBatches = AgentBusTelemetry.Meter.CreateHistogram<int>(
-        "agentbus.policy.admission.batch_size", "{proposal}", "Proposals admitted together in one transaction (one per commit; 1 when the policy service is not busy).");
+    static readonly Histogram<int> GroupCommits = AgentBusTelemetry.Meter.CreateHistogram<int>(
+        "agentbus.group_commit.batch_size", "{request}",
+        "Requests committed together in one transaction, by kind (admission, claim, outcome): one per commit, 1 when the service is not busy.");
 
     static readonly Histogram<double> ToolDuration = AgentBusTelemetry.Meter.CreateHistogram<double>(
         "agentbus.tool.duration", "s", "How long the tool call took, by tool and outcome.");
@@ -60,7 +61,7 @@ public static class AgentBusMetrics
 
     public static void ShadowVerdictDropped() => ShadowDropped.Add(1);
 
-    public static void AdmissionBatch(int size) => AdmissionBatches.Record(size);
+    public static void GroupCommitted(string kind, int size) => GroupCommits.Record(size, new KeyValuePair<string, object?>("kind", kind));
 
     public static void Decided(Decision decision, string reasonCode, string? ruleId) =>
         Decisions.Add(1, new("decision", decision.WireName()), new("reason_code", reasonCode), new("rule_id", ruleId ?? ""));

@@ -218,10 +218,15 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Name == "agentbus.policy.admission.batch_size")
+            if (instrument.Name == "agentbus.group_commit.batch_size")
                 l.EnableMeasurementEvents(instrument);
         };
-        listener.SetMeasurementEventCallback<int>((_, size, _, _) => batchSizes.Add(size));
+        listener.SetMeasurementEventCallback<int>((_, size, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag is { Key: "kind", Value: "admission" })
+                    batchSizes.Add(size);
+        });
         listener.Start();
 
         await using var other = await _database.OpenConnectionAsync();

@@ -1,0 +1,108 @@
+using AgentBus.ServiceDefaults.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace AgentBus.ServiceDefaults.Database;
+
+/// <summary>
+/// Group commit: the requests that wait for the database at the same moment go to it together, in
+/// one call of <paramref name="commitTogether"/> (one transaction, one commit). Nothing waits to fill
+/// a batch: a lone request goes at once, as a batch of one; under load a batch is whatever gathered
+/// while the previous one was in the database. One batch is in the database at a time per instance.
+///
+/// A batch that fails as a whole has committed nothing (the call is one transaction); its requests
+/// are then committed one by one, so one request's failure is that request's alone and reaches only
+/// its caller. A caller that stops waiting does not take its request out of a batch: every request
+/// this commits must therefore be safe to find committed by a retry (every writer here is keyed).
+/// </summary>
+/// <param name="kind">Names the batches in the log and in <c>agentbus.group_commit.batch_size</c>.</param>
+/// <param name="commitTogether">Commits the requests in one transaction; the answers in the requests' order.</param>
+/// <param name="maxBatch">The most requests in one call.</param>
+public sealed class GroupCommit<TRequest, TAnswer>(
+    string kind, Func<IReadOnlyList<TRequest>, Task<TAnswer[]>> commitTogether, int maxBatch, ILogger logger)
+{
+    sealed record Pending(TRequest Request)
+    {
+        public TaskCompletionSource<TAnswer> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    readonly Lock _gate = new();
+    readonly Queue<Pending> _waiting = new();
+    bool _draining;
+
+    public Task<TAnswer> CommitAsync(TRequest request, CancellationToken ct)
+    {
+        var pending = new Pending(request);
+        bool start;
+        lock (_gate)
+        {
+            _waiting.Enqueue(pending);
+            start = !_draining;
+            _draining = true;
+        }
+        if (start)
+            _ = Task.Run(DrainAsync, CancellationToken.None);
+        return pending.Answer.Task.WaitAsync(ct);
+    }
+
+    async Task DrainAsync()
+    {
+        while (true)
+        {
+            List<Pending> batch;
+            lock (_gate)
+            {
+                if (_waiting.Count == 0)
+                {
+                    _draining = false;
+                    return;
+                }
+                batch = new(Math.Min(_waiting.Count, maxBatch));
+                while (batch.Count < maxBatch && _waiting.TryDequeue(out var next))
+                    batch.Add(next);
+            }
+            await CommitBatchAsync(batch);
+        }
+    }
+
+    async Task CommitBatchAsync(List<Pending> batch)
+    {
+        try
+        {
+            var answers = await CommitTogetherAsync(batch.ConvertAll(pending => pending.Request));
+            for (var i = 0; i < batch.Count; i++)
+                batch[i].Answer.TrySetResult(answers[i]);
+            return;
+        }
+        catch (Exception failure) when (batch.Count > 1)
+        {
+            logger.LogWarning(failure, "A {Kind} batch of {Count} failed and committed nothing; committing its requests one by one",
+                kind, batch.Count);
+        }
+        catch (Exception failure)
+        {
+            batch[0].Answer.TrySetException(failure);
+            return;
+        }
+
+        foreach (var pending in batch)
+        {
+            try
+            {
+                pending.Answer.TrySetResult((await CommitTogetherAsync([pending.Request]))[0]);
+            }
+            catch (Exception failure)
+            {
+                pending.Answer.TrySetException(failure);
+            }
+        }
+    }
+
+    async Task<TAnswer[]> CommitTogetherAsync(IReadOnlyList<TRequest> requests)
+    {
+        var answers = await commitTogether(requests);
+        if (answers.Length != requests.Count)
+            throw new InvalidOperationException($"A {kind} batch of {requests.Count} was answered {answers.Length} times.");
+        AgentBusMetrics.GroupCommitted(kind, requests.Count);
+        return answers;
+    }
+}
