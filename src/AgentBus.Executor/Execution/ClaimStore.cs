@@ -1,5 +1,9 @@
+using System.Text.Json;
 using AgentBus.Contracts;
+using AgentBus.ServiceDefaults.Database;
 using Dapper;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace AgentBus.Executor.Execution;
@@ -32,10 +36,39 @@ public sealed record ExistingClaim(
 /// The execution_claims table: at most one call per action id, across redeliveries and copies.
 /// Every write after the claim is conditional on the claim token, so of two copies that both
 /// believe they own an action (one lost its broker connection, the other got the redelivery) only
-/// one outcome is ever recorded.
+/// one outcome is ever recorded. Claims, and outcomes, that wait at the same moment are committed
+/// together (<see cref="GroupCommit{TRequest,TAnswer}"/>): each still claims or finishes alone in its
+/// answer, and each is committed before its caller goes on (the claim before the call, the outcome
+/// before its publish).
 /// </summary>
-public sealed class ClaimStore(NpgsqlDataSource dataSource)
+public sealed class ClaimStore
 {
+    /// <summary>More than a copy runs at once (Tool:ConcurrentMessageLimit, 8 by default), so one batch takes every waiting request.</summary>
+    const int MaxBatch = 64;
+
+    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    readonly NpgsqlDataSource dataSource;
+    readonly GroupCommit<ClaimRequest, (bool Claimed, string[]? Suspended)> _claims;
+    readonly GroupCommit<FinishRequest, bool> _finishes;
+
+    public ClaimStore(NpgsqlDataSource dataSource, ILogger<ClaimStore>? logger = null)
+    {
+        this.dataSource = dataSource;
+        _claims = new("claim", ClaimTogetherAsync, MaxBatch, (ILogger?)logger ?? NullLogger.Instance);
+        _finishes = new("outcome", FinishTogetherAsync, MaxBatch, (ILogger?)logger ?? NullLogger.Instance);
+    }
+
+    sealed record ClaimRequest(string ActionId, string Tool, string RunId, string AgentId, string ArgumentsHash, string Executor, Guid Token)
+    {
+        public int Ordinal { get; init; }
+    }
+
+    sealed record FinishRequest(string ActionId, Guid Token, string State, int Attempts, string Type, Guid MessageId, string Outcome)
+    {
+        public int Ordinal { get; init; }
+    }
+
     const string Columns = """
         action_id AS ActionId, agent_id AS AgentId, tool AS Tool, arguments_hash AS ArgumentsHash, state AS StateText,
         executor AS Executor, claim_token AS ClaimToken, heartbeat_at < now() - @Lease AS HeartbeatStale,
@@ -50,26 +83,58 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<ClaimAttempt> TryClaimAsync(ExecuteTool command, string executor, Guid token, TimeSpan lease, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var result = await connection.QuerySingleAsync<(long Claimed, string[]? Suspended)>(new CommandDefinition("""
-            WITH suspension AS (
-                SELECT kind FROM kill_switch WHERE (kind = 'agent' AND name = @AgentId) OR (kind = 'tool' AND name = @Tool)
-            ), claimed AS (
-                INSERT INTO execution_claims (action_id, tool, run_id, agent_id, arguments_hash, state, executor, claim_token)
-                SELECT @ActionId, @Tool, @RunId, @AgentId, @ArgumentsHash, 'running', @Executor, @Token
-                 WHERE NOT EXISTS (SELECT FROM suspension)
-                ON CONFLICT (action_id) DO NOTHING
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM claimed), (SELECT array_agg(kind ORDER BY kind) FROM suspension)
-            """, new { command.ActionId, command.Tool, command.RunId, command.AgentId, command.ArgumentsHash, Executor = executor, Token = token },
-            cancellationToken: ct));
-        if (result.Claimed == 1)
+        var result = await _claims.CommitAsync(
+            new ClaimRequest(command.ActionId, command.Tool, command.RunId, command.AgentId, command.ArgumentsHash, executor, token), ct);
+        if (result.Claimed)
             return ClaimAttempt.Owned;
-        if (await GetAsync(connection, command.ActionId, lease, ct) is { } existing)
+        if (await GetAsync(command.ActionId, lease, ct) is { } existing)
             return new ClaimAttempt(existing, []);
         return new ClaimAttempt(null, result.Suspended ?? throw new InvalidOperationException(
             $"Action {command.ActionId} was neither claimed nor found nor suspended; retrying."));
+    }
+
+    /// <summary>
+    /// The claims in one statement. A request is claimed when its own token went in: two deliveries of
+    /// one command in the same batch insert one row, and only the first owns it. Rows go in in action
+    /// id order, so two copies' batches never wait for each other's rows in a cycle.
+    /// </summary>
+    async Task<(bool Claimed, string[]? Suspended)[]> ClaimTogetherAsync(IReadOnlyList<ClaimRequest> requests)
+    {
+        var json = JsonSerializer.Serialize(requests.Select((request, i) => request with { Ordinal = i }), Json);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        var rows = await connection.QueryAsync<(int Ordinal, bool Claimed, string[]? Suspended)>("""
+            WITH requests AS (
+                SELECT * FROM jsonb_to_recordset(CAST(@Requests AS jsonb)) AS r(ordinal integer, action_id text, tool text, run_id text,
+                    agent_id text, arguments_hash text, executor text, token uuid)
+            ), suspended AS (
+                SELECT r.ordinal, array_agg(k.kind ORDER BY k.kind) AS kinds
+                  FROM requests r JOIN kill_switch k ON (k.kind = 'agent' AND k.name = r.agent_id) OR (k.kind = 'tool' AND k.name = r.tool)
+                 GROUP BY r.ordinal
+            ), claimed AS (
+                INSERT INTO execution_claims (action_id, tool, run_id, agent_id, arguments_hash, state, executor, claim_token)
+                SELECT r.action_id, r.tool, r.run_id, r.agent_id, r.arguments_hash, 'running', r.executor, r.token
+                  FROM requests r
+                 WHERE NOT EXISTS (SELECT FROM suspended s WHERE s.ordinal = r.ordinal)
+                 ORDER BY r.action_id, r.ordinal
+                ON CONFLICT (action_id) DO NOTHING
+                RETURNING claim_token
+            )
+            SELECT r.ordinal, EXISTS (SELECT FROM claimed c WHERE c.claim_token = r.token), s.kinds
+              FROM requests r LEFT JOIN suspended s ON s.ordinal = r.ordinal
+            """, new { Requests = json });
+        return Answers(requests.Count, rows.Select(row => (row.Ordinal, (row.Claimed, row.Suspended))));
+    }
+
+    /// <summary>The answers in the requests' order; every request must have one.</summary>
+    static T[] Answers<T>(int count, IEnumerable<(int Ordinal, T Answer)> rows)
+    {
+        var answers = new T[count];
+        var answered = new bool[count];
+        foreach (var (ordinal, answer) in rows)
+            (answers[ordinal], answered[ordinal]) = (answer, true);
+        if (Array.IndexOf(answered, false) is var missing and >= 0)
+            throw new InvalidOperationException($"The batch left request {missing} of {count} unanswered.");
+        return answers;
     }
 
     /// <summary>
@@ -116,16 +181,34 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Records the outcome if this attempt still owns the running claim; false when it lost it.</summary>
-    public async Task<bool> FinishAsync(string actionId, Guid token, RecordedOutcome outcome, CancellationToken ct)
+    public Task<bool> FinishAsync(string actionId, Guid token, RecordedOutcome outcome, CancellationToken ct) =>
+        _finishes.CommitAsync(new FinishRequest(actionId, token, StateText(outcome.State), outcome.Attempts, outcome.Type, outcome.MessageId, outcome.Json), ct);
+
+    /// <summary>The outcomes in one statement, each only where its token still owns the running claim; rows locked in action id order.</summary>
+    async Task<bool[]> FinishTogetherAsync(IReadOnlyList<FinishRequest> requests)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition("""
-            UPDATE execution_claims
-               SET state = @State, finished_at = now(), attempts = @Attempts, outcome_type = @Type,
-                   outcome_message_id = @MessageId, outcome = CAST(@Json AS json)
-             WHERE action_id = @ActionId AND claim_token = @Token AND state = 'running'
-            """, new { ActionId = actionId, Token = token, State = StateText(outcome.State), outcome.Attempts, outcome.Type, outcome.MessageId, outcome.Json },
-            cancellationToken: ct)) == 1;
+        var json = JsonSerializer.Serialize(requests.Select((request, i) => request with { Ordinal = i }), Json);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        var rows = await connection.QueryAsync<(int Ordinal, bool Finished)>("""
+            WITH requests AS (
+                SELECT * FROM jsonb_to_recordset(CAST(@Requests AS jsonb)) AS r(ordinal integer, action_id text, token uuid, state text,
+                    attempts integer, type text, message_id uuid, outcome text)
+            ), owned AS (
+                SELECT c.action_id, r.ordinal FROM execution_claims c JOIN requests r ON r.action_id = c.action_id AND r.token = c.claim_token
+                 WHERE c.state = 'running'
+                 ORDER BY c.action_id
+                   FOR UPDATE OF c
+            ), finished AS (
+                UPDATE execution_claims c
+                   SET state = r.state, finished_at = now(), attempts = r.attempts, outcome_type = r.type,
+                       outcome_message_id = r.message_id, outcome = CAST(r.outcome AS json)
+                  FROM owned o JOIN requests r ON r.ordinal = o.ordinal
+                 WHERE c.action_id = o.action_id
+                RETURNING r.ordinal
+            )
+            SELECT r.ordinal, EXISTS (SELECT FROM finished f WHERE f.ordinal = r.ordinal) FROM requests r
+            """, new { Requests = json });
+        return Answers(requests.Count, rows.Select(row => (row.Ordinal, row.Finished)));
     }
 
     /// <summary>
@@ -159,9 +242,13 @@ public sealed class ClaimStore(NpgsqlDataSource dataSource)
         if (tokens.Length == 0)
             return 0;
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE execution_claims SET heartbeat_at = now() WHERE claim_token = ANY(@Tokens) AND state = 'running'",
-            new { Tokens = tokens }, cancellationToken: ct));
+        // Locked in action id order, as a batch of outcomes locks them.
+        return await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE execution_claims SET heartbeat_at = now()
+             WHERE action_id IN (SELECT action_id FROM execution_claims WHERE claim_token = ANY(@Tokens) AND state = 'running'
+                                  ORDER BY action_id FOR UPDATE)
+               AND claim_token = ANY(@Tokens) AND state = 'running'
+            """, new { Tokens = tokens }, cancellationToken: ct));
     }
 
     static string StateText(ClaimState state) => state switch
