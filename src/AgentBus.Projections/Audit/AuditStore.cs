@@ -5,6 +5,7 @@ using System.Text.Json;
 using AgentBus.Audit.Chain;
 using AgentBus.Audit.Redaction;
 using AgentBus.DataBoundaries;
+using AgentBus.ServiceDefaults.Database;
 using AgentBus.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -67,10 +68,16 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
     readonly AuditOptions _options = options.Value;
 
     // Appends take turns on the chain head anyway. Batches wait here instead, without a connection,
-    // and one writer at a time takes every waiting batch into its next transaction.
-    readonly Lock _gate = new();
-    readonly List<PendingWrite> _waiting = [];
-    bool _writing;
+    // and one writer at a time takes every waiting batch into its next transaction. If one batch's
+    // value is refused, each is written alone, so only that one's caller has to deal with it.
+    GroupCommit<IReadOnlyList<Prepared>, int>? _writer;
+
+    GroupCommit<IReadOnlyList<Prepared>, int> Writer => LazyInitializer.EnsureInitialized(ref _writer, () => new("audit",
+        batches => WriteInTurnAsync(batches, CancellationToken.None), MaxGroupEvents, logger)
+    {
+        Weight = batch => batch.Count,
+        RetryAlone = failure => failure is PostgresException refused && IsDataError(refused),
+    });
 
     /// <summary>Records one event; false when it was already recorded.</summary>
     public async Task<bool> RecordAsync(AuditEntry entry, CancellationToken cancellationToken) =>
@@ -204,83 +211,8 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         Settles = row.Settles is { } settles ? settles with { Payload = settles.Payload.Replace("\\u0000", "", StringComparison.Ordinal) } : null,
     };
 
-    sealed class PendingWrite(IReadOnlyList<Prepared> rows)
-    {
-        public IReadOnlyList<Prepared> Rows { get; } = rows;
-
-        public TaskCompletionSource<int> Written { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    /// <summary>Queues the batch for the writer (starting one if none runs) and waits until it is committed.</summary>
-    async Task<int> WriteAsync(IReadOnlyList<Prepared> batch, CancellationToken ct)
-    {
-        var pending = new PendingWrite(batch);
-        bool startWriter;
-        lock (_gate)
-        {
-            _waiting.Add(pending);
-            startWriter = !_writing;
-            _writing = true;
-        }
-        if (startWriter)
-            _ = Task.Run(DrainAsync, CancellationToken.None);
-        return await pending.Written.Task.WaitAsync(ct);
-    }
-
-    /// <summary>The one writer: takes every batch waiting, writes them in one transaction, until none waits.</summary>
-    async Task DrainAsync()
-    {
-        while (true)
-        {
-            List<PendingWrite> group = [];
-            lock (_gate)
-            {
-                var events = 0;
-                while (_waiting.Count > 0 && (group.Count == 0 || events + _waiting[0].Rows.Count <= MaxGroupEvents))
-                {
-                    events += _waiting[0].Rows.Count;
-                    group.Add(_waiting[0]);
-                    _waiting.RemoveAt(0);
-                }
-                if (group.Count == 0)
-                {
-                    _writing = false;
-                    return;
-                }
-            }
-            await WriteGroupAsync(group);
-        }
-    }
-
-    async Task WriteGroupAsync(List<PendingWrite> group)
-    {
-        try
-        {
-            var written = await WriteInTurnAsync(group.Select(p => p.Rows).ToList(), CancellationToken.None);
-            for (var i = 0; i < group.Count; i++)
-                group[i].Written.TrySetResult(written[i]);
-        }
-        catch (PostgresException ex) when (IsDataError(ex) && group.Count > 1)
-        {
-            // One batch's value was refused: write each batch alone, so only that one's caller has to deal with it.
-            foreach (var pending in group)
-            {
-                try
-                {
-                    pending.Written.TrySetResult((await WriteInTurnAsync([pending.Rows], CancellationToken.None))[0]);
-                }
-                catch (Exception single)
-                {
-                    pending.Written.TrySetException(single);
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            foreach (var pending in group)
-                pending.Written.TrySetException(ex);
-        }
-    }
+    /// <summary>Queues the batch for the writer and waits until it is committed.</summary>
+    Task<int> WriteAsync(IReadOnlyList<Prepared> batch, CancellationToken ct) => Writer.CommitAsync(batch, ct);
 
     /// <summary>Appends several batches in one transaction, in order; returns how many events of each were new.</summary>
     async Task<int[]> WriteInTurnAsync(IReadOnlyList<IReadOnlyList<Prepared>> batches, CancellationToken ct)

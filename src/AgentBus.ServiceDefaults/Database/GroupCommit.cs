@@ -16,10 +16,19 @@ namespace AgentBus.ServiceDefaults.Database;
 /// </summary>
 /// <param name="kind">Names the batches in the log and in <c>agentbus.group_commit.batch_size</c>.</param>
 /// <param name="commitTogether">Commits the requests in one transaction; the answers in the requests' order.</param>
-/// <param name="maxBatch">The most requests in one call.</param>
+/// <param name="maxBatch">The most one call takes, in <see cref="Weight"/> (requests, unless set); a heavier request still goes alone.</param>
 public sealed class GroupCommit<TRequest, TAnswer>(
     string kind, Func<IReadOnlyList<TRequest>, Task<TAnswer[]>> commitTogether, int maxBatch, ILogger logger)
 {
+    /// <summary>How much of <c>maxBatch</c> a request takes: 1 unless set (the audit counts a batch's events).</summary>
+    public Func<TRequest, int> Weight { get; init; } = _ => 1;
+
+    /// <summary>
+    /// Which failures of a batch are worth committing its requests one by one: every failure unless
+    /// set. Any other failure of a batch reaches every request in it.
+    /// </summary>
+    public Func<Exception, bool> RetryAlone { get; init; } = _ => true;
+
     sealed record Pending(TRequest Request)
     {
         public TaskCompletionSource<TAnswer> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,9 +65,12 @@ public sealed class GroupCommit<TRequest, TAnswer>(
                     _draining = false;
                     return;
                 }
-                batch = new(Math.Min(_waiting.Count, maxBatch));
-                while (batch.Count < maxBatch && _waiting.TryDequeue(out var next))
-                    batch.Add(next);
+                batch = [];
+                for (var weight = 0; _waiting.TryPeek(out var next) && (batch.Count == 0 || weight + Weight(next.Request) <= maxBatch);)
+                {
+                    weight += Weight(next.Request);
+                    batch.Add(_waiting.Dequeue());
+                }
             }
             await CommitBatchAsync(batch);
         }
@@ -73,14 +85,15 @@ public sealed class GroupCommit<TRequest, TAnswer>(
                 batch[i].Answer.TrySetResult(answers[i]);
             return;
         }
-        catch (Exception failure) when (batch.Count > 1)
+        catch (Exception failure) when (batch.Count > 1 && RetryAlone(failure))
         {
             logger.LogWarning(failure, "A {Kind} batch of {Count} failed and committed nothing; committing its requests one by one",
                 kind, batch.Count);
         }
         catch (Exception failure)
         {
-            batch[0].Answer.TrySetException(failure);
+            foreach (var pending in batch)
+                pending.Answer.TrySetException(failure);
             return;
         }
 

@@ -108,4 +108,33 @@ public sealed class GroupCommitTests
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => group.CommitAsync("a", CancellationToken.None));
         Assert.Contains("answered 0 times", failure.Message);
     }
+    [Fact]
+    public async Task Weighted_requests_fill_a_batch_up_to_its_limit_and_a_heavier_one_still_goes_alone()
+    {
+        var database = new Database();
+        var group = new GroupCommit<string, string>("test", database.CommitAsync, 5, NullLogger.Instance) { Weight = request => request.Length };
+        var first = group.CommitAsync("a", CancellationToken.None);
+        await database.FirstStarted.Task;
+        var waiting = new[] { "bb", "ccc", "dddddddd", "e" }.Select(request => group.CommitAsync(request, CancellationToken.None)).ToList();
+        database.FirstMayFinish.SetResult();
+
+        await Task.WhenAll([first, .. waiting]);
+        Assert.Equal([["a"], ["bb", "ccc"], ["dddddddd"], ["e"]], database.Calls);
+    }
+
+    [Fact]
+    public async Task A_failure_not_worth_committing_alone_reaches_every_request_of_its_batch()
+    {
+        var database = new Database { Fails = requests => requests.Contains("bad") };
+        var group = new GroupCommit<string, string>("test", database.CommitAsync, 32, NullLogger.Instance) { RetryAlone = _ => false };
+        var first = group.CommitAsync("a", CancellationToken.None);
+        await database.FirstStarted.Task;
+        var together = new[] { "b", "bad" }.Select(request => group.CommitAsync(request, CancellationToken.None)).ToList();
+        database.FirstMayFinish.SetResult();
+
+        Assert.Equal("A", await first);
+        foreach (var request in together)
+            await Assert.ThrowsAsync<InvalidOperationException>(() => request);
+        Assert.Equal([["a"], ["b", "bad"]], database.Calls);
+    }
 }
