@@ -60,6 +60,8 @@ commit="$(git -C "$PIPELINE_REPO" rev-parse --verify --quiet "$baseline^{commit}
 worktree="$STATE/bench/baseline-${commit:0:12}"
 if [[ ! -d "$worktree" ]]; then
   mkdir -p "$STATE/bench"
+  # A state folder removed by hand leaves its worktree registered but missing: forget those first.
+  git -C "$PIPELINE_REPO" worktree prune
   git -C "$PIPELINE_REPO" worktree add --detach "$worktree" "$commit" > /dev/null
 fi
 pipeline_log "building the baseline ${commit:0:12} in $worktree"

@@ -10,8 +10,8 @@ namespace AgentBus.ServiceDefaults.Database;
 /// while the previous one was in the database. One batch is in the database at a time per instance.
 ///
 /// A batch that fails as a whole has committed nothing (the call is one transaction); its requests
-/// are then committed one by one, so one request's failure is that request's alone and reaches only
-/// its caller. A caller that stops waiting does not take its request out of a batch: every request
+/// are then committed one by one (for the failures <see cref="RetryAlone"/> picks: all, unless set),
+/// so one request's failure is that request's alone and reaches only its caller. A caller that stops waiting does not take its request out of a batch: every request
 /// this commits must therefore be safe to find committed by a retry (every writer here is keyed).
 /// </summary>
 /// <param name="kind">Names the batches in the log and in <c>agentbus.group_commit.batch_size</c>.</param>
