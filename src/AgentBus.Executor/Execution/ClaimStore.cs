@@ -1,4 +1,3 @@
-using System.Text.Json;
 using AgentBus.Contracts;
 using AgentBus.ServiceDefaults.Database;
 using Dapper;
@@ -46,8 +45,6 @@ public sealed class ClaimStore
     /// <summary>More than a copy runs at once (Tool:ConcurrentMessageLimit, 8 by default), so one batch takes every waiting request.</summary>
     const int MaxBatch = 64;
 
-    static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     readonly NpgsqlDataSource dataSource;
     readonly GroupCommit<ClaimRequest, (bool Claimed, string[]? Suspended)> _claims;
     readonly GroupCommit<FinishRequest, bool> _finishes;
@@ -55,19 +52,14 @@ public sealed class ClaimStore
     public ClaimStore(NpgsqlDataSource dataSource, ILogger<ClaimStore>? logger = null)
     {
         this.dataSource = dataSource;
-        _claims = new("claim", ClaimTogetherAsync, MaxBatch, (ILogger?)logger ?? NullLogger.Instance);
-        _finishes = new("outcome", FinishTogetherAsync, MaxBatch, (ILogger?)logger ?? NullLogger.Instance);
+        var log = (ILogger?)logger ?? NullLogger.Instance;
+        _claims = new("claim", ClaimTogetherAsync, MaxBatch, log);
+        _finishes = new("outcome", FinishTogetherAsync, MaxBatch, log);
     }
 
-    sealed record ClaimRequest(string ActionId, string Tool, string RunId, string AgentId, string ArgumentsHash, string Executor, Guid Token)
-    {
-        public int Ordinal { get; init; }
-    }
+    sealed record ClaimRequest(string ActionId, string Tool, string RunId, string AgentId, string ArgumentsHash, string Executor, Guid Token);
 
-    sealed record FinishRequest(string ActionId, Guid Token, string State, int Attempts, string Type, Guid MessageId, string Outcome)
-    {
-        public int Ordinal { get; init; }
-    }
+    sealed record FinishRequest(string ActionId, Guid Token, string State, int Attempts, string Type, Guid MessageId, string Outcome);
 
     const string Columns = """
         action_id AS ActionId, agent_id AS AgentId, tool AS Tool, arguments_hash AS ArgumentsHash, state AS StateText,
@@ -100,12 +92,11 @@ public sealed class ClaimStore
     /// </summary>
     async Task<(bool Claimed, string[]? Suspended)[]> ClaimTogetherAsync(IReadOnlyList<ClaimRequest> requests)
     {
-        var json = JsonSerializer.Serialize(requests.Select((request, i) => request with { Ordinal = i }), Json);
         await using var connection = await dataSource.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(int Ordinal, bool Claimed, string[]? Suspended)>("""
+        var rows = await connection.QueryAsync<(long Ordinal, bool Claimed, string[]? Suspended)>("""
             WITH requests AS (
-                SELECT * FROM jsonb_to_recordset(CAST(@Requests AS jsonb)) AS r(ordinal integer, action_id text, tool text, run_id text,
-                    agent_id text, arguments_hash text, executor text, token uuid)
+                SELECT e.n AS ordinal, r.* FROM jsonb_array_elements(CAST(@Requests AS jsonb)) WITH ORDINALITY AS e(item, n),
+                    jsonb_to_record(e.item) AS r(action_id text, tool text, run_id text, agent_id text, arguments_hash text, executor text, token uuid)
             ), suspended AS (
                 SELECT r.ordinal, array_agg(k.kind ORDER BY k.kind) AS kinds
                   FROM requests r JOIN kill_switch k ON (k.kind = 'agent' AND k.name = r.agent_id) OR (k.kind = 'tool' AND k.name = r.tool)
@@ -121,20 +112,8 @@ public sealed class ClaimStore
             )
             SELECT r.ordinal, EXISTS (SELECT FROM claimed c WHERE c.claim_token = r.token), s.kinds
               FROM requests r LEFT JOIN suspended s ON s.ordinal = r.ordinal
-            """, new { Requests = json });
-        return Answers(requests.Count, rows.Select(row => (row.Ordinal, (row.Claimed, row.Suspended))));
-    }
-
-    /// <summary>The answers in the requests' order; every request must have one.</summary>
-    static T[] Answers<T>(int count, IEnumerable<(int Ordinal, T Answer)> rows)
-    {
-        var answers = new T[count];
-        var answered = new bool[count];
-        foreach (var (ordinal, answer) in rows)
-            (answers[ordinal], answered[ordinal]) = (answer, true);
-        if (Array.IndexOf(answered, false) is var missing and >= 0)
-            throw new InvalidOperationException($"The batch left request {missing} of {count} unanswered.");
-        return answers;
+            """, new { Requests = BatchRows.ToJson(requests) });
+        return BatchRows.InRequestOrder(requests.Count, rows.Select(row => (row.Ordinal, (row.Claimed, row.Suspended))));
     }
 
     /// <summary>
@@ -187,12 +166,11 @@ public sealed class ClaimStore
     /// <summary>The outcomes in one statement, each only where its token still owns the running claim; rows locked in action id order.</summary>
     async Task<bool[]> FinishTogetherAsync(IReadOnlyList<FinishRequest> requests)
     {
-        var json = JsonSerializer.Serialize(requests.Select((request, i) => request with { Ordinal = i }), Json);
         await using var connection = await dataSource.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(int Ordinal, bool Finished)>("""
+        var rows = await connection.QueryAsync<(long Ordinal, bool Finished)>("""
             WITH requests AS (
-                SELECT * FROM jsonb_to_recordset(CAST(@Requests AS jsonb)) AS r(ordinal integer, action_id text, token uuid, state text,
-                    attempts integer, type text, message_id uuid, outcome text)
+                SELECT e.n AS ordinal, r.* FROM jsonb_array_elements(CAST(@Requests AS jsonb)) WITH ORDINALITY AS e(item, n),
+                    jsonb_to_record(e.item) AS r(action_id text, token uuid, state text, attempts integer, type text, message_id uuid, outcome text)
             ), owned AS (
                 SELECT c.action_id, r.ordinal FROM execution_claims c JOIN requests r ON r.action_id = c.action_id AND r.token = c.claim_token
                  WHERE c.state = 'running'
@@ -207,8 +185,8 @@ public sealed class ClaimStore
                 RETURNING r.ordinal
             )
             SELECT r.ordinal, EXISTS (SELECT FROM finished f WHERE f.ordinal = r.ordinal) FROM requests r
-            """, new { Requests = json });
-        return Answers(requests.Count, rows.Select(row => (row.Ordinal, row.Finished)));
+            """, new { Requests = BatchRows.ToJson(requests) });
+        return BatchRows.InRequestOrder(requests.Count, rows.Select(row => (row.Ordinal, row.Finished)));
     }
 
     /// <summary>

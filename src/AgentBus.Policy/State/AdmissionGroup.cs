@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using AgentBus.ServiceDefaults.Database;
 using Dapper;
 using Microsoft.Extensions.Logging;
@@ -13,11 +12,7 @@ sealed record AdmissionRequest(
     DateTimeOffset Now, string? DedupeKey, DateTimeOffset DedupeExpiresAt, DateTimeOffset WindowStart, double PreviousWeight,
     int? AgentCallsPerMinute, int? ToolCallsPerMinute, int? OperationCallsPerMinute, int? RunMaxToolCalls, int? RunMaxRetries,
     double? RunMaxDuration, decimal Cost, DateOnly Day, decimal? DayLimit, decimal? RunLimit, DateTimeOffset ReservationExpiresAt,
-    string Decision, string ReasonCode, string Reason, string? RuleId, string? PolicyVersion, JsonElement? Approval)
-{
-    /// <summary>Its place in the batch, by which the answer comes back (the database admits agent by agent).</summary>
-    public int Ordinal { get; init; }
-}
+    string Decision, string ReasonCode, string Reason, string? RuleId, string? PolicyVersion, JsonElement? Approval);
 
 /// <summary>policy_admit's answer: "admitted", "stored", "duplicate" or the refusal, with what the refusal is worded from.</summary>
 sealed record Admitted(string Result, string? FirstActionId, DateTime? RunStartedAt, int? Attempts, decimal? SpentUsd, decimal? ReservedUsd);
@@ -37,12 +32,6 @@ sealed class AdmissionGroup
     /// </summary>
     internal const int MaxBatch = 32;
 
-    static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
-
     readonly NpgsqlDataSource _database;
     readonly GroupCommit<AdmissionRequest, Admitted> _group;
 
@@ -56,18 +45,13 @@ sealed class AdmissionGroup
 
     async Task<Admitted[]> AdmitTogetherAsync(IReadOnlyList<AdmissionRequest> requests)
     {
-        var json = JsonSerializer.Serialize(requests.Select((request, i) => request with { Ordinal = i }), Json);
         await using var connection = await _database.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(int Ordinal, string Result, string? FirstActionId, DateTime? RunStartedAt, int? Attempts,
+        var rows = await connection.QueryAsync<(long Ordinal, string Result, string? FirstActionId, DateTime? RunStartedAt, int? Attempts,
             decimal? SpentUsd, decimal? ReservedUsd)>("""
             SELECT ordinal, result, first_action_id, run_started_at, attempts, spent_usd, reserved_usd
             FROM policy_admit_batch(CAST(@Requests AS jsonb))
-            """, new { Requests = json });
-
-        var answers = new Admitted?[requests.Count];
-        foreach (var row in rows)
-            answers[row.Ordinal] = new(row.Result, row.FirstActionId, row.RunStartedAt, row.Attempts, row.SpentUsd, row.ReservedUsd);
-        return Array.ConvertAll(answers, answer => answer
-            ?? throw new InvalidOperationException("policy_admit_batch answered fewer requests than it was given."));
+            """, new { Requests = BatchRows.ToJson(requests) });
+        return BatchRows.InRequestOrder(requests.Count, rows.Select(row =>
+            (row.Ordinal, new Admitted(row.Result, row.FirstActionId, row.RunStartedAt, row.Attempts, row.SpentUsd, row.ReservedUsd))));
     }
 }

@@ -23,7 +23,7 @@ LANGUAGE sql AS $$
 $$;
 
 CREATE FUNCTION policy_admit_batch(p_requests jsonb)
-RETURNS TABLE (ordinal integer, result text, first_action_id text, run_started_at timestamptz, attempts integer, spent_usd numeric,
+RETURNS TABLE (ordinal bigint, result text, first_action_id text, run_started_at timestamptz, attempts integer, spent_usd numeric,
                reserved_usd numeric)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -31,15 +31,17 @@ DECLARE
     q record;
 BEGIN
     PERFORM policy_admission_lock();
+    -- Numbered in arrival order (from 1): each answer comes back under its request's number.
     FOR q IN
-        SELECT * FROM jsonb_to_recordset(p_requests) AS r(
-            ordinal integer, action_id text, agent_id text, run_id text, tool text, operation text, arguments_hash text,
+        SELECT e.n AS ordinal, r.* FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS e(item, n),
+            jsonb_to_record(e.item) AS r(
+            action_id text, agent_id text, run_id text, tool text, operation text, arguments_hash text,
             idempotency_key text, now timestamptz, dedupe_key text, dedupe_expires_at timestamptz,
             window_start timestamptz, previous_weight float8, agent_calls_per_minute integer, tool_calls_per_minute integer,
             operation_calls_per_minute integer, run_max_tool_calls integer, run_max_retries integer, run_max_duration float8,
             cost numeric, day date, day_limit numeric, run_limit numeric, reservation_expires_at timestamptz,
             decision text, reason_code text, reason text, rule_id text, policy_version text, approval jsonb)
-        ORDER BY r.agent_id COLLATE "C", r.ordinal
+        ORDER BY r.agent_id COLLATE "C", e.n
     LOOP
         RETURN QUERY
         SELECT q.ordinal, a.result, a.first_action_id, a.run_started_at, a.attempts, a.spent_usd, a.reserved_usd
