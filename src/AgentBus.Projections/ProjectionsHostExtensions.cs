@@ -31,11 +31,15 @@ public static class ProjectionsHostExtensions
         builder.Services.AddSingleton(services => new AuditRedactor(services.GetRequiredService<IOptions<AuditOptions>>().Value.Redaction));
         builder.Services.AddSingleton<AuditStore>();
         builder.Services.AddHostedService<RawPayloadPurger>();
+        builder.Services.AddHostedService<AuthorizationSweeper>();
 
         builder.AddAgentBusMessaging("agentbus-projections", bus =>
         {
             // Events from AgentBus's own services, on agentbus.projections: one line per event type.
             bus.AddAuditEvent<ActionDecided>(AuditEntry.From);
+            // The policy service keeps each command for the audit, which records it with the outcome
+            // (AuditStore, AuthorizationSweeper): no copy of ExecuteTool reaches this queue any more.
+            // Kept for copies routed here before the binding went (`agentbus broker apply` removes it).
             bus.AddAuditEvents<ExecuteTool>(AuditEntry.WithDecision);
             // Executors no longer publish ExecutionStarted: the outcome carries the start, recorded
             // under the id the start always had. Kept for commands run by an executor of an older version.

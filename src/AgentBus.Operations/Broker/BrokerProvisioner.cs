@@ -86,11 +86,9 @@ public sealed class BrokerProvisioner(RabbitMqManagementClient api, SecretStore 
         {
             await DeclareEndpointAsync(vhost, WireNames.ToolQueue(tool), ct);
             await api.BindExchangeAsync(vhost, WireNames.ExecuteToolExchange, WireNames.ToolQueue(tool), tool, ct);
-            // The audit records each authorization (ExecuteTool) from the tool's own exchange, that is
-            // only once the command has been routed to the tool: a command for a tool whose queue is
-            // not bound still comes back to the policy service (mandatory publish) instead of landing
-            // in the audit alone.
-            await api.BindExchangeAsync(vhost, WireNames.ToolQueue(tool), WireNames.ProjectionsQueue, "", ct);
+            // Until 2026-12 the audit read its own copy of every command from the tool's exchange; it
+            // records each from the row the policy service keeps now (one delivery fewer per action).
+            await api.UnbindExchangeAsync(vhost, WireNames.ToolQueue(tool), WireNames.ProjectionsQueue, "", ct);
         }
 
         // The audit's own copies of what agents write: every proposal, every run report.

@@ -121,6 +121,10 @@ public sealed class RabbitMqManagementClient : IDisposable
     public Task BindExchangeAsync(string vhost, string source, string destination, string routingKey, CancellationToken ct) =>
         PostAsync($"bindings/{E(vhost)}/e/{E(source)}/e/{E(destination)}", new { routing_key = routingKey, arguments = new { } }, ct);
 
+    /// <summary>Removes a binding <see cref="BindExchangeAsync"/> made (no arguments); one that is not there is fine.</summary>
+    public Task UnbindExchangeAsync(string vhost, string source, string destination, string routingKey, CancellationToken ct) =>
+        DeleteAsync($"bindings/{E(vhost)}/e/{E(source)}/e/{E(destination)}/{E(routingKey.Length == 0 ? "~" : routingKey)}", ct);
+
     public async Task<JsonElement> GetAsync(string path, CancellationToken ct)
     {
         using var response = await _http.GetAsync(path, ct);

@@ -119,7 +119,7 @@ public sealed class ApprovalOutcomeConsumer(
             // Authorized before, and its messages may not have left: the same decision and command again.
             var waiting = await session.WaitingDuplicatesAsync(ct);
             await session.CommitAsync(ct);
-            await PublishAuthorizedAsync(context, approval, consumed.Arguments, approval.Reason ?? "", waiting, clock.GetUtcNow());
+            await PublishAuthorizedAsync(context, approval, Authorize(approval, consumed.Arguments), approval.Reason ?? "", waiting, clock.GetUtcNow());
             return;
         }
         if (approval.Status != PolicyApprovalStatus.Consuming || consumed.ConsumptionId != approval.ConsumptionId)
@@ -146,16 +146,21 @@ public sealed class ApprovalOutcomeConsumer(
         var reason = $"Approved by {string.Join(", ", approvers)} under rule '{approval.RuleId}'; policy re-checked the kill switch, limits and budget.";
         await session.FinishAsync(PolicyApprovalStatus.Authorized, Decision.Allowed, ReasonCodes.ApprovalGranted, reason, approvers, now, ct);
         var duplicates = await session.WaitingDuplicatesAsync(ct);
+        var execute = Authorize(approval, consumed.Arguments);
+        // Kept for the audit in the transaction that authorizes it (migration 0780).
+        await PendingAuthorization.Of(execute, correlationId: null).KeepAsync(session.Connection, session.Transaction, approval.ActionId, now, ct);
         await session.CommitAsync(ct);
-        await PublishAuthorizedAsync(context, approval, consumed.Arguments, reason, duplicates, now);
+        await PublishAuthorizedAsync(context, approval, execute, reason, duplicates, now);
         logger.LogInformation("Approval {ApprovalId} used: action {ActionId} authorized for tool {Tool}", approval.ApprovalId, approval.ActionId, approval.Tool);
     }
 
     /// <summary>The final allowed decision, then the one signed ExecuteTool, both under ids derived from the action.</summary>
-    async Task PublishAuthorizedAsync(ConsumeContext context, PolicyApproval approval, JsonElement arguments, string reason,
+    ExecuteTool Authorize(PolicyApproval approval, JsonElement arguments) =>
+        authorizer.Authorize(approval.ToProposal(arguments), policies.Current, approval.ApprovalId.ToString("D"));
+
+    async Task PublishAuthorizedAsync(ConsumeContext context, PolicyApproval approval, ExecuteTool execute, string reason,
         IReadOnlyList<(string ActionId, string AgentId, string RunId)> duplicates, DateTimeOffset now)
     {
-        var execute = authorizer.Authorize(approval.ToProposal(arguments), policies.Current, approval.ApprovalId.ToString("D"));
         // The decision first: it reaches the agent's queue before the executor can even start.
         await TellAsync(context, approval, duplicates, Decision.Allowed, ReasonCodes.ApprovalGranted, reason, approval.RuleId, now);
         // Mandatory: a tool with no queue bound returns the command; this fails and is retried, nothing is lost.

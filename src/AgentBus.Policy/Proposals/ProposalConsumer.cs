@@ -42,6 +42,7 @@ public sealed class ProposalConsumer(
         var now = clock.GetUtcNow();
 
         Admission? admission = null;
+        ExecuteTool? allowedAtOnce = null;
         PolicyDecision decision;
         if (rejected)
             decision = PolicyDecision.Deny(rejection!.ReasonCode, rejection.Detail, "envelope");
@@ -56,7 +57,12 @@ public sealed class ProposalConsumer(
                 decision = refusal;
             if (decision.RuleId is not ("envelope" or "identity"))
             {
-                admission = await admissions.AdmitAsync(proposal, decision, policy?.Version, now, context.CancellationToken);
+                // Signed before admission so the admission's transaction keeps it for the audit; sent only if admitted as new.
+                if (decision.Decision == Decision.Allowed)
+                    allowedAtOnce = authorizer.Authorize(proposal, policy,
+                        allowance: new PolicyAllowance(decision.ReasonCode, decision.Reason, decision.RuleId, policy?.Version));
+                admission = await admissions.AdmitAsync(proposal, decision, policy?.Version, now, context.CancellationToken,
+                    allowedAtOnce is null ? null : PendingAuthorization.Of(allowedAtOnce, ProposalMessageId(context)));
                 decision = admission.Decision;
                 if (decision.Decision != Decision.Denied && admission.Kind != AdmissionKind.Duplicate &&
                     proposal.Operation is { } operationName && policy!.Tools.TryGetValue(proposal.Tool, out var catalogTool) &&
@@ -136,18 +142,14 @@ public sealed class ProposalConsumer(
         if (decision.Decision != Decision.Allowed)
             return;
 
-        var execute = authorizer.Authorize(proposal, policy, allowance: commandAnswers
-            ? new PolicyAllowance(decision.ReasonCode, decision.Reason, decision.RuleId, policy?.Version)
-            : null);
+        // A repeat of an allowed action sends its command again, under the same id; the audit keeps the first.
+        var execute = commandAnswers ? allowedAtOnce! : authorizer.Authorize(proposal, policy);
         // Mandatory: a tool with no queue bound returns the command, which fails this consume and
         // keeps the proposal for a retry, instead of the broker dropping an allowed action.
         var executePublish = context.Publish(execute, send =>
         {
             send.MessageId = MessageIds.ExecuteTool(proposal.AgentId, proposal.ActionId);
             send.Mandatory = true;
-            // The audit ties the decision and authorization rows it writes from the command to the proposal by it.
-            if (ProposalMessageId(context) is { } messageId && send.TryGetPayload(out RabbitMqSendContext? command))
-                command.BasicProperties.CorrelationId = messageId;
         }, context.CancellationToken);
         // The command's confirm (and a repeat's decision's) must arrive before the proposal is acknowledged:
         // a redelivery re-sends either under the same id, and neither needs the other first.

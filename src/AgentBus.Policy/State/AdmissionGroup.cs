@@ -6,13 +6,17 @@ using Npgsql;
 
 namespace AgentBus.Policy.State;
 
-/// <summary>What policy_admit is asked for one proposal (one element of policy_admit_batch's argument).</summary>
+/// <summary>
+/// What policy_admit is asked for one proposal (one element of policy_admit_batch's argument), and the
+/// signed command policy_admit_batch keeps for the audit when the proposal is admitted (migration 0780).
+/// </summary>
 sealed record AdmissionRequest(
     string ActionId, string AgentId, string RunId, string Tool, string? Operation, string ArgumentsHash, string? IdempotencyKey,
     DateTimeOffset Now, string? DedupeKey, DateTimeOffset DedupeExpiresAt, DateTimeOffset WindowStart, double PreviousWeight,
     int? AgentCallsPerMinute, int? ToolCallsPerMinute, int? OperationCallsPerMinute, int? RunMaxToolCalls, int? RunMaxRetries,
     double? RunMaxDuration, decimal Cost, DateOnly Day, decimal? DayLimit, decimal? RunLimit, DateTimeOffset ReservationExpiresAt,
-    string Decision, string ReasonCode, string Reason, string? RuleId, string? PolicyVersion, JsonElement? Approval);
+    string Decision, string ReasonCode, string Reason, string? RuleId, string? PolicyVersion, JsonElement? Approval,
+    Guid? CommandMessageId, string? CommandCorrelationId, JsonElement? Command);
 
 /// <summary>policy_admit's answer: "admitted", "stored", "duplicate" or the refusal, with what the refusal is worded from.</summary>
 sealed record Admitted(string Result, string? FirstActionId, DateTime? RunStartedAt, int? Attempts, decimal? SpentUsd, decimal? ReservedUsd);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using AgentBus.Catalog;
 using AgentBus.Contracts;
 using AgentBus.Policy.Engine;
+using AgentBus.Policy.Proposals;
 using AgentBus.ServiceDefaults.Json;
 using Dapper;
 using Microsoft.Extensions.Logging;
@@ -54,8 +55,9 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         approval::text AS Approval, outcome_type AS OutcomeType, outcome_payload::text AS OutcomePayload
         """;
 
+    /// <param name="command">For an allowed proposal, the command that will carry it out: kept for the audit in the admission's transaction, if admitted.</param>
     public async Task<Admission> AdmitAsync(ActionProposed proposal, PolicyDecision evaluated, string? policyVersion,
-        DateTimeOffset now, CancellationToken ct)
+        DateTimeOffset now, CancellationToken ct, PendingAuthorization? command = null)
     {
         var argumentsHash = CanonicalJson.Hash(proposal.Arguments);
         if (evaluated.Decision == Decision.Denied)
@@ -67,7 +69,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         }
 
         var terms = evaluated.Terms ?? throw new InvalidOperationException("A permitted decision carries admission terms.");
-        var admitted = await _group.AdmitAsync(Request(proposal, argumentsHash, evaluated, terms, policyVersion, now), ct);
+        var admitted = await _group.AdmitAsync(Request(proposal, argumentsHash, evaluated, terms, policyVersion, now, command), ct);
         if (admitted.Result == "admitted")
             return new(AdmissionKind.New, evaluated);
 
@@ -85,7 +87,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
     }
 
     AdmissionRequest Request(ActionProposed proposal, string argumentsHash, PolicyDecision evaluated, AdmissionTerms terms, string? policyVersion,
-        DateTimeOffset now)
+        DateTimeOffset now, PendingAuthorization? command)
     {
         var (dedupeKey, window) = proposal.IdempotencyKey is { Length: > 0 } idempotencyKey
             ? ("key:" + idempotencyKey, options.Value.IdempotencyKeyWindow)
@@ -100,7 +102,8 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
             terms.EstimatedCostUsd, DateOnly.FromDateTime(now.UtcDateTime), terms.PerDayUsd?.Value, terms.PerRunUsd?.Value,
             ReservationExpiresAt: (evaluated.Approval?.ExpiresAt ?? now) + options.Value.ReservationTimeout,
             evaluated.Decision.WireName(), evaluated.ReasonCode, evaluated.Reason, evaluated.RuleId, policyVersion,
-            evaluated.Approval is { } approval ? JsonSerializer.SerializeToElement(approval) : null);
+            evaluated.Approval is { } approval ? JsonSerializer.SerializeToElement(approval) : null,
+            command?.MessageId, command?.CorrelationId, command?.Command);
     }
 
     /// <summary>The refusal policy_admit or policy_readmit found, as they report it.</summary>

@@ -39,6 +39,17 @@ public sealed class AuditOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00", ErrorMessage = "Audit:RawPayloadPurgeInterval must be between 1 s and 1 day.")]
     public TimeSpan RawPayloadPurgeInterval { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long a command the policy service authorized may wait for its outcome before the audit
+    /// records the authorization on its own (it is normally recorded with the outcome).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00", ErrorMessage = "Audit:AuthorizationSweepAfter must be between 1 s and 1 day.")]
+    public TimeSpan AuthorizationSweepAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the projections host looks for such commands.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Audit:AuthorizationSweepInterval must be between 100 ms and 1 hour.")]
+    public TimeSpan AuthorizationSweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A JSON file with more settings under "Audit" (typically Audit:Redaction:Tools); read at start.</summary>
     public string? RedactionFile { get; set; }
 

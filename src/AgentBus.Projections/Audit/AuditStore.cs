@@ -4,8 +4,10 @@ using System.Text;
 using System.Text.Json;
 using AgentBus.Audit.Chain;
 using AgentBus.Audit.Redaction;
+using AgentBus.Contracts;
 using AgentBus.DataBoundaries;
 using AgentBus.ServiceDefaults.Database;
+using AgentBus.ServiceDefaults.Messaging;
 using AgentBus.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -214,6 +216,16 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
     /// <summary>Queues the batch for the writer and waits until it is committed.</summary>
     Task<int> WriteAsync(IReadOnlyList<Prepared> batch, CancellationToken ct) => Writer.CommitAsync(batch, ct);
 
+    /// <summary>
+    /// Records the commands the policy service authorized more than Audit:AuthorizationSweepAfter ago
+    /// that no outcome has brought in yet (an executor down, a long queue); returns how many events
+    /// that wrote. An empty batch is the writer's sign to sweep, in its turn on the chain.
+    /// </summary>
+    public Task<int> SweepAuthorizationsAsync(CancellationToken ct) => Writer.CommitAsync([], ct);
+
+    /// <summary>Most commands one sweep takes; a longer backlog takes several.</summary>
+    internal const int SweepLimit = 1_000;
+
     /// <summary>Appends several batches in one transaction, in order; returns how many events of each were new.</summary>
     async Task<int[]> WriteInTurnAsync(IReadOnlyList<IReadOnlyList<Prepared>> batches, CancellationToken ct)
     {
@@ -222,13 +234,27 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         await using var transaction = await connection.BeginTransactionAsync(ct);
 
         var (lastSeq, lastHash) = await LockHeadAsync(connection, transaction, ct);
+        var sweep = batches.Any(b => b.Count == 0);
+        var authorizations = await TakeAuthorizationsAsync(connection, transaction, batches.SelectMany(b => b), sweep, ct);
 
-        var already = await RecordedAsync(connection, transaction, batches.SelectMany(b => b).Select(p => p.EventId).Distinct().ToArray(), ct);
+        var already = await RecordedAsync(connection, transaction,
+            authorizations.Concat(batches.SelectMany(b => b)).Select(p => p.EventId).Distinct().ToArray(), ct);
         // An event in two waiting batches (a redelivery racing its first delivery) is new only the first time.
         var taken = new HashSet<Guid>(already);
         var written = new int[batches.Count];
         var fresh = new List<Prepared>();
         var total = 0;
+        // An action's authorization goes in before its start and outcome; a sweep counts what it wrote.
+        foreach (var row in authorizations)
+        {
+            total++;
+            if (!taken.Add(row.EventId))
+                continue;
+            fresh.Add(row);
+            for (var i = 0; i < batches.Count; i++)
+                if (batches[i].Count == 0)
+                    written[i]++;
+        }
         for (var i = 0; i < batches.Count; i++)
             foreach (var row in batches[i])
             {
@@ -276,6 +302,58 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
         Recorded.Add(fresh.Count);
         BatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return written;
+    }
+
+    /// <summary>
+    /// The commands the policy service kept for the actions whose outcomes this transaction records
+    /// (and, for a sweep, those that waited too long for one), as the audit rows their copy on the
+    /// broker used to become: the decision of an action allowed at once, then the authorization, under
+    /// the command's message id. Taking them deletes them (policy_take_authorizations, migration 0780),
+    /// so they are written once, and only if this transaction commits.
+    /// </summary>
+    async Task<IReadOnlyList<Prepared>> TakeAuthorizationsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        IEnumerable<Prepared> rows, bool sweep, CancellationToken ct)
+    {
+        var actionIds = rows.Where(r => r.Settles is not null).Select(r => r.Settles!.ActionId).Distinct().ToArray();
+        if (actionIds.Length == 0 && !sweep)
+            return [];
+        await using var command = new NpgsqlCommand(
+            "SELECT message_id, correlation_id, command FROM policy_take_authorizations(@action_ids, @older_than, @limit)", connection, transaction);
+        command.Parameters.AddWithValue("action_ids", actionIds);
+        command.Parameters.Add(new NpgsqlParameter("older_than", NpgsqlDbType.TimestampTz)
+        {
+            Value = sweep ? clock.GetUtcNow() - _options.AuthorizationSweepAfter : DBNull.Value,
+        });
+        command.Parameters.AddWithValue("limit", SweepLimit);
+        var entries = new List<AuditEntry>();
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct))
+                entries.AddRange(AuthorizationEntries(reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2)));
+        return Prepare(entries);
+    }
+
+    IEnumerable<AuditEntry> AuthorizationEntries(Guid messageId, string? correlationId, string json)
+    {
+        ExecuteTool? command = null;
+        try
+        {
+            command = JsonSerializer.Deserialize<ExecuteTool>(json, WireJson.Options);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or ArgumentException)
+        {
+            logger.LogError(ex, "The command kept for the audit under {MessageId} cannot be read; recording it as unrecordable", messageId);
+        }
+        // The policy service wrote it, so this should never happen; if it does the bytes are kept and the outcome still goes in.
+        if (command is null)
+            return [new AuditEntry(messageId, nameof(ExecuteTool), null, null, null, null, "authorized", "unrecordable",
+                JsonSerializer.Serialize(new { unrecordable = "The command the policy service kept for the audit could not be read." }),
+                clock.GetUtcNow(), new RunChange())
+            {
+                Actor = Actors.Policy,
+                RawPayload = Encoding.UTF8.GetBytes(json),
+                AffectsRun = false,
+            }];
+        return AuditEntry.WithDecision(messageId, command).Select(e => correlationId is not null && e.CorrelationId is null ? e with { CorrelationId = correlationId } : e);
     }
 
     /// <summary>Takes the chain head's row lock: every writer of every instance appends in turn.</summary>

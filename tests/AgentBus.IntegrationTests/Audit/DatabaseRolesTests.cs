@@ -224,9 +224,11 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
     [Theory]
     [InlineData("policy", "SELECT count(*) FROM policy_suspensions; SELECT count(*) FROM policy_actions; SELECT count(*) FROM cost_ledger; " +
                           "DELETE FROM policy_rate_windows WHERE false; DELETE FROM policy_idempotency WHERE false; " +
-                          "SELECT action_id FROM policy_outcome_copies FOR UPDATE SKIP LOCKED; DELETE FROM policy_outcome_copies WHERE false",
+                          "SELECT action_id FROM policy_outcome_copies FOR UPDATE SKIP LOCKED; DELETE FROM policy_outcome_copies WHERE false; " +
+                          "INSERT INTO policy_pending_authorizations VALUES ('a', gen_random_uuid(), NULL, '{}', now()) ON CONFLICT DO NOTHING",
         new[] { "SELECT * FROM approvers", "SELECT * FROM audit_events", "INSERT INTO policy_suspensions VALUES ('agent', 'x', 'me', null, now())",
-                "SELECT * FROM execution_claims", "SELECT * FROM approval_sagas", "DELETE FROM cost_ledger" })]
+                "SELECT * FROM execution_claims", "SELECT * FROM approval_sagas", "DELETE FROM cost_ledger",
+                "DELETE FROM policy_pending_authorizations", "SELECT * FROM policy_take_authorizations('{a}', NULL, 1)" })]
     [InlineData("approvals", "SELECT count(*) FROM approvers; SELECT count(*) FROM approval_sagas; SELECT count(*) FROM audit_events; " +
                              "SELECT count(*) FROM run_summaries",
         new[] { "INSERT INTO approvers (name, groups, token_hash) VALUES ('mallory', '{g}', '\\x00')", "UPDATE approvers SET revoked_at = NULL",
@@ -236,12 +238,15 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM audit_events", "DELETE FROM policy_suspensions",
                 "SELECT * FROM policy_suspensions", "INSERT INTO kill_switch VALUES ('agent', 'x', now())", "DELETE FROM kill_switch",
                 "SELECT * FROM cost_ledger", "UPDATE budget_usage SET spent_usd = 0", "DELETE FROM execution_resolutions",
-                "SELECT policy_settle_outcomes('{a}', '{payments}', '{succeeded}', '{ActionSucceeded}', '{x}', '{0}', now())" })]
+                "SELECT policy_settle_outcomes('{a}', '{payments}', '{succeeded}', '{ActionSucceeded}', '{x}', '{0}', now())",
+                "SELECT * FROM policy_take_authorizations('{a}', NULL, 1)", "SELECT * FROM policy_pending_authorizations" })]
     [InlineData("projections", "SELECT count(*) FROM run_summaries; SELECT last_seq FROM audit_chain_head; " +
-                               "SELECT policy_settle_outcomes('{}', '{}', '{}', '{}', '{}', '{}', now())",
+                               "SELECT policy_settle_outcomes('{}', '{}', '{}', '{}', '{}', '{}', now()); " +
+                               "SELECT * FROM policy_take_authorizations('{}', NULL, 1)",
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM cost_ledger", "SELECT * FROM execution_claims",
                 "DELETE FROM run_summaries", "SELECT * FROM approval_sagas", "SELECT policy_record_outcome('a', 'T', 'succeeded', 'T', '{}', 0, now())",
-                "SELECT * FROM policy_outcome_copies" })]
+                "SELECT * FROM policy_outcome_copies", "SELECT * FROM policy_pending_authorizations",
+                "INSERT INTO policy_pending_authorizations VALUES ('x', gen_random_uuid(), NULL, '{}', now())" })]
     [InlineData("console", "SELECT count(*) FROM audit_events; SELECT count(*) FROM policy_actions; SELECT count(*) FROM approvers; " +
                            "INSERT INTO policy_suspensions VALUES ('agent', 'console-test', 'me', null, now()); " +
                            "DELETE FROM policy_suspensions WHERE name = 'console-test'",
@@ -357,7 +362,7 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
         { "platform", [] },
         { "projections", ["audit_chain_head", "audit_events", "audit_raw_payloads", "run_summaries"] },
         { "policy", ["budget_usage", "cost_ledger", "kill_switch", "policy_actions", "policy_approvals", "policy_idempotency", "policy_outcome_copies",
-                     "policy_rate_windows", "policy_run_attempts", "policy_runs", "policy_shadow_counts", "policy_shadow_disagreements",
+                     "policy_pending_authorizations", "policy_rate_windows", "policy_run_attempts", "policy_runs", "policy_shadow_counts", "policy_shadow_disagreements",
                      "policy_suspensions", "policy_version_periods", "policy_versions"] },
         { "executor", ["execution_claims"] },
         { "approvals", ["approval_sagas", "approvers"] },

@@ -3,6 +3,7 @@ using AgentBus.Contracts;
 using Dapper;
 using AgentBus.Policy;
 using AgentBus.Policy.Engine;
+using AgentBus.Policy.Proposals;
 using AgentBus.Policy.State;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -157,6 +158,36 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
         await ProposeAsync(new("b", "t", ActionId: denied));
         await ProposeAsync(new("b", "t", ActionId: denied, At: 1));
         Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_actions WHERE action_id = @denied AND replay_waiting", new { denied }));
+    }
+
+    [Fact]
+    public async Task Only_a_proposal_admitted_as_allowed_keeps_its_command_for_the_audit_and_a_repeat_keeps_no_second()
+    {
+        async Task<Admission> ProposeWithCommandAsync(string actionId, string run, int at)
+        {
+            var proposal = new ActionProposed(actionId, run, "a", "t", JsonDocument.Parse("{}").RootElement.Clone());
+            var now = Start.AddSeconds(at);
+            var decision = PolicyEvaluator.Evaluate(proposal, "a", Policy, EvaluationState.At(now));
+            var command = new ExecuteTool(actionId, run, "a", "t", proposal.Arguments, "sha256:00", null, now,
+                new ToolAuthorization("k", null, now.AddMinutes(5), "sig"));
+            return await _store.AdmitAsync(proposal, decision, Policy.Version, now, CancellationToken.None,
+                PendingAuthorization.Of(command, "proposal-" + actionId));
+        }
+
+        var first = Guid.CreateVersion7().ToString();
+        Assert.Equal(AdmissionKind.New, (await ProposeWithCommandAsync(first, "r1", 0)).Kind);
+        Assert.Equal(AdmissionKind.Replay, (await ProposeWithCommandAsync(first, "r1", 1)).Kind);
+        await ProposeWithCommandAsync(Guid.CreateVersion7().ToString(), "r2", 60);
+        // The third is over the day's budget: refused, so nothing will run and nothing is kept.
+        var third = Guid.CreateVersion7().ToString();
+        var refused = await ProposeWithCommandAsync(third, "r3", 120);
+        Assert.Equal(ReasonCodes.BudgetExceeded, refused.Decision.ReasonCode);
+
+        var kept = (await fixture.QueryAsync<(string ActionId, Guid MessageId, string CorrelationId)>(
+            "SELECT action_id, message_id, correlation_id FROM policy_pending_authorizations ORDER BY authorized_at")).ToList();
+        Assert.Equal(2, kept.Count);
+        Assert.Equal((first, MessageIds.ExecuteTool("a", first), "proposal-" + first), kept[0]);
+        Assert.DoesNotContain(kept, k => k.ActionId == third);
     }
 
     [Fact]

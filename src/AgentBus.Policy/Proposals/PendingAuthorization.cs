@@ -1,0 +1,30 @@
+using System.Text.Json;
+using AgentBus.Contracts;
+using AgentBus.ServiceDefaults.Messaging;
+using Dapper;
+using Npgsql;
+
+namespace AgentBus.Policy.Proposals;
+
+/// <summary>
+/// A signed command as the audit will record it: kept in policy_pending_authorizations (migration
+/// 0780) in the transaction that authorizes it, before it is published, until the projections write
+/// it to the audit with the action's outcome (or their sweep does, when no outcome comes).
+/// </summary>
+/// <param name="MessageId">The command's message id, which is the audit row's event id.</param>
+/// <param name="CorrelationId">The proposal's message id, when the command answers one.</param>
+public sealed record PendingAuthorization(Guid MessageId, string? CorrelationId, JsonElement Command)
+{
+    public static PendingAuthorization Of(ExecuteTool command, string? correlationId) =>
+        new(MessageIds.ExecuteTool(command.AgentId, command.ActionId), correlationId, JsonSerializer.SerializeToElement(command, WireJson.Options));
+
+    /// <summary>Keeps it in the caller's transaction; a command kept before for this action (a repeat) stays as it was.</summary>
+    public Task KeepAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string actionId, DateTimeOffset authorizedAt,
+        CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO policy_pending_authorizations (action_id, message_id, correlation_id, command, authorized_at)
+            VALUES (@ActionId, @MessageId, @CorrelationId, CAST(@Command AS jsonb), @AuthorizedAt)
+            ON CONFLICT (action_id) DO NOTHING
+            """, new { ActionId = actionId, MessageId, CorrelationId, Command = Command.GetRawText(), AuthorizedAt = authorizedAt },
+            transaction, cancellationToken: ct));
+}
