@@ -66,19 +66,29 @@ $$;
 
 -- The projections' only way in: the commands of the actions whose outcomes they are recording, and,
 -- for the sweep, up to p_limit commands authorized before p_older_than (skipping those another
--- transaction is taking). Oldest first.
+-- transaction is taking), oldest first. Two statements, so each finds its rows by an index.
 CREATE OR REPLACE FUNCTION policy_take_authorizations(p_action_ids text[], p_older_than timestamptz, p_limit integer)
 RETURNS TABLE (message_id uuid, correlation_id text, command text, authorized_at timestamptz)
-LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH taken AS (
-        DELETE FROM policy_pending_authorizations p
-         WHERE p.action_id = ANY(p_action_ids)
-            OR p.action_id IN (SELECT s.action_id FROM policy_pending_authorizations s
-                                WHERE p_older_than IS NOT NULL AND s.authorized_at < p_older_than
-                                ORDER BY s.authorized_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
+        DELETE FROM policy_pending_authorizations p WHERE p.action_id = ANY(p_action_ids)
         RETURNING p.message_id, p.correlation_id, p.command::text AS command, p.authorized_at, p.action_id
     )
     SELECT t.message_id, t.correlation_id, t.command, t.authorized_at FROM taken t ORDER BY t.authorized_at, t.action_id;
+    IF p_older_than IS NOT NULL THEN
+        RETURN QUERY
+        WITH taken AS (
+            DELETE FROM policy_pending_authorizations p
+             WHERE p.action_id IN (SELECT s.action_id FROM policy_pending_authorizations s WHERE s.authorized_at < p_older_than
+                                    ORDER BY s.authorized_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
+            RETURNING p.message_id, p.correlation_id, p.command::text AS command, p.authorized_at, p.action_id
+        )
+        SELECT t.message_id, t.correlation_id, t.command, t.authorized_at FROM taken t ORDER BY t.authorized_at, t.action_id;
+    END IF;
+END
 $$;
 
 REVOKE ALL ON FUNCTION policy_take_authorizations(text[], timestamptz, integer) FROM PUBLIC;
