@@ -13,18 +13,19 @@ namespace AgentBus.Policy.Proposals;
 /// </summary>
 /// <param name="MessageId">The command's message id, which is the audit row's event id.</param>
 /// <param name="CorrelationId">The proposal's message id, when the command answers one.</param>
-public sealed record PendingAuthorization(Guid MessageId, string? CorrelationId, JsonElement Command)
+/// <param name="Command">The command as JSON text (as sent, so a \u0000 in its arguments stays an escape).</param>
+public sealed record PendingAuthorization(Guid MessageId, string? CorrelationId, string Command)
 {
     public static PendingAuthorization Of(ExecuteTool command, string? correlationId) =>
-        new(MessageIds.ExecuteTool(command.AgentId, command.ActionId), correlationId, JsonSerializer.SerializeToElement(command, WireJson.Options));
+        new(MessageIds.ExecuteTool(command.AgentId, command.ActionId), correlationId, JsonSerializer.Serialize(command, WireJson.Options));
 
     /// <summary>Keeps it in the caller's transaction; a command kept before for this action (a repeat) stays as it was.</summary>
     public Task KeepAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string actionId, DateTimeOffset authorizedAt,
         CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO policy_pending_authorizations (action_id, message_id, correlation_id, command, authorized_at)
-            VALUES (@ActionId, @MessageId, @CorrelationId, CAST(@Command AS jsonb), @AuthorizedAt)
+            VALUES (@ActionId, @MessageId, @CorrelationId, @Command, @AuthorizedAt)
             ON CONFLICT (action_id) DO NOTHING
-            """, new { ActionId = actionId, MessageId, CorrelationId, Command = Command.GetRawText(), AuthorizedAt = authorizedAt },
+            """, new { ActionId = actionId, MessageId, CorrelationId, Command, AuthorizedAt = authorizedAt },
             transaction, cancellationToken: ct));
 }

@@ -16,7 +16,7 @@ sealed record AdmissionRequest(
     int? AgentCallsPerMinute, int? ToolCallsPerMinute, int? OperationCallsPerMinute, int? RunMaxToolCalls, int? RunMaxRetries,
     double? RunMaxDuration, decimal Cost, DateOnly Day, decimal? DayLimit, decimal? RunLimit, DateTimeOffset ReservationExpiresAt,
     string Decision, string ReasonCode, string Reason, string? RuleId, string? PolicyVersion, JsonElement? Approval,
-    Guid? CommandMessageId, string? CommandCorrelationId, JsonElement? Command);
+    Guid? CommandMessageId, string? CommandCorrelationId, string? Command);
 
 /// <summary>policy_admit's answer: "admitted", "stored", "duplicate" or the refusal, with what the refusal is worded from.</summary>
 sealed record Admitted(string Result, string? FirstActionId, DateTime? RunStartedAt, int? Attempts, decimal? SpentUsd, decimal? ReservedUsd);

@@ -20,7 +20,7 @@ public sealed class KeptAuthorizationTests(AuditFixture fixture) : IAsyncLifetim
     public Task DisposeAsync() => Task.CompletedTask;
 
     static ExecuteTool Command(string actionId, DateTimeOffset at) =>
-        new(actionId, "run-kept", "support-bot", "ticketing", AuditSeed.Args("POST", new { title = "kept" }), "sha256:00", null, at,
+        new(actionId, "run-kept", "support-bot", "ticketing", AuditSeed.Args("POST", new { title = "kept \0 with a NUL" }), "sha256:00", null, at,
             new ToolAuthorization("seed-key", null, at.AddMinutes(5), Convert.ToBase64String(new byte[64])),
             Allowance: new PolicyAllowance(ReasonCodes.Allowed, "seeded", "support-bot-tickets", "v-test"));
 
@@ -29,7 +29,7 @@ public sealed class KeptAuthorizationTests(AuditFixture fixture) : IAsyncLifetim
     {
         await using var insert = fixture.Superuser.CreateCommand("""
             INSERT INTO policy_pending_authorizations (action_id, message_id, correlation_id, command, authorized_at)
-            VALUES ($1, $2, $3, CAST($4 AS jsonb), $5)
+            VALUES ($1, $2, $3, $4, $5)
             """);
         insert.Parameters.Add(new() { Value = command.ActionId });
         insert.Parameters.Add(new() { Value = MessageIds.ExecuteTool(command.AgentId, command.ActionId) });

@@ -165,7 +165,8 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
     {
         async Task<Admission> ProposeWithCommandAsync(string actionId, string run, int at)
         {
-            var proposal = new ActionProposed(actionId, run, "a", "t", JsonDocument.Parse("{}").RootElement.Clone());
+            // A NUL escape is valid JSON that jsonb refuses: the command is kept all the same.
+            var proposal = new ActionProposed(actionId, run, "a", "t", JsonDocument.Parse("""{"note": "NUL \u0000 here"}""").RootElement.Clone());
             var now = Start.AddSeconds(at);
             var decision = PolicyEvaluator.Evaluate(proposal, "a", Policy, EvaluationState.At(now));
             var command = new ExecuteTool(actionId, run, "a", "t", proposal.Arguments, "sha256:00", null, now,
@@ -187,6 +188,10 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
             "SELECT action_id, message_id, correlation_id FROM policy_pending_authorizations ORDER BY authorized_at")).ToList();
         Assert.Equal(2, kept.Count);
         Assert.Equal((first, MessageIds.ExecuteTool("a", first), "proposal-" + first), kept[0]);
+        var command = JsonSerializer.Deserialize<ExecuteTool>(
+            await fixture.QueryAsync<string>("SELECT command FROM policy_pending_authorizations WHERE action_id = @first", new { first }) is [var text] ? text : "",
+            AgentBus.ServiceDefaults.Messaging.WireJson.Options)!;
+        Assert.Equal("NUL \0 here", command.Arguments.GetProperty("note").GetString());
         Assert.DoesNotContain(kept, k => k.ActionId == third);
     }
 

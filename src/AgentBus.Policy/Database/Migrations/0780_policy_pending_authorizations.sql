@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS policy_pending_authorizations (
     message_id     uuid        NOT NULL,
     -- The proposal's message id, which the audit ties the decision and authorization rows to.
     correlation_id text,
-    command        jsonb       NOT NULL,
+    -- Text, not jsonb: jsonb refuses the \u0000 escape a hostile but valid argument may carry, and
+    -- the command must be kept whatever its arguments are.
+    command        text        NOT NULL,
     authorized_at  timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS policy_pending_authorizations_age_idx ON policy_pending_authorizations (authorized_at);
@@ -44,7 +46,7 @@ BEGIN
             operation_calls_per_minute integer, run_max_tool_calls integer, run_max_retries integer, run_max_duration float8,
             cost numeric, day date, day_limit numeric, run_limit numeric, reservation_expires_at timestamptz,
             decision text, reason_code text, reason text, rule_id text, policy_version text, approval jsonb,
-            command_message_id uuid, command_correlation_id text, command jsonb)
+            command_message_id uuid, command_correlation_id text, command text)
         ORDER BY r.agent_id COLLATE "C", e.n
     LOOP
         SELECT * INTO a
@@ -75,7 +77,7 @@ BEGIN
     RETURN QUERY
     WITH taken AS (
         DELETE FROM policy_pending_authorizations p WHERE p.action_id = ANY(p_action_ids)
-        RETURNING p.message_id, p.correlation_id, p.command::text AS command, p.authorized_at, p.action_id
+        RETURNING p.message_id, p.correlation_id, p.command, p.authorized_at, p.action_id
     )
     SELECT t.message_id, t.correlation_id, t.command, t.authorized_at FROM taken t ORDER BY t.authorized_at, t.action_id;
     IF p_older_than IS NOT NULL THEN
@@ -84,7 +86,7 @@ BEGIN
             DELETE FROM policy_pending_authorizations p
              WHERE p.action_id IN (SELECT s.action_id FROM policy_pending_authorizations s WHERE s.authorized_at < p_older_than
                                     ORDER BY s.authorized_at LIMIT p_limit FOR UPDATE SKIP LOCKED)
-            RETURNING p.message_id, p.correlation_id, p.command::text AS command, p.authorized_at, p.action_id
+            RETURNING p.message_id, p.correlation_id, p.command, p.authorized_at, p.action_id
         )
         SELECT t.message_id, t.correlation_id, t.command, t.authorized_at FROM taken t ORDER BY t.authorized_at, t.action_id;
     END IF;
