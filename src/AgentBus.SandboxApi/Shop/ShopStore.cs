@@ -32,11 +32,12 @@ public sealed class ShopStore
     }
 
     /// <summary>
-    /// Back to the seed: the five orders unrefunded, no refunds, no tickets, no keys. The counters go
-    /// on, so an id from before a reset never names what is made after it: a command still in flight
-    /// from before (a test's last re-sent command) finds nothing, instead of changing a new refund.
+    /// Back to the seed: the five orders unrefunded, no refunds, no tickets, no keys, counters from 1.
+    /// With <paramref name="restartIds"/> false the counters go on instead, so an id from before the
+    /// reset never names what is made after it: a command still in flight from before (a test's last
+    /// re-sent command) finds nothing, instead of changing a new refund.
     /// </summary>
-    public void Reset()
+    public void Reset(bool restartIds = true)
     {
         lock (_lock)
         {
@@ -46,6 +47,8 @@ public sealed class ShopStore
             _refunds.Clear();
             _tickets.Clear();
             _idempotency.Clear();
+            if (restartIds)
+                _refundCount = _ticketCount = _commentCount = 0;
         }
     }
 

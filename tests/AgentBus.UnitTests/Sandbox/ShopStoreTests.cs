@@ -55,7 +55,7 @@ public sealed class ShopStoreTests
     }
 
     [Fact]
-    public void Reset_restores_the_seed_and_never_reuses_an_id_so_a_late_call_cannot_touch_what_came_after()
+    public void Reset_restores_the_seed()
     {
         _shop.RefundOrder("ORD-1001", Refund(250m), null);
         _shop.CreateTicket(new("Lost", null, "low", null), null);
@@ -64,8 +64,19 @@ public sealed class ShopStoreTests
 
         Assert.Equal(ShopStore.SeedOrders, ShopStore.SeedOrders.Select(o => (Order)_shop.GetOrder(o.OrderId).Body));
         Assert.Equal(404, _shop.GetTicket("TCK-000001").Status);
-        Assert.Equal("RF-000002", _shop.RefundOrder("ORD-1001", Refund(1m), null).Reference);
+        Assert.Equal("RF-000001", _shop.RefundOrder("ORD-1001", Refund(1m), null).Reference);
+    }
+
+    [Fact]
+    public void A_reset_that_keeps_numbering_never_reuses_an_id_so_a_late_call_cannot_touch_what_came_after()
+    {
+        _shop.RefundOrder("ORD-1001", Refund(250m), null);
+
+        _shop.Reset(restartIds: false);
+
+        Assert.Equal(ShopStore.SeedOrders, ShopStore.SeedOrders.Select(o => (Order)_shop.GetOrder(o.OrderId).Body));
         Assert.Equal(404, _shop.CancelRefund("RF-000001").Status);
+        Assert.Equal("RF-000002", _shop.RefundOrder("ORD-1001", Refund(1m), null).Reference);
     }
 
     [Theory]
