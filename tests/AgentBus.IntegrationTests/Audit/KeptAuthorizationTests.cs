@@ -1,7 +1,10 @@
 using System.Text.Json;
 using AgentBus.Contracts;
+using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.Projections.Audit;
 using AgentBus.ServiceDefaults.Messaging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace AgentBus.IntegrationTests.Audit;
@@ -87,6 +90,27 @@ public sealed class KeptAuthorizationTests(AuditFixture fixture) : IAsyncLifetim
         Assert.Equal(1, await store.AppendAsync([AuditSeed.Succeeded(waiting, "run-kept", "support-bot", "ticketing", 0.01m, now)], CancellationToken.None));
         Assert.Equal([nameof(ActionDecided), nameof(ExecuteTool), nameof(ActionSucceeded)], (await RowsAsync(waiting)).Select(r => r.EventType));
         Assert.Equal(0, await store.SweepAuthorizationsAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_projections_host_sweeps_on_its_own_timer()
+    {
+        var waiting = Guid.CreateVersion7().ToString();
+        await KeepAsync(Command(waiting, DateTimeOffset.UtcNow.AddSeconds(-10)), null, DateTimeOffset.UtcNow.AddSeconds(-10));
+        var options = new AuditOptions { AuthorizationSweepAfter = TimeSpan.FromSeconds(5), AuthorizationSweepInterval = TimeSpan.FromMilliseconds(200) };
+        using var sweeper = new AuthorizationSweeper(fixture.NewStore(options), Options.Create(options), NullLogger<AuthorizationSweeper>.Instance);
+
+        await sweeper.StartAsync(CancellationToken.None);
+        try
+        {
+            await Eventually.True(async () => (await RowsAsync(waiting)).Count == 2, "the sweep to write the waiting command",
+                TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            await sweeper.StopAsync(CancellationToken.None);
+        }
+        Assert.Equal(0, await fixture.CountAsync("SELECT count(*) FROM policy_pending_authorizations"));
     }
 
     [Fact]
