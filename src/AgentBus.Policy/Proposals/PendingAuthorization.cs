@@ -19,13 +19,11 @@ public sealed record PendingAuthorization(Guid MessageId, string? CorrelationId,
     public static PendingAuthorization Of(ExecuteTool command, string? correlationId) =>
         new(MessageIds.ExecuteTool(command.AgentId, command.ActionId), correlationId, JsonSerializer.Serialize(command, WireJson.Options));
 
-    /// <summary>Keeps it in the caller's transaction; a command kept before for this action (a repeat) stays as it was.</summary>
+    /// <summary>Keeps it in the caller's transaction (policy_keep_authorization, as the admission batch does).</summary>
     public Task KeepAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string actionId, DateTimeOffset authorizedAt,
         CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO policy_pending_authorizations (action_id, message_id, correlation_id, command, authorized_at)
-            VALUES (@ActionId, @MessageId, @CorrelationId, @Command, @AuthorizedAt)
-            ON CONFLICT (action_id) DO NOTHING
+            SELECT policy_keep_authorization(@ActionId, @MessageId, @CorrelationId, @Command, @AuthorizedAt)
             """, new { ActionId = actionId, MessageId, CorrelationId, Command, AuthorizedAt = authorizedAt },
             transaction, cancellationToken: ct));
 }

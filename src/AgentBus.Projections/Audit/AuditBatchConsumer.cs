@@ -63,7 +63,7 @@ public sealed class AuditBatchConsumer<T>(AuditStore store, AuditEventMap<T> map
             {
                 // Only an outcome its sender speaks for settles a budget; one it reports for itself does not.
                 var entry = trust == SenderTrust.TrustedAsSender ? mapped with { Actor = sender, Settles = null } : mapped;
-                entries.Add(entry.CorrelationId is null && correlationId is not null ? entry with { CorrelationId = correlationId } : entry);
+                entries.Add(entry.CorrelatedTo(correlationId));
             }
         }
         await store.AppendAsync(entries, context.CancellationToken);

@@ -48,6 +48,10 @@ public sealed record AuditEntry(
     /// </summary>
     public OutcomeSettlement? Settles { get; init; }
 
+    /// <summary>Tied to <paramref name="correlationId"/> (e.g. the proposal's message id), unless already tied to something.</summary>
+    public AuditEntry CorrelatedTo(string? correlationId) =>
+        correlationId is null || CorrelationId is not null ? this : this with { CorrelationId = correlationId };
+
     /// <summary>
     /// A decision. The final decision after an approval (it carries the approval id) moves the action
     /// from pending to allowed or denied in the run's summary.

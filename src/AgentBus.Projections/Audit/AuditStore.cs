@@ -20,7 +20,8 @@ namespace AgentBus.Projections.Audit;
 /// chain head (the one row every writer, in every projections instance, must hold to append),
 /// drop events already recorded (so a redelivered event never becomes a second row), number and
 /// hash the rest in order, COPY them in with their raw payloads, update the run summaries and move
-/// the head. Redaction happens before the lock, so concurrent batches only queue for the COPY. Within
+/// the head. Redaction happens before the lock, so concurrent batches only queue for the COPY (except
+/// for the commands the policy service kept, which can only be taken inside the transaction). Within
 /// one process the batches waiting for their turn are written together (group commit): one writer
 /// drains them all into one transaction, so under load transactions grow instead of queueing, and a
 /// waiting batch holds no connection.
@@ -353,7 +354,7 @@ public sealed class AuditStore(NpgsqlDataSource dataSource, AuditRedactor redact
                 RawPayload = Encoding.UTF8.GetBytes(json),
                 AffectsRun = false,
             }];
-        return AuditEntry.WithDecision(messageId, command).Select(e => correlationId is not null && e.CorrelationId is null ? e with { CorrelationId = correlationId } : e);
+        return AuditEntry.WithDecision(messageId, command).Select(e => e.CorrelatedTo(correlationId));
     }
 
     /// <summary>Takes the chain head's row lock: every writer of every instance appends in turn.</summary>

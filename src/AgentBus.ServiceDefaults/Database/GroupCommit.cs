@@ -11,8 +11,9 @@ namespace AgentBus.ServiceDefaults.Database;
 ///
 /// A batch that fails as a whole has committed nothing (the call is one transaction); its requests
 /// are then committed one by one (for the failures <see cref="RetryAlone"/> picks: all, unless set),
-/// so one request's failure is that request's alone and reaches only its caller. A caller that stops waiting does not take its request out of a batch: every request
-/// this commits must therefore be safe to find committed by a retry (every writer here is keyed).
+/// so one request's failure is that request's alone and reaches only its caller. A caller that stops
+/// waiting does not take its request out of a batch: every request this commits must therefore be
+/// safe to find committed by a retry (every writer here is keyed).
 /// </summary>
 /// <param name="kind">Names the batches in the log and in <c>agentbus.group_commit.batch_size</c>.</param>
 /// <param name="commitTogether">Commits the requests in one transaction; the answers in the requests' order.</param>

@@ -246,7 +246,8 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
         new[] { "SELECT * FROM approvers", "SELECT * FROM policy_actions", "SELECT * FROM cost_ledger", "SELECT * FROM execution_claims",
                 "DELETE FROM run_summaries", "SELECT * FROM approval_sagas", "SELECT policy_record_outcome('a', 'T', 'succeeded', 'T', '{}', 0, now())",
                 "SELECT * FROM policy_outcome_copies", "SELECT * FROM policy_pending_authorizations",
-                "INSERT INTO policy_pending_authorizations VALUES ('x', gen_random_uuid(), NULL, '{}', now())" })]
+                "INSERT INTO policy_pending_authorizations VALUES ('x', gen_random_uuid(), NULL, '{}', now())",
+                "SELECT policy_keep_authorization('x', gen_random_uuid(), NULL, '{}', now())" })]
     [InlineData("console", "SELECT count(*) FROM audit_events; SELECT count(*) FROM policy_actions; SELECT count(*) FROM approvers; " +
                            "INSERT INTO policy_suspensions VALUES ('agent', 'console-test', 'me', null, now()); " +
                            "DELETE FROM policy_suspensions WHERE name = 'console-test'",

@@ -25,6 +25,20 @@ CREATE TABLE IF NOT EXISTS policy_pending_authorizations (
 CREATE INDEX IF NOT EXISTS policy_pending_authorizations_age_idx ON policy_pending_authorizations (authorized_at);
 GRANT SELECT, INSERT ON policy_pending_authorizations TO agentbus_policy;
 
+-- The one way a command is kept: by the admission batch below and by a granted approval's re-check.
+-- A command kept before for the action (a repeat) stays as it was.
+CREATE OR REPLACE FUNCTION policy_keep_authorization(p_action_id text, p_message_id uuid, p_correlation_id text, p_command text,
+    p_authorized_at timestamptz)
+RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO policy_pending_authorizations (action_id, message_id, correlation_id, command, authorized_at)
+    VALUES (p_action_id, p_message_id, p_correlation_id, p_command, p_authorized_at)
+    ON CONFLICT (action_id) DO NOTHING;
+$$;
+
+REVOKE ALL ON FUNCTION policy_keep_authorization(text, uuid, text, text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION policy_keep_authorization(text, uuid, text, text, timestamptz) TO agentbus_policy;
+
 -- 0770's batch, now also keeping the command of each proposal admitted as allowed at once.
 CREATE OR REPLACE FUNCTION policy_admit_batch(p_requests jsonb)
 RETURNS TABLE (ordinal bigint, result text, first_action_id text, run_started_at timestamptz, attempts integer, spent_usd numeric,
@@ -57,9 +71,7 @@ BEGIN
                             q.cost, q.day, q.day_limit, q.run_limit, q.reservation_expires_at,
                             q.decision, q.reason_code, q.reason, q.rule_id, q.policy_version, q.approval);
         IF a.result = 'admitted' AND q.command IS NOT NULL THEN
-            INSERT INTO policy_pending_authorizations (action_id, message_id, correlation_id, command, authorized_at)
-            VALUES (q.action_id, q.command_message_id, q.command_correlation_id, q.command, q.now)
-            ON CONFLICT (action_id) DO NOTHING;
+            PERFORM policy_keep_authorization(q.action_id, q.command_message_id, q.command_correlation_id, q.command, q.now);
         END IF;
         RETURN QUERY SELECT q.ordinal, a.result, a.first_action_id, a.run_started_at, a.attempts, a.spent_usd, a.reserved_usd;
     END LOOP;
