@@ -32,9 +32,11 @@ public sealed class OutcomeCopySender(NpgsqlDataSource database, IBus bus, IOpti
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var owed = (await connection.QueryAsync<OwedCopy>(new CommandDefinition("""
             SELECT c.action_id AS ActionId, c.agent_id AS AgentId, c.run_id AS RunId, c.republish AS Republish,
-                   a.outcome_type AS OutcomeType, a.outcome_payload::text AS OutcomePayload
+                   a.outcome_type AS OutcomeType, o.payload AS OutcomePayload
             FROM policy_outcome_copies c JOIN policy_actions a ON a.action_id = c.source_action_id
-            WHERE a.outcome_payload IS NOT NULL
+                 -- OFFSET 0 keeps the subquery whole, so the payload is read once per row.
+                 CROSS JOIN LATERAL (SELECT policy_outcome_payload(a.action_id, p_strict => false) AS payload OFFSET 0) o
+            WHERE a.outcome_type IS NOT NULL AND o.payload IS NOT NULL
             ORDER BY c.owed_since LIMIT @Batch FOR UPDATE OF c SKIP LOCKED
             """, new { Batch }, transaction, cancellationToken: ct))).ToList();
         if (owed.Count > 0)

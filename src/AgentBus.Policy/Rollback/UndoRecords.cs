@@ -73,7 +73,7 @@ public sealed class UndoRecords(NpgsqlDataSource database)
     const string Columns = """
         action_id AS ActionId, agent_id AS AgentId, run_id AS RunId, tool AS Tool, operation AS Operation, decision AS Decision,
         reason_code AS ReasonCode, reason AS Reason, duplicate_of AS DuplicateOf, decided_at AS DecidedAt, outcome AS Outcome,
-        outcome_type AS OutcomeType, outcome_payload::text AS OutcomePayload, undo_arguments::text AS UndoArguments
+        outcome_type AS OutcomeType, policy_outcome_payload(action_id) AS OutcomePayload, undo_arguments::text AS UndoArguments
         """;
 
     public async Task<IReadOnlyDictionary<string, UndoRecord>> GetAsync(IReadOnlyCollection<string> actionIds, CancellationToken ct)

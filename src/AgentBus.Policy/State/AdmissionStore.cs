@@ -52,7 +52,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
     const string StoredColumns = """
         agent_id AS AgentId, run_id AS RunId, tool AS Tool, operation AS Operation, arguments_hash AS ArgumentsHash, decision AS Decision,
         reason_code AS ReasonCode, reason AS Reason, rule_id AS RuleId, duplicate_of AS DuplicateOf,
-        approval::text AS Approval, outcome_type AS OutcomeType, outcome_payload::text AS OutcomePayload
+        approval::text AS Approval, outcome_type AS OutcomeType, policy_outcome_payload(action_id) AS OutcomePayload
         """;
 
     /// <param name="command">For an allowed proposal, the command that will carry it out: kept for the audit in the admission's transaction, if admitted.</param>
@@ -159,7 +159,7 @@ public sealed class AdmissionStore(NpgsqlDataSource database, IOptions<PolicyOpt
         if (marked > 0)
             return null;
         var settled = await connection.QuerySingleAsync<(string? Type, string? Payload)>(new CommandDefinition(
-            "SELECT outcome_type, outcome_payload::text FROM policy_actions WHERE action_id = @ActionId", new { ActionId = actionId }, cancellationToken: ct));
+            "SELECT outcome_type, policy_outcome_payload(action_id) FROM policy_actions WHERE action_id = @ActionId", new { ActionId = actionId }, cancellationToken: ct));
         return settled.Type is { } type ? new StoredOutcome(type, settled.Payload!) : null;
     }
 

@@ -34,7 +34,7 @@ public sealed class OutcomeResolutions(NpgsqlDataSource database)
     {
         await using var connection = await database.OpenConnectionAsync(ct);
         var action = await connection.QuerySingleOrDefaultAsync<ActionRow>(new CommandDefinition("""
-            SELECT a.agent_id AS AgentId, a.run_id AS RunId, a.tool AS Tool, a.outcome AS Outcome, a.outcome_payload::text AS OutcomePayload,
+            SELECT a.agent_id AS AgentId, a.run_id AS RunId, a.tool AS Tool, a.outcome AS Outcome, policy_outcome_payload(a.action_id, p_strict => false) AS OutcomePayload,
                    CASE c.status WHEN 'settled' THEN c.amount_usd WHEN 'reserved' THEN c.reserved_usd END AS ChargedUsd
               FROM policy_actions a LEFT JOIN cost_ledger c ON c.action_id = a.action_id
              WHERE a.action_id = @ActionId

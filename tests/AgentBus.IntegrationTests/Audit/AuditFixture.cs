@@ -46,6 +46,9 @@ public sealed class AuditFixture : PipelineFixture
 
     public NpgsqlDataSource App => _app ??= NpgsqlDataSource.Create(AppConnectionString);
 
+    /// <summary>A service's own login (policy, executor-payments, …), as its host connects; the caller disposes it.</summary>
+    public NpgsqlDataSource LoginDataSource(string service) => NpgsqlDataSource.Create(LoginConnectionString(LoginPrefix + service));
+
     string As(string role) => new NpgsqlConnectionStringBuilder(ConnectionString) { Username = role, Password = _password }.ConnectionString;
 
     string LoginConnectionString(string login) => new NpgsqlConnectionStringBuilder(ConnectionString)

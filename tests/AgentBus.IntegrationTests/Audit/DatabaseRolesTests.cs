@@ -225,7 +225,8 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
     [InlineData("policy", "SELECT count(*) FROM policy_suspensions; SELECT count(*) FROM policy_actions; SELECT count(*) FROM cost_ledger; " +
                           "DELETE FROM policy_rate_windows WHERE false; DELETE FROM policy_idempotency WHERE false; " +
                           "SELECT action_id FROM policy_outcome_copies FOR UPDATE SKIP LOCKED; DELETE FROM policy_outcome_copies WHERE false; " +
-                          "INSERT INTO policy_pending_authorizations VALUES ('a', gen_random_uuid(), NULL, '{}', now()) ON CONFLICT DO NOTHING",
+                          "INSERT INTO policy_pending_authorizations VALUES ('a', gen_random_uuid(), NULL, '{}', now()) ON CONFLICT DO NOTHING; " +
+                          "SELECT policy_outcome_payload('a')",
         new[] { "SELECT * FROM approvers", "SELECT * FROM audit_events", "INSERT INTO policy_suspensions VALUES ('agent', 'x', 'me', null, now())",
                 "SELECT * FROM execution_claims", "SELECT * FROM approval_sagas", "DELETE FROM cost_ledger",
                 "DELETE FROM policy_pending_authorizations", "SELECT * FROM policy_take_authorizations('{a}', NULL, 1)" })]
@@ -239,7 +240,8 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
                 "SELECT * FROM policy_suspensions", "INSERT INTO kill_switch VALUES ('agent', 'x', now())", "DELETE FROM kill_switch",
                 "SELECT * FROM cost_ledger", "UPDATE budget_usage SET spent_usd = 0", "DELETE FROM execution_resolutions",
                 "SELECT policy_settle_outcomes('{a}', '{payments}', '{succeeded}', '{ActionSucceeded}', '{x}', '{0}', now())",
-                "SELECT * FROM policy_take_authorizations('{a}', NULL, 1)", "SELECT * FROM policy_pending_authorizations" })]
+                "SELECT * FROM policy_take_authorizations('{a}', NULL, 1)", "SELECT * FROM policy_pending_authorizations",
+                "SELECT policy_outcome_payload('a')" })]
     [InlineData("projections", "SELECT count(*) FROM run_summaries; SELECT last_seq FROM audit_chain_head; " +
                                "SELECT policy_settle_outcomes('{}', '{}', '{}', '{}', '{}', '{}', now()); " +
                                "SELECT * FROM policy_take_authorizations('{}', NULL, 1)",
@@ -247,7 +249,7 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
                 "DELETE FROM run_summaries", "SELECT * FROM approval_sagas", "SELECT policy_record_outcome('a', 'T', 'succeeded', 'T', '{}', 0, now())",
                 "SELECT * FROM policy_outcome_copies", "SELECT * FROM policy_pending_authorizations",
                 "INSERT INTO policy_pending_authorizations VALUES ('x', gen_random_uuid(), NULL, '{}', now())",
-                "SELECT policy_keep_authorization('x', gen_random_uuid(), NULL, '{}', now())" })]
+                "SELECT policy_keep_authorization('x', gen_random_uuid(), NULL, '{}', now())", "SELECT policy_outcome_payload('a')" })]
     [InlineData("console", "SELECT count(*) FROM audit_events; SELECT count(*) FROM policy_actions; SELECT count(*) FROM approvers; " +
                            "INSERT INTO policy_suspensions VALUES ('agent', 'console-test', 'me', null, now()); " +
                            "DELETE FROM policy_suspensions WHERE name = 'console-test'",
