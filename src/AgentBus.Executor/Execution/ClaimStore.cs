@@ -80,7 +80,8 @@ public sealed class ClaimStore
         if (result.Claimed)
             return ClaimAttempt.Owned;
         if (await GetAsync(command.ActionId, lease, ct) is { } existing)
-            return new ClaimAttempt(existing, []);
+            // Our own token: the claim committed but its answer was lost, and the retry found the row.
+            return existing.ClaimToken == token && existing.State == ClaimState.Running ? ClaimAttempt.Owned : new ClaimAttempt(existing, []);
         return new ClaimAttempt(null, result.Suspended ?? throw new InvalidOperationException(
             $"Action {command.ActionId} was neither claimed nor found nor suspended; retrying."));
     }
@@ -163,7 +164,11 @@ public sealed class ClaimStore
     public Task<bool> FinishAsync(string actionId, Guid token, RecordedOutcome outcome, CancellationToken ct) =>
         _finishes.CommitAsync(new FinishRequest(actionId, token, StateText(outcome.State), outcome.Attempts, outcome.Type, outcome.MessageId, outcome.Json), ct);
 
-    /// <summary>The outcomes in one statement, each only where its token still owns the running claim; rows locked in action id order.</summary>
+    /// <summary>
+    /// The outcomes in one statement, each only where its token still owns the running claim; rows locked
+    /// in action id order. A request whose outcome the claim already holds under its token is answered as
+    /// recorded, so a retry after a lost commit answer publishes the outcome instead of taking it for lost.
+    /// </summary>
     async Task<bool[]> FinishTogetherAsync(IReadOnlyList<FinishRequest> requests)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
@@ -184,7 +189,11 @@ public sealed class ClaimStore
                  WHERE c.action_id = o.action_id
                 RETURNING r.ordinal
             )
-            SELECT r.ordinal, EXISTS (SELECT FROM finished f WHERE f.ordinal = r.ordinal) FROM requests r
+            SELECT r.ordinal, EXISTS (SELECT FROM finished f WHERE f.ordinal = r.ordinal)
+                   -- Already recorded by this very request: its commit's answer was lost and this is the retry.
+                   OR EXISTS (SELECT FROM execution_claims c WHERE c.action_id = r.action_id AND c.claim_token = r.token
+                                 AND c.state = r.state AND c.outcome_message_id = r.message_id AND c.outcome::text = r.outcome)
+              FROM requests r
             """, new { Requests = BatchRows.ToJson(requests) });
         return BatchRows.InRequestOrder(requests.Count, rows.Select(row => (row.Ordinal, row.Finished)));
     }

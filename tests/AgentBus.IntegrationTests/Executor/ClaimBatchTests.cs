@@ -59,4 +59,26 @@ public sealed class ClaimBatchTests(ExecutorFixture fixture) : IAsyncLifetime
         var recorded = await store.GetAsync(twice.ActionId, lease, CancellationToken.None);
         Assert.Equal((ClaimState.Succeeded, "{\"actionId\":\"x\"}"), (recorded!.State, recorded.Outcome));
     }
+
+    [Fact]
+    public async Task A_claim_or_outcome_retried_after_its_commit_answer_was_lost_is_recognised_as_its_own()
+    {
+        var store = new ClaimStore(_database);
+        var lease = TimeSpan.FromSeconds(30);
+        var command = fixture.Command("ticketing", fixture.Ticket("answer lost"));
+        var token = Guid.NewGuid();
+
+        Assert.True((await store.TryClaimAsync(command, "this-copy", token, lease, CancellationToken.None)).IsOwned);
+        // The retry of the same attempt (same token) finds its own committed row: still its claim.
+        Assert.True((await store.TryClaimAsync(command, "this-copy", token, lease, CancellationToken.None)).IsOwned);
+        Assert.False((await store.TryClaimAsync(command, "another-copy", Guid.NewGuid(), lease, CancellationToken.None)).IsOwned);
+
+        var outcome = new RecordedOutcome(ClaimState.Succeeded, 1, "ActionSucceeded", Guid.NewGuid(), "{\"actionId\":\"x\"}");
+        Assert.True(await store.FinishAsync(command.ActionId, token, outcome, CancellationToken.None));
+        Assert.True(await store.FinishAsync(command.ActionId, token, outcome, CancellationToken.None));
+        // Anything else under that token is not what was recorded: the first outcome stands.
+        Assert.False(await store.FinishAsync(command.ActionId, token, outcome with { Json = "{\"actionId\":\"y\"}" }, CancellationToken.None));
+        Assert.False(await store.FinishAsync(command.ActionId, token, outcome with { State = ClaimState.OutcomeUnknown }, CancellationToken.None));
+        Assert.Equal("{\"actionId\":\"x\"}", (await store.GetAsync(command.ActionId, lease, CancellationToken.None))!.Outcome);
+    }
 }
