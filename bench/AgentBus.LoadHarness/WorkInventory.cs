@@ -10,11 +10,13 @@ namespace AgentBus.LoadHarness;
 /// <summary>
 /// What a span of actions cost the broker and the database, counted by RabbitMQ and PostgreSQL
 /// themselves over the scratch vhost and database: messages published and confirmed, deliveries per
-/// queue, transactions committed and rows written. Both keep their counters a little behind (RabbitMQ
+/// queue, transactions committed, rows written and WAL bytes generated (the WAL position is the
+/// cluster's, exact and not delayed, and the scratch database is the only one written while a run
+/// lasts; it includes full-page images after a checkpoint, so it moves between runs). Both keep their counters a little behind (RabbitMQ
 /// per statistics tick, 5 s by default; PostgreSQL per backend, up to 10 s while it idles), so a
 /// snapshot waits <see cref="Settle"/> after the pipeline went quiet.
 /// </summary>
-sealed record WorkInventory(long Publishes, long Confirms, IReadOnlyDictionary<string, long> Deliveries, long Commits, long RowWrites)
+sealed record WorkInventory(long Publishes, long Confirms, IReadOnlyDictionary<string, long> Deliveries, long Commits, long RowWrites, long WalBytes)
 {
     public static readonly TimeSpan Settle = TimeSpan.FromSeconds(12);
 
@@ -23,10 +25,12 @@ sealed record WorkInventory(long Publishes, long Confirms, IReadOnlyDictionary<s
         var vhost = await scratch.Management.GetVirtualHostAsync(scratch.VirtualHost, ct);
         var queues = await scratch.Management.ListQueueStatsAsync(scratch.VirtualHost, ct);
         await using var connection = await scratch.Database.OpenConnectionAsync(ct);
-        var (commits, writes) = await connection.QuerySingleAsync<(long, long)>(
-            "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database()");
+        var (commits, writes, wal) = await connection.QuerySingleAsync<(long, long, long)>("""
+            SELECT xact_commit, tup_inserted + tup_updated + tup_deleted, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint
+              FROM pg_stat_database WHERE datname = current_database()
+            """);
         return new(Counter(vhost, "publish"), Counter(vhost, "confirm"),
-            queues.ToDictionary(q => q.GetProperty("name").GetString()!, q => Counter(q, "deliver_get")), commits, writes);
+            queues.ToDictionary(q => q.GetProperty("name").GetString()!, q => Counter(q, "deliver_get")), commits, writes, wal);
     }
 
     static long Counter(JsonElement item, string name) =>
@@ -60,6 +64,7 @@ sealed record WorkInventory(long Publishes, long Confirms, IReadOnlyDictionary<s
             text.AppendLine(CultureInfo.InvariantCulture, $"| · {queue.Replace("|", "\\|", StringComparison.Ordinal)} | {Per(count):0.00} |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| PostgreSQL transactions committed (reads included) | {Per(Commits - before.Commits):0.00} |");
         text.AppendLine(CultureInfo.InvariantCulture, $"| PostgreSQL rows written (inserted, updated, deleted) | {Per(RowWrites - before.RowWrites):0.00} |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| PostgreSQL WAL bytes | {Per(WalBytes - before.WalBytes):0} |");
         return text.ToString();
     }
 }
