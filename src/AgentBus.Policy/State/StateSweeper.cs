@@ -1,3 +1,4 @@
+using AgentBus.ServiceDefaults.Telemetry;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -6,8 +7,8 @@ namespace AgentBus.Policy.State;
 
 /// <summary>
 /// Releases reservations whose outcome never arrived (an executor down, an approval that expired)
-/// and drops rate windows and idempotency claims nobody can match any more. Safe to run in every
-/// policy instance at once.
+/// and drops rate windows and idempotency claims nobody can match any more, and counts the signed
+/// commands the audit has not recorded yet for the metrics. Safe to run in every policy instance at once.
 /// </summary>
 public sealed class StateSweeper(CostLedger ledger, NpgsqlDataSource database, TimeProvider clock,
     IOptions<PolicyOptions> options, ILogger<StateSweeper> logger) : BackgroundService
@@ -31,6 +32,11 @@ public sealed class StateSweeper(CostLedger ledger, NpgsqlDataSource database, T
             "DELETE FROM policy_rate_windows WHERE window_start < @Before", new { Before = now.AddMinutes(-5) }, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM policy_idempotency WHERE expires_at < @Before", new { Before = now.AddHours(-1) }, cancellationToken: ct));
+
+        var waiting = await connection.QuerySingleAsync<(long Count, DateTime? Oldest)>(new CommandDefinition(
+            "SELECT count(*), min(authorized_at) FROM policy_pending_authorizations", cancellationToken: ct));
+        AgentBusMetrics.AuthorizationsNotYetAudited(waiting.Count,
+            waiting.Oldest is { } oldest ? now - new DateTimeOffset(DateTime.SpecifyKind(oldest, DateTimeKind.Utc)) : TimeSpan.Zero);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

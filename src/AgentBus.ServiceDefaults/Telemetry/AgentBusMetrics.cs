@@ -39,6 +39,18 @@ public static class AgentBusMetrics
         () => Volatile.Read(ref _approvalsPending).Select(p => new Measurement<long>(p.Value, new KeyValuePair<string, object?>("tool", p.Key))),
         "{approval}", "Approvals waiting for people (pending or escalated), by tool, as the approvals service last counted them.");
 
+    static long _authorizationsWaiting;
+    static double _authorizationsOldestSeconds;
+
+    static readonly ObservableGauge<long> AuthorizationsWaiting = AgentBusTelemetry.Meter.CreateObservableGauge(
+        "agentbus.audit.authorizations_waiting", () => Volatile.Read(ref _authorizationsWaiting),
+        "{command}", "Signed commands the audit has not recorded yet (policy_pending_authorizations), as a policy instance's sweeper last " +
+        "counted them. It grows while the projections are down and drains when they return.");
+
+    static readonly ObservableGauge<double> AuthorizationsOldest = AgentBusTelemetry.Meter.CreateObservableGauge(
+        "agentbus.audit.authorizations_waiting.oldest_age", () => Volatile.Read(ref _authorizationsOldestSeconds),
+        "s", "How long the oldest signed command not yet in the audit has waited; 0 when none waits.");
+
     static readonly Counter<long> ApprovalsResolved = AgentBusTelemetry.Meter.CreateCounter<long>(
         "agentbus.approvals.decided", "{approval}", "Approvals that reached an outcome, by tool, rule and resolution (granted, denied, expired, cancelled).");
 
@@ -98,6 +110,14 @@ public static class AgentBusMetrics
     {
         _ = ApprovalsPending;
         Volatile.Write(ref _approvalsPending, byTool);
+    }
+
+    /// <summary>The signed commands not yet in the audit, as the policy's sweeper counted them in the database.</summary>
+    public static void AuthorizationsNotYetAudited(long count, TimeSpan oldest)
+    {
+        _ = (AuthorizationsWaiting, AuthorizationsOldest);
+        Volatile.Write(ref _authorizationsWaiting, count);
+        Volatile.Write(ref _authorizationsOldestSeconds, Math.Max(0, oldest.TotalSeconds));
     }
 
     public static void ApprovalResolved(string tool, string ruleId, string resolution, TimeSpan waited)

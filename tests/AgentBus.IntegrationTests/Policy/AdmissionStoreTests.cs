@@ -1,10 +1,11 @@
 using System.Text.Json;
 using AgentBus.Contracts;
-using Dapper;
+using AgentBus.IntegrationTests.Infrastructure;
 using AgentBus.Policy;
 using AgentBus.Policy.Engine;
 using AgentBus.Policy.Proposals;
 using AgentBus.Policy.State;
+using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -193,6 +194,43 @@ public sealed class AdmissionStoreTests(PolicyFixture fixture) : IAsyncLifetime
             AgentBus.ServiceDefaults.Messaging.WireJson.Options)!;
         Assert.Equal("NUL \0 here", command.Arguments.GetProperty("note").GetString());
         Assert.DoesNotContain(kept, k => k.ActionId == third);
+    }
+
+    [Fact]
+    public async Task The_sweeper_reports_how_many_signed_commands_wait_for_the_audit_and_how_long_the_oldest_has()
+    {
+        await using (var connection = await _database.OpenConnectionAsync())
+            await connection.ExecuteAsync("""
+                SELECT policy_keep_authorization('waits-long', gen_random_uuid(), NULL, '{}', now() - interval '90 seconds');
+                SELECT policy_keep_authorization('waits-short', gen_random_uuid(), NULL, '{}', now() - interval '10 seconds');
+                """);
+        var sweeper = new StateSweeper(new CostLedger(_database, TimeProvider.System), _database, TimeProvider.System,
+            Options.Create(new PolicyOptions { File = "x" }), Microsoft.Extensions.Logging.Abstractions.NullLogger<StateSweeper>.Instance);
+
+        // The policy hosts' own sweepers set the same gauges; they count the same table.
+        var (count, oldest) = await Eventually.Get(async () =>
+        {
+            await sweeper.SweepAsync(CancellationToken.None);
+            return ObserveAuthorizationsWaiting();
+        }, seen => seen.Count == 2, "the sweeper's count of waiting commands");
+        Assert.InRange(oldest, 89, 150);
+    }
+
+    static (long Count, double OldestSeconds) ObserveAuthorizationsWaiting()
+    {
+        long count = -1;
+        double oldest = -1;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name.StartsWith("agentbus.audit.authorizations_waiting", StringComparison.Ordinal))
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => count = value);
+        listener.SetMeasurementEventCallback<double>((_, value, _, _) => oldest = value);
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return (count, oldest);
     }
 
     [Fact]
