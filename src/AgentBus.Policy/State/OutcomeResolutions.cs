@@ -33,6 +33,8 @@ public sealed class OutcomeResolutions(NpgsqlDataSource database)
     public async Task<ResolutionResult> ResolveAsync(ResolveRequest request, DateTimeOffset resolvedAt, CancellationToken ct)
     {
         await using var connection = await database.OpenConnectionAsync(ct);
+        // Not strict: a person checked the system of record, and the unknown outcome gives only its
+        // duration and attempts, so a claim changed since it was settled does not hold the resolution up.
         var action = await connection.QuerySingleOrDefaultAsync<ActionRow>(new CommandDefinition("""
             SELECT a.agent_id AS AgentId, a.run_id AS RunId, a.tool AS Tool, a.outcome AS Outcome, policy_outcome_payload(a.action_id, p_strict => false) AS OutcomePayload,
                    CASE c.status WHEN 'settled' THEN c.amount_usd WHEN 'reserved' THEN c.reserved_usd END AS ChargedUsd
