@@ -75,8 +75,7 @@ public sealed class OutcomeOnTheClaimTests(AuditFixture fixture) : IAsyncLifetim
     public async Task A_claim_changed_after_its_outcome_was_settled_is_refused_to_the_policy_not_read_as_the_outcome()
     {
         var actionId = Guid.CreateVersion7().ToString();
-        var outcome = new ActionSucceeded(actionId, "run-claim-tamper", "intern-bot", "payments", JsonSerializer.SerializeToElement(new { id = "RF-1" }),
-            "RF-1", 0.01m, 12, 1, DateTimeOffset.UtcNow);
+        var outcome = Refunded(actionId);
         await SeedAsync(actionId, "payments", JsonSerializer.Serialize(outcome, WireJson.Options));
         await fixture.NewStore().AppendAsync([AuditEntry.From(Guid.NewGuid(), outcome)], CancellationToken.None);
         Assert.Null((await SettledAsync(actionId))!.Payload);
@@ -103,8 +102,7 @@ public sealed class OutcomeOnTheClaimTests(AuditFixture fixture) : IAsyncLifetim
     public async Task An_outcome_its_claim_does_not_hold_as_published_is_kept_in_full(string because, Func<string, string> claimOf)
     {
         var actionId = Guid.CreateVersion7().ToString();
-        var outcome = new ActionSucceeded(actionId, "run-claim-full", "intern-bot", "payments", JsonSerializer.SerializeToElement(new { id = "RF-1" }),
-            "RF-1", 0.01m, 12, 1, DateTimeOffset.UtcNow);
+        var outcome = Refunded(actionId);
         await SeedAsync(actionId, "payments", claimOf(JsonSerializer.Serialize(outcome, WireJson.Options)));
 
         await fixture.NewStore().AppendAsync([AuditEntry.From(Guid.NewGuid(), outcome)], CancellationToken.None);
@@ -115,6 +113,10 @@ public sealed class OutcomeOnTheClaimTests(AuditFixture fixture) : IAsyncLifetim
         await using var policy = fixture.LoginDataSource("policy");
         Assert.Equal("RF-1", JsonDocument.Parse((await OutcomeAsPolicyReadsItAsync(policy, actionId))!).RootElement.GetProperty("externalReference").GetString());
     }
+
+    static ActionSucceeded Refunded(string actionId) =>
+        new(actionId, "run-claim", "intern-bot", "payments", JsonSerializer.SerializeToElement(new { id = "RF-1" }), "RF-1", 0.01m, 12, 1,
+            DateTimeOffset.UtcNow);
 
     /// <summary>An allowed action and its executor's finished claim, as the pipeline leaves them before the outcome is settled.</summary>
     async Task SeedAsync(string actionId, string tool, string claimedOutcome)
