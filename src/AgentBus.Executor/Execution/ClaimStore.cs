@@ -83,7 +83,7 @@ public sealed class ClaimStore
             // Our own token: the claim committed but its answer was lost, and the retry found the row.
             return existing.ClaimToken == token && existing.State == ClaimState.Running ? ClaimAttempt.Owned : new ClaimAttempt(existing, []);
         return new ClaimAttempt(null, result.Suspended ?? throw new InvalidOperationException(
-            $"Action {command.ActionId} was neither claimed nor found nor suspended; retrying."));
+            $"Action {command.ActionId} was neither claimed nor found nor suspended: a claim this executor may not see (another tool's, under the same action id) holds it, or it was released meanwhile; retrying."));
     }
 
     /// <summary>

@@ -267,6 +267,44 @@ public sealed class DatabaseRolesTests(DatabaseRolesFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task An_executors_login_sees_and_writes_only_its_own_tools_claims()
+    {
+        const string insert = """
+            INSERT INTO execution_claims (action_id, tool, run_id, agent_id, arguments_hash, state, executor, claim_token)
+            VALUES ('{0}', '{1}', 'run-roles', 'support-bot', 'h', 'running', 'exec-1', gen_random_uuid())
+            """;
+        await using (var admin = new NpgsqlConnection(fixture.AdminConnectionString))
+            await admin.ExecuteAsync(string.Format(insert, "ticketing-claim", "ticketing"));
+        var payments = fixture.DataSourceFor("executor-payments");
+        var ticketing = fixture.DataSourceFor("executor-ticketing");
+
+        static async Task<long> VisibleAsync(NpgsqlDataSource db)
+        {
+            await using var connection = await db.OpenConnectionAsync();
+            return await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM execution_claims");
+        }
+
+        static async Task<int> ChangedAsync(NpgsqlDataSource db, string sql)
+        {
+            await using var connection = await db.OpenConnectionAsync();
+            return await connection.ExecuteAsync(sql);
+        }
+
+        // Another tool's claim is not there for this login: not to read, finish, forge or remove.
+        Assert.Equal(0, await VisibleAsync(payments));
+        Assert.Equal(0, await ChangedAsync(payments, "UPDATE execution_claims SET state = 'succeeded', outcome = '{}'::json WHERE action_id = 'ticketing-claim'"));
+        Assert.Equal(0, await ChangedAsync(payments, "DELETE FROM execution_claims WHERE action_id = 'ticketing-claim'"));
+        await RefusedAsync(payments, string.Format(insert, "forged-ticketing-claim", "ticketing"));
+
+        // Its own tool's, and for the ticketing login the one it holds, as before.
+        Assert.Equal(1, await ChangedAsync(payments, string.Format(insert, "payments-claim", "payments")));
+        Assert.Equal(1, await VisibleAsync(payments));
+        await RefusedAsync(payments, "UPDATE execution_claims SET tool = 'ticketing'");
+        Assert.Equal(1, await ChangedAsync(ticketing, "UPDATE execution_claims SET heartbeat_at = now() WHERE action_id = 'ticketing-claim'"));
+        Assert.Equal(2, await VisibleAsync(fixture.DataSourceFor("auditor")));
+    }
+
+    [Fact]
     public async Task The_projections_login_writes_the_chain_and_purges_raw_payloads()
     {
         var writer = Writer();

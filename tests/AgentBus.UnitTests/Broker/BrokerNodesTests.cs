@@ -64,4 +64,17 @@ public sealed class BrokerNodesTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Fact]
+    public void A_policy_refuses_a_tool_whose_executor_login_would_read_as_another_tools()
+    {
+        var result = PolicyLoader.Parse("""
+            agents: [{id: support-bot, team: t}]
+            tools: [{name: payments-executor-ticketing, capabilities: [read]}, {name: executors, capabilities: [read]}]
+            """, "policy.yaml");
+
+        Assert.Null(result.Policy);
+        Assert.Single(result.Errors, e => e.Contains("tool name 'payments-executor-ticketing' contains 'executor-'"));
+        Assert.DoesNotContain(result.Errors, e => e.Contains("'executors'"));
+    }
 }
