@@ -11,8 +11,15 @@ public static class BrokerUsers
     /// <summary>The policy service's broker user: the only one that may write commands and decisions.</summary>
     public const string Policy = "agentbus-policy";
 
+    /// <summary>
+    /// What comes just before a tool's name in its executors' broker user (agentbus-executor-payments)
+    /// and database login (&lt;prefix&gt;executor-payments, whose claims are those of the tool after the last
+    /// one: migration 0791).
+    /// </summary>
+    public const string ExecutorSegment = "executor-";
+
     /// <summary>The broker user of one tool's executors.</summary>
-    public static string Executor(string tool) => $"agentbus-executor-{tool}";
+    public static string Executor(string tool) => $"agentbus-{ExecutorSegment}{tool}";
 
     /// <summary>
     /// Whether <paramref name="sender"/> may report an outcome (or a start) of an action of

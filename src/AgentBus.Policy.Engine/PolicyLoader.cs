@@ -243,8 +243,8 @@ public static class PolicyLoader
                 else if (Names.DeadLetterSuffix(tool.Name) is { } toolSuffix)
                     Error(tool, $"tool name '{tool.Name}' ends in '{toolSuffix}', which names dead-letter queues: its executor would be granted another tool's dead letters.");
                 else if (Names.NamesAnotherExecutorsLogin(tool.Name))
-                    Error(tool, $"tool name '{tool.Name}' contains '{Names.ExecutorLoginMarker}': its executor's database login " +
-                        $"(<prefix>{Names.ExecutorLoginMarker}{tool.Name}) would read as another tool's, and be shown that tool's claims.");
+                    Error(tool, $"tool name '{tool.Name}' contains '{BrokerUsers.ExecutorSegment}': its executor's database login " +
+                        $"(<prefix>{BrokerUsers.ExecutorSegment}{tool.Name}) would read as another tool's, and be shown that tool's claims.");
 
                 foreach (var capability in tool.Capabilities)
                     if (!KnownCapabilities.Contains(capability))

@@ -91,13 +91,11 @@ public static class Names
         name.EndsWith("_error", StringComparison.Ordinal) ? "_error" : name.EndsWith("_skipped", StringComparison.Ordinal) ? "_skipped" : null;
 
     /// <summary>
-    /// An executor's database login is <c>&lt;prefix&gt;executor-&lt;tool&gt;</c>, and the claim table shows
-    /// each login the rows of the tool named after the last "executor-" in it (migration 0791). A tool
-    /// named a-executor-b would make its executor's login pass for tool b's.
+    /// The claim table shows an executor's database login the rows of the tool after the last
+    /// <see cref="BrokerUsers.ExecutorSegment"/> in its name (migration 0791): a tool named a-executor-b
+    /// would make its executor's login pass for tool b's.
     /// </summary>
-    public const string ExecutorLoginMarker = "executor-";
-
-    public static bool NamesAnotherExecutorsLogin(string tool) => tool.Contains(ExecutorLoginMarker, StringComparison.Ordinal);
+    public static bool NamesAnotherExecutorsLogin(string tool) => tool.Contains(BrokerUsers.ExecutorSegment, StringComparison.Ordinal);
 
     public static string Rule(string field) =>
         $"'{field}' must be 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.";

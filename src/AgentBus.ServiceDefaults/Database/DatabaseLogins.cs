@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using AgentBus.Contracts;
 using Npgsql;
 
 namespace AgentBus.ServiceDefaults.Database;
@@ -49,7 +50,10 @@ public static partial class DatabaseLogins
         foreach (var service in new[] { "policy", "projections", "approvals" })
             logins.Add(new(prefix + service, DatabaseRoles.ServiceGroups[service], PasswordFileFor(secretsDirectory, prefix + service)));
         foreach (var tool in tools.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
-            logins.Add(new(prefix + "executor-" + tool, DatabaseRoles.ServiceGroups["executor"], PasswordFileFor(secretsDirectory, prefix + "executor-" + tool)));
+        {
+            var name = prefix + BrokerUsers.ExecutorSegment + tool;
+            logins.Add(new(name, DatabaseRoles.ServiceGroups["executor"], PasswordFileFor(secretsDirectory, name)));
+        }
         logins.Add(new(prefix + "auditor", AuditorGroup, PasswordFileFor(secretsDirectory, prefix + "auditor")));
         logins.Add(new(prefix + "console", ConsoleGroup, PasswordFileFor(secretsDirectory, prefix + "console")));
         foreach (var login in logins)
