@@ -9,11 +9,12 @@ namespace AgentBus.ServiceDefaults.Database;
 /// a batch: a lone request goes at once, as a batch of one; under load a batch is whatever gathered
 /// while the previous one was in the database. One batch is in the database at a time per instance.
 ///
-/// A batch that fails as a whole has committed nothing (the call is one transaction); its requests
-/// are then committed one by one (for the failures <see cref="RetryAlone"/> picks: all, unless set),
-/// so one request's failure is that request's alone and reaches only its caller. A caller that stops
-/// waiting does not take its request out of a batch: every request this commits must therefore be
-/// safe to find committed by a retry (every writer here is keyed).
+/// A batch that fails as a whole has committed nothing (the call is one transaction), unless only the
+/// commit's answer was lost; its requests are then committed one by one (for the failures
+/// <see cref="RetryAlone"/> picks: all, unless set), so one request's failure is that request's alone
+/// and reaches only its caller. Both that lost answer and a caller that stops waiting (its request
+/// stays in the batch) mean every request this commits must be safe to find already committed by a
+/// retry (every writer here is keyed, and the executor's claims and outcomes recognise their own).
 /// </summary>
 /// <param name="kind">Names the batches in the log and in <c>agentbus.group_commit.batch_size</c>.</param>
 /// <param name="commitTogether">Commits the requests in one transaction; the answers in the requests' order.</param>
